@@ -1,0 +1,40 @@
+"""The layer catalog: ``LAYERS`` maps a Keras class name to its layer class.
+
+Names that come from files are looked up here and nowhere else (never ``getattr`` or ``importlib``).
+"""
+from __future__ import annotations
+
+from engine.errors import ConfigError
+from engine.layers.base import LAYERS, REQUIRED, Field, Layer, WeightSpec, register_layer
+
+# Importing the family modules fills LAYERS.
+from engine.layers import (  # noqa: E402,F401  (registration side effect)
+    core,
+    convolutional,
+    pooling,
+    recurrent,
+    normalization,
+    regularization,
+    reshaping,
+    merging,
+    activation_layers,
+)
+
+FAMILIES = ("core", "convolutional", "pooling", "recurrent", "normalization", "regularization",
+            "reshaping", "merging", "activation")
+
+
+def layer_class(class_name: str) -> type[Layer]:
+    """The catalog class for ``class_name`` or a ``ConfigError`` that lists what exists."""
+    try:
+        return LAYERS[class_name]
+    except KeyError:
+        raise ConfigError(f"unknown layer type {class_name!r}; layergraph knows {', '.join(sorted(LAYERS))}.") from None
+
+
+def create_layer(class_name: str, config: dict | None = None) -> Layer:
+    return layer_class(class_name)(config or {})
+
+
+__all__ = ["LAYERS", "REQUIRED", "Field", "Layer", "WeightSpec", "register_layer", "layer_class", "create_layer",
+           "FAMILIES"]

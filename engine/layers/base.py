@@ -1,0 +1,305 @@
+"""The layer contract: a declaration (config fields, weights) plus pure shape/forward/backward methods.
+
+Everything else (inspector, validator, file format, summary, exporters, importer) reads only what a
+layer class declares here, so adding a layer touches one family module plus its tests.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from engine.activations import ACTIVATIONS
+from engine.errors import ConfigError, ShapeError
+from engine.initializers import INITIALIZERS, get_initializer
+from engine.shapes import Shape, fmt_shape
+
+REQUIRED = object()
+"""Default of a field the user must give (Keras: a positional constructor argument)."""
+
+FIELD_KINDS = ("int", "float", "bool", "choice", "ints", "shape", "activation", "initializer", "layer",
+               "str", "json", "floats")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One constructor argument of a layer, declared once with Keras's name and default.
+
+    kind:
+      int / float / bool / str          scalar, with optional ``min``/``max`` (inclusive)
+      choice                            one of ``choices``
+      ints                              tuple of ``length`` ints (a single int is broadcast, like Keras)
+      floats                            tuple of floats of any length
+      shape                             tuple of ints, -1 or None allowed where ``allow_unknown``
+      activation / initializer          a name from the engine's tables
+      layer                             a nested ``{"class_name", "config"}`` (Bidirectional)
+      json                              opaque JSON kept for round trips (regularizers, constraints)
+    """
+
+    name: str
+    kind: str
+    default: Any = REQUIRED
+    doc: str = ""
+    choices: tuple = ()
+    min: float | None = None
+    max: float | None = None
+    length: int | None = None
+    optional: bool = False
+    allow_unknown: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def validate(self, value: Any, owner: str) -> Any:
+        """Return the normalised value or raise ``ConfigError`` naming the argument and what is allowed."""
+        where = f"{owner}: argument '{self.name}'"
+        if value is None:
+            if self.optional or (self.kind == "json"):
+                return None
+            raise ConfigError(f"{where} must be given (it has no default).", self.name)
+        k = self.kind
+        if k == "bool":
+            if not isinstance(value, (bool, np.bool_)):
+                raise ConfigError(f"{where} must be true or false, got {value!r}.", self.name)
+            return bool(value)
+        if k == "int":
+            return self._check_range(self._as_int(value, where), where)
+        if k == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ConfigError(f"{where} must be a number, got {value!r}.", self.name)
+            v = float(value)
+            if not math.isfinite(v):
+                raise ConfigError(f"{where} must be a finite number, got {value!r}.", self.name)
+            return self._check_range(v, where)
+        if k == "str":
+            if not isinstance(value, str):
+                raise ConfigError(f"{where} must be text, got {value!r}.", self.name)
+            return value
+        if k == "choice":
+            if value not in self.choices:
+                opts = ", ".join(repr(c) for c in self.choices)
+                raise ConfigError(f"{where} must be one of {opts}, got {value!r}.", self.name)
+            return value
+        if k == "activation":
+            if not isinstance(value, str) or value not in ACTIVATIONS:
+                raise ConfigError(f"{where} must be an activation name ({', '.join(ACTIVATIONS)}), "
+                                  f"got {value!r}.", self.name)
+            return value
+        if k == "initializer":
+            if not isinstance(value, str) or value not in INITIALIZERS:
+                raise ConfigError(f"{where} must be an initializer name ({', '.join(INITIALIZERS)}), "
+                                  f"got {value!r}.", self.name)
+            return value
+        if k == "ints":
+            items = [value] * (self.length or 1) if isinstance(value, (int, np.integer)) else value
+            if not isinstance(items, (list, tuple)) or (self.length is not None and len(items) != self.length):
+                n = self.length or "some"
+                raise ConfigError(f"{where} must be an int or a tuple of {n} ints, got {value!r}.", self.name)
+            return tuple(self._check_range(self._as_int(v, where), where) for v in items)
+        if k == "floats":
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"{where} must be a tuple of numbers, got {value!r}.", self.name)
+            return tuple(Field(self.name, "float").validate(v, owner) for v in value)
+        if k == "shape":
+            if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+                value = (value,)
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"{where} must be a tuple of dimensions, got {value!r}.", self.name)
+            out = []
+            for v in value:
+                if v is None and self.allow_unknown:
+                    out.append(None)
+                    continue
+                iv = self._as_int(v, where)
+                if iv < 1 and not (self.allow_unknown and iv == -1):
+                    raise ConfigError(f"{where} dimensions must be positive integers, got {value!r}.", self.name)
+                out.append(iv)
+            return tuple(out)
+        if k == "layer":
+            if not isinstance(value, dict) or "class_name" not in value:
+                raise ConfigError(f"{where} must be a layer {{'class_name': ..., 'config': ...}}.", self.name)
+            return value
+        if k == "json":
+            return value
+        raise ConfigError(f"{where} has an unknown field kind {k!r}.", self.name)
+
+    def _as_int(self, value: Any, where: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)):
+            raise ConfigError(f"{where} must be an integer, got {value!r}.", self.name)
+        if isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"{where} must be an integer, got {value!r}.", self.name)
+        return int(value)
+
+    def _check_range(self, v, where):
+        if self.min is not None and v < self.min:
+            raise ConfigError(f"{where} must be >= {self.min:g}, got {v!r}.", self.name)
+        if self.max is not None and v > self.max:
+            raise ConfigError(f"{where} must be <= {self.max:g}, got {v!r}.", self.name)
+        return v
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One weight variable in Keras's ``layer.weights`` order (trainable first, then non-trainable)."""
+
+    name: str
+    shape: tuple[int, ...]
+    initializer: str
+    trainable: bool = True
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def to_snake_case(name: str) -> str:
+    """Keras's default-name rule: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+COMMON_FIELDS: tuple[Field, ...] = (
+    Field("trainable", "bool", True, "Whether training updates this layer's weights."),
+)
+
+
+class Layer:
+    """Base of every catalog layer.  Subclasses declare ``fields`` and implement the pure methods.
+
+    A layer instance holds only its validated config; weights, optimizer state and caches live
+    outside (the executor's parameter store), so a layer is safe to share between threads.
+    """
+
+    class_name: ClassVar[str] = ""
+    family: ClassVar[str] = ""
+    fields: ClassVar[tuple[Field, ...]] = ()
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+    #: The Keras class-name prefix for default names (``Input`` -> ``input_layer`` like Keras 3).
+    default_name_base: ClassVar[str | None] = None
+
+    def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
+        cfg = dict(config or {})
+        cfg.update(kwargs)
+        name = cfg.pop("name", None)
+        if name is None:
+            name = self.base_name()
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{self.class_name}: 'name' must be non-empty text, got {name!r}.", "name")
+        self.name: str = name
+        owner = f"{self.class_name} '{name}'"
+        declared = {f.name: f for f in self.all_fields()}
+        unknown = sorted(set(cfg) - set(declared))
+        if unknown:
+            raise ConfigError(f"{owner}: unknown argument '{unknown[0]}'; {self.class_name} accepts "
+                              f"{', '.join(declared)}.", unknown[0])
+        self.config: dict[str, Any] = {}
+        for f in declared.values():
+            if f.name in cfg:
+                self.config[f.name] = f.validate(cfg[f.name], owner)
+            elif f.required:
+                raise ConfigError(f"{owner}: argument '{f.name}' is required ({f.doc}).", f.name)
+            else:
+                self.config[f.name] = f.default
+        self.check_config()
+
+    # ----- declaration -------------------------------------------------------------------------------
+    @classmethod
+    def all_fields(cls) -> tuple[Field, ...]:
+        return tuple(cls.fields) + COMMON_FIELDS
+
+    @classmethod
+    def base_name(cls) -> str:
+        return cls.default_name_base or to_snake_case(cls.class_name)
+
+    @classmethod
+    def doc(cls) -> str:
+        """First paragraph of the class docstring, for palette tooltips."""
+        return (cls.__doc__ or cls.class_name).strip().split("\n\n")[0]
+
+    def check_config(self) -> None:
+        """Cross-field checks (e.g. ``strides > 1`` with ``dilation_rate > 1``); raise ``ConfigError``."""
+
+    @property
+    def owner(self) -> str:
+        """``Dense 'dense_2'`` — how messages name this layer."""
+        return f"{self.class_name} '{self.name}'"
+
+    def get_config(self) -> dict[str, Any]:
+        """JSON-ready config including the name; tuples become lists."""
+        out: dict[str, Any] = {"name": self.name}
+        for k, v in self.config.items():
+            out[k] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Layer":
+        return cls(config)
+
+    def summary_args(self) -> str:
+        """Key arguments in a few words for the canvas node (``32 filters 3×3, relu``)."""
+        return ""
+
+    # ----- shapes and weights ------------------------------------------------------------------------
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        """Full output shape (batch dim first, usually None); raise ``ShapeError`` with the fix."""
+        raise NotImplementedError
+
+    def weight_specs(self, input_shapes: list[Shape]) -> list[WeightSpec]:
+        """Weights in Keras ``get_weights()`` order for these input shapes."""
+        return []
+
+    def init_weights(self, input_shapes: list[Shape], rng: np.random.Generator,
+                     dtype: Any = np.float32) -> dict[str, np.ndarray]:
+        return {s.name: get_initializer(s.initializer)(s.shape, rng, dtype) for s in self.weight_specs(input_shapes)}
+
+    def param_count(self, input_shapes: list[Shape]) -> int:
+        return sum(s.size for s in self.weight_specs(input_shapes))
+
+    # ----- computation -------------------------------------------------------------------------------
+    def forward(self, inputs: list[np.ndarray], weights: dict[str, np.ndarray], *, training: bool = False,
+                rng: np.random.Generator | None = None) -> tuple[np.ndarray, Any]:
+        """Return ``(output, cache)``; the cache is whatever ``backward`` needs."""
+        raise NotImplementedError
+
+    def backward(self, grad_out: np.ndarray, cache: Any,
+                 weights: dict[str, np.ndarray]) -> tuple[list[np.ndarray | None], dict[str, np.ndarray]]:
+        """Return gradients for each input (None for integer inputs) and for each trainable weight."""
+        raise NotImplementedError
+
+    def state_updates(self, cache: Any) -> dict[str, np.ndarray]:
+        """New values of non-trainable weights after a training forward (BatchNormalization's moving stats)."""
+        return {}
+
+    # ----- helpers for subclasses --------------------------------------------------------------------
+    def shape_error(self, message: str) -> ShapeError:
+        return ShapeError(f"{self.owner} {message}")
+
+    def expect_rank(self, shape: Shape, rank: int, what: str, fix: str) -> None:
+        """Raise the standard 'expects a ... input but gets ...; fix' error unless ``len(shape) == rank``."""
+        if len(shape) != rank:
+            raise self.shape_error(f"expects {what} input but gets {fmt_shape(shape)}; {fix}.")
+
+    def __repr__(self) -> str:
+        return f"{self.class_name}({self.get_config()!r})"
+
+
+LAYERS: dict[str, type[Layer]] = {}
+
+
+def register_layer(cls: type[Layer]) -> type[Layer]:
+    """Class decorator adding a layer to the catalog under its Keras class name."""
+    if not cls.class_name:
+        cls.class_name = cls.__name__
+    if cls.class_name in LAYERS:
+        raise RuntimeError(f"layer {cls.class_name} registered twice")
+    names = [f.name for f in cls.all_fields()]
+    if len(names) != len(set(names)):
+        raise RuntimeError(f"layer {cls.class_name} declares a field twice")
+    LAYERS[cls.class_name] = cls
+    return cls

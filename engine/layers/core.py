@@ -1,0 +1,186 @@
+"""Core layers: Input, Dense, Activation, Embedding (``keras/src/layers/core``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.activations import get_activation
+from engine.layers.base import Field, Layer, WeightSpec, register_layer
+from engine.shapes import Shape, fmt_shape
+
+
+@register_layer
+class Input(Layer):
+    """The entry point of a graph: a tensor of ``shape`` (batch dimension excluded).
+
+    Args:
+        shape: the shape of one sample, e.g. ``(28, 28, 1)``.
+        dtype: ``float32`` for features, ``int32`` for token ids feeding an Embedding.
+    """
+
+    class_name = "Input"
+    family = "core"
+    min_inputs = 0
+    max_inputs = 0
+    default_name_base = "input_layer"
+    fields = (
+        Field("shape", "shape", (1,), "Shape of one sample, batch dimension excluded, e.g. (28, 28, 1).",
+              allow_unknown=True),
+        Field("dtype", "choice", "float32", "Element type of the input tensor.", choices=("float32", "int32")),
+    )
+
+    def summary_args(self) -> str:
+        return "×".join("?" if d is None else str(d) for d in self.config["shape"])
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        return (None, *self.config["shape"])
+
+    def forward(self, inputs, weights, *, training=False, rng=None):
+        return inputs[0], None
+
+    def backward(self, grad_out, cache, weights):
+        return [grad_out], {}
+
+
+@register_layer
+class Dense(Layer):
+    """Densely-connected layer: ``activation(dot(x, kernel) + bias)`` on the last axis.
+
+    Args:
+        units: dimensionality of the output space.
+        activation: activation applied to the output (None = linear).
+        use_bias: whether to add a bias vector.
+
+    Input shape: ``(batch, ..., input_dim)``.  Output shape: ``(batch, ..., units)``.
+    """
+
+    class_name = "Dense"
+    family = "core"
+    fields = (
+        Field("units", "int", doc="Number of output units.", min=1),
+        Field("activation", "activation", None, "Activation applied to the output (None = linear).",
+              optional=True),
+        Field("use_bias", "bool", True, "Whether to add a learned bias vector."),
+        Field("kernel_initializer", "initializer", "glorot_uniform", "Initializer of the kernel matrix."),
+        Field("bias_initializer", "initializer", "zeros", "Initializer of the bias vector."),
+        Field("kernel_regularizer", "json", None, "Kept for Keras round trips; not applied by the engine."),
+        Field("bias_regularizer", "json", None, "Kept for Keras round trips; not applied by the engine."),
+        Field("activity_regularizer", "json", None, "Kept for Keras round trips; not applied by the engine."),
+        Field("kernel_constraint", "json", None, "Kept for Keras round trips; not applied by the engine."),
+        Field("bias_constraint", "json", None, "Kept for Keras round trips; not applied by the engine."),
+    )
+
+    def summary_args(self) -> str:
+        act = self.config["activation"]
+        return f"{self.config['units']} units" + (f", {act}" if act and act != "linear" else "")
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        (shape,) = input_shapes
+        if len(shape) < 2:
+            raise self.shape_error(f"expects an input with a feature axis but gets {fmt_shape(shape)}.")
+        if shape[-1] is None:
+            raise self.shape_error(f"needs a known last dimension but gets {fmt_shape(shape)}; "
+                                   "give the Input a full shape.")
+        return (*shape[:-1], self.config["units"])
+
+    def weight_specs(self, input_shapes: list[Shape]) -> list[WeightSpec]:
+        d = input_shapes[0][-1]
+        u = self.config["units"]
+        specs = [WeightSpec("kernel", (d, u), self.config["kernel_initializer"])]
+        if self.config["use_bias"]:
+            specs.append(WeightSpec("bias", (u,), self.config["bias_initializer"]))
+        return specs
+
+    def forward(self, inputs, weights, *, training=False, rng=None):
+        x = inputs[0]
+        z = x @ weights["kernel"]
+        if self.config["use_bias"]:
+            z += weights["bias"]
+        act = get_activation(self.config["activation"])
+        y = act.fn(z)
+        return y, (x, z, y)
+
+    def backward(self, grad_out, cache, weights):
+        x, z, y = cache
+        g = get_activation(self.config["activation"]).grad(z, y, grad_out)
+        x2 = x.reshape(-1, x.shape[-1])
+        g2 = g.reshape(-1, g.shape[-1])
+        grads = {"kernel": x2.T @ g2}
+        if self.config["use_bias"]:
+            grads["bias"] = g2.sum(axis=0)
+        return [g @ weights["kernel"].T], grads
+
+
+@register_layer
+class Activation(Layer):
+    """Applies an activation function element-wise (softmax over the last axis).
+
+    Args:
+        activation: the activation's name.
+    """
+
+    class_name = "Activation"
+    family = "core"
+    fields = (Field("activation", "activation", doc="Name of the activation function."),)
+
+    def summary_args(self) -> str:
+        return self.config["activation"]
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        return input_shapes[0]
+
+    def forward(self, inputs, weights, *, training=False, rng=None):
+        x = inputs[0]
+        y = get_activation(self.config["activation"]).fn(x)
+        return y, (x, y)
+
+    def backward(self, grad_out, cache, weights):
+        x, y = cache
+        return [get_activation(self.config["activation"]).grad(x, y, grad_out)], {}
+
+
+@register_layer
+class Embedding(Layer):
+    """Turns integer token ids into dense vectors of ``output_dim``.
+
+    Args:
+        input_dim: size of the vocabulary (largest id + 1).
+        output_dim: dimension of each embedding vector.
+        mask_zero: kept for Keras compatibility; the engine does not propagate masks.
+
+    Input shape: ``(batch, ...)`` integers.  Output shape: ``(batch, ..., output_dim)``.
+    """
+
+    class_name = "Embedding"
+    family = "core"
+    fields = (
+        Field("input_dim", "int", doc="Vocabulary size (largest token id + 1).", min=1),
+        Field("output_dim", "int", doc="Dimension of each embedding vector.", min=1),
+        Field("embeddings_initializer", "initializer", "random_uniform", "Initializer of the embedding matrix."),
+        Field("embeddings_regularizer", "json", None, "Kept for Keras round trips; not applied by the engine."),
+        Field("embeddings_constraint", "json", None, "Kept for Keras round trips; not applied by the engine."),
+        Field("mask_zero", "bool", False, "Keras masking flag; the engine does not propagate masks."),
+    )
+
+    def summary_args(self) -> str:
+        return f"{self.config['input_dim']} → {self.config['output_dim']}"
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        return (*input_shapes[0], self.config["output_dim"])
+
+    def weight_specs(self, input_shapes: list[Shape]) -> list[WeightSpec]:
+        return [WeightSpec("embeddings", (self.config["input_dim"], self.config["output_dim"]),
+                           self.config["embeddings_initializer"])]
+
+    def forward(self, inputs, weights, *, training=False, rng=None):
+        ids = np.asarray(inputs[0]).astype(np.int64)
+        n = self.config["input_dim"]
+        if ids.size and (ids.min() < 0 or ids.max() >= n):
+            raise ValueError(f"{self.owner} got token id {int(ids.max() if ids.max() >= n else ids.min())} "
+                             f"outside [0, {n}); raise input_dim or fix the data.")
+        return weights["embeddings"][ids], ids
+
+    def backward(self, grad_out, cache, weights):
+        ids = cache
+        g = np.zeros_like(weights["embeddings"])
+        np.add.at(g, ids.reshape(-1), grad_out.reshape(-1, grad_out.shape[-1]))
+        return [None], {"embeddings": g}
