@@ -1,0 +1,164 @@
+"""``layergraph``: opens the designer, or runs a headless command (which imports no Qt).
+
+Exit codes: 0 success, 1 the graph is invalid or the command failed on valid input, 2 unreadable input.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.errors import FileFormatError, LayergraphError
+
+EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+COMMANDS = ("open", "validate", "summary", "layers", "train", "predict", "export", "import")
+
+
+def _err(msg: str) -> None:
+    print(f"layergraph: {msg}", file=sys.stderr)
+
+
+def _load(path: str):
+    from engine.fileformat import load_document
+
+    return load_document(path)
+
+
+def cmd_layers(args) -> int:
+    """List the catalog by family with each layer's one-line doc."""
+    from engine.layers import FAMILIES, LAYERS
+
+    for fam in FAMILIES:
+        members = [c for c in LAYERS.values() if c.family == fam]
+        if not members:
+            continue
+        print(f"{fam}:")
+        for cls in members:
+            print(f"  {cls.class_name:<24} {cls.doc().splitlines()[0]}")
+    return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    from engine.validation import infer_shapes
+
+    doc = _load(args.graph)
+    result = infer_shapes(doc.graph)
+    g = doc.graph
+    for p in result.problems:
+        where = f"{g.node(p.node_id).name}: " if p.node_id in g else ""
+        print(f"{where}{p.message}")
+    if result.ok:
+        print(f"{args.graph}: valid ({len(g)} layers, {result.total_params:,} params)")
+        return EXIT_OK
+    print(f"{args.graph}: {len(result.problems)} problem(s)", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def cmd_summary(args) -> int:
+    from engine.summary import format_summary
+    from engine.validation import infer_shapes
+
+    doc = _load(args.graph)
+    result = infer_shapes(doc.graph)
+    print(format_summary(doc.graph, Path(args.graph).stem, result))
+    return EXIT_OK if result.ok else EXIT_INVALID
+
+
+def cmd_open(args) -> int:
+    try:
+        from designer.app import main as designer_main
+    except ImportError as exc:
+        _err(f"the designer cannot start ({exc}); install layergraph with its Qt dependencies.")
+        return EXIT_INVALID
+    return designer_main([args.graph] if getattr(args, "graph", None) else [])
+
+
+def cmd_train(args) -> int:
+    from engine.training_cli import run_train
+
+    return run_train(args)
+
+
+def cmd_predict(args) -> int:
+    from engine.training_cli import run_predict
+
+    return run_predict(args)
+
+
+def cmd_export(args) -> int:
+    from engine.export.cli import run_export
+
+    return run_export(args)
+
+
+def cmd_import(args) -> int:
+    from engine.export.cli import run_import
+
+    return run_import(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="layergraph", description="Build, validate, train and export neural networks "
+                                                              "as graphs of Keras 3 layers.")
+    sub = p.add_subparsers(dest="command")
+    o = sub.add_parser("open", help="open the designer (default when no command is given)")
+    o.add_argument("graph", nargs="?")
+    o.set_defaults(func=cmd_open)
+    sub.add_parser("layers", help="list the layer catalog").set_defaults(func=cmd_layers)
+    for name, fn, doc in (("validate", cmd_validate, "print the graph's problems, one per line"),
+                          ("summary", cmd_summary, "print a Keras-style summary table")):
+        sp = sub.add_parser(name, help=doc)
+        sp.add_argument("graph")
+        sp.set_defaults(func=fn)
+    t = sub.add_parser("train", help="train the graph on a dataset and save its weights")
+    t.add_argument("graph")
+    t.add_argument("--data", required=True, help="built-in dataset name or a .npz/.csv file")
+    t.add_argument("--epochs", type=int, default=None)
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--optimizer", default=None)
+    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--loss", default=None)
+    t.add_argument("--validation-split", type=float, default=None)
+    t.add_argument("--label-column", default=None, help="label column of a .csv dataset (name or index)")
+    t.add_argument("--seed", type=int, default=None)
+    t.add_argument("-o", "--output", default=None, help="write the trained graph here (default: GRAPH's weights)")
+    t.set_defaults(func=cmd_train)
+    pr = sub.add_parser("predict", help="run inference with the saved weights")
+    pr.add_argument("graph")
+    pr.add_argument("--input", required=True, help=".npy, or .npz with one array per input layer name")
+    pr.add_argument("-o", "--output", required=True)
+    pr.add_argument("--batch-size", type=int, default=256)
+    pr.set_defaults(func=cmd_predict)
+    e = sub.add_parser("export", help="write Keras 3 or NumPy code for the graph")
+    e.add_argument("graph")
+    e.add_argument("--to", choices=("keras", "numpy"), required=True)
+    e.add_argument("-o", "--output", required=True)
+    e.add_argument("--training", action="store_true", help="(keras) include data loading, compile and fit")
+    e.set_defaults(func=cmd_export)
+    im = sub.add_parser("import", help="read a Keras 3 model (.keras or .json) into a layergraph document")
+    im.add_argument("model")
+    im.add_argument("-o", "--output", required=True)
+    im.set_defaults(func=cmd_import)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        argv = ["open", *argv]
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FileFormatError as exc:
+        _err(str(exc))
+        return EXIT_UNREADABLE
+    except LayergraphError as exc:
+        _err(str(exc))
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
