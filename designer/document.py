@@ -1,0 +1,155 @@
+"""``GraphDocument``: the Qt wrapper around ``LayerGraph`` and the only code that mutates it.
+
+Views subscribe to its signals (which carry ids, not objects) and never change the graph
+themselves; user actions become ``QUndoCommand``s (``designer/commands.py``) that call the
+mutators here.  After every mutation the incremental validator runs and ``validation_changed``
+fires, so the canvas, problems list, summary and code view all follow the document.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from engine.fileformat import Document, load_document, save_document
+from engine.graph import Edge, LayerGraph, Node, Position
+from engine.validation import ValidationResult, Validator
+
+
+class GraphDocument(QObject):
+    node_added = Signal(str)
+    node_removed = Signal(str)
+    node_changed = Signal(str)        # config or name
+    node_moved = Signal(str)
+    edge_added = Signal(object)       # Edge
+    edge_removed = Signal(object)     # Edge
+    validation_changed = Signal(object)  # ValidationResult
+    weights_changed = Signal()
+    reset = Signal()                  # the whole graph was replaced (new/open)
+    path_changed = Signal(object)     # Path | None
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.graph = LayerGraph()
+        self.validator = Validator(self.graph)
+        self.result: ValidationResult = self.validator.validate(full=True)
+        self.path: Path | None = None
+        self.weights: dict[str, dict[str, Any]] | None = None
+        self.training: dict[str, Any] = {}
+        #: Set by the run panel while training; commands refuse to edit then (see ``editable``).
+        self.locked_reason: str | None = None
+
+    # ----- whole-document operations (not undoable: they reset the stack) -------------------------
+    def replace(self, doc: Document, path: Path | None) -> None:
+        self.graph = doc.graph
+        self.validator = Validator(self.graph)
+        self.weights = doc.weights
+        self.training = dict(doc.training)
+        self.path = Path(path) if path else None
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self.result = self.validator.validate(full=True)
+        self.reset.emit()
+        self.path_changed.emit(self.path)
+        self.validation_changed.emit(self.result)
+        self.weights_changed.emit()
+
+    def new(self) -> None:
+        self.replace(Document(LayerGraph()), None)
+
+    def open(self, path: str | Path) -> None:
+        """Load ``path``; on any error (``FileFormatError``) the current document is untouched."""
+        doc = load_document(path)
+        self.replace(doc, Path(path))
+
+    def save(self, path: str | Path | None = None) -> Path:
+        target = Path(path) if path else self.path
+        if target is None:
+            raise ValueError("no file name given")
+        save_document(target, self.graph, self.weights, self.training)
+        self.path = target
+        self.undo_stack.setClean()
+        self.path_changed.emit(self.path)
+        return target
+
+    def set_weights(self, weights: dict[str, dict[str, Any]] | None) -> None:
+        self.weights = weights
+        self.weights_changed.emit()
+
+    # ----- mutators: called by undo commands only ----------------------------------------------------
+    def add_node(self, class_name: str, config: dict | None = None, position: Position = (0.0, 0.0),
+                 name: str | None = None, node_id: str | None = None) -> str:
+        nid = self.graph.add_node(class_name, config, position, name, node_id)
+        self.node_added.emit(nid)
+        self._revalidate()
+        return nid
+
+    def remove_node(self, node_id: str) -> tuple[Node, list[Edge]]:
+        for e in self.graph.in_edges(node_id) + self.graph.out_edges(node_id):
+            self.disconnect(e, revalidate=False)
+        node, edges = self.graph.remove_node(node_id)
+        if self.weights:
+            self.weights.pop(node_id, None)
+        self.node_removed.emit(node_id)
+        self._revalidate()
+        return node, edges
+
+    def restore_node(self, node: Node) -> None:
+        self.graph.restore_node(node)
+        self.node_added.emit(node.id)
+        self._revalidate()
+
+    def connect(self, source: str, target: str, index: int | None = None) -> Edge:
+        edge = self.graph.connect(source, target, index)
+        self.edge_added.emit(edge)
+        self._revalidate()
+        return edge
+
+    def disconnect(self, edge: Edge, revalidate: bool = True) -> None:
+        self.graph.disconnect(edge)
+        self.edge_removed.emit(edge)
+        if revalidate:
+            self._revalidate()
+
+    def set_config(self, node_id: str, config: dict) -> None:
+        self.graph.set_config(node_id, config)
+        self._drop_stale_weights(node_id)
+        self.node_changed.emit(node_id)
+        self._revalidate()
+
+    def rename(self, node_id: str, name: str) -> None:
+        self.graph.rename(node_id, name)
+        self.node_changed.emit(node_id)
+        self._revalidate()
+
+    def move_node(self, node_id: str, position: Position) -> None:
+        self.graph.move(node_id, position)
+        self.node_moved.emit(node_id)
+
+    def add_subgraph(self, data: dict, offset: Position = (0.0, 0.0)) -> dict[str, str]:
+        mapping = self.graph.add_subgraph(data, offset)
+        for nid in mapping.values():
+            self.node_added.emit(nid)
+        for e in self.graph.edges:
+            if e.target in mapping.values() and e.source in mapping.values():
+                self.edge_added.emit(e)
+        self._revalidate()
+        return mapping
+
+    # ----- helpers ------------------------------------------------------------------------------------
+    def _drop_stale_weights(self, node_id: str) -> None:
+        """Trained weights whose shapes no longer fit the edited layer are discarded."""
+        if self.weights and node_id in self.weights:
+            del self.weights[node_id]
+            self.weights_changed.emit()
+
+    def _revalidate(self) -> None:
+        self.result = self.validator.validate()
+        self.validation_changed.emit(self.result)
+
+    @property
+    def display_name(self) -> str:
+        return self.path.name if self.path else "untitled.lgraph"
