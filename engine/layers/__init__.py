@@ -32,9 +32,23 @@ def layer_class(class_name: str) -> type[Layer]:
         raise ConfigError(f"unknown layer type {class_name!r}; layergraph knows {', '.join(sorted(LAYERS))}.") from None
 
 
+#: Values for required arguments when a layer is added from the palette (Keras has no default for them).
+STARTER_VALUES: dict[str, object] = {
+    "units": 32, "filters": 32, "kernel_size": 3, "rate": 0.25, "n": 4, "target_shape": (-1,), "dims": (2, 1),
+    "input_dim": 1000, "output_dim": 64, "stddev": 0.1, "activation": "relu",
+    "layer": {"class_name": "LSTM", "config": {"units": 32}},
+}
+
+
+def starter_config(class_name: str) -> dict:
+    """A valid config for a freshly added layer: Keras defaults plus starter values for required args."""
+    cls = layer_class(class_name)
+    return {f.name: STARTER_VALUES[f.name] for f in cls.all_fields() if f.required and f.name in STARTER_VALUES}
+
+
 def create_layer(class_name: str, config: dict | None = None) -> Layer:
     return layer_class(class_name)(config or {})
 
 
 __all__ = ["LAYERS", "REQUIRED", "Field", "Layer", "WeightSpec", "register_layer", "layer_class", "create_layer",
-           "FAMILIES"]
+           "FAMILIES", "starter_config"]
