@@ -1,4 +1,4 @@
-"""``layergraph``: opens the designer, or runs a headless command (which imports no Qt).
+"""The headless ``layergraph`` commands (no Qt is imported here; ``designer.launcher`` opens the designer).
 
 Exit codes: 0 success, 1 the graph is invalid or the command failed on valid input, 2 unreadable input.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 from engine.errors import FileFormatError, LayergraphError
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
-COMMANDS = ("open", "validate", "summary", "layers", "train", "predict", "export", "import")
+COMMANDS = ("validate", "summary", "layers", "train", "predict", "export", "import")
 
 
 def _err(msg: str) -> None:
@@ -64,15 +64,6 @@ def cmd_summary(args) -> int:
     return EXIT_OK if result.ok else EXIT_INVALID
 
 
-def cmd_open(args) -> int:
-    try:
-        from designer.app import main as designer_main
-    except ImportError as exc:
-        _err(f"the designer cannot start ({exc}); install layergraph with its Qt dependencies.")
-        return EXIT_INVALID
-    return designer_main([args.graph] if getattr(args, "graph", None) else [])
-
-
 def cmd_train(args) -> int:
     from engine.training_cli import run_train
 
@@ -101,9 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="layergraph", description="Build, validate, train and export neural networks "
                                                               "as graphs of Keras 3 layers.")
     sub = p.add_subparsers(dest="command")
-    o = sub.add_parser("open", help="open the designer (default when no command is given)")
-    o.add_argument("graph", nargs="?")
-    o.set_defaults(func=cmd_open)
+    sub.add_parser("open", help="open the designer on GRAPH or an example (the default without a command)")
     sub.add_parser("layers", help="list the layer catalog").set_defaults(func=cmd_layers)
     for name, fn, doc in (("validate", cmd_validate, "print the graph's problems, one per line"),
                           ("summary", cmd_summary, "print a Keras-style summary table")):
@@ -144,9 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
-        argv = ["open", *argv]
     args = build_parser().parse_args(argv)
+    if not getattr(args, "func", None):
+        build_parser().print_help()
+        return EXIT_INVALID
     try:
         return args.func(args)
     except FileFormatError as exc:
