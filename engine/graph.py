@@ -55,6 +55,7 @@ class LayerGraph:
         self.structure_version = 0
         self._dirty: set[str] = set()
         self.metadata: dict[str, Any] = {}
+        self._removed_at: dict[str, int] = {}
 
     # ----- reading ---------------------------------------------------------------------------------
     @property
@@ -176,6 +177,7 @@ class LayerGraph:
     def remove_node(self, node_id: str) -> tuple[Node, list[Edge]]:
         """Remove a node and its edges; returns both so the caller can undo."""
         node = self.node(node_id)
+        self._removed_at[node_id] = list(self._nodes).index(node_id)
         edges = self.in_edges(node_id) + self.out_edges(node_id)
         for e in edges:
             self.disconnect(e)
@@ -189,8 +191,13 @@ class LayerGraph:
         return node, edges
 
     def restore_node(self, node: Node) -> None:
-        """Put back a node removed by ``remove_node`` (undo), with its id, name and config."""
+        """Put back a node removed by ``remove_node`` (undo), with its id, name, config and place in order."""
         self.add_node(node.class_name, node.config, node.position, node.name, node.id)
+        at = self._removed_at.pop(node.id, None)
+        if at is not None and at < len(self._nodes) - 1:
+            items = list(self._nodes.items())
+            items.insert(at, items.pop())
+            self._nodes = dict(items)
 
     def free_input_index(self, node_id: str) -> int:
         ins = self._in_edges.get(node_id, {})
