@@ -1,1 +1,399 @@
-"""(to be filled)"""
+"""Recurrent layers: SimpleRNN, LSTM, GRU and the Bidirectional wrapper (``keras/src/layers/rnn``).
+
+The time loops live in ``engine/kernels/recurrent.py``; here each layer projects the inputs of all
+time steps in one matmul, hands the projection to its kernel, and turns the kernel's gradients back
+into kernel, bias and input gradients with one matmul each.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.errors import ConfigError
+from engine.kernels import recurrent as K
+from engine.layers.base import Field, Layer, WeightSpec, register_layer
+from engine.shapes import Shape, fmt_shape
+
+_PASSTHROUGH = "Kept for Keras round trips; not applied by the engine."
+
+
+def _json(name: str) -> Field:
+    return Field(name, "json", None, _PASSTHROUGH)
+
+
+def _rnn_fields(*, gates: bool, extra: tuple[Field, ...] = ()) -> tuple[Field, ...]:
+    """Keras's RNN constructor arguments, in Keras order."""
+    head = (
+        Field("units", "int", doc="Dimensionality of the output space (size of the hidden state).", min=1),
+        Field("activation", "activation", "tanh", "Activation of the candidate state and of the output.",
+              optional=True),
+    )
+    if gates:
+        head += (Field("recurrent_activation", "activation", "sigmoid", "Activation of the gates.",
+                       optional=True),)
+    head += (
+        Field("use_bias", "bool", True, "Whether the layer uses bias vectors."),
+        Field("kernel_initializer", "initializer", "glorot_uniform", "Initializer of the input kernel."),
+        Field("recurrent_initializer", "initializer", "orthogonal", "Initializer of the recurrent kernel."),
+        Field("bias_initializer", "initializer", "zeros", "Initializer of the bias."),
+    )
+    return head + extra + tuple(_json(n) for n in (
+        "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+        "kernel_constraint", "recurrent_constraint", "bias_constraint")) + (
+        Field("dropout", "float", 0.0, "Fraction of the input features dropped during training (the same "
+              "features for every time step).", min=0.0, max=1.0),
+        Field("recurrent_dropout", "float", 0.0, "Fraction of the recurrent state dropped during training; "
+              "the engine supports only 0.", min=0.0, max=1.0),
+        Field("seed", "int", None, "Seed of the dropout masks (the engine uses the trainer's generator).",
+              optional=True),
+        Field("return_sequences", "bool", False, "Return the full sequence (batch, timesteps, units) instead "
+              "of the last output (batch, units)."),
+        Field("return_state", "bool", False, "Keras option returning the final states; the engine supports "
+              "only false."),
+        Field("go_backwards", "bool", False, "Process the sequence backwards and return the reversed sequence."),
+        Field("stateful", "bool", False, "Keras option carrying states across batches; the engine supports "
+              "only false."),
+        Field("unroll", "bool", False, "Keras speed option; the result is the same either way."),
+        Field("zero_output_for_mask", "bool", False, "Keras masking option; the engine does not use masks."),
+    )
+
+
+class BaseRNN(Layer):
+    """Shared shape rule, input projection, dropout and backward bookkeeping of the RNN layers."""
+
+    family = "recurrent"
+    gates: int = 1
+
+    def check_config(self) -> None:
+        for name, fix in (("recurrent_dropout", "set it to 0 and put a Dropout layer before this one"),
+                          ("return_state", "set it to false"), ("stateful", "set it to false")):
+            if self.config[name]:
+                raise ConfigError(f"{self.owner}: '{name}' = {self.config[name]!r} is not supported by the "
+                                  f"engine; {fix}.", name)
+        if self.config["dropout"] >= 1.0:
+            raise ConfigError(f"{self.owner}: 'dropout' must be below 1 (1 drops every input).", "dropout")
+
+    def summary_args(self) -> str:
+        out = f"{self.config['units']} units"
+        if self.config["return_sequences"]:
+            out += ", sequences"
+        return out + (", backwards" if self.config["go_backwards"] else "")
+
+    # ----- shapes and weights ------------------------------------------------------------------------
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        (shape,) = input_shapes
+        if len(shape) != 3:
+            raise self.shape_error(f"expects a 3-D sequence input (batch, timesteps, features) but gets "
+                                   f"{fmt_shape(shape)}; add a Reshape or RepeatVector before it.")
+        if shape[-1] is None:
+            raise self.shape_error(f"needs a known number of features but gets {fmt_shape(shape)}; "
+                                   "give the Input a full shape.")
+        u = self.config["units"]
+        return (shape[0], shape[1], u) if self.config["return_sequences"] else (shape[0], u)
+
+    def bias_shape(self) -> tuple[int, ...]:
+        return (self.gates * self.config["units"],)
+
+    def weight_specs(self, input_shapes: list[Shape]) -> list[WeightSpec]:
+        self.output_shape(input_shapes)
+        d, gu = input_shapes[0][-1], self.gates * self.config["units"]
+        specs = [WeightSpec("kernel", (d, gu), self.config["kernel_initializer"]),
+                 WeightSpec("recurrent_kernel", (self.config["units"], gu), self.config["recurrent_initializer"])]
+        if self.config["use_bias"]:
+            specs.append(WeightSpec("bias", self.bias_shape(), self.config["bias_initializer"]))
+        return specs
+
+    # ----- computation -------------------------------------------------------------------------------
+    def input_bias(self, weights: dict[str, np.ndarray]) -> np.ndarray | None:
+        return weights["bias"] if self.config["use_bias"] else None
+
+    def run(self, xp: np.ndarray, weights: dict[str, np.ndarray]) -> tuple[np.ndarray, Any]:
+        """Time loop over the projected inputs ``(t, b, gates*u)``; returns ``(hs (t, b, u), cache)``."""
+        raise NotImplementedError
+
+    def run_backward(self, d_hs: np.ndarray, cache: Any, weights: dict[str, np.ndarray]):
+        """Returns ``(d_xp, d_recurrent_kernel, d_recurrent_bias or None)``."""
+        raise NotImplementedError
+
+    def forward(self, inputs, weights, *, training=False, rng=None):
+        x = inputs[0]
+        mask = None
+        rate = self.config["dropout"]
+        if training and rate > 0:
+            rng = rng if rng is not None else np.random.default_rng()
+            keep = rng.uniform(size=(x.shape[0], x.shape[2])) < 1.0 - rate
+            mask = (keep / (1.0 - rate)).astype(x.dtype)[:, None, :]
+            x = x * mask
+        xt = x.transpose(1, 0, 2)              # time-major (t, b, f)
+        if self.config["go_backwards"]:
+            xt = xt[::-1]
+        steps, batch, feats = xt.shape
+        x2 = np.ascontiguousarray(xt).reshape(steps * batch, feats)
+        xp = (x2 @ weights["kernel"]).reshape(steps, batch, -1)
+        bias = self.input_bias(weights)
+        if bias is not None:
+            xp += bias
+        hs, cache = self.run(xp, weights)
+        out = hs.transpose(1, 0, 2) if self.config["return_sequences"] else hs[-1]
+        return np.ascontiguousarray(out), (x2, mask, cache, hs.shape)
+
+    def backward(self, grad_out, cache, weights):
+        x2, mask, kcache, hs_shape = cache
+        steps, batch, _ = hs_shape
+        if self.config["return_sequences"]:
+            d_hs = np.ascontiguousarray(grad_out.transpose(1, 0, 2))
+        else:
+            d_hs = np.zeros(hs_shape, dtype=grad_out.dtype)
+            d_hs[-1] = grad_out
+        d_xp, d_r, d_rb = self.run_backward(d_hs, kcache, weights)
+        d_xp2 = d_xp.reshape(steps * batch, -1)
+        grads = {"kernel": x2.T @ d_xp2, "recurrent_kernel": d_r}
+        if self.config["use_bias"]:
+            d_b = d_xp2.sum(axis=0)
+            grads["bias"] = d_b if d_rb is None else np.stack([d_b, d_rb])  # GRU reset_after: (2, 3u)
+        dx = (d_xp2 @ weights["kernel"].T).reshape(steps, batch, -1)
+        if self.config["go_backwards"]:
+            dx = dx[::-1]
+        dx = dx.transpose(1, 0, 2)
+        if mask is not None:
+            dx = dx * mask
+        return [np.ascontiguousarray(dx)], grads
+
+
+@register_layer
+class SimpleRNN(BaseRNN):
+    """Fully-connected RNN where the output is fed back: ``h_t = activation(x_t @ W + h_{t-1} @ U + b)``.
+
+    Args:
+        units: size of the hidden state.
+        activation: activation of the state (``tanh``).
+        return_sequences: return every step's output instead of the last one.
+        go_backwards: process the sequence in reverse.
+        dropout: fraction of input features dropped during training.
+
+    Input shape: ``(batch, timesteps, features)``.
+    Output shape: ``(batch, timesteps, units)`` with return_sequences, else ``(batch, units)``.
+    """
+
+    class_name = "SimpleRNN"
+    gates = 1
+    fields = _rnn_fields(gates=False)
+
+    def run(self, xp, weights):
+        return K.simple_rnn_forward(xp, weights["recurrent_kernel"], self.config["activation"])
+
+    def run_backward(self, d_hs, cache, weights):
+        return (*K.simple_rnn_backward(d_hs, cache, weights["recurrent_kernel"]), None)
+
+
+@register_layer
+class LSTM(BaseRNN):
+    """Long Short-Term Memory layer (Hochreiter 1997), Keras 3 gate order i, f, c, o.
+
+    Args:
+        units: size of the hidden and cell states.
+        activation: activation of the candidate and of the cell output (``tanh``).
+        recurrent_activation: activation of the input, forget and output gates (``sigmoid``).
+        unit_forget_bias: start the forget-gate bias at 1 (Jozefowicz et al. 2015).
+        return_sequences: return every step's output instead of the last one.
+        go_backwards: process the sequence in reverse.
+        dropout: fraction of input features dropped during training.
+
+    Input shape: ``(batch, timesteps, features)``.
+    Output shape: ``(batch, timesteps, units)`` with return_sequences, else ``(batch, units)``.
+    """
+
+    class_name = "LSTM"
+    gates = 4
+    fields = _rnn_fields(gates=True, extra=(
+        Field("unit_forget_bias", "bool", True, "Add 1 to the forget-gate bias at initialisation."),
+    )) + (Field("use_cudnn", "json", "auto", _PASSTHROUGH),)
+
+    def init_weights(self, input_shapes, rng, dtype=np.float32):
+        weights = super().init_weights(input_shapes, rng, dtype)
+        if self.config["use_bias"] and self.config["unit_forget_bias"]:
+            u = self.config["units"]
+            weights["bias"][u:2 * u] = 1.0
+        return weights
+
+    def run(self, xp, weights):
+        return K.lstm_forward(xp, weights["recurrent_kernel"], self.config["activation"],
+                              self.config["recurrent_activation"])
+
+    def run_backward(self, d_hs, cache, weights):
+        return (*K.lstm_backward(d_hs, cache, weights["recurrent_kernel"]), None)
+
+
+@register_layer
+class GRU(BaseRNN):
+    """Gated Recurrent Unit (Cho et al. 2014), Keras 3 gate order z, r, h.
+
+    Args:
+        units: size of the hidden state.
+        activation: activation of the candidate state (``tanh``).
+        recurrent_activation: activation of the update and reset gates (``sigmoid``).
+        reset_after: apply the reset gate after the recurrent matmul (Keras 3 default, bias shape
+            ``(2, 3*units)``: input bias then recurrent bias).
+        return_sequences: return every step's output instead of the last one.
+        go_backwards: process the sequence in reverse.
+        dropout: fraction of input features dropped during training.
+
+    Input shape: ``(batch, timesteps, features)``.
+    Output shape: ``(batch, timesteps, units)`` with return_sequences, else ``(batch, units)``.
+    """
+
+    class_name = "GRU"
+    gates = 3
+    fields = _rnn_fields(gates=True) + (
+        Field("reset_after", "bool", True, "Apply the reset gate after the recurrent matmul (Keras 3 default)."),
+        Field("use_cudnn", "json", "auto", _PASSTHROUGH),
+    )
+
+    def bias_shape(self):
+        u3 = 3 * self.config["units"]
+        return (2, u3) if self.config["reset_after"] else (u3,)
+
+    def input_bias(self, weights):
+        if not self.config["use_bias"]:
+            return None
+        return weights["bias"][0] if self.config["reset_after"] else weights["bias"]
+
+    def _recurrent_bias(self, weights):
+        return weights["bias"][1] if self.config["use_bias"] and self.config["reset_after"] else None
+
+    def run(self, xp, weights):
+        return K.gru_forward(xp, weights["recurrent_kernel"], self._recurrent_bias(weights),
+                             self.config["activation"], self.config["recurrent_activation"],
+                             self.config["reset_after"])
+
+    def run_backward(self, d_hs, cache, weights):
+        return K.gru_backward(d_hs, cache, weights["recurrent_kernel"])
+
+
+RNN_CLASSES: dict[str, type[BaseRNN]] = {c.class_name: c for c in (SimpleRNN, LSTM, GRU)}
+
+
+@register_layer
+class Bidirectional(Layer):
+    """Runs a recurrent layer forwards and a copy of it backwards, and merges both outputs.
+
+    Args:
+        layer: the recurrent layer, ``{"class_name": "LSTM" | "GRU" | "SimpleRNN", "config": {...}}``.
+        merge_mode: how the two outputs are combined: ``concat`` (default), ``sum``, ``mul`` or ``ave``.
+        backward_layer: optional config of the backward layer (it must have go_backwards=true);
+            by default a copy of ``layer`` processing the sequence in reverse.
+
+    Input shape: ``(batch, timesteps, features)``.
+    Output shape: the wrapped layer's, with the last axis doubled for ``concat``.
+    """
+
+    class_name = "Bidirectional"
+    family = "recurrent"
+    fields = (
+        Field("layer", "layer", doc="The recurrent layer to run in both directions."),
+        Field("merge_mode", "choice", "concat", "How the forward and backward outputs are combined.",
+              choices=("concat", "sum", "mul", "ave")),
+        Field("backward_layer", "layer", None, "Optional config of the backward layer (defaults to a "
+              "reversed copy of 'layer').", optional=True),
+    )
+
+    def check_config(self) -> None:
+        base = self.config["layer"]
+        self.forward_layer = self._inner(base, "layer", go_backwards=False)
+        back = self.config["backward_layer"] or base
+        self.backward_layer = self._inner(back, "backward_layer", go_backwards=True,
+                                          force=self.config["backward_layer"] is None)
+        for attr in ("return_sequences",):
+            if self.forward_layer.config[attr] != self.backward_layer.config[attr]:
+                raise ConfigError(f"{self.owner}: the forward and backward layers must agree on '{attr}'.",
+                                  "backward_layer")
+
+    def _inner(self, spec: dict, field: str, *, go_backwards: bool, force: bool = True) -> BaseRNN:
+        cls = RNN_CLASSES.get(spec.get("class_name"))
+        if cls is None:
+            raise ConfigError(f"{self.owner}: '{field}' must be an LSTM, GRU or SimpleRNN layer, got "
+                              f"{spec.get('class_name')!r}.", field)
+        cfg = dict(spec.get("config") or {})
+        if not force and cfg.get("go_backwards") is not True:
+            raise ConfigError(f"{self.owner}: the backward layer must have go_backwards=true.", field)
+        if force and cfg.get("go_backwards"):
+            raise ConfigError(f"{self.owner}: the wrapped layer must have go_backwards=false; Bidirectional "
+                              "adds the reversed copy itself.", field)
+        inner_name = str(cfg.get("name") or cls.base_name())
+        cfg["name"] = ("backward_" if go_backwards else "forward_") + inner_name
+        cfg["go_backwards"] = go_backwards
+        try:
+            return cls(cfg)
+        except ConfigError as e:
+            raise ConfigError(f"{self.owner}: in '{field}': {e}", field) from None
+
+    def summary_args(self) -> str:
+        return f"{self.forward_layer.class_name} {self.forward_layer.summary_args()}, {self.config['merge_mode']}"
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        try:
+            shape = self.forward_layer.output_shape(input_shapes)
+        except Exception as e:  # re-word the inner layer's error under this layer's name
+            msg = str(e).replace(self.forward_layer.owner, "").strip()
+            raise self.shape_error(msg) from None
+        if self.config["merge_mode"] == "concat":
+            shape = (*shape[:-1], 2 * shape[-1])
+        return shape
+
+    def weight_specs(self, input_shapes: list[Shape]) -> list[WeightSpec]:
+        self.output_shape(input_shapes)
+        return [WeightSpec(f"{prefix}_{s.name}", s.shape, s.initializer, s.trainable)
+                for prefix, inner in (("forward", self.forward_layer), ("backward", self.backward_layer))
+                for s in inner.weight_specs(input_shapes)]
+
+    def init_weights(self, input_shapes, rng, dtype=np.float32):
+        self.output_shape(input_shapes)
+        out = {}
+        for prefix, inner in (("forward", self.forward_layer), ("backward", self.backward_layer)):
+            out.update({f"{prefix}_{k}": v for k, v in inner.init_weights(input_shapes, rng, dtype).items()})
+        return out
+
+    @staticmethod
+    def _split(weights: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+        n = len(prefix) + 1
+        return {k[n:]: v for k, v in weights.items() if k.startswith(prefix + "_")}
+
+    def forward(self, inputs, weights, *, training=False, rng=None):
+        y, fc = self.forward_layer.forward(inputs, self._split(weights, "forward"), training=training, rng=rng)
+        y_rev, bc = self.backward_layer.forward(inputs, self._split(weights, "backward"), training=training,
+                                                rng=rng)
+        seq = self.forward_layer.config["return_sequences"]
+        if seq:
+            y_rev = y_rev[:, ::-1]
+        mode = self.config["merge_mode"]
+        if mode == "concat":
+            out = np.concatenate([y, y_rev], axis=-1)
+        elif mode == "sum":
+            out = y + y_rev
+        elif mode == "ave":
+            out = (y + y_rev) / 2
+        else:
+            out = y * y_rev
+        return out, (fc, bc, y, y_rev, seq)
+
+    def backward(self, grad_out, cache, weights):
+        fc, bc, y, y_rev, seq = cache
+        mode = self.config["merge_mode"]
+        if mode == "concat":
+            u = y.shape[-1]
+            g_f, g_b = grad_out[..., :u], grad_out[..., u:]
+        elif mode == "sum":
+            g_f = g_b = grad_out
+        elif mode == "ave":
+            g_f = g_b = grad_out / 2
+        else:
+            g_f, g_b = grad_out * y_rev, grad_out * y
+        if seq:
+            g_b = g_b[:, ::-1]
+        (dx_f,), gw_f = self.forward_layer.backward(np.ascontiguousarray(g_f), fc, self._split(weights, "forward"))
+        (dx_b,), gw_b = self.backward_layer.backward(np.ascontiguousarray(g_b), bc,
+                                                     self._split(weights, "backward"))
+        grads = {f"forward_{k}": v for k, v in gw_f.items()}
+        grads.update({f"backward_{k}": v for k, v in gw_b.items()})
+        return [dx_f + dx_b], grads
