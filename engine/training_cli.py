@@ -1,0 +1,233 @@
+"""``layergraph train`` and ``layergraph predict``: headless training and inference on a saved document.
+
+``train`` starts from the document's saved weights when they exist, shows a one-line progress bar on
+stderr, and writes the weights to the ``.npz`` beside the document (never touching its nodes and edges;
+only the ``"weights"`` reference, when it was missing, and the ``"training"`` settings change).  With
+``-o OUT.lgraph`` it writes a complete new document instead.
+"""
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from engine.errors import FileFormatError, TrainingError
+from engine.executor import CompiledGraph, Executor, ParamStore, WeightsMismatchWarning
+from engine.fileformat import atomic_write_bytes, load_document, save_document, save_weights, weights_path_for
+from engine.training import Callback, fit
+from engine.validation import infer_shapes
+
+EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+DEFAULTS = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "validation_split": 0.0}
+
+
+def _err(msg: str) -> None:
+    print(f"layergraph: {msg}", file=sys.stderr)
+
+
+def _load_valid(path: str):
+    """The document and its compiled plan, or None after printing the problems."""
+    doc = load_document(path)
+    result = infer_shapes(doc.graph)
+    if not result.ok:
+        g = doc.graph
+        for p in result.problems:
+            where = f"{g.node(p.node_id).name}: " if p.node_id in g else ""
+            print(f"{where}{p.message}", file=sys.stderr)
+        _err(f"{path}: the graph has {len(result.problems)} problem(s); fix them before running it.")
+        return doc, None
+    return doc, CompiledGraph(doc.graph, result)
+
+
+# ----- progress bar -------------------------------------------------------------------------------------
+class ProgressBar(Callback):
+    """``epoch 3/10  batch 12/50  loss 0.1234  accuracy 0.9500  4,210 samples/s`` on one line.
+
+    On a terminal the line is redrawn at most ten times a second; elsewhere only the epoch lines print.
+    """
+
+    def __init__(self, stream: TextIO | None = None, interval: float = 0.1) -> None:
+        self.stream = stream or sys.stderr
+        self.interval = interval
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last = 0.0
+        self._t0 = 0.0
+        self._width = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+
+    def _line(self, batch: int, logs: dict) -> str:
+        ctx = self.context
+        elapsed = max(time.perf_counter() - self._t0, 1e-9)
+        samples = self._samples(batch)
+        parts = [f"epoch {ctx.epoch + 1}/{ctx.epochs}", f"batch {batch + 1}/{ctx.steps_per_epoch}"]
+        parts += [f"{k} {v:.4f}" for k, v in logs.items() if k != "batch_loss"]
+        parts.append(f"{samples / elapsed:,.0f} samples/s")
+        return "  ".join(parts)
+
+    def _samples(self, batch: int) -> int:
+        acts = self.context.activations
+        per_batch = len(next(iter(acts.values()))) if acts else 0
+        return per_batch * (batch + 1)
+
+    def _write(self, text: str, end: str = "") -> None:
+        pad = max(self._width - len(text), 0)
+        self.stream.write("\r" + text + " " * pad + end if self.live else text + end)
+        self._width = 0 if end else len(text)
+        self.stream.flush()
+
+    def on_batch_end(self, step, logs):
+        now = time.perf_counter()
+        if self.live and now - self._last >= self.interval:
+            self._last = now
+            self._write(self._line(self.context.batch, logs))
+
+    def on_epoch_end(self, epoch, logs):
+        ctx = self.context
+        elapsed = max(time.perf_counter() - self._t0, 1e-9)
+        parts = [f"epoch {epoch + 1}/{ctx.epochs}", f"{ctx.steps_per_epoch} batches"]
+        parts += [f"{k} {v:.4f}" for k, v in logs.items()]
+        parts.append(f"{self._samples(ctx.batch) / elapsed:,.0f} samples/s")
+        parts.append(f"{elapsed:.1f} s")
+        self._write("  ".join(parts), "\n")
+
+
+# ----- train --------------------------------------------------------------------------------------------
+def _settings(args, previous: dict[str, Any]) -> dict[str, Any]:
+    """CLI flags, else the document's previous training settings, else the defaults."""
+    def pick(flag: Any, key: str) -> Any:
+        if flag is not None:
+            return flag
+        return previous.get(key, DEFAULTS.get(key))
+
+    lr = args.lr
+    if lr is None and args.optimizer in (None, previous.get("optimizer")):
+        lr = previous.get("learning_rate")  # a previous rate belongs to the previous optimizer only
+    return {"data": args.data,
+            "epochs": pick(args.epochs, "epochs"),
+            "batch_size": pick(args.batch_size, "batch_size"),
+            "optimizer": pick(args.optimizer, "optimizer"),
+            "learning_rate": lr,
+            "loss": pick(args.loss, "loss"),
+            "validation_split": pick(args.validation_split, "validation_split"),
+            "seed": pick(args.seed, "seed")}
+
+
+def run_train(args) -> int:
+    """Train GRAPH on --data; exit 0 when weights were written, 1 on an invalid graph or failed run."""
+    from engine.datasets import load_dataset
+
+    doc, plan = _load_valid(args.graph)
+    if plan is None:
+        return EXIT_INVALID
+    label_column = args.label_column
+    if isinstance(label_column, str) and label_column.lstrip("-").isdigit():
+        label_column = int(label_column)
+    x, y = load_dataset(args.data, label_column=label_column)
+    s = _settings(args, doc.training or {})
+    if not isinstance(s["optimizer"], str):
+        s["optimizer"] = str(s["optimizer"].get("name", "adam")) if isinstance(s["optimizer"], dict) else "adam"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WeightsMismatchWarning)
+        store = ParamStore(plan, seed=s["seed"], weights=doc.weights)
+    for w in store.warnings:
+        _err(w)
+    hist = fit(plan, x, y, params=store, loss=s["loss"], optimizer=s["optimizer"], learning_rate=s["learning_rate"],
+               epochs=int(s["epochs"]), batch_size=int(s["batch_size"]),
+               validation_split=float(s["validation_split"] or 0.0), seed=s["seed"], callbacks=[ProgressBar()])
+    losses = hist.settings["loss"]
+    s["loss"] = next(iter(losses.values())) if len(set(losses.values())) == 1 else losses
+    s["learning_rate"] = hist.settings["optimizer"]["learning_rate"]
+    s["final"] = {k: round(float(v[-1]), 6) for k, v in hist.history.items()}
+    weights = store.snapshot()
+    if args.output:
+        save_document(args.output, doc.graph, weights, training=s)
+        where = args.output
+    else:
+        where = _save_beside(Path(args.graph), weights, s)
+    final = "  ".join(f"{k} {v:.4f}" for k, v in s["final"].items())
+    print(f"trained {len(hist.epoch)} epoch(s){': ' + final if final else ''}; saved to {where}")
+    return EXIT_OK
+
+
+def _save_beside(path: Path, weights, training: dict[str, Any]) -> Path:
+    """Write the weights beside GRAPH, then update only its ``weights`` reference and ``training`` settings."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FileFormatError(f"{path}: cannot be re-read to record the weights ({exc}).") from None
+    ref = data.get("weights")
+    wpath = path.parent / ref if isinstance(ref, str) and ref and Path(ref).name == ref else weights_path_for(path)
+    save_weights(wpath, weights)
+    data["weights"] = wpath.name
+    data["training"] = training
+    body = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    atomic_write_bytes(path, body.encode("utf-8"))
+    return wpath
+
+
+# ----- predict ------------------------------------------------------------------------------------------
+def _read_input(path: Path, plan: CompiledGraph) -> Any:
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such file.")
+    try:
+        if path.suffix.lower() == ".npy":
+            return np.load(path, allow_pickle=False)
+        if path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        else:
+            raise FileFormatError(f"{path}: use a .npy array, or a .npz with one array per Input layer name.")
+    except (OSError, ValueError, EOFError) as exc:
+        raise FileFormatError(f"{path}: cannot read the arrays ({exc}).") from None
+    names = plan.input_names
+    if len(names) == 1 and len(arrays) == 1:
+        return next(iter(arrays.values()))
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        raise TrainingError(f"{path} has arrays {', '.join(repr(k) for k in arrays)} but the graph's inputs are "
+                            f"{', '.join(repr(n) for n in names)}; name one array after each Input layer.")
+    return {n: arrays[n] for n in names}
+
+
+def _write_outputs(path: Path, out: np.ndarray | dict[str, np.ndarray]) -> None:
+    buf = io.BytesIO()
+    if isinstance(out, dict):
+        if path.suffix.lower() == ".npy":
+            raise TrainingError(f"The graph has {len(out)} outputs ({', '.join(out)}); give -o a .npz path to "
+                                "hold one array per output.")
+        np.savez(buf, **out)
+    else:
+        np.save(buf, out)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def run_predict(args) -> int:
+    """Inference with GRAPH's saved weights; outputs to .npy (one output) or .npz (several)."""
+    doc, plan = _load_valid(args.graph)
+    if plan is None:
+        return EXIT_INVALID
+    if not doc.weights:
+        _err(f"{args.graph} has no trained weights (no .npz beside it); run 'layergraph train' first.")
+        return EXIT_INVALID
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WeightsMismatchWarning)
+        store = ParamStore(plan, weights=doc.weights)
+    if store.warnings:
+        for w in store.warnings:
+            _err(w)
+        _err("the saved weights do not fit the graph; train it again before predicting.")
+        return EXIT_INVALID
+    x = _read_input(Path(args.input), plan)
+    out = Executor(plan).predict(store, x, batch_size=args.batch_size)
+    _write_outputs(Path(args.output), out)
+    shapes = ", ".join(f"{k} {v.shape}" for k, v in out.items()) if isinstance(out, dict) else str(out.shape)
+    print(f"wrote {shapes} to {args.output}")
+    return EXIT_OK
