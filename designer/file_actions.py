@@ -1,0 +1,208 @@
+"""File menu behaviour for the main window: new/open/save, examples, recent files, import/export,
+the unsaved-changes question and restoring an autosave.
+
+A failed open leaves the current graph untouched (the loader raises before anything is replaced);
+a failed save shows the reason and keeps the document modified.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.errors import FileFormatError, LayergraphError
+from engine.fileformat import atomic_write_bytes, load_document
+
+if TYPE_CHECKING:  # pragma: no cover
+    from designer.main_window import MainWindow
+
+GRAPH_FILTER = "layergraph documents (*.lgraph);;All files (*)"
+KERAS_FILTER = "Keras models (*.keras *.json);;All files (*)"
+PY_FILTER = "Python files (*.py);;All files (*)"
+
+
+class FileActions:
+    def __init__(self, window: "MainWindow") -> None:
+        self.w = window
+
+    @property
+    def doc(self):
+        return self.w.doc
+
+    # ----- asking before losing work -----------------------------------------------------------------
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current document (saved, discarded or unmodified)."""
+        if not self.w.is_modified():
+            return True
+        answer = self.w.dialogs.ask_save_changes(self.w.display_name())
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    # ----- new / open --------------------------------------------------------------------------------
+    def new(self) -> bool:
+        if not self.maybe_save():
+            return False
+        self.w.example_name = None
+        self.doc.new()
+        self.w.autosaver.discard_copy()
+        self.w.update_title()
+        return True
+
+    def open_dialog(self) -> bool:
+        start = str(self.doc.path.parent) if self.doc.path else ""
+        path = self.w.dialogs.open_path("Open graph", GRAPH_FILTER, start)
+        return self.open_path(path) if path else False
+
+    def open_path(self, path: str | Path, ask: bool = True) -> bool:
+        if ask and not self.maybe_save():
+            return False
+        try:
+            self.doc.open(path)
+        except (FileFormatError, OSError) as exc:
+            self.w.dialogs.error("Cannot open the file", str(exc))
+            return False
+        self.w.example_name = None
+        self.w.add_recent(Path(path))
+        self._after_replace()
+        return True
+
+    def open_example(self, path: str | Path, ask: bool = True) -> bool:
+        """Open a bundled example as an untitled copy, so Save never overwrites the example."""
+        if ask and not self.maybe_save():
+            return False
+        try:
+            document = load_document(path)
+        except FileFormatError as exc:
+            self.w.dialogs.error("Cannot open the example", str(exc))
+            return False
+        self.w.example_name = Path(path).stem
+        self.doc.replace(document, None)
+        self._after_replace()
+        return True
+
+    def _after_replace(self) -> None:
+        self.w.autosaver.discard_copy()
+        self.w.update_title()
+        self.w.update_status()
+        self.w.fit_soon()
+
+    # ----- save --------------------------------------------------------------------------------------
+    def save(self) -> bool:
+        if self.doc.path is None:
+            return self.save_as()
+        return self._save_to(self.doc.path)
+
+    def save_as(self) -> bool:
+        suggested = str(self.doc.path) if self.doc.path else self.w.display_name()
+        path = self.w.dialogs.save_path("Save graph as", GRAPH_FILTER, suggested)
+        if not path:
+            return False
+        p = Path(path)
+        if p.suffix != ".lgraph":
+            p = p.with_name(p.name + ".lgraph")
+        return self._save_to(p)
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            self.doc.save(path)
+        except (OSError, LayergraphError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            self.w.dialogs.error("Cannot save the file",
+                                 f"{path}: {reason}.\nYour graph is unchanged in the window; "
+                                 "save it somewhere else with File → Save As.")
+            return False
+        self.w.example_name = None
+        self.w.add_recent(path)
+        self.w.autosaver.discard_copy()
+        self.w.update_title()
+        self.w.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    # ----- Keras import and code export --------------------------------------------------------------
+    def import_keras(self) -> bool:
+        try:
+            from engine.export.keras_import import import_keras_model
+        except ImportError:
+            self.w.dialogs.error("Import is not available",
+                                 "This build has no Keras importer (engine.export.keras_import).")
+            return False
+        path = self.w.dialogs.open_path("Import Keras model", KERAS_FILTER)
+        if not path or not self.maybe_save():
+            return False
+        try:
+            document = import_keras_model(path)
+        except (LayergraphError, OSError, ValueError) as exc:
+            self.w.dialogs.error("Cannot import the model", str(exc))
+            return False
+        self.w.example_name = Path(path).stem
+        self.doc.replace(document, None)
+        self.doc.undo_stack.resetClean()  # an import is unsaved work
+        if all(n.position == (0.0, 0.0) for n in self.doc.graph.nodes.values()):
+            self.w.scene.auto_layout()
+        self._after_replace()
+        return True
+
+    def export_code(self, kind: str) -> bool:
+        """Write Keras 3 (``kind="keras"``) or NumPy code for the graph, refusing an invalid graph."""
+        if not self.doc.result.ok:
+            self.w.dialogs.error("Cannot export yet", f"The graph has {len(self.doc.result.problems)} problem(s); "
+                                 "fix the ones listed in the Problems dock, then export.")
+            return False
+        generate = _code_generator(kind)
+        if generate is None:
+            self.w.dialogs.error("Export is not available", f"This build has no {kind} code exporter "
+                                 f"(engine.export.{kind}_code).")
+            return False
+        stem = (self.doc.path.stem if self.doc.path else (self.w.example_name or "model")) + f"_{kind}.py"
+        path = self.w.dialogs.save_path(f"Export {kind} code", PY_FILTER, stem)
+        if not path:
+            return False
+        try:
+            code = generate(self.doc.graph)
+            atomic_write_bytes(Path(path), code.encode("utf-8"))
+        except (LayergraphError, OSError) as exc:
+            self.w.dialogs.error("Cannot export", f"{path}: {getattr(exc, 'strerror', None) or exc}")
+            return False
+        self.w.statusBar().showMessage(f"Wrote {path}", 4000)
+        return True
+
+    # ----- autosave recovery -------------------------------------------------------------------------
+    def offer_autosave_restore(self) -> bool:
+        """Offer the newest autosave a crashed session left; True when one was restored."""
+        orphans = self.w.autosaver.orphans()
+        if not orphans:
+            return False
+        newest, older = orphans[0], orphans[1:]
+        for o in older:
+            o.discard()
+        what = str(newest.original) if newest.original else "an untitled graph"
+        if not self.w.dialogs.ask_restore(f"layergraph did not close normally. An autosaved copy of {what} "
+                                          "has changes that were never saved. Restore it?"):
+            newest.discard()
+            return False
+        try:
+            document = load_document(newest.graph_path)
+        except FileFormatError as exc:
+            self.w.dialogs.error("Cannot restore the autosave", str(exc))
+            newest.discard()
+            return False
+        self.w.example_name = None
+        self.doc.replace(document, newest.original)
+        self.doc.undo_stack.resetClean()
+        newest.discard()
+        self._after_replace()
+        return True
+
+
+def _code_generator(kind: str):
+    """``graph -> source`` for the exporter of ``kind``, or None when it is not installed."""
+    try:
+        if kind == "keras":
+            from engine.export.keras_code import keras_code
+
+            return lambda graph: keras_code(graph, strict=True)
+        from engine.export.numpy_code import numpy_code
+
+        return numpy_code
+    except ImportError:
+        return None
