@@ -1,0 +1,101 @@
+"""``layergraph export`` and ``layergraph import``: exit 0 ok, 1 invalid graph/model, 2 unreadable input.
+
+Everything is generated in memory first; files are written (atomically) only when all of it succeeded.
+"""
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import FileFormatError, LayergraphError
+
+EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+
+
+def _err(msg: str) -> None:
+    print(f"layergraph: {msg}", file=sys.stderr)
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def export_files(graph, weights, training: dict | None, to: str, out: Path,
+                 with_training: bool = False) -> dict[Path, bytes]:
+    """The files an export writes: ``{path: content}`` (code, and weights beside it when there are any)."""
+    from engine.export.keras_code import keras_code, keras_layer_name
+    from engine.export.numpy_code import write_numpy_export
+    from engine.export.plan import make_plan, weight_arrays
+
+    wpath = out.with_name(f"{out.stem}.weights.npz")
+    if to == "numpy":
+        src, arrays = write_numpy_export(graph, weights, out)
+    else:
+        plan = make_plan(graph)
+        arrays = weight_arrays(plan, weights, lambda nid: keras_layer_name(plan.name(nid)))
+        src = keras_code(graph, wpath.name if arrays else None, (training or {}) if with_training else None,
+                         result=plan.result, model_name=out.stem, strict=True)
+    compile(src, str(out), "exec")  # a generator bug must never produce a broken file
+    files = {}
+    if arrays:
+        files[wpath] = npz_bytes(arrays)
+    files[out] = src.encode("utf-8")
+    return files
+
+
+def run_export(args) -> int:
+    from engine.fileformat import atomic_write_bytes, load_document
+
+    out = Path(args.output)
+    try:
+        doc = load_document(args.graph)
+    except FileFormatError as exc:
+        _err(str(exc))
+        return EXIT_UNREADABLE
+    if out.suffix != ".py":
+        _err(f"{out}: the exported module must be a .py file.")
+        return EXIT_INVALID
+    try:
+        files = export_files(doc.graph, doc.weights, doc.training, args.to, out, getattr(args, "training", False))
+    except LayergraphError as exc:
+        _err(f"{args.graph}: {exc}")
+        return EXIT_INVALID
+    try:
+        for path, payload in files.items():
+            atomic_write_bytes(path, payload)
+    except OSError as exc:
+        _err(f"{out}: cannot write the export ({exc.strerror or exc}).")
+        return EXIT_INVALID
+    extra = f" and {next(iter(files)).name}" if len(files) > 1 else ""
+    print(f"wrote {out}{extra}")
+    return EXIT_OK
+
+
+def run_import(args) -> int:
+    from engine.export.keras_import import import_model
+    from engine.fileformat import save_document
+
+    out = Path(args.output)
+    try:
+        imported = import_model(args.model)
+    except FileFormatError as exc:
+        _err(str(exc))
+        return EXIT_UNREADABLE
+    except LayergraphError as exc:
+        _err(f"{args.model}: {exc}")
+        return EXIT_INVALID
+    for note in imported.notes:
+        print(f"note: {note}", file=sys.stderr)
+    try:
+        save_document(out, imported.graph, imported.weights or None, imported.training)
+    except OSError as exc:
+        _err(f"{out}: cannot write the document ({exc.strerror or exc}).")
+        return EXIT_INVALID
+    n_w = sum(a.size for ws in imported.weights.values() for a in ws.values()) if imported.weights else 0
+    print(f"wrote {out} ({len(imported.graph)} layers" + (f", {n_w:,} weights)" if n_w else ", no weights)"))
+    return EXIT_OK

@@ -1,0 +1,259 @@
+"""Keras 3 functional-API code for a graph: one readable line per layer, weights loaded with ``set_weights``.
+
+``keras_code(graph)`` is what the designer's live code view shows (it tolerates unfinished graphs);
+``export_keras(...)`` writes a file (and ``<stem>.weights.npz`` beside it) for a valid graph.
+Every name or string from the document reaches the source only through ``identifiers``.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engine.errors import ConfigError, GraphError
+from engine.export.identifiers import comment, literal, sanitize
+from engine.export.plan import ExportPlan, make_plan
+from engine.graph import LayerGraph
+from engine.layers import LAYERS, REQUIRED, Layer, layer_class
+from engine.validation import ValidationResult
+
+OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW", "adagrad": "Adagrad",
+              "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam"}
+_LOSS_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+TRAINING_DEFAULTS = {"optimizer": "adam", "learning_rate": 0.001, "batch_size": 32, "epochs": 10,
+                     "validation_split": 0.0}
+
+
+def keras_layer_name(name: str) -> str:
+    """Keras refuses ``/`` in layer names; everything else is kept as is."""
+    return name.replace("/", "_")
+
+
+# ----- one layer -----------------------------------------------------------------------------------------
+def _norm(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return tuple(_norm(x) for x in v)
+    return v
+
+
+def _value_source(field_name: str, kind: str, value: Any) -> str:
+    if kind == "json" and value is not None:
+        if "regularizer" in field_name:
+            return f"keras.regularizers.get({literal(value)})"
+        if "constraint" in field_name:
+            return f"keras.constraints.get({literal(value)})"
+    if kind == "layer":
+        return nested_layer_source(value)
+    if isinstance(value, list):
+        value = tuple(_norm(value))
+    return literal(value)
+
+
+def layer_arguments(layer: Layer, skip: tuple[str, ...] = ()) -> list[str]:
+    """``arg=value`` for every argument that differs from its Keras default, in declaration order."""
+    args = []
+    for f in layer.all_fields():
+        if f.name in skip:
+            continue
+        value = layer.config.get(f.name)
+        if f.default is not REQUIRED and _norm(value) == _norm(f.default):
+            continue
+        args.append(f"{f.name}={_value_source(f.name, f.kind, value)}")
+    return args
+
+
+def _class_ref(class_name: str) -> str:
+    if class_name not in LAYERS or not class_name.isidentifier():
+        raise ConfigError(f"unknown layer type {class_name!r}")
+    return f"layers.{class_name}"
+
+
+def nested_layer_source(spec: dict) -> str:
+    """A wrapped layer (Bidirectional's ``layer``) as a constructor call."""
+    cls = layer_class(spec["class_name"])
+    inner = cls(dict(spec.get("config") or {}))
+    args = layer_arguments(inner)
+    if (spec.get("config") or {}).get("name"):
+        args.append(f"name={literal(keras_layer_name(inner.name))}")
+    return f"{_class_ref(cls.class_name)}({', '.join(args)})"
+
+
+def layer_line(plan: ExportPlan, nid: str) -> str:
+    node = plan.graph.node(nid)
+    layer = plan.layer(nid)
+    var = plan.idents[nid]
+    name_arg = f"name={literal(keras_layer_name(node.name))}"
+    if layer_class(node.class_name).max_inputs == 0:
+        args = [f"shape={literal(tuple(layer.config['shape']))}"]
+        if layer.config.get("dtype", "float32") != "float32":
+            args.append(f"dtype={literal(layer.config['dtype'])}")
+        return f"{var} = keras.Input({', '.join(args + [name_arg])})"
+    args = layer_arguments(layer) + [name_arg]
+    srcs = [plan.idents[s] for s in plan.graph.inputs_of(nid)]
+    call = f"[{', '.join(srcs)}]" if plan.is_merge(nid) else (srcs[0] if srcs else "None")
+    return f"{var} = {_class_ref(node.class_name)}({', '.join(args)})({call})"
+
+
+# ----- the module ----------------------------------------------------------------------------------------
+def _io_source(plan: ExportPlan, nids: list[str]) -> str:
+    if len(nids) == 1:
+        return plan.idents[nids[0]]
+    return "[" + ", ".join(plan.idents[n] for n in nids) + "]"
+
+
+def _build_model_source(plan: ExportPlan, model_name: str, weights_file: str | None) -> list[str]:
+    out = []
+    if weights_file:
+        out += ["def build_model(weights=WEIGHTS_FILE):",
+                '    """The model with the weights trained in layergraph (pass ``weights=None`` for fresh ones)."""']
+    else:
+        out += ["def build_model():", '    """The model as designed in layergraph (freshly initialised weights)."""']
+    ready: set[str] = set()
+    for nid in plan.order:
+        srcs = plan.graph.inputs_of(nid)
+        if layer_class(plan.graph.node(nid).class_name).max_inputs != 0 and (
+                not srcs or any(s not in ready for s in srcs)):
+            out.append(f"    # {comment(plan.name(nid))}: not connected yet")
+            continue
+        ready.add(nid)
+        out.append("    " + layer_line(plan, nid))
+    ins = [n for n in plan.inputs if n in ready]
+    outs = [n for n in plan.outputs if n in ready]
+    if not ins or not outs:
+        out.append("    raise ValueError('the graph has no connected input and output yet')")
+        return out
+    out.append(f"    model = keras.Model(inputs={_io_source(plan, ins)}, outputs={_io_source(plan, outs)}, "
+               f"name={literal(model_name)})")
+    if weights_file:
+        out += ["    if weights is not None:", "        load_weights(model, weights)"]
+    out.append("    return model")
+    return out
+
+
+LOAD_WEIGHTS = '''def load_weights(model, path):
+    """Copy the layergraph weights (arrays ``"<layer name>/<i>"`` in ``get_weights()`` order) into ``model``."""
+    with np.load(path, allow_pickle=False) as data:
+        for layer in model.layers:
+            if layer.weights:
+                layer.set_weights([data[f"{layer.name}/{i}"] for i in range(len(layer.weights))])'''
+
+
+def _training_settings(plan: ExportPlan, training: dict | None) -> dict[str, Any]:
+    t = {**TRAINING_DEFAULTS, **{k: v for k, v in (training or {}).items() if v is not None}}
+    opt = str(t["optimizer"]).lower()
+    if opt not in OPTIMIZERS:
+        raise ConfigError(f"training optimizer {t['optimizer']!r} is not one of {', '.join(OPTIMIZERS)}; "
+                          "choose one in the training settings.", "optimizer")
+    t["optimizer"] = OPTIMIZERS[opt]
+    if not t.get("loss"):
+        t["loss"] = _default_loss(plan)
+    if not isinstance(t["loss"], str) or not _LOSS_NAME.match(t["loss"]):
+        raise ConfigError(f"training loss {t['loss']!r} is not a Keras loss name (e.g. 'mse', "
+                          "'sparse_categorical_crossentropy').", "loss")
+    if "metrics" not in t:
+        t["metrics"] = ["accuracy"] if "crossentropy" in t["loss"] else ["mae"]
+    for key, typ in (("learning_rate", float), ("batch_size", int), ("epochs", int), ("validation_split", float)):
+        try:
+            t[key] = typ(t[key])
+        except (TypeError, ValueError):
+            raise ConfigError(f"training setting {key!r} must be a number, got {t[key]!r}.", key) from None
+    if not isinstance(t["metrics"], list) or not all(isinstance(m, str) and _LOSS_NAME.match(m) for m in t["metrics"]):
+        raise ConfigError(f"training metrics {t['metrics']!r} must be a list of Keras metric names.", "metrics")
+    return t
+
+
+def _default_loss(plan: ExportPlan) -> str:
+    out = plan.outputs[0] if plan.outputs else None
+    if out is None:
+        return "mse"
+    layer = plan.layer(out)
+    act = layer.config.get("activation")
+    if layer.class_name == "Softmax" or act == "softmax":
+        return "sparse_categorical_crossentropy"
+    if act == "sigmoid":
+        return "binary_crossentropy"
+    return "mse"
+
+
+def _training_source(plan: ExportPlan, t: dict[str, Any]) -> list[str]:
+    names = [keras_layer_name(plan.name(n)) for n in plan.inputs]
+    x_expr = 'data["x"]' if len(names) == 1 else "{" + ", ".join(f"{literal(n)}: data[{literal(n)}]"
+                                                              for n in names) + "}"
+    return [
+        f"LOSS = {literal(t['loss'])}",
+        f"METRICS = {literal(t['metrics'])}",
+        f"BATCH_SIZE = {t['batch_size']!r}",
+        f"EPOCHS = {t['epochs']!r}",
+        f"VALIDATION_SPLIT = {t['validation_split']!r}",
+        "", "",
+        "def compile_model(model):",
+        f"    model.compile(optimizer=keras.optimizers.{t['optimizer']}(learning_rate={t['learning_rate']!r}), "
+        "loss=LOSS, metrics=METRICS)",
+        "    return model",
+        "", "",
+        "def load_data(path):",
+        '    """Features and targets from a .npz: ``x`` (or one array per input name) and ``y``."""',
+        "    with np.load(path, allow_pickle=False) as data:",
+        f"        x, y = {x_expr}, data[\"y\"]",
+        '    if LOSS == "sparse_categorical_crossentropy" and y.ndim > 1 and y.shape[-1] > 1:',
+        "        y = y.argmax(axis=-1)  # one-hot labels -> class ids",
+        "    return x, y",
+        "", "",
+        "def main(argv=None):",
+        '    parser = argparse.ArgumentParser(description="Train the model exported from layergraph.")',
+        '    parser.add_argument("--data", help=".npz with x (or one array per input name) and y")',
+        '    parser.add_argument("--epochs", type=int, default=EPOCHS)',
+        '    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)',
+        '    parser.add_argument("--distribute", action="store_true", help="data-parallel over all devices")',
+        '    parser.add_argument("-o", "--output", help="save the trained model to this .keras file")',
+        "    args = parser.parse_args(argv)",
+        "    if args.distribute:",
+        "        devices = keras.distribution.list_devices()",
+        "        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))",
+        '        print(f"data parallel over {len(devices)} devices")',
+        "    model = compile_model(build_model())",
+        "    model.summary()",
+        "    if args.data is None:",
+        "        return model",
+        "    x, y = load_data(args.data)",
+        "    model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, validation_split=VALIDATION_SPLIT)",
+        "    if args.output:",
+        "        model.save(args.output)",
+        "    return model",
+    ]
+
+
+def keras_code(graph: LayerGraph, weights_file: str | None = None, training: dict | None = None,
+               *, result: ValidationResult | None = None, model_name: str = "model", strict: bool = False) -> str:
+    """Source of a Keras 3 module for ``graph``.
+
+    Args:
+        weights_file: file name (beside the module) of the ``.weights.npz`` to load, or None.
+        training: the document's training settings; when given the module compiles, loads data and fits.
+        strict: refuse an invalid graph (export) instead of sketching what is connected (live view).
+    """
+    try:
+        plan = make_plan(graph, result, strict=strict)
+    except GraphError:
+        if strict:
+            raise
+        return "# The graph has a cycle; remove one of the connections to see its Keras code.\n"
+    settings = _training_settings(plan, training) if training is not None else None
+    lines = ['"""Keras 3 model exported from layergraph."""']
+    lines += ["import argparse"] if settings else []
+    lines += ["from pathlib import Path", ""] if weights_file else [""]
+    lines += ["import keras"]
+    lines += ["import numpy as np"] if weights_file else []
+    lines += ["from keras import layers", ""]
+    if weights_file:
+        lines += [f"WEIGHTS_FILE = Path(__file__).with_name({literal(weights_file)})", ""]
+    if not plan.result.ok:
+        lines += [f"# The graph has {len(plan.result.problems)} problem(s); this code may not run yet.", ""]
+    lines += [""] + _build_model_source(plan, sanitize(model_name, "model"), weights_file)
+    if weights_file:
+        lines += ["", "", LOAD_WEIGHTS]
+    if settings:
+        lines += ["", ""] + _training_source(plan, settings)
+        lines += ["", "", 'if __name__ == "__main__":', "    main()"]
+    else:
+        lines += ["", "", 'if __name__ == "__main__":', "    build_model().summary()"]
+    return "\n".join(lines) + "\n"

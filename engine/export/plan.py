@@ -1,0 +1,97 @@
+"""What both exporters need from a graph: a valid topological order, safe identifiers, shapes, weights."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.errors import GraphError
+from engine.export.identifiers import Identifiers
+from engine.graph import LayerGraph
+from engine.layers import Layer, WeightSpec, layer_class
+from engine.shapes import Shape
+from engine.validation import ValidationResult, infer_shapes
+
+Weights = dict[str, dict[str, np.ndarray]]
+
+
+@dataclass
+class ExportPlan:
+    graph: LayerGraph
+    result: ValidationResult
+    order: list[str]
+    idents: dict[str, str]
+    inputs: list[str]
+    outputs: list[str]
+    specs: dict[str, list[WeightSpec]] = field(default_factory=dict)
+
+    def layer(self, nid: str) -> Layer:
+        return self.graph.layer(nid)
+
+    def name(self, nid: str) -> str:
+        return self.graph.node(nid).name
+
+    def in_shapes(self, nid: str) -> list[Shape]:
+        return [self.result.node_shapes[s] for s in self.graph.inputs_of(nid)]
+
+    def is_merge(self, nid: str) -> bool:
+        cls = layer_class(self.graph.node(nid).class_name)
+        return cls.max_inputs is None or cls.max_inputs > 1
+
+
+def make_plan(graph: LayerGraph, result: ValidationResult | None = None, strict: bool = True,
+              reserved: tuple[str, ...] | frozenset[str] = ()) -> ExportPlan:
+    """Raise ``GraphError`` listing the problems unless the graph is valid (or ``strict`` is off).
+
+    A non-strict plan (the designer's live code view) keeps every node in topological order; nodes
+    whose shapes are unknown get no weight specs.  A cycle is always an error.
+    """
+    result = result or infer_shapes(graph)
+    if strict and not result.ok:
+        lines = []
+        for p in result.problems[:5]:
+            where = f"{graph.node(p.node_id).name}: " if p.node_id in graph else ""
+            lines.append(f"  {where}{p.message}")
+        more = f"\n  ... and {len(result.problems) - 5} more" if len(result.problems) > 5 else ""
+        raise GraphError("the graph is not valid, so it cannot be exported:\n" + "\n".join(lines) + more)
+    if strict and not graph.output_nodes():
+        raise GraphError("the graph has no output layer; connect a layer after the Input.")
+    order = graph.topological_order()
+    ids = Identifiers(reserved)
+    idents = {nid: ids.get(nid, graph.node(nid).name) for nid in order}
+    plan = ExportPlan(graph, result, order, idents, graph.input_nodes(), graph.output_nodes())
+    for nid in order:
+        shapes = [result.node_shapes.get(s) for s in graph.inputs_of(nid)]
+        if strict or (result.node_shapes.get(nid) is not None and all(s is not None for s in shapes)):
+            plan.specs[nid] = plan.layer(nid).weight_specs(shapes)
+        else:
+            plan.specs[nid] = []
+    return plan
+
+
+def weight_arrays(plan: ExportPlan, weights: Weights | None, key_name: Any = None) -> dict[str, np.ndarray]:
+    """The document's weights as ``{"<layer name>/<i>": array}`` in Keras ``get_weights()`` order.
+
+    ``key_name(nid)`` gives the layer name used in the key (the Keras exporter rewrites names Keras
+    refuses).  Raises ``GraphError`` when a weight is missing or has the wrong shape.
+    """
+    out: dict[str, np.ndarray] = {}
+    if not weights:
+        return out
+    for nid in plan.order:
+        specs = plan.specs[nid]
+        if not specs:
+            continue
+        have = weights.get(nid, {})
+        name = key_name(nid) if key_name else plan.name(nid)
+        for i, spec in enumerate(specs):
+            arr = have.get(spec.name)
+            if arr is None:
+                raise GraphError(f"{plan.layer(nid).owner} has no saved weight '{spec.name}'; train the graph "
+                                 "again or export without weights.")
+            if tuple(arr.shape) != tuple(spec.shape):
+                raise GraphError(f"{plan.layer(nid).owner}: saved weight '{spec.name}' has shape {tuple(arr.shape)} "
+                                 f"but the layer needs {tuple(spec.shape)}; train the graph again.")
+            out[f"{name}/{i}"] = np.ascontiguousarray(arr)
+    return out
