@@ -117,11 +117,13 @@ def max_pool2d_backward(g: np.ndarray, cache: tuple) -> np.ndarray:
     xp = _pad(x, geo, -np.inf)
     dxp = np.zeros(xp.shape, dtype=g.dtype)
     taken = np.zeros(out.shape, dtype=bool)
+    hit, share = np.empty(out.shape, dtype=bool), np.empty_like(g)  # reused buffers: no allocation per offset
     for _, _, idx in _window_slices(geo):
-        hit = xp[idx] == out
+        np.equal(xp[idx], out, out=hit)
         np.greater(hit, taken, out=hit)  # hit and not yet taken
         taken |= hit
-        dxp[idx] += g * hit
+        np.multiply(g, hit, out=share)
+        dxp[idx] += share
     return _crop(dxp, geo)
 
 
