@@ -129,8 +129,38 @@ class GraphDocument(QObject):
         self.graph.move(node_id, position)
         self.node_moved.emit(node_id)
 
-    def add_subgraph(self, data: dict, offset: Position = (0.0, 0.0)) -> dict[str, str]:
-        mapping = self.graph.add_subgraph(data, offset)
+    def remove_nodes(self, node_ids: list[str]) -> list[tuple[Node, list[Edge]]]:
+        """Remove several nodes (and their edges) with one revalidation at the end."""
+        removed = []
+        for nid in node_ids:
+            for e in self.graph.in_edges(nid) + self.graph.out_edges(nid):
+                self.disconnect(e, revalidate=False)
+            removed.append(self.graph.remove_node(nid))
+            if self.weights:
+                self.weights.pop(nid, None)
+            self.node_removed.emit(nid)
+        self._revalidate()
+        return removed
+
+    def restore_nodes(self, nodes: list[Node], edges: list[Edge], order: list[str] | None = None) -> None:
+        """Undo of ``remove_nodes``: the same ids, names, configs and edge indices.
+
+        ``order`` is the node order before the removal; restoring it keeps the model's input and
+        output order (and ``graph.to_dict()``) exactly as it was.
+        """
+        for node in nodes:
+            self.graph.restore_node(node)
+            self.node_added.emit(node.id)
+        for e in sorted(set(edges)):
+            if e not in self.graph.in_edges(e.target):
+                self.graph.connect(e.source, e.target, e.index)
+                self.edge_added.emit(e)
+        if order is not None:
+            self.graph.reorder_nodes(order) if hasattr(self.graph, "reorder_nodes") else _reorder(self.graph, order)
+        self._revalidate()
+
+    def add_subgraph(self, data: dict, offset: Position = (0.0, 0.0), fresh: bool = True) -> dict[str, str]:
+        mapping = self.graph.add_subgraph(data, offset, fresh=fresh)
         for nid in mapping.values():
             self.node_added.emit(nid)
         for e in self.graph.edges:
@@ -153,3 +183,14 @@ class GraphDocument(QObject):
     @property
     def display_name(self) -> str:
         return self.path.name if self.path else "untitled.lgraph"
+
+
+def _reorder(graph: LayerGraph, order: list[str]) -> None:
+    """Put ``graph``'s nodes back in ``order`` (ids missing from it keep their place at the end).
+
+    LayerGraph keeps insertion order in a dict; it has no public reorder yet, so this is the one
+    place outside engine/graph.py that touches it.
+    """
+    nodes = graph._nodes  # noqa: SLF001
+    ranked = [n for n in order if n in nodes] + [n for n in nodes if n not in set(order)]
+    graph._nodes = {n: nodes[n] for n in ranked}  # noqa: SLF001

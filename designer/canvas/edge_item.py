@@ -1,0 +1,142 @@
+"""``EdgeItem``: a wire from a node's output port to an input port, with the tensor shape on it."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import QGraphicsItem
+
+from engine.graph import Edge
+
+HIT_WIDTH = 14.0
+LABEL_LOD = 0.6
+
+_label_font: QFont | None = None
+
+
+def bezier(a: QPointF, b: QPointF) -> QPainterPath:
+    """The horizontal S-curve used by all wires (also the drag preview)."""
+    dx = max(abs(b.x() - a.x()) * 0.5, 40.0)
+    path = QPainterPath(a)
+    path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+    return path
+
+
+def label_font() -> QFont:
+    global _label_font
+    if _label_font is None:
+        _label_font = QFont()
+        _label_font.setPointSizeF(7.5)
+    return _label_font
+
+
+class EdgeItem(QGraphicsItem):
+    """Behind the nodes, selectable; red with the problem sentence as tooltip when it is the culprit."""
+
+    def __init__(self, edge: Edge, source_item, target_item) -> None:
+        super().__init__()
+        self.edge = edge
+        self.source_item = source_item
+        self.target_item = target_item
+        self.label = ""
+        self.problem: str | None = None
+        self.drop_target = False  # a palette drag hovers this wire (insert on edge)
+        self.hovered = False
+        self._path = QPainterPath()
+        self._hit = QPainterPath()
+        self._label_rect = QRectF()
+        self.setFlags(QGraphicsItem.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(-1)
+        source_item.edges.add(self)
+        target_item.edges.add(self)
+        self.update_path()
+
+    def detach(self) -> None:
+        self.source_item.edges.discard(self)
+        self.target_item.edges.discard(self)
+
+    @property
+    def colors(self) -> dict[str, str]:
+        return self.source_item.colors
+
+    def endpoints(self) -> tuple[QPointF, QPointF]:
+        a = self.source_item.out_port.scenePos()
+        port = self.target_item.input_port(self.edge.index)
+        b = port.scenePos() if port is not None else self.target_item.scenePos()
+        return a, b
+
+    def update_path(self) -> None:
+        a, b = self.endpoints()
+        self.prepareGeometryChange()
+        self._path = bezier(a, b)
+        stroker = QPainterPathStroker()
+        stroker.setWidth(HIT_WIDTH)
+        self._hit = stroker.createStroke(self._path)
+        self._layout_label()
+
+    def _layout_label(self) -> None:
+        if not self.label:
+            self._label_rect = QRectF()
+            return
+        fm = QFontMetrics(label_font())
+        w, h = fm.horizontalAdvance(self.label) + 10, fm.height() + 4
+        mid = self._path.pointAtPercent(0.5)
+        self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
+
+    def set_label(self, text: str) -> None:
+        if text != self.label:
+            self.prepareGeometryChange()
+            self.label = text
+            self._layout_label()
+            self.update()
+
+    def set_problem(self, message: str | None) -> None:
+        self.problem = message
+        self.setToolTip(message or "")
+        self.update()
+
+    def set_drop_target(self, on: bool) -> None:
+        if on != self.drop_target:
+            self.drop_target = on
+            self.update()
+
+    def path(self) -> QPainterPath:
+        return self._path
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        return self._hit.boundingRect().united(self._label_rect).adjusted(-2, -2, 2, 2)
+
+    def shape(self) -> QPainterPath:
+        s = QPainterPath(self._hit)
+        if not self._label_rect.isNull():
+            s.addRect(self._label_rect)
+        return s
+
+    def paint(self, painter, option, widget=None) -> None:
+        c = self.colors
+        if self.problem:
+            color, width = QColor(c["error"]), 2.5
+        elif self.drop_target:
+            color, width = QColor(c["drop"]), 4.0
+        elif self.isSelected():
+            color, width = QColor(c["wire_selected"]), 3.0
+        else:
+            color, width = QColor(c["wire"]), 2.5 if self.hovered else 1.8
+        painter.setPen(QPen(color, width, Qt.SolidLine, Qt.RoundCap))
+        painter.setBrush(Qt.NoBrush)
+        painter.drawPath(self._path)
+        if self.label and option.levelOfDetailFromTransform(painter.worldTransform()) >= LABEL_LOD:
+            painter.setPen(QPen(color, 1.0))
+            painter.setBrush(QColor(c["label_bg"]))
+            painter.drawRoundedRect(self._label_rect, 4, 4)
+            painter.setFont(label_font())
+            painter.setPen(QColor(c["error"] if self.problem else c["label_text"]))
+            painter.drawText(self._label_rect, Qt.AlignCenter, self.label)
+
+    def hoverEnterEvent(self, event) -> None:  # noqa: N802
+        self.hovered = True
+        self.update()
+
+    def hoverLeaveEvent(self, event) -> None:  # noqa: N802
+        self.hovered = False
+        self.update()

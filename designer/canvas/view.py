@@ -1,0 +1,252 @@
+"""``GraphView``: zoom, pan, rubber-band selection, palette drops and canvas keys over a ``GraphScene``."""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QCursor, QKeySequence, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsView, QMessageBox
+
+from designer.canvas.edge_item import EdgeItem
+from designer.canvas.node_item import NodeItem
+from designer.canvas.port_item import PortItem
+from designer.canvas.quick_add import QuickAddPopup
+
+LAYER_MIME = "application/x-layergraph-layer"
+MIN_ZOOM, MAX_ZOOM = 0.08, 4.0
+GRID_MIN_LOD = 0.35
+
+
+class GraphView(QGraphicsView):
+    def __init__(self, scene, parent=None) -> None:
+        super().__init__(scene, parent)
+        self.reconnect_policy = "ask"  # "ask" | "always" | "never": deleting a 1-in node with consumers
+        self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
+        self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
+        self.setOptimizationFlags(QGraphicsView.DontSavePainterState)
+        self.setDragMode(QGraphicsView.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.IntersectsItemShape)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self._pan_from: QPointF | None = None
+        self._space = False
+        self._drop_edge: EdgeItem | None = None
+        self.quick_add = QuickAddPopup(self)
+        self._quick_add_pos = QPointF()
+        self.quick_add.chosen.connect(lambda name: self.scene().add_node_at(name, self._quick_add_pos))
+
+    # ----- properties --------------------------------------------------------------------------------
+    @property
+    def snap_to_grid(self) -> bool:
+        return self.scene().snap_to_grid
+
+    @snap_to_grid.setter
+    def snap_to_grid(self, on: bool) -> None:
+        self.scene().snap_to_grid = bool(on)
+
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    # ----- zoom and pan -------------------------------------------------------------------------------
+    def wheelEvent(self, event) -> None:  # noqa: N802
+        delta = event.angleDelta().y() or event.angleDelta().x()
+        if not delta:
+            return
+        factor = math.pow(1.0015, delta)
+        z = self.zoom()
+        factor = max(MIN_ZOOM / z, min(MAX_ZOOM / z, factor))
+        self.scale(factor, factor)  # AnchorUnderMouse keeps the point under the cursor fixed
+        event.accept()
+
+    def fit_to_view(self) -> None:
+        rect = self.scene().nodes_bounding_rect()
+        if rect.isNull():
+            self.resetTransform()
+            self.centerOn(0, 0)
+            return
+        self.fitInView(rect.adjusted(-60, -60, 60, 60), Qt.KeepAspectRatio)
+        z = self.zoom()
+        if z > 1.5:
+            self.scale(1.5 / z, 1.5 / z)
+        elif z < MIN_ZOOM:
+            self.scale(MIN_ZOOM / z, MIN_ZOOM / z)
+        self.centerOn(rect.center())
+
+    def _pan_by(self, delta: QPointF) -> None:
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(h.value() - int(delta.x()))
+        v.setValue(v.value() - int(delta.y()))
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MiddleButton or (event.button() == Qt.LeftButton and self._space):
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if self._pan_from is not None:
+            pos = event.position()
+            self._pan_by(pos - self._pan_from)
+            self._pan_from = pos
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if self._pan_from is not None and event.button() in (Qt.MiddleButton, Qt.LeftButton):
+            self._pan_from = None
+            self.viewport().setCursor(Qt.OpenHandCursor if self._space else Qt.ArrowCursor)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
+        item = self.itemAt(event.position().toPoint())
+        if item is None and event.button() == Qt.LeftButton:
+            self.open_quick_add(self.mapToScene(event.position().toPoint()))
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def open_quick_add(self, scene_pos: QPointF | None = None) -> QuickAddPopup:
+        if scene_pos is None:
+            local = self.viewport().mapFromGlobal(QCursor.pos())
+            if not self.viewport().rect().contains(local):
+                local = self.viewport().rect().center()
+            scene_pos = self.mapToScene(local)
+        self._quick_add_pos = QPointF(scene_pos)
+        self.quick_add.popup_at(self.viewport().mapToGlobal(self.mapFromScene(scene_pos)))
+        return self.quick_add
+
+    # ----- keys ---------------------------------------------------------------------------------------
+    def event(self, event) -> bool:
+        # Tab would move focus to the next widget; on the canvas it opens quick-add instead.
+        if event.type() == event.Type.KeyPress and event.key() == Qt.Key_Tab:
+            self.open_quick_add()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        key = event.key()
+        sc = self.scene()
+        if key == Qt.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.OpenHandCursor)
+        elif key in (Qt.Key_Delete, Qt.Key_Backspace):
+            self.delete_selected()
+        elif key == Qt.Key_F and not event.modifiers():
+            self.fit_to_view()
+        elif event.matches(QKeySequence.SelectAll):
+            sc.select_all()
+        elif key in (Qt.Key_Left, Qt.Key_Right, Qt.Key_Up, Qt.Key_Down) and sc.selected_node_ids():
+            step = sc.grid_size if event.modifiers() & Qt.ShiftModifier else 1
+            dx = {Qt.Key_Left: -step, Qt.Key_Right: step}.get(key, 0)
+            dy = {Qt.Key_Up: -step, Qt.Key_Down: step}.get(key, 0)
+            sc.nudge(dx, dy)
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            if self._pan_from is None:
+                self.viewport().setCursor(Qt.ArrowCursor)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def delete_selected(self) -> str | None:
+        """Delete the selection; for one node with one input and consumers, maybe bridge around it."""
+        sc = self.scene()
+        reconnect = False
+        if sc.can_reconnect_selection():
+            reconnect = self.reconnect_policy == "always"
+            if self.reconnect_policy == "ask":
+                name = sc.graph.node(sc.selected_node_ids()[0]).name
+                answer = QMessageBox.question(
+                    self, "Delete layer",
+                    f"Reconnect the input of '{name}' to the layers it feeds after deleting it?",
+                    QMessageBox.Yes | QMessageBox.No | QMessageBox.Cancel, QMessageBox.Yes)
+                if answer == QMessageBox.Cancel:
+                    return None
+                reconnect = answer == QMessageBox.Yes
+        return sc.delete_selection(reconnect=reconnect)
+
+    # ----- drops from the palette -----------------------------------------------------------------------
+    def _set_drop_edge(self, item: EdgeItem | None) -> None:
+        if self._drop_edge is not None and self._drop_edge is not item:
+            self._drop_edge.set_drop_target(False)
+        self._drop_edge = item
+        if item is not None:
+            item.set_drop_target(True)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasFormat(LAYER_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if not event.mimeData().hasFormat(LAYER_MIME):
+            event.ignore()
+            return
+        edge = self.scene().edge_at(self.mapToScene(event.position().toPoint()))
+        self._set_drop_edge(self.scene().edge_item(edge) if edge is not None else None)
+        event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802
+        self._set_drop_edge(None)
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        self._set_drop_edge(None)
+        md = event.mimeData()
+        if not md.hasFormat(LAYER_MIME):
+            event.ignore()
+            return
+        name = bytes(md.data(LAYER_MIME)).decode("utf-8")
+        self.scene().drop_layer(name, self.mapToScene(event.position().toPoint()))
+        event.acceptProposedAction()
+        self.setFocus()
+
+    # ----- background grid ------------------------------------------------------------------------------
+    def drawBackground(self, painter, rect: QRectF) -> None:  # noqa: N802
+        super().drawBackground(painter, rect)
+        sc = self.scene()
+        lod = self.zoom()
+        g = sc.grid_size
+        if lod < GRID_MIN_LOD:
+            g *= 5
+        colors = sc.colors
+        left, top = math.floor(rect.left() / g) * g, math.floor(rect.top() / g) * g
+        minor, major = [], []
+        x = left
+        while x < rect.right():
+            (major if round(x / g) % 5 == 0 else minor).append(QLineF(x, rect.top(), x, rect.bottom()))
+            x += g
+        y = top
+        while y < rect.bottom():
+            (major if round(y / g) % 5 == 0 else minor).append(QLineF(rect.left(), y, rect.right(), y))
+            y += g
+        painter.setPen(QPen(QColor(colors["grid"]), 0))
+        painter.drawLines(minor)
+        painter.setPen(QPen(QColor(colors["grid_major"]), 0))
+        painter.drawLines(major)
+
+
+def item_kind(item) -> str:
+    """What a hit-tested item is, for tests and tooltips: node, port, edge or empty."""
+    if isinstance(item, PortItem):
+        return "port"
+    if isinstance(item, NodeItem):
+        return "node"
+    if isinstance(item, EdgeItem):
+        return "edge"
+    return "empty"
