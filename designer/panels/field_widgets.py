@@ -60,6 +60,14 @@ class FieldWidget(QWidget):
             self.blockSignals(blocked)
 
 
+def find_data(combo: QComboBox, value: Any) -> int:
+    """``QComboBox.findData`` that also finds ``None`` and compares Python values."""
+    for i in range(combo.count()):
+        if combo.itemData(i) == value:
+            return i
+    return -1
+
+
 def _range(field: Field, lo_default: float, hi_default: float) -> tuple[float, float]:
     lo = field.min if field.min is not None else lo_default
     hi = field.max if field.max is not None else hi_default
@@ -150,7 +158,7 @@ class ComboWidget(FieldWidget):
 
     def set_value(self, value: Any) -> None:
         def do() -> None:
-            i = self.combo.findData(value)
+            i = find_data(self.combo, value)
             if i < 0:  # a value outside the table (kept from a file): show it rather than lose it
                 self.combo.addItem(str(value), value)
                 i = self.combo.count() - 1
@@ -225,6 +233,8 @@ class NestedLayerWidget(FieldWidget):
         self._config: dict[str, Any] = {}
         self.combo = QComboBox()
         self.combo.setToolTip(field.doc)
+        if field.optional or field.default is None:
+            self.combo.addItem(NONE_TEXT, None)
         for name, cls in LAYERS.items():
             if cls.family == "recurrent" and any(f.name == "units" for f in cls.all_fields()):
                 self.combo.addItem(name, name)
@@ -232,28 +242,35 @@ class NestedLayerWidget(FieldWidget):
         self.units.setRange(1, 1_000_000)
         self.units.setKeyboardTracking(False)
         self.units.setToolTip("units of the wrapped layer")
-        self.combo.activated.connect(lambda _i: self.edited.emit())
+        self.combo.activated.connect(self._kind_chosen)
         self.units.valueChanged.connect(lambda _v: self.edited.emit())
         self.row.addWidget(self.combo, 1)
         self.row.addWidget(self.units)
 
-    def value(self) -> dict[str, Any]:
+    def _kind_chosen(self, _index: int) -> None:
+        self.units.setEnabled(self.combo.currentData() is not None)
+        self.edited.emit()
+
+    def value(self) -> dict[str, Any] | None:
+        if self.combo.currentData() is None:
+            return None
         self.units.interpretText()
         cfg = {**self._config, "units": self.units.value()}
         return {"class_name": self.combo.currentData(), "config": cfg}
 
     def set_value(self, value: Any) -> None:
-        value = value or {}
+        value = value or {"class_name": None}
         self._config = dict(value.get("config") or {})
 
         def do() -> None:
             name = value.get("class_name")
-            i = self.combo.findData(name)
+            i = find_data(self.combo, name)
             if i < 0 and name:
                 self.combo.addItem(name, name)
                 i = self.combo.count() - 1
             self.combo.setCurrentIndex(max(i, 0))
             self.units.setValue(int(self._config.get("units", 1)))
+            self.units.setEnabled(name is not None)
         self._silently(do)
 
 
@@ -336,9 +353,20 @@ def _float(f: Field) -> FieldWidget:
 
 
 def _ints(f: Field) -> FieldWidget:
+    if f.optional:  # e.g. pooling strides: empty means None (= pool_size)
+        return TextWidget(f, _optional(parse_ints), show_tuple, NONE_TEXT)
     if f.length:
         return IntsWidget(f)
     return TextWidget(f, parse_ints, show_tuple, "e.g. 3, 3")
+
+
+def _shape(f: Field) -> FieldWidget:
+    def parse(text: str) -> tuple:
+        return parse_ints(text, f.allow_unknown)
+
+    if f.optional:
+        return TextWidget(f, _optional(parse), show_tuple, NONE_TEXT)
+    return TextWidget(f, parse, show_tuple, "e.g. 28, 28, 1")
 
 
 FACTORIES: dict[str, Callable[[Field], FieldWidget]] = {
@@ -349,8 +377,9 @@ FACTORIES: dict[str, Callable[[Field], FieldWidget]] = {
     "activation": lambda f: ComboWidget(f, list(ACTIVATIONS)),
     "initializer": lambda f: ComboWidget(f, list(INITIALIZERS)),
     "ints": _ints,
-    "shape": lambda f: TextWidget(f, lambda t: parse_ints(t, f.allow_unknown), show_tuple, "e.g. 28, 28, 1"),
-    "floats": lambda f: TextWidget(f, parse_floats, show_tuple, "e.g. 0.5, 1.0"),
+    "shape": _shape,
+    "floats": lambda f: TextWidget(f, _optional(parse_floats) if f.optional else parse_floats, show_tuple,
+                                   "e.g. 0.5, 1.0"),
     "str": lambda f: TextWidget(f, (_optional(str) if f.optional else str), lambda v: "" if v is None else str(v)),
     "json": lambda f: TextWidget(f, _json_parse, _json_show, NONE_TEXT, read_only=True),
     "layer": NestedLayerWidget,

@@ -29,6 +29,14 @@ def _error_label() -> QLabel:
     return lab
 
 
+def _norm(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return [_norm(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _norm(x) for k, x in v.items()}
+    return v
+
+
 def _hint() -> QLabel:
     hint = QLabel("Select a layer on the canvas to edit its arguments.")
     hint.setProperty("role", "muted")
@@ -172,7 +180,7 @@ class Inspector(QWidget):
         except ValueError as exc:
             self._reject(name, f"{node.name}: argument '{name}': {exc}")
             return
-        if value == node.config.get(name) or (isinstance(value, tuple) and list(value) == node.config.get(name)):
+        if _norm(value) == _norm(node.config.get(name)):
             return
         new_config = {**node.config, name: value}
         try:
@@ -209,5 +217,5 @@ class Inspector(QWidget):
     def _push(self, command: Any) -> None:
         reason = commands.push(self.doc, command)
         if reason:
-            self._show_error(self.general_error, reason)
             self._load_values()
+            self._show_error(self.general_error, reason)
