@@ -1,1 +1,297 @@
-"""(to be filled)"""
+"""Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate (``keras/src/layers/merging``).
+
+Element-wise merges follow Keras's broadcast rule (``base_merge.py``): the non-batch shapes are aligned on
+their trailing axes and each pair of sizes must be equal or 1; a lower-rank input gets size-1 axes inserted
+right after the batch axis.  Backward sums the gradient over the broadcast axes back to each input's shape.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.layers.base import Field, Layer, register_layer
+from engine.shapes import Shape, broadcast_shapes, fmt_shape
+
+
+def _expand(x: np.ndarray, ndim: int) -> np.ndarray:
+    """Insert size-1 axes after the batch axis until ``x`` has ``ndim`` axes (Keras ``expand_dims(x, 1)``)."""
+    return x.reshape(x.shape[:1] + (1,) * (ndim - x.ndim) + x.shape[1:])
+
+
+def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``g`` over the axes an input of ``shape`` was broadcast along, and give it that shape back."""
+    expanded = shape[:1] + (1,) * (g.ndim - len(shape)) + shape[1:]
+    axes = tuple(i for i, (n, m) in enumerate(zip(expanded, g.shape)) if n == 1 and m != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _keras_broadcast(a: Shape, b: Shape) -> Shape | None:
+    """``broadcast_shapes``, except that an axis stays unknown when either side is (Keras's rule)."""
+    merged = broadcast_shapes(a, b)
+    if merged is None:
+        return None
+    k = len(merged)
+    pa, pb = (1,) * (k - len(a)) + tuple(a), (1,) * (k - len(b)) + tuple(b)
+    return tuple(None if x is None or y is None else d for x, y, d in zip(pa, pb, merged))
+
+
+class BaseMerge(Layer):
+    """Shared shape rule, input arity and broadcasting of the element-wise merge layers."""
+
+    family = "merging"
+    min_inputs = 2
+    max_inputs = None
+    fields = ()
+
+    # ----- shapes --------------------------------------------------------------------------------------
+    def check_arity(self, input_shapes: list[Shape]) -> None:
+        n = len(input_shapes)
+        if n < self.min_inputs or (self.max_inputs is not None and n > self.max_inputs):
+            want = (f"exactly {self.min_inputs}" if self.max_inputs == self.min_inputs
+                    else f"at least {self.min_inputs}")
+            raise self.shape_error(f"merges {want} inputs but gets {n}; connect {want} branches to it.")
+
+    def _batch(self, input_shapes: list[Shape]) -> int | None:
+        sizes = {s[0] for s in input_shapes if s} - {None}
+        if len(sizes) > 1:
+            shapes = ", ".join(fmt_shape(s) for s in input_shapes)
+            raise self.shape_error(f"cannot merge inputs with different batch sizes ({shapes}); "
+                                   "leave the batch size unspecified on the Inputs.")
+        return next(iter(sizes), None)
+
+    def _mismatch(self, a: Shape, b: Shape, labels: tuple[str, str]) -> Exception:
+        """The sentence for two full shapes that cannot be merged, naming the axis and the fix."""
+        fa, fb = a[1:], b[1:]
+        k = min(len(fa), len(fb))
+        axis = next(i for i in range(1, k + 1) if fa[-i] is not None and fb[-i] is not None
+                    and fa[-i] != fb[-i] and 1 not in (fa[-i], fb[-i]))
+        da, db = fa[-axis], fb[-axis]
+        head = f"cannot merge {labels[0]}{fmt_shape(a)} with {labels[1]}{fmt_shape(b)}"
+        if axis == 1:
+            why = (f"the last dimensions differ; make both branches end with {max(da, db)} units "
+                   "or use Concatenate.")
+        else:
+            why = (f"dimension {-axis} differs ({da} vs {db}); sizes must match or be 1 on every axis, so "
+                   "reshape or resize one branch, or use Concatenate.")
+        return self.shape_error(f"{head}: {why}")
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        self.check_arity(input_shapes)
+        batch = self._batch(input_shapes)
+        out: Shape = tuple(input_shapes[0][1:])
+        for j in range(1, len(input_shapes)):
+            s = tuple(input_shapes[j][1:])
+            merged = _keras_broadcast(out, s)
+            if merged is None:
+                self._raise_pair(input_shapes, j)
+            out = merged
+        return (batch, *out)
+
+    def _raise_pair(self, input_shapes: list[Shape], j: int) -> None:
+        many = len(input_shapes) > 2
+        for i in range(j):
+            if broadcast_shapes(tuple(input_shapes[i][1:]), tuple(input_shapes[j][1:])) is None:
+                labels = (f"input {i} ", f"input {j} ") if many else ("", "")
+                raise self._mismatch(input_shapes[i], input_shapes[j], labels)
+        acc = self.output_shape(list(input_shapes[:j]))
+        raise self._mismatch(acc, input_shapes[j], (f"inputs 0-{j - 1} combined ", f"input {j} "))
+
+    # ----- computation ---------------------------------------------------------------------------------
+    def merge(self, xs: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def merge_grads(self, g: np.ndarray, xs: list[np.ndarray], y: np.ndarray) -> list[np.ndarray]:
+        """Gradients w.r.t. the rank-expanded inputs (before un-broadcasting)."""
+        raise NotImplementedError
+
+    def forward(self, inputs, weights, *, training=False, rng=None):
+        ndim = max(x.ndim for x in inputs)
+        xs = [_expand(x, ndim) for x in inputs]
+        y = self.merge(xs)
+        return y, (xs, y, [x.shape for x in inputs])
+
+    def backward(self, grad_out, cache, weights):
+        xs, y, shapes = cache
+        grads = self.merge_grads(grad_out, xs, y)
+        return [_unbroadcast(np.broadcast_to(g, y.shape), s) for g, s in zip(grads, shapes)], {}
+
+
+@register_layer
+class Add(BaseMerge):
+    """Adds a list of inputs element-wise (with Keras broadcasting); all inputs must have compatible shapes.
+
+    Input shape: two or more tensors.  Output shape: their broadcast shape.
+    """
+
+    class_name = "Add"
+
+    def merge(self, xs):
+        y = xs[0]
+        for x in xs[1:]:
+            y = y + x
+        return y
+
+    def merge_grads(self, g, xs, y):
+        return [g] * len(xs)
+
+
+@register_layer
+class Subtract(BaseMerge):
+    """Subtracts the second input from the first, element-wise: ``inputs[0] - inputs[1]``.
+
+    Input shape: exactly two tensors.  Output shape: their broadcast shape.
+    """
+
+    class_name = "Subtract"
+    max_inputs = 2
+
+    def merge(self, xs):
+        return xs[0] - xs[1]
+
+    def merge_grads(self, g, xs, y):
+        return [g, -g]
+
+
+@register_layer
+class Multiply(BaseMerge):
+    """Multiplies a list of inputs element-wise (with Keras broadcasting).
+
+    Input shape: two or more tensors.  Output shape: their broadcast shape.
+    """
+
+    class_name = "Multiply"
+
+    def merge(self, xs):
+        y = xs[0]
+        for x in xs[1:]:
+            y = y * x
+        return y
+
+    def merge_grads(self, g, xs, y):
+        out = []
+        for i in range(len(xs)):
+            p = g
+            for j, x in enumerate(xs):
+                if j != i:
+                    p = p * x
+            out.append(p)
+        return out
+
+
+@register_layer
+class Average(BaseMerge):
+    """Averages a list of inputs element-wise (with Keras broadcasting).
+
+    Input shape: two or more tensors.  Output shape: their broadcast shape.
+    """
+
+    class_name = "Average"
+
+    def merge(self, xs):
+        y = xs[0]
+        for x in xs[1:]:
+            y = y + x
+        return y / len(xs)
+
+    def merge_grads(self, g, xs, y):
+        return [g / len(xs)] * len(xs)
+
+
+class _Extremum(BaseMerge):
+    """Maximum/Minimum: the gradient goes to the first input that holds the extreme value."""
+
+    op = staticmethod(np.maximum)
+
+    def merge(self, xs):
+        y = xs[0]
+        for x in xs[1:]:
+            y = self.op(y, x)
+        return y
+
+    def merge_grads(self, g, xs, y):
+        taken = np.zeros(y.shape, dtype=bool)
+        out = []
+        for x in xs:
+            win = (np.broadcast_to(x, y.shape) == y) & ~taken
+            taken |= win
+            out.append(g * win)
+        return out
+
+
+@register_layer
+class Maximum(_Extremum):
+    """Element-wise maximum of a list of inputs (with Keras broadcasting).
+
+    Input shape: two or more tensors.  Output shape: their broadcast shape.
+    """
+
+    class_name = "Maximum"
+    op = staticmethod(np.maximum)
+
+
+@register_layer
+class Minimum(_Extremum):
+    """Element-wise minimum of a list of inputs (with Keras broadcasting).
+
+    Input shape: two or more tensors.  Output shape: their broadcast shape.
+    """
+
+    class_name = "Minimum"
+    op = staticmethod(np.minimum)
+
+
+@register_layer
+class Concatenate(BaseMerge):
+    """Joins a list of inputs along ``axis``; every other dimension must match.
+
+    Args:
+        axis: the axis to concatenate along (default -1, the features).  The batch axis is not allowed.
+
+    Input shape: two or more tensors of the same rank.  Output shape: the inputs' shape with the ``axis``
+    sizes summed.
+    """
+
+    class_name = "Concatenate"
+    fields = (Field("axis", "int", -1, "Axis to join the inputs along, usually -1 (the features)."),)
+
+    def summary_args(self) -> str:
+        return f"axis {self.config['axis']}"
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        self.check_arity(input_shapes)
+        self._batch(input_shapes)
+        ranks = {len(s) for s in input_shapes}
+        shapes = ", ".join(fmt_shape(s) for s in input_shapes)
+        if len(ranks) > 1:
+            raise self.shape_error(f"needs inputs of the same rank but gets {shapes}; add a Reshape or Flatten "
+                                   "so the branches have the same number of axes.")
+        rank = ranks.pop()
+        a = self.config["axis"]
+        if not -rank <= a < rank:
+            raise self.shape_error(f"joins along axis {a}, which does not exist in inputs of rank {rank} "
+                                   f"({shapes}); pick an axis between 1 and {rank - 1} or -1.")
+        ax = a % rank
+        if ax == 0:
+            raise self.shape_error(f"cannot join along the batch axis (axis {a}); use axis=-1 to join features.")
+        first = input_shapes[0]
+        for j, s in enumerate(input_shapes[1:], start=1):
+            for i in range(1, rank):
+                if i != ax and first[i] is not None and s[i] is not None and first[i] != s[i]:
+                    raise self.shape_error(
+                        f"cannot join {fmt_shape(first)} with {fmt_shape(s)} along axis {a}: dimension {i} "
+                        f"differs ({first[i]} vs {s[i]}); only the joined axis may differ, so resize one "
+                        f"branch or join along axis {i}.")
+        sizes = [s[ax] for s in input_shapes]
+        out = list(first)
+        out[ax] = None if None in sizes else sum(sizes)
+        return tuple(out)
+
+    def forward(self, inputs, weights, *, training=False, rng=None):
+        ax = self.config["axis"] % inputs[0].ndim
+        y = np.concatenate(inputs, axis=ax)
+        return y, (ax, [x.shape[ax] for x in inputs])
+
+    def backward(self, grad_out, cache, weights):
+        ax, sizes = cache
+        return list(np.split(grad_out, np.cumsum(sizes)[:-1], axis=ax)), {}
