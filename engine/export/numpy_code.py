@@ -19,7 +19,6 @@ from engine.export import numpy_runtime
 from engine.export.identifiers import comment, literal
 from engine.export.plan import ExportPlan, Weights, make_plan
 from engine.graph import LayerGraph
-from engine.layers import layer_class
 
 _CONV = ("strides", "padding", "dilation_rate", "groups", "activation")
 _POOL = ("pool_size", "strides", "padding")
@@ -52,7 +51,7 @@ KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Reshape": ("reshape", ("target_shape",)),
     "Permute": ("permute", ("dims",)),
     "RepeatVector": ("repeat_vector", ("n",)),
-    "UpSampling2D": ("up_sampling2d", ("size",)),
+    "UpSampling2D": ("up_sampling2d", ("size", "interpolation")),
     "ZeroPadding2D": ("zero_padding2d", ("padding",)),
     "Cropping2D": ("cropping2d", ("cropping",)),
     "Add": ("add", ()),
@@ -142,12 +141,9 @@ def _wref(plan: ExportPlan, nid: str, i: int) -> str:
     return f"W[{literal(f'{plan.name(nid)}/{i}')}]"
 
 
-def _rnn_call(cls_name: str, cfg: dict, x: str, weights: list[str], used: set[str], backwards: bool = False) -> str:
+def _rnn_call(cls_name: str, cfg: dict, x: str, weights: list[str], used: set[str]) -> str:
     func, names = KERNELS[cls_name]
     used.add(func)
-    cfg = dict(cfg)
-    if backwards:
-        cfg["go_backwards"] = not cfg.get("go_backwards", False)
     return f"{func}({', '.join([x, *weights, *_config_args(func, cfg, names, used)])})"
 
 
@@ -164,14 +160,14 @@ def node_line(plan: ExportPlan, nid: str, used: set[str]) -> str:
         return f"{var} = {_arg('activation', cfg['activation'], used)}({srcs[0]})"
     specs = plan.specs[nid]
     if cname == "Bidirectional":
-        inner = cfg["layer"]
-        inner_cfg = layer_class(inner["class_name"])(dict(inner.get("config") or {})).config
-        half = len(specs) // 2
-        fw = _rnn_call(inner["class_name"], inner_cfg, srcs[0], [_wref(plan, nid, i) for i in range(half)], used)
-        bw = _rnn_call(inner["class_name"], inner_cfg, srcs[0],
-                       [_wref(plan, nid, i) for i in range(half, len(specs))], used, backwards=True)
+        bi = plan.layer(nid)
+        fwd, bwd = bi.forward_layer, bi.backward_layer  # the backward one has go_backwards=True
+        half = len(fwd.weight_specs(plan.in_shapes(nid)))
+        fw = _rnn_call(fwd.class_name, fwd.config, srcs[0], [_wref(plan, nid, i) for i in range(half)], used)
+        bw = _rnn_call(bwd.class_name, bwd.config, srcs[0],
+                       [_wref(plan, nid, i) for i in range(half, len(specs))], used)
         used.add("bidirectional")
-        extra = _config_args("bidirectional", {**cfg, "return_sequences": inner_cfg.get("return_sequences")},
+        extra = _config_args("bidirectional", {**cfg, "return_sequences": fwd.config["return_sequences"]},
                              ("merge_mode", "return_sequences"), used)
         return f"{var} = bidirectional(\n        " + ",\n        ".join([fw, bw, *extra]) + ")"
     if cname not in KERNELS:

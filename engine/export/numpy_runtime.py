@@ -353,8 +353,22 @@ def repeat_vector(x, n):
     return np.repeat(x[:, None, :], n, axis=1)
 
 
-def up_sampling2d(x, size=(2, 2)):
-    return x.repeat(size[0], axis=1).repeat(size[1], axis=2)
+def resize_matrix(n, factor, dtype):
+    """(n * factor, n) linear interpolation, half-pixel centres, clamped edges (like jax.image.resize)."""
+    pos = np.clip((np.arange(n * factor) + 0.5) / factor - 0.5, 0, n - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    m = np.zeros((n * factor, n))
+    m[np.arange(n * factor), lo] += 1 - (pos - lo)
+    m[np.arange(n * factor), hi] += pos - lo
+    return m.astype(dtype)
+
+
+def up_sampling2d(x, size=(2, 2), interpolation="nearest"):
+    if interpolation == "nearest":
+        return x.repeat(size[0], axis=1).repeat(size[1], axis=2)
+    mh, mw = resize_matrix(x.shape[1], size[0], x.dtype), resize_matrix(x.shape[2], size[1], x.dtype)
+    return np.einsum("ih,bhwc,jw->bijc", mh, x, mw)
 
 
 def zero_padding2d(x, padding=((1, 1), (1, 1))):

@@ -1,0 +1,542 @@
+"""Read Keras 3 models (``.keras`` archives or ``model.to_json()`` configs) into a ``LayerGraph``.
+
+Nothing from the file is executed: the config is JSON, the weights are HDF5 datasets read with h5py,
+class names are looked up in the catalog only.  Every Keras argument goes through an explicit rule:
+an engine field (converted), a Keras-only key that can be dropped (with the values that are safe to
+drop), or a refusal naming the layer, its class and the argument.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import ConfigError, FileFormatError, GraphError
+from engine.graph import LayerGraph
+from engine.initializers import INITIALIZERS
+from engine.layers import LAYERS, Layer
+from engine.validation import infer_shapes
+
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
+MAX_WEIGHTS_BYTES = 2 * 1024 ** 3
+MAX_MEMBERS = 10_000
+ANY = object()
+
+#: Keras-only keys and the values that may be dropped because they never change the layer's results.
+KERAS_ONLY: dict[str, Any] = {
+    "dtype": ANY,  # checked separately: only a float32 policy is accepted
+    "seed": ANY,
+    "sparse": (False,), "ragged": (False,), "optional": (False,),
+    "quantization_config": (None,), "lora_rank": (None,), "lora_alpha": (None,),
+    "synchronized": (False,), "renorm": (False,), "renorm_clipping": (None,), "renorm_momentum": ANY,
+    "return_state": (False,), "stateful": (False,), "unroll": ANY, "zero_output_for_mask": ANY,
+    "time_major": (False,), "implementation": ANY, "use_cudnn": ANY, "autocast": ANY,
+    "data_format": ("channels_last", None), "noise_shape": (None,), "input_length": ANY,
+    "dropout": ANY, "recurrent_dropout": ANY, "rms_scaling": (False,), "mask_zero": ANY,
+}
+_DROPPABLE_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
+_FLOAT_POLICIES = ("float32",)
+
+
+@dataclass
+class ImportedModel:
+    graph: LayerGraph
+    weights: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def to_snake_case(name: str) -> str:
+    """Keras's ``naming.to_snake_case`` (used for the weight paths in ``model.weights.h5``)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+# ----- reading the file --------------------------------------------------------------------------------
+def import_model(path: str | Path) -> ImportedModel:
+    """Read a ``.keras`` archive or a Keras JSON config.  ``FileFormatError`` for unreadable files,
+    ``ConfigError``/``GraphError`` for models layergraph cannot represent."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileFormatError(f"{path}: no such file.")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic.startswith(b"PK"):
+        config, h5 = _read_archive(path)
+    elif magic[:1] in (b"{", b" ", b"\n", b"\r", b"\t") or path.suffix == ".json":
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise FileFormatError(f"{path}: the config is too large for a Keras model config.")
+        config, h5 = _parse_json(path.read_bytes(), str(path)), None
+    else:
+        raise FileFormatError(f"{path}: not a Keras 3 model; expected a .keras archive or a JSON config "
+                              "(model.to_json()).")
+    try:
+        return _Importer(config, h5, str(path)).run()
+    finally:
+        if h5 is not None:
+            h5.close()
+
+
+def _parse_json(raw: bytes, where: str) -> Any:
+    def reject(name: str) -> Any:
+        raise ValueError(f"{name} is not allowed")
+
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=reject)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FileFormatError(f"{where}: the model config is not valid JSON ({exc}).") from None
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, where: str) -> bytes:
+    if info.file_size > limit:
+        raise FileFormatError(f"{where}: archive member '{info.filename}' declares {info.file_size:,} bytes, "
+                              f"more than the {limit:,} allowed; the file is damaged or not a real model.")
+    with zf.open(info) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise FileFormatError(f"{where}: archive member '{info.filename}' is larger than it declares.")
+    return data
+
+
+def _read_archive(path: Path):
+    where = str(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise FileFormatError(f"{where}: the archive has {len(infos):,} members; not a Keras model.")
+            by_name = {i.filename: i for i in infos}
+            if "config.json" not in by_name:
+                raise FileFormatError(f"{where}: the archive has no config.json; not a Keras 3 .keras file.")
+            config = _parse_json(_read_member(zf, by_name["config.json"], MAX_CONFIG_BYTES, where), where)
+            weights = None
+            if "model.weights.h5" in by_name:
+                weights = _read_member(zf, by_name["model.weights.h5"], MAX_WEIGHTS_BYTES, where)
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+        raise FileFormatError(f"{where}: the archive is damaged or truncated ({exc}).") from None
+    except (OSError, NotImplementedError, RuntimeError) as exc:
+        raise FileFormatError(f"{where}: the archive cannot be read ({exc}).") from None
+    if weights is None:
+        return config, None
+    try:
+        import h5py
+
+        return config, h5py.File(io.BytesIO(weights), "r")
+    except OSError as exc:
+        raise FileFormatError(f"{where}: model.weights.h5 is damaged ({exc}).") from None
+
+
+# ----- converting the config ---------------------------------------------------------------------------
+class _Importer:
+    def __init__(self, config: Any, h5, where: str) -> None:
+        self.config, self.h5, self.where = config, h5, where
+        self.notes: list[str] = []
+
+    def fail(self, msg: str) -> ConfigError:
+        return ConfigError(msg)
+
+    def run(self) -> ImportedModel:
+        cfg = self.config
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("config"), dict):
+            raise FileFormatError(f"{self.where}: not a Keras model config (no 'class_name'/'config' object).")
+        kind = cfg.get("class_name")
+        body = cfg["config"]
+        layers = body.get("layers")
+        if not isinstance(layers, list):
+            raise FileFormatError(f"{self.where}: the model config has no 'layers' list.")
+        if kind == "Sequential":
+            nodes, edges, h5_layers = self._sequential(body, layers)
+        elif kind in ("Functional", "Model"):
+            nodes, edges, h5_layers = self._functional(body, layers)
+        else:
+            raise self.fail(f"the file holds a {kind!r}, not a Sequential or Functional model; subclassed "
+                            "models carry Python code, which layergraph never runs.")
+        graph = self._build_graph(nodes, edges)
+        weights = self._weights(graph, h5_layers) if self.h5 is not None else {}
+        return ImportedModel(graph, weights, _training(cfg.get("compile_config")), self.notes)
+
+    # --- model structure
+    def _sequential(self, body: dict, layers: list) -> tuple[list, list, list]:
+        nodes, edges, h5_layers = [], [], []
+        entries = [self._entry(e, i) for i, e in enumerate(layers)]
+        if entries and entries[0][0] == "InputLayer":
+            first = entries.pop(0)
+            nodes.append(self._input_node(first[1], first[2]))
+        else:
+            shape = body.get("build_input_shape") or (entries[0][2].get("batch_input_shape") if entries else None)
+            if entries and not shape:
+                shape = (entries[0][2].get("build_config") or {}).get("input_shape")
+            if not shape:
+                raise self.fail("the Sequential model has no input shape; build it (or add keras.Input) "
+                                "before saving.")
+            nodes.append(self._input_node("input_layer", {"batch_shape": shape}))
+        prev = nodes[0]["name"]
+        for cname, name, lcfg, _raw in entries:
+            nodes.append(self._layer_node(cname, name, lcfg))
+            edges.append((prev, name, 0))
+            h5_layers.append((name, cname))
+            prev = name
+        return nodes, edges, h5_layers
+
+    def _functional(self, body: dict, layers: list) -> tuple[list, list, list]:
+        nodes, edges, h5_layers = [], [], []
+        for i, raw in enumerate(layers):
+            cname, name, lcfg, raw = self._entry(raw, i)
+            h5_layers.append((name, cname))
+            if cname == "InputLayer":
+                nodes.append(self._input_node(name, lcfg))
+                continue
+            nodes.append(self._layer_node(cname, name, lcfg))
+            for k, src in enumerate(self._inbound(name, cname, raw.get("inbound_nodes") or [])):
+                edges.append((src, name, k))
+        outputs = [t[0] for t in _tensor_list(body.get("output_layers"))]
+        inputs = [t[0] for t in _tensor_list(body.get("input_layers"))]
+        fed = {e[0] for e in edges}
+        for out in outputs:
+            if out in fed:
+                raise self.fail(f"layer '{out}' is a model output and also feeds other layers; layergraph takes "
+                                "the layers that feed nothing as the outputs. Add an Activation('linear') after "
+                                "it in Keras and make that the output.")
+        rank = {n: i for i, n in enumerate(inputs)}
+        rank.update({n: len(layers) + 1 + i for i, n in enumerate(outputs)})
+        order = sorted(range(len(nodes)), key=lambda i: (rank.get(nodes[i]["name"], len(inputs) + i / len(nodes))))
+        return [nodes[i] for i in order], edges, h5_layers
+
+    def _entry(self, raw: Any, index: int) -> tuple[str, str, dict, dict]:
+        if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
+            raise FileFormatError(f"{self.where}: layers[{index}] is not a layer config.")
+        cname = raw.get("class_name")
+        lcfg = raw["config"]
+        name = lcfg.get("name") or raw.get("name")
+        if not isinstance(cname, str) or not isinstance(name, str) or not name:
+            raise FileFormatError(f"{self.where}: layers[{index}] has no class name or layer name.")
+        module, registered = raw.get("module"), raw.get("registered_name")
+        if registered not in (None, cname) or (module is not None and not str(module).startswith("keras")):
+            raise self.fail(f"layer '{name}' is a custom class {registered or cname!r} (module {module!r}); "
+                            "layergraph only reads the built-in Keras layers of its catalog.")
+        return cname, name, lcfg, raw
+
+    def _inbound(self, name: str, cname: str, inbound: list) -> list[str]:
+        if len(inbound) > 1:
+            raise self.fail(f"{cname} '{name}' is called {len(inbound)} times (shared weights); a layergraph "
+                            "node is one call of one layer. Use separate layers.")
+        if not inbound:
+            raise self.fail(f"{cname} '{name}' is not connected to anything in the model.")
+        node = inbound[0]
+        if isinstance(node, dict):  # Keras 3: {"args": [tensor or [tensors]], "kwargs": {...}}
+            args = node.get("args") or []
+            extra = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None and k != "training"}
+            if extra or len(args) != 1:
+                raise self.fail(f"{cname} '{name}' is called with extra arguments ({', '.join(extra) or 'several'}); "
+                                "layergraph layers take only their input tensors.")
+            tensors = args[0] if isinstance(args[0], list) else [args[0]]
+            hist = [(t.get("config") or {}).get("keras_history") if isinstance(t, dict) else None for t in tensors]
+        else:  # Keras 2 style: [[name, node_index, tensor_index, kwargs], ...]
+            hist = [t[:3] if isinstance(t, list) else None for t in node]
+        out = []
+        for h in hist:
+            if not isinstance(h, list) or len(h) < 3 or not isinstance(h[0], str):
+                raise FileFormatError(f"{self.where}: {cname} '{name}' has an unreadable input reference.")
+            if h[1] != 0 or h[2] != 0:
+                raise self.fail(f"{cname} '{name}' uses output {h[2]} of call {h[1]} of '{h[0]}'; layergraph "
+                                "supports single-output layers called once.")
+            out.append(h[0])
+        return out
+
+    # --- one layer
+    def _input_node(self, name: str, lcfg: dict) -> dict:
+        shape = lcfg.get("batch_shape") or lcfg.get("batch_input_shape")
+        if not isinstance(shape, list) or len(shape) < 2:
+            raise self.fail(f"InputLayer '{name}' has no batch shape; give keras.Input a shape.")
+        for key, value in lcfg.items():
+            if key not in ("batch_shape", "batch_input_shape", "dtype", "name") and not _droppable(key, value):
+                raise self.fail(f"InputLayer '{name}': argument {key}={value!r} is not supported by layergraph.")
+        dtype = _dtype_name(lcfg.get("dtype")) or "float32"
+        if dtype.startswith(("int", "uint")):
+            dtype = "int32"
+        elif dtype != "float32":
+            self.notes.append(f"Input '{name}' had dtype {dtype}; layergraph computes in float32.")
+            dtype = "float32"
+        return {"class_name": "Input", "name": name, "config": {"shape": list(shape[1:]), "dtype": dtype}}
+
+    def _layer_node(self, cname: str, name: str, lcfg: dict) -> dict:
+        return {"class_name": cname, "name": name, "config": self._convert(cname, name, lcfg)}
+
+    def _convert(self, cname: str, name: str, lcfg: dict) -> dict:
+        owner = f"{cname} '{name}'"
+        if cname == "Lambda":
+            raise self.fail(f"{owner} holds Python code, which layergraph never runs from a file; replace it with "
+                            "catalog layers before importing.")
+        cls = LAYERS.get(cname)
+        if cls is None or cls.max_inputs == 0:
+            raise self.fail(f"{owner}: layergraph has no {cname} layer; its catalog has "
+                            f"{', '.join(sorted(c for c in LAYERS if c != 'Input'))}.")
+        fields = {f.name: f for f in cls.all_fields()}
+        out: dict[str, Any] = {}
+        for key, value in lcfg.items():
+            if key == "name":
+                continue
+            if key == "dtype":
+                self._check_dtype(owner, value)
+                if key not in fields:
+                    continue
+            f = fields.get(key)
+            if f is not None:
+                out[key] = self._value(owner, key, f.kind, f.default, value)
+            elif not _droppable(key, value):
+                if key in KERAS_ONLY:
+                    raise self.fail(f"{owner}: argument {key}={value!r} changes the layer's results and layergraph "
+                                    "does not support it; set it to its default in Keras before saving.")
+                raise self.fail(f"{owner}: layergraph does not support the Keras argument '{key}' "
+                                f"(value {value!r}).")
+            elif value is not None and key.endswith(("_regularizer", "_constraint")):
+                self.notes.append(f"{owner}: {key} dropped (layergraph's {cname} does not keep it; it does not "
+                                  "change predictions).")
+        return out
+
+    def _check_dtype(self, owner: str, value: Any) -> None:
+        name = _dtype_name(value)
+        if name is not None and name not in _FLOAT_POLICIES:
+            raise self.fail(f"{owner} computes in {name}; layergraph computes in float32. Set the layer's dtype "
+                            "to float32 in Keras before saving.")
+
+    def _value(self, owner: str, key: str, kind: str, default: Any, value: Any) -> Any:
+        if kind == "initializer":
+            return self._initializer(owner, key, default, value)
+        if kind == "activation":
+            if isinstance(value, dict):
+                inner = value.get("config")
+                if value.get("class_name") == "function" and isinstance(inner, str):
+                    return inner
+                raise self.fail(f"{owner}: argument {key} is a custom activation; use a built-in activation name.")
+            return value
+        if kind == "layer" and value is not None:
+            return self._nested(owner, key, value)
+        return value
+
+    def _initializer(self, owner: str, key: str, default: Any, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            name = value
+        elif isinstance(value, dict):
+            name = _initializer_name(value)
+        else:
+            name = None
+        if name in INITIALIZERS:
+            return name
+        label = value.get("class_name") if isinstance(value, dict) else value
+        self.notes.append(f"{owner}: {key} {label!r} is not one of layergraph's initializers; kept the trained "
+                          f"weights and set {default!r} for re-initialisation.")
+        return default
+
+    def _nested(self, owner: str, key: str, value: Any) -> dict:
+        if not isinstance(value, dict) or not isinstance(value.get("config"), dict):
+            raise self.fail(f"{owner}: argument {key} is not a layer config.")
+        cname = value.get("class_name")
+        if not isinstance(cname, str):
+            raise self.fail(f"{owner}: argument {key} has no class name.")
+        inner = self._convert(cname, f"{owner} → {key}", value["config"])
+        return {"class_name": cname, "config": inner}
+
+    # --- graph and weights
+    def _build_graph(self, nodes: list[dict], edges: list[tuple[str, str, int]]) -> LayerGraph:
+        _drop_default_backward(nodes)
+        depth = _depths([n["name"] for n in nodes], edges)
+        rows: dict[int, int] = {}
+        graph = LayerGraph()
+        ids: dict[str, str] = {}
+        for nd in nodes:
+            d = depth[nd["name"]]
+            row = rows.get(d, 0)
+            rows[d] = row + 1
+            try:
+                ids[nd["name"]] = graph.add_node(nd["class_name"], nd["config"], (d * 220.0, row * 110.0), nd["name"])
+            except (ConfigError, GraphError) as exc:
+                raise self.fail(f"{nd['class_name']} '{nd['name']}': {exc}") from None
+        for src, dst, k in edges:
+            if src not in ids:
+                raise FileFormatError(f"{self.where}: layer '{dst}' refers to a layer '{src}' that is not in "
+                                      "the model.")
+            try:
+                graph.connect(ids[src], ids[dst], k)
+            except GraphError as exc:
+                raise self.fail(f"cannot connect '{src}' to '{dst}': {exc}") from None
+        result = infer_shapes(graph)
+        if not result.ok:
+            p = result.problems[0]
+            raise self.fail(f"the imported graph is not valid: {p.message}")
+        self.result = result
+        return graph
+
+    def _weights(self, graph: LayerGraph, h5_layers: list[tuple[str, str]]):
+        used: dict[str, int] = {}
+        root = self.h5.get("layers")
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for name, cname in h5_layers:
+            base = to_snake_case(cname)
+            path = base if base not in used else f"{base}_{used[base] + 1}"
+            used[base] = used.get(base, -1) + 1
+            node = graph.node_by_name(name)
+            if node is None or cname == "InputLayer":
+                continue
+            layer = graph.layer(node.id)
+            specs = layer.weight_specs([self.result.node_shapes[s] for s in graph.inputs_of(node.id)])
+            if not specs:
+                continue
+            group = root.get(path) if root is not None else None
+            if group is None:
+                raise self.fail(f"{layer.owner}: its weights are missing from model.weights.h5 (no 'layers/{path}').")
+            arrays = self._collect(group, layer)
+            if len(arrays) != len(specs):
+                raise self.fail(f"{layer.owner}: the file holds {len(arrays)} weight arrays but the layer needs "
+                                f"{len(specs)} ({', '.join(s.name for s in specs)}).")
+            ws = {}
+            for spec, arr in zip(specs, arrays):
+                if tuple(arr.shape) != tuple(spec.shape):
+                    raise self.fail(f"{layer.owner}: weight '{spec.name}' has shape {tuple(arr.shape)} in the file "
+                                    f"but the layer needs {tuple(spec.shape)}.")
+                ws[spec.name] = arr.astype(np.float32)
+            out[node.id] = ws
+        return out
+
+    def _collect(self, group, layer: Layer) -> list[np.ndarray]:
+        """Arrays of a layer group in ``get_weights()`` order: own vars, then nested layers."""
+        import h5py
+
+        arrays = []
+        vars_ = group.get("vars")
+        if vars_ is not None:
+            keys = sorted(vars_.keys(), key=lambda k: int(k) if k.isdigit() else -1)
+            for k in keys:
+                ds = vars_[k]
+                if not k.isdigit() or not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "fiu":
+                    raise self.fail(f"{layer.owner}: weight '{k}' in the file is not a numeric array.")
+                arrays.append(np.asarray(ds[()]))
+        for sub in group.keys():
+            if sub not in ("vars", "forward_layer", "backward_layer", "cell"):
+                raise self.fail(f"{layer.owner}: unexpected weight group '{sub}' in the file.")
+        for sub in ("forward_layer", "backward_layer", "cell"):
+            if sub in group:
+                arrays += self._collect(group[sub], layer)
+        return arrays
+
+
+# ----- helpers -------------------------------------------------------------------------------------------
+def _droppable(key: str, value: Any) -> bool:
+    if key.endswith(_DROPPABLE_SUFFIXES):
+        return True
+    allowed = KERAS_ONLY.get(key)
+    if allowed is None:
+        return False
+    return allowed is ANY or value in allowed
+
+
+def _dtype_name(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        inner = value.get("config")
+        if isinstance(inner, dict) and isinstance(inner.get("name"), str):
+            return inner["name"]
+    return None
+
+
+_VS_NAMES = {("fan_avg", "uniform", 1.0): "glorot_uniform", ("fan_avg", "truncated_normal", 1.0): "glorot_normal",
+             ("fan_in", "uniform", 2.0): "he_uniform", ("fan_in", "truncated_normal", 2.0): "he_normal",
+             ("fan_in", "uniform", 1.0): "lecun_uniform", ("fan_in", "truncated_normal", 1.0): "lecun_normal"}
+
+
+def _initializer_name(env: dict) -> str | None:
+    cname = env.get("class_name")
+    cfg = env.get("config") if isinstance(env.get("config"), dict) else {}
+    if not isinstance(cname, str):
+        return None
+    if cname == "VarianceScaling":
+        return _VS_NAMES.get((cfg.get("mode"), cfg.get("distribution"), float(cfg.get("scale", 1.0))))
+    name = to_snake_case(cname)
+    defaults = {"random_normal": {"mean": 0.0, "stddev": 0.05}, "random_uniform": {"minval": -0.05, "maxval": 0.05},
+                "orthogonal": {"gain": 1.0}}
+    for k, v in defaults.get(name, {}).items():
+        if k in cfg and float(cfg[k]) != v:
+            return None
+    return name
+
+
+def _tensor_list(value: Any) -> list[list]:
+    """``input_layers``/``output_layers``: ``[name, 0, 0]`` or a list of those."""
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, list) and v and isinstance(v[0], str)]
+    if isinstance(value, dict):
+        return _tensor_list(list(value.values()))
+    return []
+
+
+def _depths(names: list[str], edges: list[tuple[str, str, int]]) -> dict[str, int]:
+    """Longest-path depth from the inputs (the auto-layout's columns)."""
+    depth = {n: 0 for n in names}
+    preds: dict[str, list[str]] = {}
+    for s, t, _ in edges:
+        preds.setdefault(t, []).append(s)
+    for _ in range(len(names)):
+        changed = False
+        for t, ss in preds.items():
+            d = max(depth.get(s, 0) for s in ss) + 1
+            if d > depth.get(t, 0):
+                depth[t] = d
+                changed = True
+        if not changed:
+            break
+    return depth
+
+
+def _drop_default_backward(nodes: list[dict]) -> None:
+    """Keras writes Bidirectional's backward layer even when it is the default reversed copy; drop it then."""
+    skip = ("name", "go_backwards")
+    for nd in nodes:
+        cfg = nd["config"]
+        if nd["class_name"] != "Bidirectional":
+            continue
+        fwd, bwd = cfg.get("layer") or {}, cfg.get("backward_layer")
+        if isinstance(fwd.get("config"), dict):
+            fwd["config"].pop("name", None)
+        if not isinstance(bwd, dict):
+            continue
+        same = (bwd.get("class_name") == fwd.get("class_name")
+                and {k: v for k, v in bwd["config"].items() if k not in skip}
+                == {k: v for k, v in fwd["config"].items() if k not in skip})
+        if same:
+            cfg.pop("backward_layer")
+        else:
+            bwd["config"].pop("name", None)
+
+
+def _training(compile_config: Any) -> dict[str, Any]:
+    """Loss, optimizer and learning rate from a ``.keras`` compile config, when they are plain names."""
+    if not isinstance(compile_config, dict):
+        return {}
+    out: dict[str, Any] = {}
+    loss = compile_config.get("loss")
+    if isinstance(loss, str):
+        out["loss"] = loss
+    opt = compile_config.get("optimizer")
+    if isinstance(opt, dict) and isinstance(opt.get("config"), dict):
+        name = opt["config"].get("name") or opt.get("class_name")
+        if isinstance(name, str):
+            out["optimizer"] = name.lower()
+        lr = opt["config"].get("learning_rate")
+        if isinstance(lr, (int, float)) and not isinstance(lr, bool):
+            out["learning_rate"] = float(lr)
+    elif isinstance(opt, str):
+        out["optimizer"] = opt.lower()
+    return out
+
+
+__all__ = ["ImportedModel", "import_model"]
