@@ -133,9 +133,11 @@ class GraphDocument(QObject):
         """Remove several nodes (and their edges) with one revalidation at the end."""
         removed = []
         for nid in node_ids:
-            for e in self.graph.in_edges(nid) + self.graph.out_edges(nid):
+            edges = self.graph.in_edges(nid) + self.graph.out_edges(nid)
+            for e in edges:
                 self.disconnect(e, revalidate=False)
-            removed.append(self.graph.remove_node(nid))
+            node, _ = self.graph.remove_node(nid)
+            removed.append((node, edges))
             if self.weights:
                 self.weights.pop(nid, None)
             self.node_removed.emit(nid)

@@ -8,7 +8,7 @@ from engine.layers import LAYERS
 
 
 def match_layers(text: str) -> list[str]:
-    """Class names matching ``text``: prefix matches first, then substrings, then in-order letters."""
+    """Class names matching ``text``: prefix, substring, family, then in-order letters; shorter first."""
     t = text.strip().lower()
     names = sorted(LAYERS)
     if not t:
@@ -26,8 +26,8 @@ def match_layers(text: str) -> list[str]:
         it = iter(n)
         return 3 if all(ch in it for ch in t) else None
 
-    ranked = [(r, name) for name in names if (r := rank(name)) is not None]
-    return [name for _, name in sorted(ranked)]
+    ranked = [(r, len(name), name) for name in names if (r := rank(name)) is not None]
+    return [name for _, _, name in sorted(ranked)]
 
 
 class QuickAddPopup(QFrame):

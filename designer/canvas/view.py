@@ -26,7 +26,7 @@ class GraphView(QGraphicsView):
         self.setOptimizationFlags(QGraphicsView.DontSavePainterState)
         self.setDragMode(QGraphicsView.RubberBandDrag)
         self.setRubberBandSelectionMode(Qt.IntersectsItemShape)
-        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.NoAnchor)
         self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
@@ -59,7 +59,12 @@ class GraphView(QGraphicsView):
         factor = math.pow(1.0015, delta)
         z = self.zoom()
         factor = max(MIN_ZOOM / z, min(MAX_ZOOM / z, factor))
-        self.scale(factor, factor)  # AnchorUnderMouse keeps the point under the cursor fixed
+        pos = event.position().toPoint()
+        before = self.mapToScene(pos)
+        self.scale(factor, factor)
+        # Keep the scene point under the cursor fixed (AnchorUnderMouse needs a real cursor over the view).
+        shift = (self.mapToScene(pos) - before) * self.zoom()
+        self._pan_by(shift)
         event.accept()
 
     def fit_to_view(self) -> None:
@@ -78,8 +83,8 @@ class GraphView(QGraphicsView):
 
     def _pan_by(self, delta: QPointF) -> None:
         h, v = self.horizontalScrollBar(), self.verticalScrollBar()
-        h.setValue(h.value() - int(delta.x()))
-        v.setValue(v.value() - int(delta.y()))
+        h.setValue(h.value() - round(delta.x()))
+        v.setValue(v.value() - round(delta.y()))
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
         if event.button() == Qt.MiddleButton or (event.button() == Qt.LeftButton and self._space):
