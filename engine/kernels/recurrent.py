@@ -38,6 +38,7 @@ def act_pair(name: str | None) -> tuple[Fn, Grad]:
 # ----- SimpleRNN ---------------------------------------------------------------------------------------
 def simple_rnn_forward(xp: np.ndarray, recurrent_kernel: np.ndarray, activation: str | None):
     """``h_t = act(xp_t + h_{t-1} @ R)``.  Returns ``(hs (t, b, u), cache)``."""
+    recurrent_kernel = np.ascontiguousarray(recurrent_kernel)
     fn, _ = act_pair(activation)
     steps, batch, units = xp.shape
     hs = np.zeros((steps + 1, batch, units), dtype=xp.dtype)  # hs[0] = initial zero state
@@ -55,7 +56,7 @@ def simple_rnn_backward(d_hs: np.ndarray, cache, recurrent_kernel: np.ndarray):
     _, grad = act_pair(activation)
     d_pre = np.empty_like(pre)
     d_next = np.zeros_like(hs[0])
-    rt = recurrent_kernel.T
+    rt = np.ascontiguousarray(recurrent_kernel.T)
     for t in range(pre.shape[0] - 1, -1, -1):
         d_pre[t] = grad(pre[t], hs[t + 1], d_hs[t] + d_next)
         d_next = d_pre[t] @ rt
@@ -71,6 +72,7 @@ def lstm_forward(xp: np.ndarray, recurrent_kernel: np.ndarray, activation: str |
 
     ``xp`` is ``(t, b, 4u)`` with the bias included.  Returns ``(hs (t, b, u), cache)``.
     """
+    recurrent_kernel = np.ascontiguousarray(recurrent_kernel)
     fn, _ = act_pair(activation)
     rfn, _ = act_pair(recurrent_activation)
     steps, batch, four_u = xp.shape
@@ -104,7 +106,7 @@ def lstm_backward(d_hs: np.ndarray, cache, recurrent_kernel: np.ndarray):
     d_pre = np.empty_like(pre)
     dh_next = np.zeros_like(hs[0])
     dc_next = np.zeros_like(hs[0])
-    rt = recurrent_kernel.T
+    rt = np.ascontiguousarray(recurrent_kernel.T)
     for t in range(pre.shape[0] - 1, -1, -1):
         z, g, dz = pre[t], gates[t], d_pre[t]
         i, f, cc, o = g[:, :u], g[:, u:2 * u], g[:, 2 * u:3 * u], g[:, 3 * u:]
@@ -129,6 +131,7 @@ def gru_forward(xp: np.ndarray, recurrent_kernel: np.ndarray, recurrent_bias: np
     bias ``rb`` added to the whole recurrent projection; reset_after=False: ``hh = act(x_h + (r*h') @ R_h)``.
     ``xp`` is ``(t, b, 3u)`` with the input bias included.  Returns ``(hs (t, b, u), cache)``.
     """
+    recurrent_kernel = np.ascontiguousarray(recurrent_kernel)
     fn, _ = act_pair(activation)
     rfn, _ = act_pair(recurrent_activation)
     steps, batch, three_u = xp.shape
@@ -137,8 +140,8 @@ def gru_forward(xp: np.ndarray, recurrent_kernel: np.ndarray, recurrent_bias: np
     pre = np.empty_like(xp)      # gate pre-activations z, r, h
     gates = np.empty_like(xp)    # z, r, hh
     inner = np.empty((steps, batch, u), dtype=xp.dtype)  # h' @ R_h + rb_h, or r * h'
-    r_zr = recurrent_kernel[:, :2 * u]
-    r_h = recurrent_kernel[:, 2 * u:]
+    r_zr = np.ascontiguousarray(recurrent_kernel[:, :2 * u])
+    r_h = np.ascontiguousarray(recurrent_kernel[:, 2 * u:])
     for t in range(steps):
         h, p, g = hs[t], pre[t], gates[t]
         if reset_after:
@@ -173,9 +176,9 @@ def gru_backward(d_hs: np.ndarray, cache, recurrent_kernel: np.ndarray):
     d_pre = np.empty_like(pre)   # gradient of the input projection xp
     d_rec = np.empty_like(pre)   # gradient of the recurrent projection (reset_after) / of r*h' @ R_h
     dh_next = np.zeros_like(hs[0])
-    rt = recurrent_kernel.T
-    rt_zr = recurrent_kernel[:, :2 * u].T
-    rt_h = recurrent_kernel[:, 2 * u:].T
+    rt = np.ascontiguousarray(recurrent_kernel.T)
+    rt_zr = np.ascontiguousarray(recurrent_kernel[:, :2 * u].T)
+    rt_h = np.ascontiguousarray(recurrent_kernel[:, 2 * u:].T)
     for t in range(pre.shape[0] - 1, -1, -1):
         h, p, g, dp, dr = hs[t], pre[t], gates[t], d_pre[t], d_rec[t]
         z, r, hh = g[:, :u], g[:, u:2 * u], g[:, 2 * u:]
