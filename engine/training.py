@@ -268,12 +268,13 @@ class Trainer:
     def train_step(self, xb: dict[str, np.ndarray], yb: dict[str, np.ndarray],
                    rng: np.random.Generator | None = None) -> StepResult:
         """Forward (training mode), loss, NaN/Inf guard, backward, optimizer update, moving stats."""
-        fwd = self.executor.forward(self.params, xb, training=True, rng=rng)
-        total, per, gout = self.compute_loss(fwd, yb)
-        bad = first_nonfinite(self.plan, fwd.activations)
-        if bad is not None or not np.isfinite(total):
-            raise nonfinite_error(self.plan, bad)
-        wgrads, _ = self.executor.backward(self.params, fwd, gout)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # the guard below reports it
+            fwd = self.executor.forward(self.params, xb, training=True, rng=rng)
+            total, per, gout = self.compute_loss(fwd, yb)
+            bad = first_nonfinite(self.plan, fwd.activations)
+            if bad is not None or not np.isfinite(total):
+                raise nonfinite_error(self.plan, bad)
+            wgrads, _ = self.executor.backward(self.params, fwd, gout)
         keys = self.params.trainable_keys()
         self.optimizer.apply(((nid, k), self.params.values[nid][k], wgrads[nid][k])
                              for nid, k in keys if nid in wgrads and k in wgrads[nid])

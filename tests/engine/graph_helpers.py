@@ -20,6 +20,11 @@ def chain(*layers, input_shape=(4,), input_dtype="float32") -> tuple[LayerGraph,
 
 def keras_model(graph: LayerGraph, params: ParamStore):
     """The Keras functional twin of ``graph`` with ``params`` copied in (test oracle)."""
+    return keras_twin(graph, params)[0]
+
+
+def keras_twin(graph: LayerGraph, params: ParamStore):
+    """``(model, {node id: keras layer})`` for ``graph`` with ``params`` copied in."""
     k = keras()
     plan = CompiledGraph(graph)
     tensors, inputs = {}, []
@@ -40,7 +45,7 @@ def keras_model(graph: LayerGraph, params: ParamStore):
     for nid, kl in layers.items():
         if nid in params.values:
             kl.set_weights([params.values[nid][s.name] for s in params.specs[nid]])
-    return model
+    return model, layers
 
 
 def fd_check_graph(graph: LayerGraph, xs: dict[str, np.ndarray], *, seed=0, n_checks=8, rtol=1e-4, atol=1e-7):
