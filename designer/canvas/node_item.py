@@ -154,6 +154,14 @@ class NodeItem(QGraphicsItem):
     def paint(self, painter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         c = self.colors
         rect = self.card_rect()
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < TEXT_LOD:  # zoomed out: flat rectangles only (cheap for 1,000 nodes)
+            painter.fillRect(rect, QColor(c["node"]))
+            painter.fillRect(QRectF(0, 0, WIDTH, HEADER * 1.5), QColor(family_color(self.family)))
+            painter.setBrush(Qt.NoBrush)
+            painter.setPen(self._border_pen(c))
+            painter.drawRect(rect)
+            return
         card = QPainterPath()
         card.addRoundedRect(rect, RADIUS, RADIUS)
         painter.setPen(Qt.NoPen)
@@ -166,9 +174,6 @@ class NodeItem(QGraphicsItem):
         painter.setBrush(Qt.NoBrush)
         painter.setPen(self._border_pen(c))
         painter.drawPath(card)
-        lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        if lod < TEXT_LOD:
-            return
         self._paint_text(painter, c)
         if self.badge:
             self._paint_badge(painter, c)

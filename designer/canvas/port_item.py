@@ -38,6 +38,8 @@ class PortItem(QGraphicsItem):
         return p
 
     def paint(self, painter, option, widget=None) -> None:
+        if self.drop_state is None and option.levelOfDetailFromTransform(painter.worldTransform()) < 0.3:
+            return  # too small to see or grab when zoomed out
         c = self.node_item.colors
         border = QColor(c["port_border"])
         fill = QColor(c["port"])

@@ -13,8 +13,7 @@ from designer.canvas.port_item import PortItem
 from designer.canvas.quick_add import QuickAddPopup
 
 LAYER_MIME = "application/x-layergraph-layer"
-MIN_ZOOM, MAX_ZOOM = 0.08, 4.0
-GRID_MIN_LOD = 0.35
+MIN_ZOOM, MAX_ZOOM = 0.02, 4.0
 
 
 class GraphView(QGraphicsView):
@@ -227,7 +226,7 @@ class GraphView(QGraphicsView):
         sc = self.scene()
         lod = self.zoom()
         g = sc.grid_size
-        if lod < GRID_MIN_LOD:
+        while g * lod < 8:  # keep grid lines at least 8 px apart at any zoom
             g *= 5
         colors = sc.colors
         left, top = math.floor(rect.left() / g) * g, math.floor(rect.top() / g) * g
