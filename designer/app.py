@@ -19,8 +19,11 @@ def _ensure_platform() -> None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
-def create_window(argv: list[str]):
-    """Build the application (if needed) and a window showing ``argv[0]`` or the default example."""
+def create_window(argv: list[str], **window_options):
+    """Build the application (if needed) and a window showing ``argv[0]`` or the default example.
+
+    ``window_options`` go to ``MainWindow`` (tests pass their own settings and autosave folder).
+    """
     from PySide6.QtWidgets import QApplication
 
     from designer.main_window import EXAMPLES_DIR, MainWindow
@@ -28,7 +31,7 @@ def create_window(argv: list[str]):
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "layergraph", *argv[1:]])
     app.setOrganizationName("layergraph")
     app.setApplicationName("layergraph")
-    window = MainWindow()
+    window = MainWindow(**window_options)
     if argv:
         window.files.open_path(argv[0], ask=False)
     elif (EXAMPLES_DIR / EXAMPLE).exists():

@@ -39,6 +39,13 @@ def format_params(n: int) -> str:
     return f"{n:,}"
 
 
+def _set_tip(act: QAction, text: str, label_of: Any) -> None:
+    try:
+        act.setToolTip(f"{text} {label_of()}".strip())
+    except RuntimeError:  # the stack is being destroyed with the window
+        pass
+
+
 class Dialogs:
     """The questions the window asks; tests replace this object with scripted answers."""
 
@@ -101,6 +108,7 @@ class MainWindow(QMainWindow):
         self.doc.validation_changed.connect(lambda _r: self.update_status())
         self.doc.reset.connect(self.update_status)
         self.scene.selection_changed_ids.connect(self.inspector.set_selection)
+        self.scene.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
 
         self.autosaver = Autosaver(self.doc, autosave_dir, parent=self)
         self.restore_settings()
@@ -130,8 +138,9 @@ class MainWindow(QMainWindow):
         self.summary_dock = self._dock("Summary", "summaryDock", self.summary, bottom)
         self.tabifyDockWidget(self.problems_dock, self.summary_dock)
         self.problems_dock.raise_()
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [210, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.problems_dock], [170], Qt.Orientation.Vertical)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [235, 400], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inspector_dock, self.code_dock, self.problems_dock], [470, 280, 130],
+                         Qt.Orientation.Vertical)
         self.palette.add_requested.connect(self.add_layer_at_centre)
         self.problems.node_activated.connect(self.show_node)
         self.summary.node_activated.connect(self.show_node)
@@ -165,11 +174,15 @@ class MainWindow(QMainWindow):
             "copy": self._action("&Copy", s.copy_selection, SK.Copy, "Copy the selected layers"),
             "paste": self._action("&Paste", s.paste_from_clipboard, SK.Paste, "Paste layers"),
             "duplicate": self._action("D&uplicate", s.duplicate, "Ctrl+D", "Duplicate the selected layers"),
-            "delete": self._action("&Delete", s.delete_selection, SK.Delete, "Delete the selected layers"),
+            "delete": self._action("&Delete", self.view.delete_selected, SK.Delete, "Delete the selected layers"),
             "select_all": self._action("Select &All", s.select_all, SK.SelectAll, "Select every layer"),
             "auto_layout": self._action("Auto-&layout", s.auto_layout, "Ctrl+L", "Arrange the graph left to right"),
             "fit": self._action("&Fit to view", self.view.fit_to_view, "F", "Show the whole graph"),
         }
+        for name in ("delete", "select_all", "fit"):  # canvas keys: don't steal them from text fields
+            self.act[name].setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.removeAction(self.act[name])
+            self.view.addAction(self.act[name])
         self.act["quit"].setMenuRole(QAction.MenuRole.QuitRole)
         if not self.act["quit"].shortcuts():
             self.act["quit"].setShortcut(QKeySequence("Ctrl+Q"))
@@ -220,7 +233,16 @@ class MainWindow(QMainWindow):
         a = self.act
         tb.addActions([a["new"], a["open"], a["save"]])
         tb.addSeparator()
-        tb.addActions([a["undo"], a["redo"]])
+        stack = self.doc.undo_stack
+        for text, slot, signal, tip_of in (("Undo", stack.undo, stack.canUndoChanged, stack.undoText),
+                                           ("Redo", stack.redo, stack.canRedoChanged, stack.redoText)):
+            # The menu items carry the long labels ("Undo Connect a → b"); the toolbar stays short.
+            act = QAction(text, self)
+            act.triggered.connect(lambda _c=False, slot=slot: slot())
+            act.setEnabled(False)
+            signal.connect(act.setEnabled)
+            stack.indexChanged.connect(lambda _i, act=act, tip_of=tip_of, text=text: _set_tip(act, text, tip_of))
+            tb.addAction(act)
         tb.addSeparator()
         tb.addActions([a["delete"], a["auto_layout"], a["fit"]])
 
@@ -255,8 +277,11 @@ class MainWindow(QMainWindow):
         return not self.doc.undo_stack.isClean()
 
     def update_title(self) -> None:
-        self.setWindowModified(self.is_modified())
-        self.setWindowTitle(f"{self.display_name()}{'*' if self.is_modified() else ''} — {APP_NAME}")
+        try:
+            modified = self.is_modified()
+        except RuntimeError:  # the undo stack is being destroyed with the window
+            return
+        self.setWindowTitle(f"{self.display_name()}{'*' if modified else ''} — {APP_NAME}")
 
     def status_text(self) -> str:
         g, res = self.doc.graph, self.doc.result

@@ -1,0 +1,137 @@
+"""Render the real main window offscreen and save the README screenshots.
+
+    python tools/screenshots.py [--out docs/screenshots]
+
+Writes ``empty.png``, ``cnn_example.png``, ``shape_error.png`` and ``dark_theme.png``.  Uses
+``QWidget.grab()``, which renders correctly with ``QT_QPA_PLATFORM=offscreen`` (no Xvfb needed).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from designer import commands  # noqa: E402
+from designer.main_window import EXAMPLES_DIR, MainWindow  # noqa: E402
+from engine.layers import LAYERS, starter_config  # noqa: E402
+
+SIZE = (1440, 900)
+#: Preferred example for the "CNN" shot, then fallbacks while the catalog grows.
+CNN_EXAMPLES = ("digits_cnn", "digits_mlp", "spirals_mlp")
+
+
+def settle(app: QApplication, window: MainWindow, rounds: int = 6) -> None:
+    for _ in range(rounds):
+        app.processEvents()
+    window.code.regenerate()
+    app.processEvents()
+
+
+def make_window(app: QApplication, workdir: Path) -> MainWindow:
+    settings = QSettings(str(workdir / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, autosave_dir=workdir / "autosave")
+    window.resize(*SIZE)
+    window.show()
+    settle(app, window)
+    return window
+
+
+def open_cnn(window: MainWindow) -> None:
+    for stem in CNN_EXAMPLES:
+        path = EXAMPLES_DIR / f"{stem}.lgraph"
+        if path.exists():
+            window.files.open_example(path, ask=False)
+            return
+
+
+def select_interesting(window: MainWindow) -> None:
+    """Select the first node with the most arguments so the inspector has something to show."""
+    g = window.doc.graph
+    best = max(g.nodes, key=lambda nid: (len(LAYERS[g.node(nid).class_name].fields), -list(g.nodes).index(nid)),
+               default=None)
+    if best:
+        window.show_node(best)
+
+
+def build_shape_error(window: MainWindow) -> None:
+    """Input -> (Conv2D ->) MaxPooling2D -> Reshape(100) -> Dense: the Reshape cannot fit."""
+    doc = window.doc
+    window.files.new()
+    chain = [("Input", {"shape": [28, 28, 1]})]
+    if "Conv2D" in LAYERS:
+        chain.append(("Conv2D", {"filters": 16, "kernel_size": 3, "activation": "relu"}))
+    chain += [("MaxPooling2D", {}), ("Reshape", {"target_shape": [100]}), ("Dense", {"units": 10,
+                                                                                      "activation": "softmax"})]
+    ids = []
+    for i, (cls, cfg) in enumerate(chain):
+        cmd = commands.AddNodeCommand(doc, cls, {**starter_config(cls), **cfg}, (i * 260.0, (i % 2) * 40.0))
+        commands.push(doc, cmd)
+        ids.append(cmd.node_id)
+    for a, b in zip(ids, ids[1:]):
+        commands.push(doc, commands.ConnectCommand(doc, a, b))
+    window.show_node(ids[-2])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication([])
+    app.setOrganizationName("layergraph")
+    with tempfile.TemporaryDirectory() as tmp:
+        window = make_window(app, Path(tmp))
+        shots = []
+
+        settle(app, window)
+        window.grab().save(str(out / "empty.png"))
+        shots.append("empty.png")
+
+        open_cnn(window)
+        settle(app, window)
+        window.view.fit_to_view()
+        select_interesting(window)
+        settle(app, window)
+        window.view.fit_to_view()
+        settle(app, window)
+        window.grab().save(str(out / "cnn_example.png"))
+        shots.append("cnn_example.png")
+
+        build_shape_error(window)
+        settle(app, window)
+        window.view.fit_to_view()
+        settle(app, window)
+        window.grab().save(str(out / "shape_error.png"))
+        shots.append("shape_error.png")
+
+        window.doc.undo_stack.setClean()
+        open_cnn(window)
+        window.set_dark(True)
+        settle(app, window)
+        window.view.fit_to_view()
+        select_interesting(window)
+        settle(app, window)
+        window.view.fit_to_view()
+        settle(app, window)
+        window.grab().save(str(out / "dark_theme.png"))
+        shots.append("dark_theme.png")
+        window.set_dark(False)
+        window.doc.undo_stack.setClean()
+        window.close()
+    for s in shots:
+        print(out / s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
