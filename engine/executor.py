@@ -236,7 +236,8 @@ class Executor:
             try:
                 out, cache = layer.forward(xs, values.get(nid, {}), training=training, rng=rng)
             except (ValueError, IndexError) as exc:
-                raise TrainingError(f"{layer.owner} failed: {exc}", nid) from exc
+                msg = str(exc) if str(exc).startswith(layer.owner) else f"{layer.owner} failed: {exc}"
+                raise TrainingError(msg, nid) from exc
             acts[nid] = out
             caches[nid] = cache
         return ForwardPass(acts, caches, training, {nid: acts[nid] for nid in plan.output_ids})
