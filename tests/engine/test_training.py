@@ -27,14 +27,20 @@ STEP_CASES = [
     ("Adam", {}, (("Dense", {"units": 6, "activation": "tanh"}), ("BatchNormalization", {}),
                   ("Dense", {"units": 1, "activation": "sigmoid"})), "binary_crossentropy"),
     ("RMSprop", {}, (("Dense", {"units": 5, "activation": "gelu"}), ("Dense", {"units": 2})), "mse"),
+    ("Adam", {"learning_rate": 0.01}, (("Reshape", {"target_shape": [4, 4, 1]}), ("Conv2D", {"filters": 3,
+     "kernel_size": 2, "activation": "relu"}), ("MaxPooling2D", {}), ("Flatten", {}),
+     ("Dense", {"units": 3, "activation": "softmax"})), "sparse_categorical_crossentropy"),
+    ("SGD", {"learning_rate": 0.1}, (("Reshape", {"target_shape": [4, 4]}), ("LSTM", {"units": 5}),
+     ("Dense", {"units": 3, "activation": "softmax"})), "sparse_categorical_crossentropy"),
 ]
 
 
 @pytest.mark.parametrize("opt,config,layers,loss", STEP_CASES, ids=[f"{c[0]}-{c[3]}" for c in STEP_CASES])
 def test_training_steps_match_keras(opt, config, layers, loss):
     k = keras()
-    g, ids = chain(*layers)
-    x, y = _data()
+    wide = layers[0][0] == "Reshape"
+    g, ids = chain(*layers, input_shape=(16,) if wide else (4,))
+    x, y = _data(d=16 if wide else 4)
     if loss == "binary_crossentropy":
         y = (y > 0).astype(np.float32)[:, None]
     elif loss == "mse":
