@@ -121,6 +121,12 @@ class BaseSpatialDropout(BaseDropout):
         _SEED,
     )
 
+    @classmethod
+    def all_fields(cls) -> tuple[Field, ...]:
+        # Keras's SpatialDropout constructors take no 'trainable' (it has no weights anyway), so leaving it
+        # out keeps get_config() loadable by keras.layers.SpatialDropout2D.from_config.
+        return tuple(cls.fields)
+
     def _channels_last(self) -> bool:
         return self.config.get("data_format") in (None, "channels_last")
 

@@ -3,7 +3,8 @@ import pytest
 
 from engine.errors import ConfigError, ShapeError
 from engine.layers import create_layer
-from tests.oracle import (assert_forward_matches_keras, assert_gradients_match_fd, keras, keras_output_shape,
+from tests.oracle import (assert_forward_matches_keras, assert_gradients_match_fd, keras, keras_config,
+                          keras_output_shape,
                           keras_param_count)
 
 IDENTITY_CASES = [
@@ -16,9 +17,8 @@ IDENTITY_CASES = [
 
 
 def keras_spatial(class_name, config):
-    """Keras's SpatialDropout constructors take no 'trainable' argument, so build them from their own args."""
-    kwargs = {k: v for k, v in config.items() if k in ("rate", "data_format", "seed") and v is not None}
-    return getattr(keras().layers, class_name)(**kwargs)
+    """The Keras twin built from our get_config() (Keras's SpatialDropout takes no 'trainable')."""
+    return getattr(keras().layers, class_name).from_config(keras_config(create_layer(class_name, config)))
 
 
 @pytest.mark.parametrize("class_name,config,shapes", IDENTITY_CASES)
