@@ -6,8 +6,9 @@ The column matrix is kept in the cache, so the kernel gradient in backward is on
 The input gradient is col2im: one matmul back to columns, then an add per kernel offset
 (``kh*kw`` vectorised adds over the whole batch; no loop over batch or pixels).
 
-Grouped convolution (and therefore depthwise convolution, ``groups == cin``) batches the GEMM over
-groups.  1-D convolution runs through the same kernels with a height-1 axis.
+Grouped convolution batches the GEMM over groups.  Depthwise convolution (one group per channel) has no
+useful GEMM and is a broadcast multiply-add per kernel offset.  1-D convolution runs through the same
+kernels with a height-1 axis.
 
 'same' padding is split like ``jax.lax`` 'SAME' (the extra pixel goes after), causal padding is
 ``dilation * (kernel - 1)`` on the left only, and transposed convolution pads like Keras on JAX.
@@ -71,6 +72,15 @@ def im2col(xp: np.ndarray, kernel: Pair, strides: Pair, dilation: Pair, out_hw: 
     cg = c // groups
     sn, sh, sw, sc = xp.strides
     (kh, kw), (s0, s1), (d0, d1), (ho, wo) = kernel, strides, dilation, out_hw
+    if c == 1:
+        # One channel (grayscale input): copy each kernel offset as a contiguous block, offset-major, and
+        # hand BLAS the transposed view; twice as fast as the generic strided copy with its 1-element rows.
+        buf = np.empty((kh, kw, n, ho, wo), dtype=xp.dtype)
+        x3 = xp[..., 0]
+        for i in range(kh):
+            for j in range(kw):
+                buf[i, j] = x3[:, i * d0:i * d0 + s0 * (ho - 1) + 1:s0, j * d1:j * d1 + s1 * (wo - 1) + 1:s1]
+        return buf.reshape(1, kh * kw, n * ho * wo).transpose(0, 2, 1)
     view = as_strided(xp, shape=(groups, n, ho, wo, kh, kw, cg),
                       strides=(cg * sc, sn, s0 * sh, s1 * sw, d0 * sh, d1 * sw, sc), writeable=False)
     return view.reshape(groups, n * ho * wo, kh * kw * cg)
@@ -156,20 +166,50 @@ def conv2d_naive(x: np.ndarray, kernel: np.ndarray, strides: Pair = (1, 1), padd
     return out
 
 
-# ----- depthwise: a grouped convolution with one input channel per group ---------------------------------------
+# ----- depthwise: every input channel convolved with its own filters ------------------------------------------
+
+def _window(xp: np.ndarray, i: int, j: int, geo: ConvGeometry) -> np.ndarray:
+    """View of the padded input seen by kernel offset ``(i, j)`` at every output pixel: ``(batch, ho, wo, c)``."""
+    (s0, s1), (d0, d1), (ho, wo) = geo.strides, geo.dilation, geo.out_hw
+    return xp[:, i * d0:i * d0 + s0 * (ho - 1) + 1:s0, j * d1:j * d1 + s1 * (wo - 1) + 1:s1]
+
 
 def depthwise_conv2d_forward(x: np.ndarray, kernel: np.ndarray, geo: ConvGeometry) -> tuple[np.ndarray, np.ndarray]:
-    """``(batch, h, w, c)`` * ``(kh, kw, c, m)`` -> ``(batch, ho, wo, c*m)``; output channel ``c*m + j``."""
+    """``(batch, h, w, c)`` * ``(kh, kw, c, m)`` -> ``(batch, ho, wo, c*m)``; output channel ``c*m + j``.
+
+    Each channel meets only its own filters, so there is no useful GEMM: one broadcast multiply-add per
+    kernel offset over the whole batch is ~10x faster than a grouped GEMM with ``c`` tiny groups.
+    Returns the output and the padded input (the cache for backward).
+    """
+    xp = _pad(x, geo.pads)
     kh, kw, c, m = kernel.shape
-    return conv2d_forward(x, kernel.reshape(kh, kw, 1, c * m), geo._replace(groups=c))
+    n, (ho, wo) = x.shape[0], geo.out_hw
+    out = np.zeros((n, ho, wo, c, m), dtype=np.result_type(x, kernel))
+    for i in range(kh):
+        for j in range(kw):
+            out += _window(xp, i, j, geo)[..., None] * kernel[i, j]
+    return out.reshape(n, ho, wo, c * m), xp
 
 
-def depthwise_conv2d_backward(grad_out: np.ndarray, cols: np.ndarray, kernel: np.ndarray, geo: ConvGeometry,
+def depthwise_conv2d_backward(grad_out: np.ndarray, xp: np.ndarray, kernel: np.ndarray, geo: ConvGeometry,
                               need_input_grad: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+    """Gradients ``(d input, d kernel)`` of ``depthwise_conv2d_forward``, one step per kernel offset."""
     kh, kw, c, m = kernel.shape
-    dx, dk = conv2d_backward(grad_out, cols, kernel.reshape(kh, kw, 1, c * m), geo._replace(groups=c),
-                             need_input_grad)
-    return dx, dk.reshape(kernel.shape)
+    g = grad_out.reshape(*grad_out.shape[:3], c, m)
+    dk = np.empty_like(kernel)
+    dxp = np.zeros_like(xp) if need_input_grad else None
+    for i in range(kh):
+        for j in range(kw):
+            win = _window(xp, i, j, geo)
+            dk[i, j] = np.einsum("nhwc,nhwcm->cm", win, g)
+            if dxp is not None:
+                _window(dxp, i, j, geo)[...] += (np.einsum("nhwcm,cm->nhwc", g, kernel[i, j]) if m > 1
+                                                 else g[..., 0] * kernel[i, j, :, 0])
+    if dxp is None:
+        return None, dk
+    n, h, w, _ = geo.in_shape
+    (t, _), (left, _) = geo.pads
+    return dxp[:, t:t + h, left:left + w], dk
 
 
 def depthwise_conv2d_naive(x: np.ndarray, kernel: np.ndarray, strides: Pair = (1, 1), padding: str = "valid",

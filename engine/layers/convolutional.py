@@ -373,15 +373,15 @@ class DepthwiseConv2D(BaseConv):
     def forward(self, inputs, weights, *, training=False, rng=None):
         x = inputs[0]
         geo = self._geometry(x)
-        z, cols = kc.depthwise_conv2d_forward(x, weights["kernel"], geo)
+        z, xp = kc.depthwise_conv2d_forward(x, weights["kernel"], geo)
         z, y = self._finish(z, weights)
-        return y, (cols, geo, z, y)
+        return y, (xp, geo, z, y)
 
     def backward(self, grad_out, cache, weights):
-        cols, geo, z, y = cache
+        xp, geo, z, y = cache
         grads: dict[str, np.ndarray] = {}
         g = self._pre_activation_grad(grad_out, z, y, grads)
-        dx, dk = kc.depthwise_conv2d_backward(g, cols, weights["kernel"], geo)
+        dx, dk = kc.depthwise_conv2d_backward(g, xp, weights["kernel"], geo)
         return [dx], {"kernel": dk, **grads}
 
 
@@ -433,19 +433,19 @@ class SeparableConv2D(BaseConv):
     def forward(self, inputs, weights, *, training=False, rng=None):
         x = inputs[0]
         geo = self._geometry(x)
-        d, cols = kc.depthwise_conv2d_forward(x, weights["depthwise_kernel"], geo)
+        d, xp = kc.depthwise_conv2d_forward(x, weights["depthwise_kernel"], geo)
         pk = weights["pointwise_kernel"]
         z = (d.reshape(-1, pk.shape[2]) @ pk[0, 0]).reshape(*d.shape[:-1], pk.shape[3])
         z, y = self._finish(z, weights)
-        return y, (cols, geo, d, z, y)
+        return y, (xp, geo, d, z, y)
 
     def backward(self, grad_out, cache, weights):
-        cols, geo, d, z, y = cache
+        xp, geo, d, z, y = cache
         grads: dict[str, np.ndarray] = {}
         g = self._pre_activation_grad(grad_out, z, y, grads)
         pk = weights["pointwise_kernel"]
         g2 = g.reshape(-1, pk.shape[3])
         dpk = (d.reshape(-1, pk.shape[2]).T @ g2).reshape(pk.shape)
         dd = (g2 @ pk[0, 0].T).reshape(d.shape)
-        dx, ddk = kc.depthwise_conv2d_backward(dd, cols, weights["depthwise_kernel"], geo)
+        dx, ddk = kc.depthwise_conv2d_backward(dd, xp, weights["depthwise_kernel"], geo)
         return [dx], {"depthwise_kernel": ddk, "pointwise_kernel": dpk, **grads}
