@@ -6,6 +6,9 @@ only does the recurrent matmul.  The backward kernels return the gradient of ``x
 caller gets the kernel and input gradients with one matmul each) and the recurrent kernel gradient,
 accumulated with one matmul after the loop.
 
+Recurrent dropout (Keras's implementation 1) is a ``RecurrentProjection`` with one mask per gate,
+fixed over time: gate ``g`` sees ``(h * mask_g) @ R_g``.  Without masks it is one plain matmul.
+
 Beside them, ``*_naive`` references run the textbook cell step by step from the raw weights (one
 input matmul per step, Keras's cell formulas); tests assert both agree.
 """
@@ -35,44 +38,85 @@ def act_pair(name: str | None) -> tuple[Fn, Grad]:
     return (_fast_sigmoid if a.name == "sigmoid" else a.fn), a.grad
 
 
+class RecurrentProjection:
+    """``h @ R`` for one step, or ``(h * mask_g) @ R_g`` per gate block when recurrent dropout is on.
+
+    ``masks`` is ``(gates, batch, units)`` (already scaled by ``1 / (1 - rate)``) or None.
+    """
+
+    def __init__(self, recurrent_kernel: np.ndarray, masks: np.ndarray | None = None) -> None:
+        self.r = np.ascontiguousarray(recurrent_kernel)
+        self.masks = masks
+        u, width = self.r.shape
+        if masks is not None:
+            self.n = masks.shape[0]
+            self.rg = np.ascontiguousarray(self.r.reshape(u, self.n, width // self.n).transpose(1, 0, 2))
+            self.rgt = np.ascontiguousarray(self.rg.transpose(0, 2, 1))
+        else:
+            self.rt = np.ascontiguousarray(self.r.T)
+
+    def forward(self, h: np.ndarray, out: np.ndarray) -> None:
+        if self.masks is None:
+            np.matmul(h, self.r, out=out)
+        else:
+            out[:] = np.matmul(h[None] * self.masks, self.rg).transpose(1, 0, 2).reshape(out.shape)
+
+    def backward(self, d: np.ndarray) -> np.ndarray:
+        """Gradient w.r.t. ``h`` of the step's projection, given its gradient ``d (batch, width)``."""
+        if self.masks is None:
+            return d @ self.rt
+        dg = d.reshape(d.shape[0], self.n, -1).transpose(1, 0, 2)
+        return (np.matmul(dg, self.rgt) * self.masks).sum(axis=0)
+
+    def kernel_grad(self, h_all: np.ndarray, d_all: np.ndarray) -> np.ndarray:
+        """``dR`` from all steps' inputs ``(t, b, u)`` and projection gradients ``(t, b, width)``, after the loop."""
+        u, width = self.r.shape
+        if self.masks is None:
+            return h_all.reshape(-1, u).T @ d_all.reshape(-1, width)
+        w = width // self.n
+        out = np.empty_like(self.r)
+        for k in range(self.n):
+            out[:, k * w:(k + 1) * w] = ((h_all * self.masks[k]).reshape(-1, u).T
+                                         @ d_all[..., k * w:(k + 1) * w].reshape(-1, w))
+        return out
+
+
 # ----- SimpleRNN ---------------------------------------------------------------------------------------
-def simple_rnn_forward(xp: np.ndarray, recurrent_kernel: np.ndarray, activation: str | None):
+def simple_rnn_forward(xp: np.ndarray, recurrent_kernel: np.ndarray, activation: str | None,
+                       rec_masks: np.ndarray | None = None):
     """``h_t = act(xp_t + h_{t-1} @ R)``.  Returns ``(hs (t, b, u), cache)``."""
-    recurrent_kernel = np.ascontiguousarray(recurrent_kernel)
+    proj = RecurrentProjection(recurrent_kernel, rec_masks)
     fn, _ = act_pair(activation)
     steps, batch, units = xp.shape
     hs = np.zeros((steps + 1, batch, units), dtype=xp.dtype)  # hs[0] = initial zero state
     pre = np.empty_like(xp)
     for t in range(steps):
-        np.matmul(hs[t], recurrent_kernel, out=pre[t])
+        proj.forward(hs[t], pre[t])
         pre[t] += xp[t]
         hs[t + 1] = fn(pre[t])
-    return hs[1:], (hs, pre, activation)
+    return hs[1:], (hs, pre, activation, proj)
 
 
-def simple_rnn_backward(d_hs: np.ndarray, cache, recurrent_kernel: np.ndarray):
+def simple_rnn_backward(d_hs: np.ndarray, cache):
     """``d_hs`` is the loss gradient w.r.t. each step's output ``(t, b, u)``.  Returns ``(d_xp, d_R)``."""
-    hs, pre, activation = cache
+    hs, pre, activation, proj = cache
     _, grad = act_pair(activation)
     d_pre = np.empty_like(pre)
     d_next = np.zeros_like(hs[0])
-    rt = np.ascontiguousarray(recurrent_kernel.T)
     for t in range(pre.shape[0] - 1, -1, -1):
         d_pre[t] = grad(pre[t], hs[t + 1], d_hs[t] + d_next)
-        d_next = d_pre[t] @ rt
-    u = hs.shape[-1]
-    d_r = hs[:-1].reshape(-1, u).T @ d_pre.reshape(-1, u)
-    return d_pre, d_r
+        d_next = proj.backward(d_pre[t])
+    return d_pre, proj.kernel_grad(hs[:-1], d_pre)
 
 
 # ----- LSTM (gate order i, f, c, o) --------------------------------------------------------------------
 def lstm_forward(xp: np.ndarray, recurrent_kernel: np.ndarray, activation: str | None,
-                 recurrent_activation: str | None):
+                 recurrent_activation: str | None, rec_masks: np.ndarray | None = None):
     """Keras LSTM cell: ``i, f, o = ract(.)``, ``c = f*c' + i*act(.)``, ``h = o*act(c)``.
 
     ``xp`` is ``(t, b, 4u)`` with the bias included.  Returns ``(hs (t, b, u), cache)``.
     """
-    recurrent_kernel = np.ascontiguousarray(recurrent_kernel)
+    proj = RecurrentProjection(recurrent_kernel, rec_masks)
     fn, _ = act_pair(activation)
     rfn, _ = act_pair(recurrent_activation)
     steps, batch, four_u = xp.shape
@@ -84,7 +128,7 @@ def lstm_forward(xp: np.ndarray, recurrent_kernel: np.ndarray, activation: str |
     tcs = np.empty((steps, batch, u), dtype=xp.dtype)
     for t in range(steps):
         z, g = pre[t], gates[t]
-        np.matmul(hs[t], recurrent_kernel, out=z)
+        proj.forward(hs[t], z)
         z += xp[t]
         g[:, :2 * u] = rfn(z[:, :2 * u])
         g[:, 2 * u:3 * u] = fn(z[:, 2 * u:3 * u])
@@ -94,19 +138,18 @@ def lstm_forward(xp: np.ndarray, recurrent_kernel: np.ndarray, activation: str |
         c += g[:, :u] * g[:, 2 * u:3 * u]
         tcs[t] = fn(c)
         np.multiply(g[:, 3 * u:], tcs[t], out=hs[t + 1])
-    return hs[1:], (hs, cs, pre, gates, tcs, activation, recurrent_activation)
+    return hs[1:], (hs, cs, pre, gates, tcs, activation, recurrent_activation, proj)
 
 
-def lstm_backward(d_hs: np.ndarray, cache, recurrent_kernel: np.ndarray):
+def lstm_backward(d_hs: np.ndarray, cache):
     """Backward through time of ``lstm_forward``.  Returns ``(d_xp (t, b, 4u), d_R (u, 4u))``."""
-    hs, cs, pre, gates, tcs, activation, recurrent_activation = cache
+    hs, cs, pre, gates, tcs, activation, recurrent_activation, proj = cache
     _, grad = act_pair(activation)
     _, rgrad = act_pair(recurrent_activation)
     u = hs.shape[-1]
     d_pre = np.empty_like(pre)
     dh_next = np.zeros_like(hs[0])
     dc_next = np.zeros_like(hs[0])
-    rt = np.ascontiguousarray(recurrent_kernel.T)
     for t in range(pre.shape[0] - 1, -1, -1):
         z, g, dz = pre[t], gates[t], d_pre[t]
         i, f, cc, o = g[:, :u], g[:, u:2 * u], g[:, 2 * u:3 * u], g[:, 3 * u:]
@@ -117,21 +160,20 @@ def lstm_backward(d_hs: np.ndarray, cache, recurrent_kernel: np.ndarray):
         dz[:, 2 * u:3 * u] = grad(z[:, 2 * u:3 * u], cc, dc * i)
         dz[:, 3 * u:] = rgrad(z[:, 3 * u:], o, dh * tcs[t])
         dc_next = dc * f
-        dh_next = dz @ rt
-    d_r = hs[:-1].reshape(-1, u).T @ d_pre.reshape(-1, 4 * u)
-    return d_pre, d_r
+        dh_next = proj.backward(dz)
+    return d_pre, proj.kernel_grad(hs[:-1], d_pre)
 
 
 # ----- GRU (gate order z, r, h) ------------------------------------------------------------------------
 def gru_forward(xp: np.ndarray, recurrent_kernel: np.ndarray, recurrent_bias: np.ndarray | None,
-                activation: str | None, recurrent_activation: str | None, reset_after: bool = True):
+                activation: str | None, recurrent_activation: str | None, reset_after: bool = True,
+                rec_masks: np.ndarray | None = None):
     """Keras GRU cell: ``z, r = ract(.)``, ``h = z*h' + (1-z)*hh``.
 
     reset_after=True (Keras 3 default): ``hh = act(x_h + r * (h' @ R_h + rb_h))`` with the recurrent
     bias ``rb`` added to the whole recurrent projection; reset_after=False: ``hh = act(x_h + (r*h') @ R_h)``.
     ``xp`` is ``(t, b, 3u)`` with the input bias included.  Returns ``(hs (t, b, u), cache)``.
     """
-    recurrent_kernel = np.ascontiguousarray(recurrent_kernel)
     fn, _ = act_pair(activation)
     rfn, _ = act_pair(recurrent_activation)
     steps, batch, three_u = xp.shape
@@ -140,12 +182,17 @@ def gru_forward(xp: np.ndarray, recurrent_kernel: np.ndarray, recurrent_bias: np
     pre = np.empty_like(xp)      # gate pre-activations z, r, h
     gates = np.empty_like(xp)    # z, r, hh
     inner = np.empty((steps, batch, u), dtype=xp.dtype)  # h' @ R_h + rb_h, or r * h'
-    r_zr = np.ascontiguousarray(recurrent_kernel[:, :2 * u])
-    r_h = np.ascontiguousarray(recurrent_kernel[:, 2 * u:])
+    if reset_after:
+        proj = RecurrentProjection(recurrent_kernel, rec_masks)
+        m_h, r_h = None, None
+    else:
+        proj = RecurrentProjection(recurrent_kernel[:, :2 * u], None if rec_masks is None else rec_masks[:2])
+        m_h = None if rec_masks is None else rec_masks[2]
+        r_h = np.ascontiguousarray(recurrent_kernel[:, 2 * u:])
     for t in range(steps):
         h, p, g = hs[t], pre[t], gates[t]
         if reset_after:
-            np.matmul(h, recurrent_kernel, out=p)
+            proj.forward(h, p)
             if recurrent_bias is not None:
                 p += recurrent_bias
             inner[t] = p[:, 2 * u:]
@@ -153,32 +200,30 @@ def gru_forward(xp: np.ndarray, recurrent_kernel: np.ndarray, recurrent_bias: np
             g[:, :2 * u] = rfn(p[:, :2 * u])
             p[:, 2 * u:] = xp[t, :, 2 * u:] + g[:, u:2 * u] * inner[t]
         else:
-            np.matmul(h, r_zr, out=p[:, :2 * u])
+            proj.forward(h, p[:, :2 * u])
             p[:, :2 * u] += xp[t, :, :2 * u]
             g[:, :2 * u] = rfn(p[:, :2 * u])
-            np.multiply(g[:, u:2 * u], h, out=inner[t])
+            np.multiply(g[:, u:2 * u], h if m_h is None else h * m_h, out=inner[t])
             p[:, 2 * u:] = xp[t, :, 2 * u:] + inner[t] @ r_h
         g[:, 2 * u:] = fn(p[:, 2 * u:])
         z = g[:, :u]
         hs[t + 1] = g[:, 2 * u:] + z * (h - g[:, 2 * u:])
-    return hs[1:], (hs, pre, gates, inner, activation, recurrent_activation, reset_after)
+    return hs[1:], (hs, pre, gates, inner, activation, recurrent_activation, reset_after, proj, m_h, r_h)
 
 
-def gru_backward(d_hs: np.ndarray, cache, recurrent_kernel: np.ndarray):
+def gru_backward(d_hs: np.ndarray, cache):
     """Backward of ``gru_forward``.  Returns ``(d_xp (t, b, 3u), d_R (u, 3u), d_recurrent_bias (3u,))``.
 
     ``d_recurrent_bias`` is None when reset_after=False (there is no separate recurrent bias).
     """
-    hs, pre, gates, inner, activation, recurrent_activation, reset_after = cache
+    hs, pre, gates, inner, activation, recurrent_activation, reset_after, proj, m_h, r_h = cache
     _, grad = act_pair(activation)
     _, rgrad = act_pair(recurrent_activation)
     u = hs.shape[-1]
     d_pre = np.empty_like(pre)   # gradient of the input projection xp
     d_rec = np.empty_like(pre)   # gradient of the recurrent projection (reset_after) / of r*h' @ R_h
     dh_next = np.zeros_like(hs[0])
-    rt = np.ascontiguousarray(recurrent_kernel.T)
-    rt_zr = np.ascontiguousarray(recurrent_kernel[:, :2 * u].T)
-    rt_h = np.ascontiguousarray(recurrent_kernel[:, 2 * u:].T)
+    rt_h = None if r_h is None else np.ascontiguousarray(r_h.T)
     for t in range(pre.shape[0] - 1, -1, -1):
         h, p, g, dp, dr = hs[t], pre[t], gates[t], d_pre[t], d_rec[t]
         z, r, hh = g[:, :u], g[:, u:2 * u], g[:, 2 * u:]
@@ -190,72 +235,84 @@ def gru_backward(d_hs: np.ndarray, cache, recurrent_kernel: np.ndarray):
             dp[:, u:2 * u] = rgrad(p[:, u:2 * u], r, dp[:, 2 * u:] * inner[t])
             dr[:, :2 * u] = dp[:, :2 * u]
             dr[:, 2 * u:] = dp[:, 2 * u:] * r
-            dh_prev += dr @ rt
+            dh_prev += proj.backward(dr)
         else:
             d_rh = dp[:, 2 * u:] @ rt_h
-            dp[:, u:2 * u] = rgrad(p[:, u:2 * u], r, d_rh * h)
-            dr[:, :2 * u] = dp[:, :2 * u]
-            dr[:, 2 * u:] = dp[:, 2 * u:]
-            dh_prev += d_rh * r + dp[:, :2 * u] @ rt_zr
+            dp[:, u:2 * u] = rgrad(p[:, u:2 * u], r, d_rh * (h if m_h is None else h * m_h))
+            dr[:] = dp
+            d_rh *= r
+            dh_prev += (d_rh if m_h is None else d_rh * m_h) + proj.backward(dp[:, :2 * u])
         dh_next = dh_prev
-    h_prev = hs[:-1].reshape(-1, u)
-    d_rec2 = d_rec.reshape(-1, 3 * u)
     if reset_after:
-        return d_pre, h_prev.T @ d_rec2, d_rec2.sum(axis=0)
-    d_r = np.empty_like(recurrent_kernel)
-    d_r[:, :2 * u] = h_prev.T @ d_rec2[:, :2 * u]
-    d_r[:, 2 * u:] = inner.reshape(-1, u).T @ d_rec2[:, 2 * u:]
+        return d_pre, proj.kernel_grad(hs[:-1], d_rec), d_rec.reshape(-1, 3 * u).sum(axis=0)
+    d_r = np.empty((u, 3 * u), dtype=pre.dtype)
+    d_r[:, :2 * u] = proj.kernel_grad(hs[:-1], d_rec[..., :2 * u])
+    d_r[:, 2 * u:] = inner.reshape(-1, u).T @ d_rec[..., 2 * u:].reshape(-1, u)
     return d_pre, d_r, None
 
 
-# ----- naive references (batch-major x, raw weights, one input matmul per step) -------------------------
-def simple_rnn_naive(x, kernel, recurrent_kernel, bias, activation):
+# ----- naive references (batch-major x, raw weights, Keras's per-gate cell formulas step by step) ---------
+def _gate_inputs(x_t, h, kernel, recurrent_kernel, gates, in_masks, rec_masks):
+    """Per-gate ``(x_t * m_in_g) @ W_g`` and ``(h * m_rec_g) @ U_g`` (Keras implementation 1)."""
+    u = recurrent_kernel.shape[0]
+    xs, hs = [], []
+    for k in range(gates):
+        blk = slice(k * u, (k + 1) * u)
+        xm = x_t if in_masks is None else x_t * in_masks[k % len(in_masks)]
+        hm = h if rec_masks is None else h * rec_masks[k]
+        xs.append(xm @ kernel[:, blk])
+        hs.append(hm @ recurrent_kernel[:, blk])
+    return xs, hs, (h if rec_masks is None else h * rec_masks[-1])
+
+
+def simple_rnn_naive(x, kernel, recurrent_kernel, bias, activation, in_masks=None, rec_masks=None):
     fn = get_activation(activation).fn
     h = np.zeros((x.shape[0], kernel.shape[1]), x.dtype)
     out = []
     for t in range(x.shape[1]):
-        h = fn(x[:, t] @ kernel + (0 if bias is None else bias) + h @ recurrent_kernel)
+        (xw,), (hu,), _ = _gate_inputs(x[:, t], h, kernel, recurrent_kernel, 1, in_masks, rec_masks)
+        h = fn(xw + (0 if bias is None else bias) + hu)
         out.append(h)
     return np.stack(out, axis=1)
 
 
-def lstm_naive(x, kernel, recurrent_kernel, bias, activation, recurrent_activation):
+def lstm_naive(x, kernel, recurrent_kernel, bias, activation, recurrent_activation, in_masks=None,
+               rec_masks=None):
     fn, rfn = get_activation(activation).fn, get_activation(recurrent_activation).fn
     u = recurrent_kernel.shape[0]
+    b = np.zeros(4 * u) if bias is None else bias
     h = np.zeros((x.shape[0], u), x.dtype)
     c = np.zeros_like(h)
     out = []
     for t in range(x.shape[1]):
-        z = x[:, t] @ kernel + h @ recurrent_kernel + (0 if bias is None else bias)
-        i, f, cc, o = (z[:, k * u:(k + 1) * u] for k in range(4))
+        xs, hs, _ = _gate_inputs(x[:, t], h, kernel, recurrent_kernel, 4, in_masks, rec_masks)
+        i, f, cc, o = (xs[k] + hs[k] + b[k * u:(k + 1) * u] for k in range(4))
         c = rfn(f) * c + rfn(i) * fn(cc)
         h = rfn(o) * fn(c)
         out.append(h)
     return np.stack(out, axis=1)
 
 
-def gru_naive(x, kernel, recurrent_kernel, bias, activation, recurrent_activation, reset_after=True):
+def gru_naive(x, kernel, recurrent_kernel, bias, activation, recurrent_activation, reset_after=True,
+              in_masks=None, rec_masks=None):
     fn, rfn = get_activation(activation).fn, get_activation(recurrent_activation).fn
     u = recurrent_kernel.shape[0]
     if bias is None:
-        b_in, b_rec = 0, 0
+        b_in, b_rec = np.zeros(3 * u), np.zeros(3 * u)
     elif reset_after:
         b_in, b_rec = bias[0], bias[1]
     else:
-        b_in, b_rec = bias, 0
+        b_in, b_rec = bias, np.zeros(3 * u)
     h = np.zeros((x.shape[0], u), x.dtype)
     out = []
     for t in range(x.shape[1]):
-        xz = x[:, t] @ kernel + b_in
+        xs, hs, h_h = _gate_inputs(x[:, t], h, kernel, recurrent_kernel, 3, in_masks, rec_masks)
+        z = rfn(xs[0] + b_in[:u] + hs[0] + b_rec[:u])
+        r = rfn(xs[1] + b_in[u:2 * u] + hs[1] + b_rec[u:2 * u])
         if reset_after:
-            m = h @ recurrent_kernel + b_rec
-            z = rfn(xz[:, :u] + m[:, :u])
-            r = rfn(xz[:, u:2 * u] + m[:, u:2 * u])
-            hh = fn(xz[:, 2 * u:] + r * m[:, 2 * u:])
+            hh = fn(xs[2] + b_in[2 * u:] + r * (hs[2] + b_rec[2 * u:]))
         else:
-            z = rfn(xz[:, :u] + h @ recurrent_kernel[:, :u])
-            r = rfn(xz[:, u:2 * u] + h @ recurrent_kernel[:, u:2 * u])
-            hh = fn(xz[:, 2 * u:] + (r * h) @ recurrent_kernel[:, 2 * u:])
+            hh = fn(xs[2] + b_in[2 * u:] + (r * h_h) @ recurrent_kernel[:, 2 * u:])
         h = z * h + (1 - z) * hh
         out.append(h)
     return np.stack(out, axis=1)

@@ -43,8 +43,8 @@ def _rnn_fields(*, gates: bool, extra: tuple[Field, ...] = ()) -> tuple[Field, .
         "kernel_constraint", "recurrent_constraint", "bias_constraint")) + (
         Field("dropout", "float", 0.0, "Fraction of the input features dropped during training (the same "
               "features for every time step).", min=0.0, max=1.0),
-        Field("recurrent_dropout", "float", 0.0, "Fraction of the recurrent state dropped during training; "
-              "the engine supports only 0.", min=0.0, max=1.0),
+        Field("recurrent_dropout", "float", 0.0, "Fraction of the recurrent state dropped during training "
+              "(the same units for every time step).", min=0.0, max=1.0),
         Field("seed", "int", None, "Seed of the dropout masks (the engine uses the trainer's generator).",
               optional=True),
         Field("return_sequences", "bool", False, "Return the full sequence (batch, timesteps, units) instead "
@@ -66,13 +66,13 @@ class BaseRNN(Layer):
     gates: int = 1
 
     def check_config(self) -> None:
-        for name, fix in (("recurrent_dropout", "set it to 0 and put a Dropout layer before this one"),
-                          ("return_state", "set it to false"), ("stateful", "set it to false")):
+        for name in ("return_state", "stateful"):
             if self.config[name]:
-                raise ConfigError(f"{self.owner}: '{name}' = {self.config[name]!r} is not supported by the "
-                                  f"engine; {fix}.", name)
-        if self.config["dropout"] >= 1.0:
-            raise ConfigError(f"{self.owner}: 'dropout' must be below 1 (1 drops every input).", "dropout")
+                raise ConfigError(f"{self.owner}: '{name}' = true is not supported by the engine; set it to "
+                                  "false.", name)
+        for name in ("dropout", "recurrent_dropout"):
+            if self.config[name] >= 1.0:
+                raise ConfigError(f"{self.owner}: '{name}' must be below 1 (1 drops everything).", name)
 
     def summary_args(self) -> str:
         out = f"{self.config['units']} units"
@@ -108,57 +108,87 @@ class BaseRNN(Layer):
     def input_bias(self, weights: dict[str, np.ndarray]) -> np.ndarray | None:
         return weights["bias"] if self.config["use_bias"] else None
 
-    def run(self, xp: np.ndarray, weights: dict[str, np.ndarray]) -> tuple[np.ndarray, Any]:
+    def run(self, xp: np.ndarray, weights: dict[str, np.ndarray], rec_masks: np.ndarray | None):
         """Time loop over the projected inputs ``(t, b, gates*u)``; returns ``(hs (t, b, u), cache)``."""
         raise NotImplementedError
 
-    def run_backward(self, d_hs: np.ndarray, cache: Any, weights: dict[str, np.ndarray]):
+    def run_backward(self, d_hs: np.ndarray, cache: Any):
         """Returns ``(d_xp, d_recurrent_kernel, d_recurrent_bias or None)``."""
         raise NotImplementedError
 
+    def dropout_masks(self, batch: int, feats: int, dtype, training: bool, rng):
+        """Keras's masks, fixed over time: ``(n, b, f)`` input and ``(gates, b, u)`` recurrent (or None).
+
+        With recurrent dropout Keras switches to its per-gate implementation, so each gate gets its own
+        input mask; otherwise one input mask serves all gates.
+        """
+        rate, rec_rate = self.config["dropout"], self.config["recurrent_dropout"]
+        if not training or (rate == 0 and rec_rate == 0):
+            return None, None
+        rng = rng if rng is not None else np.random.default_rng()
+
+        def draw(r, shape):
+            return ((rng.uniform(size=shape) < 1.0 - r) / (1.0 - r)).astype(dtype)
+
+        n_in = self.gates if rec_rate > 0 else 1
+        in_masks = draw(rate, (n_in, batch, feats)) if rate > 0 else None
+        rec_masks = draw(rec_rate, (self.gates, batch, self.config["units"])) if rec_rate > 0 else None
+        return in_masks, rec_masks
+
     def forward(self, inputs, weights, *, training=False, rng=None):
         x = inputs[0]
-        mask = None
-        rate = self.config["dropout"]
-        if training and rate > 0:
-            rng = rng if rng is not None else np.random.default_rng()
-            keep = rng.uniform(size=(x.shape[0], x.shape[2])) < 1.0 - rate
-            mask = (keep / (1.0 - rate)).astype(x.dtype)[:, None, :]
-            x = x * mask
         xt = x.transpose(1, 0, 2)              # time-major (t, b, f)
         if self.config["go_backwards"]:
             xt = xt[::-1]
+        xt = np.ascontiguousarray(xt)
         steps, batch, feats = xt.shape
-        x2 = np.ascontiguousarray(xt).reshape(steps * batch, feats)
-        xp = (x2 @ weights["kernel"]).reshape(steps, batch, -1)
+        in_masks, rec_masks = self.dropout_masks(batch, feats, x.dtype, training, rng)
+        kernel = weights["kernel"]
+        if in_masks is None:
+            xp = (xt.reshape(-1, feats) @ kernel).reshape(steps, batch, -1)
+        else:                                   # one block of gate columns per input mask
+            xp = np.empty((steps, batch, kernel.shape[1]), dtype=np.result_type(x, kernel))
+            for blk, m in self._blocks(in_masks, kernel.shape[1]):
+                xp[..., blk] = ((xt * m).reshape(-1, feats) @ kernel[:, blk]).reshape(steps, batch, -1)
         bias = self.input_bias(weights)
         if bias is not None:
             xp += bias
-        hs, cache = self.run(xp, weights)
+        hs, cache = self.run(xp, weights, rec_masks)
         out = hs.transpose(1, 0, 2) if self.config["return_sequences"] else hs[-1]
-        return np.ascontiguousarray(out), (x2, mask, cache, hs.shape)
+        return np.ascontiguousarray(out), (xt, in_masks, cache, hs.shape)
+
+    @staticmethod
+    def _blocks(masks: np.ndarray, width: int):
+        w = width // len(masks)
+        return [(slice(k * w, (k + 1) * w), m) for k, m in enumerate(masks)]
 
     def backward(self, grad_out, cache, weights):
-        x2, mask, kcache, hs_shape = cache
-        steps, batch, _ = hs_shape
+        xt, in_masks, kcache, hs_shape = cache
+        steps, batch, feats = xt.shape
         if self.config["return_sequences"]:
             d_hs = np.ascontiguousarray(grad_out.transpose(1, 0, 2))
         else:
             d_hs = np.zeros(hs_shape, dtype=grad_out.dtype)
             d_hs[-1] = grad_out
-        d_xp, d_r, d_rb = self.run_backward(d_hs, kcache, weights)
+        d_xp, d_r, d_rb = self.run_backward(d_hs, kcache)
+        kernel = weights["kernel"]
         d_xp2 = d_xp.reshape(steps * batch, -1)
-        grads = {"kernel": x2.T @ d_xp2, "recurrent_kernel": d_r}
+        if in_masks is None:
+            d_k = xt.reshape(-1, feats).T @ d_xp2
+            dx = (d_xp2 @ kernel.T).reshape(steps, batch, feats)
+        else:
+            d_k = np.empty_like(kernel)
+            dx = np.zeros_like(xt)
+            for blk, m in self._blocks(in_masks, kernel.shape[1]):
+                d_k[:, blk] = (xt * m).reshape(-1, feats).T @ d_xp2[:, blk]
+                dx += (d_xp2[:, blk] @ kernel[:, blk].T).reshape(steps, batch, feats) * m
+        grads = {"kernel": d_k, "recurrent_kernel": d_r}
         if self.config["use_bias"]:
             d_b = d_xp2.sum(axis=0)
             grads["bias"] = d_b if d_rb is None else np.stack([d_b, d_rb])  # GRU reset_after: (2, 3u)
-        dx = (d_xp2 @ weights["kernel"].T).reshape(steps, batch, -1)
         if self.config["go_backwards"]:
             dx = dx[::-1]
-        dx = dx.transpose(1, 0, 2)
-        if mask is not None:
-            dx = dx * mask
-        return [np.ascontiguousarray(dx)], grads
+        return [np.ascontiguousarray(dx.transpose(1, 0, 2))], grads
 
 
 @register_layer
@@ -171,6 +201,7 @@ class SimpleRNN(BaseRNN):
         return_sequences: return every step's output instead of the last one.
         go_backwards: process the sequence in reverse.
         dropout: fraction of input features dropped during training.
+        recurrent_dropout: fraction of the recurrent state dropped during training.
 
     Input shape: ``(batch, timesteps, features)``.
     Output shape: ``(batch, timesteps, units)`` with return_sequences, else ``(batch, units)``.
@@ -180,11 +211,11 @@ class SimpleRNN(BaseRNN):
     gates = 1
     fields = _rnn_fields(gates=False)
 
-    def run(self, xp, weights):
-        return K.simple_rnn_forward(xp, weights["recurrent_kernel"], self.config["activation"])
+    def run(self, xp, weights, rec_masks):
+        return K.simple_rnn_forward(xp, weights["recurrent_kernel"], self.config["activation"], rec_masks)
 
-    def run_backward(self, d_hs, cache, weights):
-        return (*K.simple_rnn_backward(d_hs, cache, weights["recurrent_kernel"]), None)
+    def run_backward(self, d_hs, cache):
+        return (*K.simple_rnn_backward(d_hs, cache), None)
 
 
 @register_layer
@@ -199,6 +230,7 @@ class LSTM(BaseRNN):
         return_sequences: return every step's output instead of the last one.
         go_backwards: process the sequence in reverse.
         dropout: fraction of input features dropped during training.
+        recurrent_dropout: fraction of the recurrent state dropped during training.
 
     Input shape: ``(batch, timesteps, features)``.
     Output shape: ``(batch, timesteps, units)`` with return_sequences, else ``(batch, units)``.
@@ -217,12 +249,12 @@ class LSTM(BaseRNN):
             weights["bias"][u:2 * u] = 1.0
         return weights
 
-    def run(self, xp, weights):
+    def run(self, xp, weights, rec_masks):
         return K.lstm_forward(xp, weights["recurrent_kernel"], self.config["activation"],
-                              self.config["recurrent_activation"])
+                              self.config["recurrent_activation"], rec_masks)
 
-    def run_backward(self, d_hs, cache, weights):
-        return (*K.lstm_backward(d_hs, cache, weights["recurrent_kernel"]), None)
+    def run_backward(self, d_hs, cache):
+        return (*K.lstm_backward(d_hs, cache), None)
 
 
 @register_layer
@@ -238,6 +270,7 @@ class GRU(BaseRNN):
         return_sequences: return every step's output instead of the last one.
         go_backwards: process the sequence in reverse.
         dropout: fraction of input features dropped during training.
+        recurrent_dropout: fraction of the recurrent state dropped during training.
 
     Input shape: ``(batch, timesteps, features)``.
     Output shape: ``(batch, timesteps, units)`` with return_sequences, else ``(batch, units)``.
@@ -262,13 +295,13 @@ class GRU(BaseRNN):
     def _recurrent_bias(self, weights):
         return weights["bias"][1] if self.config["use_bias"] and self.config["reset_after"] else None
 
-    def run(self, xp, weights):
+    def run(self, xp, weights, rec_masks):
         return K.gru_forward(xp, weights["recurrent_kernel"], self._recurrent_bias(weights),
                              self.config["activation"], self.config["recurrent_activation"],
-                             self.config["reset_after"])
+                             self.config["reset_after"], rec_masks)
 
-    def run_backward(self, d_hs, cache, weights):
-        return K.gru_backward(d_hs, cache, weights["recurrent_kernel"])
+    def run_backward(self, d_hs, cache):
+        return K.gru_backward(d_hs, cache)
 
 
 RNN_CLASSES: dict[str, type[BaseRNN]] = {c.class_name: c for c in (SimpleRNN, LSTM, GRU)}
