@@ -1,0 +1,175 @@
+"""What the model does with the data: the Playground view, a regression curve, image predictions.
+
+* 2-D classification: the decision boundary as a live background image under the data points.
+* 1-D regression: the model's curve over the data points.
+* images: a grid of sample predictions with their confidence, and the confusion matrix at epoch end.
+Items are created in ``begin`` (once per run) and mutated by ``feed``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
+
+from .plots import PALETTE, SaveBar, image_plot, make_plot, set_text, set_title
+from .snapshots import class_ids, predicted_classes, tile
+
+GRID_SAMPLES = 16
+
+
+class DataView(QWidget):
+    def __init__(self, ask_path=None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.stack = QStackedWidget()
+        self.bar = SaveBar("Data view", self.stack, ask_path or (lambda *_: None))
+        lay.addWidget(self.bar)
+        lay.addWidget(self.stack, 1)
+        self._build_playground()
+        self._build_curve()
+        self._build_images()
+        self.mode = "none"
+        self.boundary_frames = 0
+        self.confusion_epoch: int | None = None
+
+    # ----- construction --------------------------------------------------------------------------------
+    def _build_playground(self) -> None:
+        self.pg_plot = make_plot("decision boundary", "x₂", "x₁")
+        p = self.pg_plot.getPlotItem()
+        p.showGrid(x=False, y=False)
+        p.getViewBox().setAspectLocked(True)
+        self.boundary = pg.ImageItem(axisOrder="col-major")
+        self.boundary.setColorMap(pg.colormap.get("CET-D1"))
+        self.boundary.setOpacity(0.85)
+        p.addItem(self.boundary)
+        self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen("w", width=0.8))
+        p.addItem(self.points)
+        self.stack.addWidget(self.pg_plot)
+
+    def _build_curve(self) -> None:
+        self.curve_plot = make_plot("model output", "y", "x")
+        p = self.curve_plot.getPlotItem()
+        self.curve_points = pg.ScatterPlotItem(size=4, brush=(31, 119, 180, 140), pen=None)
+        p.addItem(self.curve_points)
+        self.curve = p.plot([], [], pen=pg.mkPen("#d62728", width=2.5))
+        self.stack.addWidget(self.curve_plot)
+
+    def _build_images(self) -> None:
+        page = QWidget()
+        row = QHBoxLayout(page)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.pred_plot, self.pred_image = image_plot("sample predictions")
+        self.pred_image.setColorMap(pg.colormap.get("CET-L1"))  # grey; ink is drawn dark (see set_sample_images)
+        self.pred_labels: list[pg.TextItem] = []
+        self.conf_plot, self.conf_image = image_plot("confusion matrix (validation)")
+        self.conf_image.setColorMap(pg.colormap.get("CET-L17"))
+        cp = self.conf_plot.getPlotItem()
+        cp.showAxis("left")
+        cp.showAxis("bottom")
+        cp.setLabel("left", "true")
+        cp.setLabel("bottom", "predicted")
+        self.conf_labels: list[pg.TextItem] = []
+        row.addWidget(self.pred_plot, 1)
+        row.addWidget(self.conf_plot, 1)
+        self.stack.addWidget(page)
+        self.images_page = page
+
+    # ----- run lifecycle -------------------------------------------------------------------------------
+    def begin(self, kind: str, x: Any, y: np.ndarray, grid_kind: str | None) -> None:
+        """Prepare the page for this dataset: scatter the points once, or lay out the sample grid."""
+        self.boundary_frames = 0
+        self.confusion_epoch = None
+        if grid_kind == "boundary":
+            self.mode = "boundary"
+            self.stack.setCurrentIndex(0)
+            cls = class_ids(y)
+            brushes = [pg.mkBrush(PALETTE[c % len(PALETTE)]) for c in range(int(cls.max()) + 1)]
+            self.points.setData(pos=np.asarray(x, dtype=np.float64), brush=[brushes[c] for c in cls])
+            self.boundary.clear()
+            classes = int(cls.max()) + 1
+            self.boundary_levels = (0.0, 1.0) if classes <= 2 else (0.0, float(classes - 1))
+            if classes > 2:
+                self.boundary.setColorMap(pg.ColorMap(np.linspace(0, 1, classes),
+                                                      [pg.mkColor(PALETTE[i % 10]) for i in range(classes)]))
+            self.bar.caption.setText("Decision boundary (background) under the data points")
+        elif grid_kind == "curve":
+            self.mode = "curve"
+            self.stack.setCurrentIndex(1)
+            self.curve_points.setData(np.asarray(x)[:, 0], np.asarray(y).reshape(len(y), -1)[:, 0])
+            self.curve.setData([], [])
+            self.bar.caption.setText("Model output over the data")
+        elif kind == "image" or (np.asarray(x).ndim == 4 and not isinstance(x, dict)):
+            self.mode = "images"
+            self.stack.setCurrentIndex(2)
+            self.conf_image.clear()
+            for t in self.conf_labels + self.pred_labels:
+                set_text(t, "")
+            self.bar.caption.setText("Sample predictions and confusion matrix")
+        else:
+            self.mode = "none"
+            self.bar.caption.setText("No data view for this dataset")
+
+    def feed(self, latest: dict[str, Any]) -> None:
+        if self.mode in ("boundary", "curve") and "grid" in latest:
+            kind, values, extra = latest["grid"]
+            if kind == "boundary":
+                self.boundary.setImage(values, autoLevels=False, levels=self.boundary_levels)
+                self.boundary.setRect(QRectF(*extra))
+                self.boundary_frames += 1
+            else:
+                self.curve.setData(extra, values)
+        if self.mode == "images":
+            if "outputs" in latest:
+                self._feed_predictions(*latest["outputs"])
+            if "confusion" in latest:
+                self._feed_confusion(*latest["confusion"])
+
+    # ----- images ------------------------------------------------------------------------------------------
+    def set_sample_images(self, images: np.ndarray) -> None:
+        """The fixed sample batch (``(n, h, w[, c])``) drawn once as a grid; labels follow predictions."""
+        imgs = np.asarray(images)[:GRID_SAMPLES]
+        if imgs.ndim == 4:
+            imgs = imgs.mean(axis=-1)
+        self.sample_shape = imgs.shape[1:]
+        self.cols = max(1, int(np.ceil(np.sqrt(len(imgs)))))
+        lo, hi = float(imgs.min()), float(imgs.max())
+        self.pred_image.setImage(tile(hi - imgs, self.cols), autoLevels=False, levels=(0.0, (hi - lo) or 1.0))
+        p = self.pred_plot.getPlotItem()
+        while len(self.pred_labels) < len(imgs):
+            t = pg.TextItem("", anchor=(0, 0))
+            p.addItem(t)
+            self.pred_labels.append(t)
+        h, w = self.sample_shape
+        for i, t in enumerate(self.pred_labels):
+            r, c = divmod(i, self.cols)
+            t.setPos(c * (w + 1) - 0.5, r * (h + 1) - 0.5)
+            set_text(t, "")
+
+    def _feed_predictions(self, out: np.ndarray, y: np.ndarray) -> None:
+        pred, conf = predicted_classes(out)
+        truth = class_ids(y)
+        for i, t in enumerate(self.pred_labels[:len(pred)]):
+            ok = pred[i] == truth[i]
+            set_text(t, f"{pred[i]} {conf[i]:.0%}", "#0a7d2c" if ok else "#d62728")
+
+    def _feed_confusion(self, epoch: int, matrix: np.ndarray) -> None:
+        self.confusion_epoch = epoch
+        k = len(matrix)
+        self.conf_image.setImage(matrix.astype(np.float32), autoLevels=False, levels=(0.0, float(matrix.max()) or 1.0))
+        p = self.conf_plot.getPlotItem()
+        while len(self.conf_labels) < k * k:
+            t = pg.TextItem("", anchor=(0.5, 0.5), color="#222")
+            p.addItem(t)
+            self.conf_labels.append(t)
+        hi = matrix.max() or 1
+        for i in range(k):
+            for j in range(k):
+                t = self.conf_labels[i * k + j]
+                t.setPos(j + 0.5, i + 0.5)
+                set_text(t, str(matrix[i, j]) if matrix[i, j] else "", "#fff" if matrix[i, j] > 0.55 * hi else "#222")
+        acc = np.trace(matrix) / max(matrix.sum(), 1)
+        set_title(self.conf_plot, f"confusion matrix, epoch {epoch + 1} (validation accuracy {acc:.1%})")

@@ -1,0 +1,293 @@
+"""Training curves (pyqtgraph): loss and metrics per batch and per epoch, learning rate, gradient norms.
+
+Items are created once and mutated with ``setData`` from the run panel's ~30 Hz timer, on the UI
+thread only.  Batch curves live in doubling buffers with peak downsampling and clip-to-view, so
+drawing stays cheap however long the run gets.  Shared helpers for the other plot views live here.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+SMOOTHING = 0.9
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]
+
+
+# ----- shared helpers ------------------------------------------------------------------------------------
+class GrowingSeries:
+    """x/y in doubling NumPy buffers behind one ``PlotDataItem`` (appends are amortised O(1))."""
+
+    def __init__(self, item: pg.PlotDataItem, capacity: int = 1024) -> None:
+        self.item = item
+        self.x = np.empty(capacity, dtype=np.float64)
+        self.y = np.empty(capacity, dtype=np.float64)
+        self.n = 0
+        self.dirty = False
+
+    def append(self, x: float, y: float) -> None:
+        if self.n == len(self.x):
+            self.x = np.concatenate([self.x, np.empty_like(self.x)])
+            self.y = np.concatenate([self.y, np.empty_like(self.y)])
+        self.x[self.n] = x
+        self.y[self.n] = y
+        self.n += 1
+        self.dirty = True
+
+    def flush(self) -> None:
+        if self.dirty:
+            self.item.setData(self.x[:self.n], self.y[:self.n])
+            self.dirty = False
+
+    def clear(self) -> None:
+        self.n = 0
+        self.dirty = False
+        self.item.setData([], [])
+
+
+class RunningRange:
+    """Levels for an image that only widen during a run (fixed levels, no flicker)."""
+
+    def __init__(self, symmetric: bool = False) -> None:
+        self.symmetric = symmetric
+        self.lo = np.inf
+        self.hi = -np.inf
+
+    def update(self, img: np.ndarray) -> tuple[float, float]:
+        finite = img[np.isfinite(img)]
+        if finite.size:
+            self.lo = min(self.lo, float(finite.min()))
+            self.hi = max(self.hi, float(finite.max()))
+        lo, hi = (self.lo, self.hi) if np.isfinite(self.lo) else (0.0, 1.0)
+        if self.symmetric:
+            r = max(abs(lo), abs(hi)) or 1.0
+            return -r, r
+        return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+
+    def reset(self) -> None:
+        self.lo, self.hi = np.inf, -np.inf
+
+
+def set_title(plot: pg.PlotWidget, text: str) -> None:
+    """Change a plot's title only when it differs (re-laying out the title label is expensive)."""
+    if getattr(plot, "_title_text", None) != text:
+        plot._title_text = text
+        plot.getPlotItem().setTitle(text, size="9pt", color="#333")
+
+
+def set_text(item: pg.TextItem, text: str, color: str | None = None) -> None:
+    """``TextItem.setText`` only on change (each call re-lays out a QGraphicsTextItem)."""
+    if getattr(item, "_last", None) != (text, color):
+        item._last = (text, color)
+        item.setText(text)
+        if color is not None:
+            item.setColor(color)
+
+
+def make_plot(title: str, left: str = "", bottom: str = "") -> pg.PlotWidget:
+    w = pg.PlotWidget(background="w")
+    p = w.getPlotItem()
+    set_title(w, title)
+    p.showGrid(x=True, y=True, alpha=0.2)
+    if left:
+        p.setLabel("left", left)
+    if bottom:
+        p.setLabel("bottom", bottom)
+    p.setMenuEnabled(False)
+    w.setMinimumSize(180, 120)
+    return w
+
+
+def image_plot(title: str, invert: bool = True) -> tuple[pg.PlotWidget, pg.ImageItem]:
+    """A plot holding one row-major ``ImageItem`` (row 0 at the top when ``invert``)."""
+    w = make_plot(title)
+    p = w.getPlotItem()
+    p.showGrid(x=False, y=False)
+    item = pg.ImageItem(axisOrder="row-major")
+    p.addItem(item)
+    p.getViewBox().invertY(invert)
+    p.getViewBox().setAspectLocked(True)
+    p.hideAxis("bottom")
+    p.hideAxis("left")
+    return w, item
+
+
+def save_widget_png(widget: QWidget, path: str | Path) -> Path:
+    """Render ``widget`` (works offscreen) and write a PNG; raises ``OSError`` when it cannot be written."""
+    path = Path(path)
+    if not widget.grab().save(str(path), "PNG"):
+        raise OSError(f"{path}: the picture could not be written.")
+    return path
+
+
+class SaveBar(QWidget):
+    """A row with a caption and a "Save PNG…" button; ``ask_path`` returns a file name or None."""
+
+    def __init__(self, caption: str, target: QWidget, ask_path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.target = target
+        self.ask_path = ask_path
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 0, 4, 0)
+        self.caption = QLabel(caption)
+        self.caption.setTextFormat(Qt.TextFormat.PlainText)
+        lay.addWidget(self.caption, 1)
+        self.button = QPushButton("Save PNG…")
+        self.button.setToolTip("Save this view as a PNG picture")
+        self.button.clicked.connect(self._save)
+        lay.addWidget(self.button)
+
+    def _save(self) -> None:
+        path = self.ask_path("Save picture", "PNG image (*.png)")
+        if path:
+            save_widget_png(self.target, path if path.lower().endswith(".png") else path + ".png")
+
+
+# ----- the curves view ----------------------------------------------------------------------------------
+class CurvesView(QWidget):
+    """Loss, accuracy, learning rate and per-layer gradient norms against the training step."""
+
+    def __init__(self, ask_path=None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.plots = QWidget()
+        grid = QVBoxLayout(self.plots)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.loss_plot = make_plot("loss", bottom="step")
+        self.metric_plot = make_plot("accuracy", bottom="step")
+        self.lr_plot = make_plot("learning rate", bottom="step")
+        self.grad_plot = make_plot("gradient norm per layer", bottom="step")
+        self.grad_plot.getPlotItem().setLogMode(y=True)
+        top = QHBoxLayout()
+        top.addWidget(self.loss_plot)
+        top.addWidget(self.metric_plot)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.grad_plot, 3)
+        bottom.addWidget(self.lr_plot, 1)
+        grid.addLayout(top, 3)
+        grid.addLayout(bottom, 2)
+        self.bar = SaveBar("Training curves", self.plots, ask_path or (lambda *_: None))
+        lay.addWidget(self.bar)
+        lay.addWidget(self.plots, 1)
+        self._build_items()
+        self.names: dict[str, str] = {}
+        self.reset()
+
+    def _series(self, plot: pg.PlotWidget, name: str, pen: Any, symbol: str | None = None) -> GrowingSeries:
+        p = plot.getPlotItem()
+        item = p.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=6 if symbol else None,
+                      symbolBrush=pen.color() if symbol and hasattr(pen, "color") else None)
+        item.setDownsampling(auto=True, method="peak")
+        item.setClipToView(True)
+        return GrowingSeries(item)
+
+    def _build_items(self) -> None:
+        for plot in (self.loss_plot, self.metric_plot):
+            plot.getPlotItem().addLegend(offset=(-8, 8), labelTextSize="8pt")
+        blue, orange = pg.mkPen("#1f77b4", width=2), pg.mkPen("#ff7f0e", width=2)
+        self.batch_loss = self._series(self.loss_plot, "batch", pg.mkPen(color=(31, 119, 180, 60)))
+        self.smooth_loss = self._series(self.loss_plot, "batch (smoothed)", blue)
+        self.epoch_loss = self._series(self.loss_plot, "epoch: train", pg.mkPen("#2ca02c", width=1.5), "o")
+        self.val_loss = self._series(self.loss_plot, "epoch: validation", orange, "s")
+        self.batch_acc = self._series(self.metric_plot, "running (epoch)", pg.mkPen(color=(31, 119, 180, 120)))
+        self.epoch_acc = self._series(self.metric_plot, "epoch: train", pg.mkPen("#2ca02c", width=1.5), "o")
+        self.val_acc = self._series(self.metric_plot, "epoch: validation", orange, "s")
+        self.lr = self._series(self.lr_plot, "learning rate", pg.mkPen("#9467bd", width=2))
+        self.grad: dict[str, GrowingSeries] = {}
+        self.all_series = [self.batch_loss, self.smooth_loss, self.epoch_loss, self.val_loss, self.batch_acc,
+                           self.epoch_acc, self.val_acc, self.lr]
+
+    # ----- run lifecycle -------------------------------------------------------------------------------
+    def reset(self) -> None:
+        for s in self.all_series + list(self.grad.values()):
+            s.clear()
+        self._ema: float | None = None
+        self.epochs: list[dict[str, float]] = []
+        self.batches: list[tuple[int, int, float]] = []
+        self.step_offset = 0
+        self.last_step = 0
+        self.lr_value: float | None = None
+
+    def begin(self, names: dict[str, str], lr: float | None) -> None:
+        """A new run continues the curves where the previous one stopped (same weights, later steps)."""
+        self.names = dict(names)
+        self.step_offset = self.last_step
+        self.lr_value = lr
+
+    def feed(self, latest: dict[str, Any], events: list[tuple]) -> None:
+        if "begin" in latest:
+            self.lr_value = latest["begin"]["lr"]
+        for ev in events:
+            if ev[0] == "batch":
+                self._batch(ev)
+            elif ev[0] == "epoch":
+                self._epoch(ev)
+        if "grad_norms" in latest and "progress" in latest:
+            step = latest["progress"]["step"] + self.step_offset
+            if self.lr_value is not None:
+                self.lr.append(step, self.lr_value)
+            for nid, g in latest["grad_norms"].items():
+                if g > 0 and np.isfinite(g):
+                    self._grad_series(nid).append(step, g)
+        for s in self.all_series + list(self.grad.values()):
+            s.flush()
+
+    def _batch(self, ev: tuple) -> None:
+        _, step, epoch, _batch, loss, acc, _t = ev
+        step += self.step_offset
+        self.last_step = step
+        self.batches.append((step, epoch, loss))
+        if np.isfinite(loss):
+            self._ema = loss if self._ema is None else SMOOTHING * self._ema + (1 - SMOOTHING) * loss
+            self.batch_loss.append(step, loss)
+            self.smooth_loss.append(step, self._ema)
+        if acc is not None:
+            self.batch_acc.append(step, acc)
+
+    def _epoch(self, ev: tuple) -> None:
+        _, epoch, step, logs, _t = ev
+        step += self.step_offset
+        self.epochs.append({"epoch": len(self.epochs) + 1, "step": step, **logs})
+        for key, series in (("loss", self.epoch_loss), ("val_loss", self.val_loss),
+                            ("accuracy", self.epoch_acc), ("val_accuracy", self.val_acc)):
+            if key in logs and np.isfinite(logs[key]):
+                series.append(step, logs[key])
+
+    def _grad_series(self, nid: str) -> GrowingSeries:
+        s = self.grad.get(nid)
+        if s is None:
+            color = PALETTE[len(self.grad) % len(PALETTE)]
+            if not self.grad:
+                self.grad_plot.getPlotItem().addLegend(offset=(-8, 8), labelTextSize="8pt")
+            s = self._series(self.grad_plot, self.names.get(nid, nid), pg.mkPen(color, width=1.5))
+            self.grad[nid] = s
+        return s
+
+    # ----- export -------------------------------------------------------------------------------------
+    @property
+    def point_count(self) -> int:
+        return self.batch_loss.n
+
+    def export_csv(self, path: str | Path) -> tuple[Path, Path]:
+        """Per-epoch history to ``path`` and per-batch losses to ``<stem>_batches.csv`` beside it."""
+        path = Path(path)
+        keys: list[str] = []
+        for row in self.epochs:
+            keys += [k for k in row if k not in keys]
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=keys or ["epoch"])
+            w.writeheader()
+            w.writerows(self.epochs)
+        batches = path.with_name(path.stem + "_batches.csv")
+        with open(batches, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["step", "epoch", "batch_loss"])
+            w.writerows((s, e + 1, f"{v:.7g}") for s, e, v in self.batches)
+        return path, batches

@@ -1,0 +1,213 @@
+"""NumPy-only helpers for the live run: image tiling, histograms, data/graph fit checks, confusion.
+
+Everything here runs in the training worker (or in tests) and returns small, freshly allocated
+arrays that are safe to hand to the UI thread.  No Qt, no pyqtgraph.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from engine.executor import CompiledGraph
+from engine.losses import default_loss, get_loss
+from engine.shapes import fmt_shape
+from engine.training import output_activation
+
+HIST_BINS = 40
+GRID = 80  # decision-boundary resolution (GRID x GRID points)
+
+
+# ----- images ------------------------------------------------------------------------------------------
+def tile(images: np.ndarray, cols: int | None = None, gap: int = 1, fill: float = np.nan) -> np.ndarray:
+    """Tile ``(n, h, w)`` images into one ``(rows*(h+gap)-gap, cols*(w+gap)-gap)`` image.
+
+    Gaps hold ``fill`` (NaN draws as transparent in pyqtgraph), so tiles stay visually separate.
+    """
+    n, h, w = images.shape
+    cols = cols or max(1, math.ceil(math.sqrt(n)))
+    rows = max(1, math.ceil(n / cols))
+    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), fill, dtype=np.float32)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = images[i]
+    return out
+
+
+def activation_image(act: np.ndarray) -> tuple[str, np.ndarray]:
+    """How to picture one node's output on the sample batch: ``("maps"|"units", 2-D image)``.
+
+    ``(batch, h, w, c)``: the first sample's ``c`` feature maps as a grid.  ``(batch, units)``: a
+    units x samples heatmap.  ``(batch, steps, units)``: the first sample's steps x units.  Anything
+    else is flattened per sample.
+    """
+    if act.ndim == 4:
+        maps = np.moveaxis(act[0], -1, 0)[:64]
+        return "maps", tile(maps)
+    if act.ndim == 3:
+        return "units", np.array(act[0].T, dtype=np.float32)
+    flat = act.reshape(len(act), -1)[:, :256]
+    return "units", np.array(flat.T, dtype=np.float32)
+
+
+def kernel_image(kernel: np.ndarray) -> tuple[str, np.ndarray]:
+    """A weight array as a picture: Dense kernels as an in x out heatmap, conv filters as a grid.
+
+    A 2-D conv kernel ``(kh, kw, cin, cout)`` becomes ``cout`` columns of ``cin`` rows of ``kh x kw``
+    tiles (averaged over input channels when that grid would be too large).
+    """
+    if kernel.ndim == 4:
+        kh, kw, cin, cout = kernel.shape
+        if cin * cout > 1024:
+            k = kernel.mean(axis=2)[:, :, :64]
+            return "filters", tile(np.moveaxis(k, -1, 0))
+        tiles = np.moveaxis(kernel, (2, 3), (0, 1)).reshape(cin * cout, kh, kw)
+        return "filters", tile(tiles, cols=cout)
+    if kernel.ndim == 3:  # Conv1D (k, cin, cout)
+        return "filters", np.array(kernel.reshape(-1, kernel.shape[-1]), dtype=np.float32)
+    if kernel.ndim == 1:
+        return "vector", np.array(kernel[:, None], dtype=np.float32)
+    return "kernel", np.array(kernel.reshape(kernel.shape[0], -1), dtype=np.float32)
+
+
+def main_weight(weights: dict[str, np.ndarray]) -> tuple[str, np.ndarray] | None:
+    """The weight worth picturing: ``kernel`` (or the largest array)."""
+    if not weights:
+        return None
+    for name in ("kernel", "depthwise_kernel", "embeddings", "gamma"):
+        if name in weights:
+            return name, weights[name]
+    name = max(weights, key=lambda k: weights[k].size)
+    return name, weights[name]
+
+
+# ----- statistics ----------------------------------------------------------------------------------------
+def histogram(values: np.ndarray, lo: float | None = None, hi: float | None = None,
+              bins: int = HIST_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """``(edges, counts)`` over ``[lo, hi]`` (the data's range when not given); outliers land in the end bins."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if lo is None or hi is None:
+        lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(np.clip(v, lo, hi), bins=bins, range=(lo, hi))
+    return edges.astype(np.float32), counts.astype(np.float32)
+
+
+def dead_fraction(act: np.ndarray) -> float:
+    """Fraction of units (features/channels) that output zero for every sample of the batch."""
+    a = act.reshape(len(act), -1, act.shape[-1]) if act.ndim > 2 else act.reshape(len(act), -1)
+    alive = np.any(a != 0, axis=tuple(range(a.ndim - 1)))
+    return float(1.0 - alive.mean()) if alive.size else 0.0
+
+
+def is_relu(plan: CompiledGraph, nid: str) -> bool:
+    layer = plan.layers[nid]
+    return layer.class_name == "ReLU" or layer.config.get("activation") == "relu"
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
+    """``(classes, classes)`` counts, rows = true class, columns = predicted class."""
+    m = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(m, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    return m
+
+
+def class_ids(y: np.ndarray) -> np.ndarray:
+    """Integer class ids from sparse ids, ``(n, 1)`` ids or one-hot rows."""
+    y = np.asarray(y)
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        return y.argmax(axis=-1)
+    return y.reshape(len(y)).astype(np.int64)
+
+
+def predicted_classes(out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(class id, confidence)`` per sample from a softmax (or single sigmoid) output."""
+    out = out.reshape(len(out), -1)
+    if out.shape[1] == 1:
+        p = out[:, 0]
+        cls = (p >= 0.5).astype(np.int64)
+        return cls, np.where(cls == 1, p, 1 - p)
+    return out.argmax(axis=1), out.max(axis=1)
+
+
+def boundary_grid(x: np.ndarray, n: int = GRID, margin: float = 0.15) -> tuple[np.ndarray, tuple]:
+    """``n*n`` points covering the 2-D data with a margin, and the rect ``(x0, y0, w, h)``."""
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    pad = (hi - lo) * margin + 1e-6
+    lo, hi = lo - pad, hi + pad
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n), indexing="ij")
+    pts = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+    return pts, (float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+
+
+def boundary_values(out: np.ndarray, n: int = GRID) -> np.ndarray:
+    """The image under the points: P(class 1) for 2-class outputs, the arg-max class otherwise."""
+    out = out.reshape(len(out), -1)
+    if out.shape[1] == 1:
+        v = out[:, 0]
+    elif out.shape[1] == 2:
+        v = out[:, 1]
+    else:
+        v = out.argmax(axis=1).astype(np.float32)
+    return np.array(v.reshape(n, n), dtype=np.float32)
+
+
+# ----- does the data fit the graph? ----------------------------------------------------------------------
+def data_fit_problem(plan: CompiledGraph, x: Any, y: np.ndarray, loss: str | None) -> str | None:
+    """A sentence saying why ``(x, y)`` cannot train ``plan`` (None when it can).
+
+    Checks the input shapes, that there is one output, and that the labels suit the output and the
+    loss (class ids within the number of units, one-hot width, regression target shape).
+    """
+    try:
+        plan.prepare_inputs(x if isinstance(x, dict) else np.asarray(x)[:2])
+    except Exception as exc:  # noqa: BLE001 - any rejection becomes the message
+        return str(exc)
+    if len(plan.output_ids) != 1:
+        return "The run panel trains graphs with one output; this graph has " \
+               f"{len(plan.output_ids)} ({', '.join(plan.output_names)})."
+    out = plan.output_ids[0]
+    oshape = plan.shapes[out]
+    name = plan.names[out]
+    y = np.asarray(y)
+    lname = loss or default_loss(output_activation(plan, out), y[:2], oshape)
+    spec = get_loss(lname)
+    units = oshape[-1] or 1
+    if spec.sparse:
+        if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(y == np.round(y))):
+            return f"{spec.name} needs integer class ids but the labels are {y.dtype}; choose mse for regression."
+        if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
+            return (f"The labels have shape {fmt_shape(y.shape[1:])} per sample; {spec.name} needs one class id "
+                    "per sample (use categorical_crossentropy for one-hot labels).")
+        top = int(y.max()) if y.size else 0
+        if top >= units:
+            return (f"The labels go up to class {top} but the output '{name}' has {units} unit(s); give it "
+                    f"{top + 1} units.")
+        return None
+    ys = tuple(y.shape[1:])
+    want = tuple(oshape[1:])
+    classes = int(y.max()) + 1 if y.dtype.kind in "iu" and y.size else 0
+    if ys == want or (ys == () and want == (1,)) or (ys == (1,) and want == ()):
+        return None
+    if ys == () and y.dtype.kind in "iu" and spec.name == "categorical_crossentropy":
+        return f"categorical_crossentropy needs one-hot labels; these are class ids, so use " \
+               f"sparse_categorical_crossentropy (the output '{name}' has {units} units, labels {classes} classes)."
+    return (f"The output '{name}' has shape {fmt_shape(oshape)} but the labels have {fmt_shape((None, *ys))}; "
+            "change the output layer's units or the labels.")
+
+
+def describe_data(x: Any, y: np.ndarray) -> str:
+    """``"1,797 samples · x (8, 8, 1) float32 · y () int64, 10 classes"``."""
+    y = np.asarray(y)
+    if isinstance(x, dict):
+        xs = ", ".join(f"{k} {fmt_shape(v.shape[1:])}" for k, v in x.items())
+        n = len(next(iter(x.values())))
+    else:
+        x = np.asarray(x)
+        xs = f"x {fmt_shape(x.shape[1:])} {x.dtype}"
+        n = len(x)
+    extra = f", {len(np.unique(y))} classes" if y.dtype.kind in "iu" and y.ndim == 1 else ""
+    return f"{n:,} samples · {xs} · y {fmt_shape(y.shape[1:])} {y.dtype}{extra}"
