@@ -87,21 +87,6 @@ class GraphDocument(QObject):
         self._revalidate()
         return nid
 
-    def remove_node(self, node_id: str) -> tuple[Node, list[Edge]]:
-        for e in self.graph.in_edges(node_id) + self.graph.out_edges(node_id):
-            self.disconnect(e, revalidate=False)
-        node, edges = self.graph.remove_node(node_id)
-        if self.weights:
-            self.weights.pop(node_id, None)
-        self.node_removed.emit(node_id)
-        self._revalidate()
-        return node, edges
-
-    def restore_node(self, node: Node) -> None:
-        self.graph.restore_node(node)
-        self.node_added.emit(node.id)
-        self._revalidate()
-
     def connect(self, source: str, target: str, index: int | None = None) -> Edge:
         edge = self.graph.connect(source, target, index)
         self.edge_added.emit(edge)
@@ -116,7 +101,6 @@ class GraphDocument(QObject):
 
     def set_config(self, node_id: str, config: dict) -> None:
         self.graph.set_config(node_id, config)
-        self._drop_stale_weights(node_id)
         self.node_changed.emit(node_id)
         self._revalidate()
 
@@ -158,7 +142,7 @@ class GraphDocument(QObject):
                 self.graph.connect(e.source, e.target, e.index)
                 self.edge_added.emit(e)
         if order is not None:
-            self.graph.reorder_nodes(order) if hasattr(self.graph, "reorder_nodes") else _reorder(self.graph, order)
+            self.graph.reorder_nodes(order)
         self._revalidate()
 
     def add_subgraph(self, data: dict, offset: Position = (0.0, 0.0), fresh: bool = True) -> dict[str, str]:
@@ -172,12 +156,6 @@ class GraphDocument(QObject):
         return mapping
 
     # ----- helpers ------------------------------------------------------------------------------------
-    def _drop_stale_weights(self, node_id: str) -> None:
-        """Trained weights whose shapes no longer fit the edited layer are discarded."""
-        if self.weights and node_id in self.weights:
-            del self.weights[node_id]
-            self.weights_changed.emit()
-
     def _revalidate(self) -> None:
         self.result = self.validator.validate()
         self.validation_changed.emit(self.result)
@@ -186,13 +164,3 @@ class GraphDocument(QObject):
     def display_name(self) -> str:
         return self.path.name if self.path else "untitled.lgraph"
 
-
-def _reorder(graph: LayerGraph, order: list[str]) -> None:
-    """Put ``graph``'s nodes back in ``order`` (ids missing from it keep their place at the end).
-
-    LayerGraph keeps insertion order in a dict; it has no public reorder yet, so this is the one
-    place outside engine/graph.py that touches it.
-    """
-    nodes = graph._nodes  # noqa: SLF001
-    ranked = [n for n in order if n in nodes] + [n for n in nodes if n not in set(order)]
-    graph._nodes = {n: nodes[n] for n in ranked}  # noqa: SLF001

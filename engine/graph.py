@@ -199,6 +199,16 @@ class LayerGraph:
             items.insert(at, items.pop())
             self._nodes = dict(items)
 
+    def reorder_nodes(self, order: list[str]) -> None:
+        """Put nodes in ``order`` (ids missing from it keep their relative place at the end).
+
+        Node order is the order of the model's inputs and outputs, so undo restores it exactly.
+        """
+        rank = [n for n in order if n in self._nodes]
+        rest = [n for n in self._nodes if n not in set(rank)]
+        self._nodes = {n: self._nodes[n] for n in rank + rest}
+        self.structure_version += 1
+
     def free_input_index(self, node_id: str) -> int:
         ins = self._in_edges.get(node_id, {})
         i = 0
@@ -241,6 +251,7 @@ class LayerGraph:
         self._g.add_edge(edge.source, edge.target, key=edge.index)
         self._in_edges[edge.target][edge.index] = edge
         self._touch_structure(edge.target)
+        self._dirty.add(edge.source)  # an Input's "not connected" problem depends on its out-edges
         return edge
 
     def disconnect(self, edge: Edge) -> None:
@@ -249,6 +260,7 @@ class LayerGraph:
         del self._in_edges[edge.target][edge.index]
         self._g.remove_edge(edge.source, edge.target, key=edge.index)
         self._touch_structure(edge.target)
+        self._dirty.add(edge.source)
 
     def set_config(self, node_id: str, config: dict[str, Any]) -> None:
         """Replace a node's config after the layer class validated it (``ConfigError`` otherwise)."""

@@ -5,3 +5,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# Before any test imports PySide6 (directly or through pyqtgraph): see designer/qt_compat.py.
+from designer.qt_compat import make_singletons_immortal  # noqa: E402
+
+make_singletons_immortal()
