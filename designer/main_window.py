@@ -295,7 +295,8 @@ class MainWindow(QMainWindow):
     def update_status(self) -> None:
         text = self.status_text()
         self.status_label.setText(text)
-        self.status_label.setProperty("state", "bad" if self.doc.result.problems else "ok")
+        state = "bad" if self.doc.result.problems else ("ok" if len(self.doc.graph) else "")
+        self.status_label.setProperty("state", state)
         self.status_label.style().unpolish(self.status_label)
         self.status_label.style().polish(self.status_label)
 
