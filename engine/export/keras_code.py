@@ -48,14 +48,19 @@ def _value_source(field_name: str, kind: str, value: Any) -> str:
     return literal(value)
 
 
+#: Arguments Keras requires although the engine has a default for them.
+KERAS_REQUIRED = {"AveragePooling1D": ("pool_size",), "AveragePooling2D": ("pool_size",)}
+
+
 def layer_arguments(layer: Layer, skip: tuple[str, ...] = ()) -> list[str]:
     """``arg=value`` for every argument that differs from its Keras default, in declaration order."""
     args = []
+    required = KERAS_REQUIRED.get(layer.class_name, ())
     for f in layer.all_fields():
         if f.name in skip:
             continue
         value = layer.config.get(f.name)
-        if f.default is not REQUIRED and _norm(value) == _norm(f.default):
+        if f.default is not REQUIRED and f.name not in required and _norm(value) == _norm(f.default):
             continue
         args.append(f"{f.name}={_value_source(f.name, f.kind, value)}")
     return args

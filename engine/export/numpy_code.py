@@ -102,8 +102,13 @@ def _closure(names: set[str]) -> list[str]:
 
 
 def _defaults(func: str) -> dict[str, Any]:
+    """Parameter defaults of a kernel; required parameters map to ``REQUIRED_ARG``."""
     sig = inspect.signature(getattr(numpy_runtime, func))
-    return {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+    return {k: (REQUIRED_ARG if p.default is inspect.Parameter.empty else p.default)
+            for k, p in sig.parameters.items()}
+
+
+REQUIRED_ARG = object()
 
 
 def _arg(name: str, value: Any, used: set[str]) -> str:
@@ -129,6 +134,9 @@ def _config_args(func: str, config: dict, names: tuple[str, ...], used: set[str]
         if name not in config or name not in defaults:
             continue
         value = config[name]
+        if defaults[name] is REQUIRED_ARG:
+            out.append(f"{name}={_arg(name, value, used)}")
+            continue
         if name in ACTIVATION_ARGS and (value or "linear") == getattr(defaults[name], "__name__", defaults[name]):
             continue
         if name not in ACTIVATION_ARGS and _tuples(value) == _tuples(defaults[name]):

@@ -1,0 +1,146 @@
+"""Keras 3 models for the import/export round trips: one combined model per layer family.
+
+Weights are randomised (BatchNormalization's moving variance kept positive) so that every weight
+matters in the comparison; inputs are seeded random arrays.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tests.oracle import keras
+
+
+# Zero initializers keep model construction fast (JAX compiles each random initializer per shape);
+# ``randomize`` then sets random weights.  They also exercise the importer's initializer mapping.
+K = {"kernel_initializer": "zeros"}
+R = {"kernel_initializer": "zeros", "recurrent_initializer": "zeros"}
+DW = {"depthwise_initializer": "zeros"}
+SEP = {"depthwise_initializer": "zeros", "pointwise_initializer": "zeros"}
+
+
+def randomize(model, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        ws = []
+        for var, w in zip(layer.weights, layer.get_weights()):
+            if "variance" in var.path:
+                ws.append(rng.uniform(0.5, 1.5, w.shape).astype(w.dtype))
+            else:
+                ws.append((rng.normal(0, 0.4, w.shape)).astype(w.dtype))
+        if ws:
+            layer.set_weights(ws)
+
+
+def mlp():
+    k = keras()
+    L = k.layers
+    return k.Sequential([
+        k.Input((8,), name="features"),
+        L.Dense(16, activation="relu", kernel_regularizer="l2", name="hidden"),
+        L.Dropout(0.3),
+        L.BatchNormalization(),
+        L.Dense(12, activation="tanh", use_bias=False, **K),
+        L.GaussianNoise(0.1),
+        L.Dense(4, activation="softmax", name="probs", **K),
+    ], name="mlp")
+
+
+def conv():
+    k = keras()
+    L = k.layers
+    x0 = k.Input((12, 12, 3), name="image")
+    x = L.Conv2D(4, 3, padding="same", activation="relu", **K)(x0)
+    x = L.Conv2D(4, 3, groups=2, dilation_rate=2, **K)(x)
+    x = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", **DW)(x)
+    x = L.SeparableConv2D(5, 3, strides=2, padding="same", activation="elu", **SEP)(x)
+    x = L.Conv2DTranspose(3, 3, strides=2, padding="same", **K)(x)
+    x = L.Conv2DTranspose(2, 2, strides=3, **K)(x)
+    x = L.ZeroPadding2D(((1, 0), (2, 1)))(x)
+    x = L.Cropping2D(((1, 1), (0, 2)))(x)
+    x = L.SpatialDropout2D(0.2)(x)
+    x = L.MaxPooling2D(2, padding="same")(x)
+    x = L.UpSampling2D(2)(x)
+    x = L.UpSampling2D((1, 2), interpolation="bilinear")(x)
+    x = L.AveragePooling2D(3, strides=2, padding="same")(x)
+    x = L.LayerNormalization()(x)
+    a = L.GlobalAveragePooling2D()(x)
+    b = L.GlobalMaxPooling2D(keepdims=True)(x)
+    b = L.Flatten()(b)
+    out = L.Dense(3, **K)(L.Concatenate()([a, b]))
+    return k.Model(x0, out, name="conv")
+
+
+def sequence():
+    k = keras()
+    L = k.layers
+    x0 = k.Input((10, 6), name="series")
+    x = L.Conv1D(8, 3, padding="causal", dilation_rate=2, activation="relu", **K)(x0)
+    x = L.MaxPooling1D(2)(x)
+    x = L.AveragePooling1D(2, strides=1, padding="same")(x)
+    x = L.SimpleRNN(5, return_sequences=True, **R)(x)
+    x = L.LSTM(6, return_sequences=True, **R)(x)
+    x = L.GRU(4, return_sequences=True, reset_after=False, **R)(x)
+    x = L.Bidirectional(L.LSTM(3, return_sequences=True, **R))(x)
+    x = L.SpatialDropout1D(0.1)(x)
+    x = L.Bidirectional(L.GRU(3, **R), merge_mode="sum")(x)
+    x = L.RepeatVector(4)(x)
+    x = L.Permute((2, 1))(x)
+    x = L.Reshape((6, 2))(x)
+    a = L.GlobalAveragePooling1D()(x)
+    b = L.GlobalMaxPooling1D()(L.Conv1D(3, 2, strides=2, **K)(x))
+    out = L.Concatenate()([a, b])
+    return k.Model(x0, out, name="sequence")
+
+
+def merging():
+    """Two inputs, two outputs, a skip connection (Add of a tensor and its transform) and every merge."""
+    k = keras()
+    L = k.layers
+    a = k.Input((6,), name="left")
+    b = k.Input((6,), name="right")
+    ha = L.Dense(6, activation="sigmoid", **K)(a)
+    hb = L.Dense(6, **K)(b)
+    skip = L.Add(name="skip")([a, L.Dense(6, **K)(a)])
+    merged = [L.Add()([ha, hb, skip]), L.Subtract()([ha, hb]), L.Multiply()([ha, hb]), L.Average()([ha, hb]),
+              L.Maximum()([ha, hb]), L.Minimum()([ha, hb])]
+    cat = L.Concatenate()(merged)
+    out1 = L.Dense(2, name="out_one", **K)(cat)
+    out2 = L.Dense(3, activation="softmax", name="out_two", **K)(L.GaussianDropout(0.2)(cat))
+    return k.Model([a, b], [out1, out2], name="merging")
+
+
+def embedding():
+    k = keras()
+    L = k.layers
+    ids = k.Input((5,), dtype="int32", name="tokens")
+    x = L.Embedding(20, 4, embeddings_initializer="zeros")(ids)
+    x = L.Flatten()(x)
+    return k.Model(ids, L.Dense(2, **K)(x), name="embedding")
+
+
+def activations():
+    k = keras()
+    L = k.layers
+    x0 = k.Input((7,), name="values")
+    x = L.Dense(7, **K)(x0)
+    parts = [L.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2)(x), L.ReLU()(x), L.LeakyReLU()(x),
+             L.ELU(alpha=0.7)(x), L.PReLU()(x), L.Softmax()(x), L.Activation("gelu")(x),
+             L.Activation("selu")(x), L.Activation("softplus")(x), L.Activation("hard_sigmoid")(x)]
+    return k.Model(x0, L.Concatenate()(parts), name="activations")
+
+
+MODELS = {"mlp": mlp, "conv": conv, "sequence": sequence, "merging": merging, "embedding": embedding,
+          "activations": activations}
+
+
+def sample_inputs(model, n: int = 5, seed: int = 1):
+    """Random inputs: a dict keyed by input name when the model has several."""
+    rng = np.random.default_rng(seed)
+    xs = {}
+    for t in model.inputs:
+        shape = (n, *t.shape[1:])
+        if "int" in str(t.dtype):
+            xs[t.name] = rng.integers(0, 20, shape).astype("int32")
+        else:
+            xs[t.name] = rng.normal(size=shape).astype("float32")
+    return xs
