@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from engine.runtime import with_blas_threads
 from engine.errors import TrainingError
 from engine.executor import CompiledGraph, Executor, ForwardPass, ParamStore, Weights, first_nonfinite
 from engine.graph import LayerGraph
@@ -273,7 +274,7 @@ class Trainer:
             total, per, gout = self.compute_loss(fwd, yb)
             bad = first_nonfinite(self.plan, fwd.activations)
             if bad is not None or not np.isfinite(total):
-                raise nonfinite_error(self.plan, bad)
+                raise nonfinite_error(self.plan, bad, per, yb)
             wgrads, _ = self.executor.backward(self.params, fwd, gout)
         keys = self.params.trainable_keys()
         self.optimizer.apply(((nid, k), self.params.values[nid][k], wgrads[nid][k])
@@ -313,7 +314,14 @@ def output_activation(plan: CompiledGraph, nid: str) -> str | None:
     return layer.config.get("activation")
 
 
-def nonfinite_error(plan: CompiledGraph, bad: str | None) -> TrainingError:
+def nonfinite_error(plan: CompiledGraph, bad: str | None, losses: dict[str, float] | None = None,
+                    labels: dict[str, np.ndarray] | None = None) -> TrainingError:
+    if bad is None and losses and labels is not None:
+        # finite outputs, finite labels, infinite loss: the output values grew so large the loss overflowed
+        nid = next((n for n, v in losses.items() if not np.isfinite(v) and np.all(np.isfinite(labels[n]))), None)
+        if nid is not None:
+            return TrainingError(f"The loss on the output of {plan.owner(nid)} overflowed to infinity: its values "
+                                 "grew too large; lower the learning rate or normalise the targets.", nid)
     if bad is None:
         return TrainingError("The loss became NaN or infinite although every layer output is finite; check the "
                              "labels for NaN/Inf values and that they suit the loss.")
@@ -337,6 +345,7 @@ def _split(xs, ys, validation_split):
     return take(xs, slice(0, cut)), take(ys, slice(0, cut)), take(xs, slice(cut, None)), take(ys, slice(cut, None))
 
 
+@with_blas_threads
 def fit(graph: LayerGraph | CompiledGraph, x: Any, y: Any, *, params: ParamStore | Weights | None = None,
         loss: Any = None, optimizer: Any = "adam", learning_rate: float | None = None, epochs: int = 1,
         batch_size: int = 32, validation_split: float = 0.0, validation_data: tuple | None = None,
@@ -425,6 +434,7 @@ def fit(graph: LayerGraph | CompiledGraph, x: Any, y: Any, *, params: ParamStore
     return hist
 
 
+@with_blas_threads
 def evaluate(graph: LayerGraph | CompiledGraph, x: Any, y: Any, *, params: ParamStore | Weights, loss: Any = None,
              batch_size: int = 32, metrics: list[str] | None = None, dtype: Any = np.float32) -> dict[str, float]:
     """Loss and metrics in inference mode, averaged over all samples (``keras.Model.evaluate``)."""
@@ -433,6 +443,7 @@ def evaluate(graph: LayerGraph | CompiledGraph, x: Any, y: Any, *, params: Param
     return tr.evaluate_arrays(xs, ys, batch_size)
 
 
+@with_blas_threads
 def predict(graph: LayerGraph | CompiledGraph, x: Any, *, params: ParamStore | Weights, batch_size: int = 32,
             dtype: Any = np.float32) -> np.ndarray | dict[str, np.ndarray]:
     """Outputs in inference mode: one array, or a dict keyed by output layer name for several outputs."""
