@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, ShapeError
 from engine.kernels import recurrent as K
 from engine.layers.base import Field, Layer, WeightSpec, register_layer
 from engine.shapes import Shape, fmt_shape
@@ -367,7 +367,7 @@ class Bidirectional(Layer):
     def output_shape(self, input_shapes: list[Shape]) -> Shape:
         try:
             shape = self.forward_layer.output_shape(input_shapes)
-        except Exception as e:  # re-word the inner layer's error under this layer's name
+        except ShapeError as e:  # re-word the inner layer's error under this layer's name
             msg = str(e).replace(self.forward_layer.owner, "").strip()
             raise self.shape_error(msg) from None
         if self.config["merge_mode"] == "concat":
