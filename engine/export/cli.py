@@ -28,7 +28,7 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 def export_files(graph, weights, training: dict | None, to: str, out: Path,
                  with_training: bool = False) -> dict[Path, bytes]:
     """The files an export writes: ``{path: content}`` (code, and weights beside it when there are any)."""
-    from engine.export.keras_code import keras_code, keras_layer_name
+    from engine.export.keras_code import keras_code, keras_names
     from engine.export.numpy_code import write_numpy_export
     from engine.export.plan import make_plan, weight_arrays
 
@@ -37,7 +37,7 @@ def export_files(graph, weights, training: dict | None, to: str, out: Path,
         src, arrays = write_numpy_export(graph, weights, out)
     else:
         plan = make_plan(graph)
-        arrays = weight_arrays(plan, weights, lambda nid: keras_layer_name(plan.name(nid)))
+        arrays = weight_arrays(plan, weights, keras_names(plan).__getitem__)
         src = keras_code(graph, wpath.name if arrays else None, (training or {}) if with_training else None,
                          result=plan.result, model_name=out.stem, strict=True)
     compile(src, str(out), "exec")  # a generator bug must never produce a broken file

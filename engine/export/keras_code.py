@@ -28,6 +28,26 @@ def keras_layer_name(name: str) -> str:
     return name.replace("/", "_")
 
 
+def keras_names(plan: ExportPlan) -> dict[str, str]:
+    """Node id -> the layer name used in Keras (``/`` replaced, still unique)."""
+    cached = getattr(plan, "_keras_names", None)
+    if cached is not None:
+        return cached
+    taken = {plan.name(n) for n in plan.order}
+    out = {}
+    for nid in plan.order:
+        name = plan.name(nid)
+        new = keras_layer_name(name)
+        if new != name:
+            base, i = new, 1
+            while new in taken:
+                new, i = f"{base}_{i}", i + 1
+            taken.add(new)
+        out[nid] = new
+    plan._keras_names = out
+    return out
+
+
 # ----- one layer -----------------------------------------------------------------------------------------
 def _norm(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
@@ -86,7 +106,7 @@ def layer_line(plan: ExportPlan, nid: str) -> str:
     node = plan.graph.node(nid)
     layer = plan.layer(nid)
     var = plan.idents[nid]
-    name_arg = f"name={literal(keras_layer_name(node.name))}"
+    name_arg = f"name={literal(keras_names(plan)[nid])}"
     if layer_class(node.class_name).max_inputs == 0:
         args = [f"shape={literal(tuple(layer.config['shape']))}"]
         if layer.config.get("dtype", "float32") != "float32":
@@ -180,9 +200,9 @@ def _default_loss(plan: ExportPlan) -> str:
 
 
 def _training_source(plan: ExportPlan, t: dict[str, Any]) -> list[str]:
-    names = [keras_layer_name(plan.name(n)) for n in plan.inputs]
-    x_expr = 'data["x"]' if len(names) == 1 else "{" + ", ".join(f"{literal(n)}: data[{literal(n)}]"
-                                                              for n in names) + "}"
+    kn = keras_names(plan)
+    x_expr = 'data["x"]' if len(plan.inputs) == 1 else "{" + ", ".join(
+        f"{literal(kn[n])}: data[{literal(plan.name(n))}]" for n in plan.inputs) + "}"
     return [
         f"LOSS = {literal(t['loss'])}",
         f"METRICS = {literal(t['metrics'])}",
