@@ -95,14 +95,19 @@ def sine(n: int = 400, noise: float = 0.05, seed: int | None = 0):
 
 
 def digits(seed: int | None = 0):
-    """The real 8×8 handwritten digits (UCI, 1,797 images, 10 classes), pixels scaled to [0, 1]."""
+    """The real 8×8 handwritten digits (UCI, 1,797 images, 10 classes), pixels scaled to [0, 1].
+
+    The file is ordered by writer; samples are shuffled with ``seed`` so that a validation split taken
+    from the end (as Keras does) sees the same writers as training.
+    """
     try:
         raw = np.loadtxt(DIGITS_FILE, delimiter=",", dtype=np.float32)
     except OSError as exc:
         raise FileFormatError(f"{DIGITS_FILE}: the bundled digits data cannot be read ({exc}).") from None
     x = (raw[:, :64] / 16.0).reshape(-1, 8, 8, 1).astype(np.float32)
     y = raw[:, 64].astype(np.int64)
-    return x, y
+    p = _rng(seed).permutation(len(x))
+    return x[p], y[p]
 
 
 def _shuffle(x, y, rng):

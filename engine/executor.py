@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from engine.runtime import with_blas_threads
 from engine.errors import GraphError, TrainingError
 from engine.graph import LayerGraph
 from engine.layers import Layer, WeightSpec
@@ -282,6 +283,7 @@ class Executor:
                     grads[src] = gi
         return wgrads, in_grads
 
+    @with_blas_threads
     def predict(self, params: ParamStore | Weights, x: Any, batch_size: int = 32,
                 dtype: Any = np.float32) -> np.ndarray | dict[str, np.ndarray]:
         """Inference in batches: one array for a single output, else a dict keyed by output layer name."""
