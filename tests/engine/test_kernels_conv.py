@@ -1,6 +1,8 @@
 """The im2col/GEMM convolution kernels agree with their naive loop references, forward and backward."""
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from engine.kernels import conv as kc
 
@@ -149,3 +151,23 @@ def test_kernels_keep_float32_and_do_not_modify_inputs():
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(w, w0)
     np.testing.assert_allclose(y, kc.conv2d_naive(x, w, padding="same"), rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 8), w=st.integers(1, 8), kh=st.integers(1, 4), kw=st.integers(1, 4),
+       s=st.integers(1, 3), d=st.integers(1, 2), padding=st.sampled_from(["valid", "same"]),
+       groups=st.sampled_from([1, 2]), seed=st.integers(0, 1000))
+def test_random_geometries_agree_with_naive(h, w, kh, kw, s, d, padding, groups, seed):
+    geo = kc.conv_geometry((2, h, w, 2), (kh, kw), (s, s), (d, d), padding, groups)
+    assume(min(geo.out_hw) > 0)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, h, w, 2))
+    wk = rng.standard_normal((kh, kw, 2 // groups, 4))
+    y, cols = kc.conv2d_forward(x, wk, geo)
+    np.testing.assert_allclose(y, kc.conv2d_naive(x, wk, (s, s), padding, (d, d), groups), rtol=1e-12, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    dx, dw = kc.conv2d_backward(dy, cols, wk, geo)
+    assert np.isclose((y * dy).sum(), (x * dx).sum()) and np.isclose((y * dy).sum(), (wk * dw).sum())
+    wd = rng.standard_normal((kh, kw, 2, 2))
+    yd, xp = kc.depthwise_conv2d_forward(x, wd, geo._replace(groups=1))
+    np.testing.assert_allclose(yd, kc.depthwise_conv2d_naive(x, wd, (s, s), padding, (d, d)), rtol=1e-12, atol=1e-12)
