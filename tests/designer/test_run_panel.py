@@ -1,0 +1,279 @@
+"""Live training from the run dock, driven with real clicks: curves, decision boundary, pause/resume/
+step/stop within one batch, NaN highlighting, a locked graph, data that does not fit, weights in
+the document, PNG/CSV export, and the image views on the digits CNN."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from designer import commands
+from designer.main_window import MainWindow
+from designer.run import attach_run_panel
+from designer.run.plots import save_widget_png
+from engine.fileformat import Document, load_document
+from engine.graph import LayerGraph
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
+
+
+class ScriptedDialogs:
+    def __init__(self) -> None:
+        self.save_answer: str | None = None
+        self.open_answer: str | None = None
+
+    def ask_save_changes(self, name):
+        return "discard"
+
+    def error(self, title, text):
+        raise AssertionError(f"unexpected error dialog: {text}")
+
+    def open_path(self, *a, **k):
+        return self.open_answer
+
+    def save_path(self, *a, **k):
+        return self.save_answer
+
+    def ask_restore(self, description):
+        return False
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                   autosave_dir=tmp_path / "autosave", dialogs=ScriptedDialogs())
+    qtbot.addWidget(w)
+    panel = attach_run_panel(w)
+    w.show()  # clicks only reach visible buttons
+    qtbot.waitExposed(w)
+    yield w
+    panel.stop()
+    panel.wait_for_end()
+
+
+def _open(window, graph: LayerGraph | str, training: dict | None = None):
+    if isinstance(graph, str):
+        doc = load_document(EXAMPLES / graph)
+        doc.training.update(training or {})
+    else:
+        doc = Document(graph, None, dict(training or {}))
+    window.doc.replace(doc, None)
+    panel = window.run_panel
+    panel.update_state()
+    return panel
+
+
+def _click(qtbot, button):
+    assert button.isEnabled(), button.text()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def _node(window, name):
+    return next(nid for nid, n in window.doc.graph.nodes.items() if n.name == name)
+
+
+def _finish(qtbot, panel, timeout=30000):
+    with qtbot.waitSignal(panel.run_finished, timeout=timeout) as blocker:
+        pass
+    return blocker.args[0]
+
+
+# ----- a whole run ---------------------------------------------------------------------------------------
+def test_train_spirals_from_clicks_draws_curves_boundary_and_keeps_weights(qtbot, window, tmp_path):
+    panel = _open(window, "spirals_mlp.lgraph", {"epochs": 40, "learning_rate": 0.02})
+    assert panel.problem is None and panel.train_button.isEnabled()
+    assert "600 samples" in panel.preview.text() and "(2,)" in panel.preview.text()
+    hidden = _node(window, "dense")
+    window.scene.select_nodes([hidden])
+    with qtbot.waitSignal(panel.progress, timeout=10000):
+        _click(qtbot, panel.train_button)
+    # while it runs the graph refuses edits, with the reason
+    assert not panel.train_button.isEnabled() and panel.stop_button.isEnabled()
+    cmd = commands.AddNodeCommand(window.doc, "Dense", {"units": 3}, (0.0, 0.0))
+    assert commands.push(window.doc, cmd) == window.doc.locked_reason
+    assert "Stop" in window.doc.locked_reason
+    qtbot.waitUntil(lambda: panel.data_view.boundary_frames >= 1, timeout=10000)
+    first = np.array(panel.data_view.boundary.image, copy=True)
+    assert _finish(qtbot, panel) == "finished"
+
+    curves = panel.curves
+    assert curves.point_count == 40 * 15
+    x, y = curves.smooth_loss.item.getData()
+    assert len(x) == curves.point_count and np.all(np.isfinite(y))
+    assert len(curves.epochs) == 40 and curves.epochs[-1]["loss"] < 0.5 * curves.epochs[0]["loss"]
+    assert "val_accuracy" in curves.epochs[-1]
+    assert set(curves.grad) >= {hidden}
+    last = panel.data_view.boundary.image
+    assert last.shape == first.shape == (80, 80)
+    assert np.abs(last - first).max() > 0.2  # the boundary moved as the network learned
+    # the selected layer was pictured: units x samples heatmap, histogram, kernel, histogram over time
+    lv = panel.layer_view
+    assert lv.frames > 0 and lv.act_image.image.shape == (32, 16)
+    assert lv.w_image.image.shape == (2, 32) and lv.history.shape[1] > 1
+    assert "dead ReLU" in lv.hist_plot._title_text
+    # badges on the canvas, weights in the document, unlocked, rate shown
+    assert window.scene.node_item(hidden).badge.startswith("act ")
+    assert window.doc.locked_reason is None
+    assert set(window.doc.weights) == {_node(window, n) for n in ("dense", "dense_1", "dense_2", "classes")}
+    assert window.doc.weights[hidden]["kernel"].shape == (2, 32)
+    assert "samples/s" in panel.rate_label.text() and panel.progress_bar.value() == 600
+    assert window.doc.training["epochs"] == 40
+    # saved with the document and read back
+    window.doc.save(tmp_path / "trained.lgraph")
+    back = load_document(tmp_path / "trained.lgraph")
+    np.testing.assert_array_equal(back.weights[hidden]["kernel"], window.doc.weights[hidden]["kernel"])
+    # Reset weights forgets them
+    _click(qtbot, panel.reset_button)
+    assert window.doc.weights is None and curves.point_count == 0 and not panel.reset_button.isEnabled()
+
+
+def test_pause_step_resume_stop_within_one_batch(qtbot, window):
+    panel = _open(window, "spirals_mlp.lgraph", {"epochs": 5000, "batch_size": 8})
+    with qtbot.waitSignal(panel.progress, timeout=10000):
+        _click(qtbot, panel.train_button)
+    thread = panel.thread
+    qtbot.waitUntil(lambda: thread.steps_done > 5, timeout=10000)
+    with qtbot.waitSignal(thread.paused_weights, timeout=2000):
+        before = thread.steps_done
+        _click(qtbot, panel.pause_button)
+    paused_at = thread.steps_done
+    assert paused_at - before <= 1
+    assert panel.pause_button.text() == "Resume" and panel.state == "paused"
+    qtbot.wait(300)
+    assert thread.steps_done == paused_at  # really paused
+    assert window.doc.weights is not None  # pausing keeps the weights so far
+    with qtbot.waitSignal(thread.paused_weights, timeout=2000):
+        _click(qtbot, panel.step_button)
+    assert thread.steps_done == paused_at + 1  # Step = exactly one batch
+    _click(qtbot, panel.pause_button)  # Resume
+    qtbot.waitUntil(lambda: thread.steps_done > paused_at + 20, timeout=5000)
+    at_stop = thread.steps_done
+    _click(qtbot, panel.stop_button)
+    assert _finish(qtbot, panel, 2000) == "stopped"
+    assert panel.curves.last_step <= at_stop + 1
+    assert window.doc.weights is not None and window.doc.locked_reason is None
+    assert panel.train_button.isEnabled() and not panel.stop_button.isEnabled()
+
+
+def test_step_from_idle_trains_one_batch_then_waits(qtbot, window):
+    panel = _open(window, "spirals_mlp.lgraph")
+    _click(qtbot, panel.step_button)
+    thread = panel.thread
+    qtbot.waitUntil(lambda: window.doc.weights is not None, timeout=5000)
+    qtbot.wait(200)
+    assert thread.steps_done == 1 and panel.state == "paused"
+    _click(qtbot, panel.stop_button)
+    assert _finish(qtbot, panel, 2000) == "stopped"
+    assert panel.curves.point_count == 1
+
+
+def test_huge_learning_rate_stops_and_highlights_the_layer(qtbot, window):
+    g = LayerGraph()
+    a = g.add_node("Input", {"shape": [1]}, (0, 0), name="x")
+    b = g.add_node("Dense", {"units": 16, "activation": "relu"}, (260, 0))
+    c = g.add_node("Dense", {"units": 1}, (520, 0), name="y")
+    g.connect(a, b)
+    g.connect(b, c)
+    panel = _open(window, g, {"dataset": "sine", "optimizer": "sgd", "learning_rate": 100.0, "epochs": 20})
+    assert panel.data_view is not None and panel.problem is None
+    _click(qtbot, panel.train_button)
+    assert _finish(qtbot, panel, 10000) == "failed"
+    item = window.scene.node_item(c)
+    assert item.highlight and "infinity" in item.highlight and "'y'" in item.highlight
+    assert "lower the learning rate" in panel.message.text()
+    assert window.doc.weights is None and window.doc.locked_reason is None  # bad weights are not kept
+    assert panel.train_button.isEnabled()
+
+
+# ----- Train disabled, with the reason ---------------------------------------------------------------
+def test_train_disabled_while_the_graph_has_problems(qtbot, window):
+    panel = _open(window, "spirals_mlp.lgraph")
+    assert panel.train_button.isEnabled()
+    edge = window.doc.graph.in_edges(_node(window, "classes"))[0]
+    assert commands.push(window.doc, commands.DisconnectCommand(window.doc, edge)) is None
+    qtbot.waitUntil(lambda: not panel.train_button.isEnabled(), timeout=2000)
+    assert panel.reason.text().startswith("Fix the graph first")
+    assert not panel.step_button.isEnabled()
+    assert panel.train() is False and panel.thread is None
+    window.doc.undo_stack.undo()
+    qtbot.waitUntil(panel.train_button.isEnabled, timeout=2000)
+    assert panel.reason.text() == ""
+
+
+def test_data_that_does_not_fit_is_explained(qtbot, window, tmp_path):
+    panel = _open(window, "spirals_mlp.lgraph")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "three.npz", x=rng.normal(size=(50, 3)).astype(np.float32), y=rng.integers(0, 2, 50))
+    panel.set_data_file(tmp_path / "three.npz")
+    panel.update_state()
+    assert not panel.train_button.isEnabled()
+    assert "does not fit" in panel.reason.text() and "(2,)" in panel.reason.text() and "(3,)" in panel.reason.text()
+    np.savez(tmp_path / "five.npz", x=rng.normal(size=(50, 2)).astype(np.float32), y=rng.integers(0, 5, 50))
+    panel.set_data_file(tmp_path / "five.npz")
+    panel.update_state()
+    assert "class 4" in panel.reason.text() and "2 unit" in panel.reason.text()
+
+
+def test_csv_data_with_a_label_column_chooser(qtbot, window, tmp_path):
+    panel = _open(window, "spirals_mlp.lgraph", {"epochs": 2})
+    rng = np.random.default_rng(1)
+    rows = [(f"{a:.3f}", f"{b:.3f}", str(int(a * b > 0))) for a, b in rng.normal(size=(80, 2))]
+    path = tmp_path / "points.csv"
+    path.write_text("u,v,cls\n" + "\n".join(",".join(r) for r in rows) + "\n")
+    window.dialogs.open_answer = str(path)
+    panel.dataset.setCurrentIndex(panel.dataset.count() - 1)
+    panel.dataset.activated.emit(panel.dataset.count() - 1)  # what choosing "From file…" does
+    assert [panel.label_column.itemText(i) for i in range(panel.label_column.count())] == ["u", "v", "cls"]
+    assert panel.label_column.currentText() == "cls" and panel.label_column.isEnabled()
+    panel.update_state()
+    assert panel.problem is None and "80 samples" in panel.preview.text() and "2 classes" in panel.preview.text()
+    panel.label_column.setCurrentIndex(0)  # 'u' as the label: continuous values, not class ids
+    panel.update_state()
+    assert "integer class ids" in panel.reason.text() and not panel.train_button.isEnabled()
+    panel.label_column.setCurrentIndex(2)
+    panel.update_state()
+    _click(qtbot, panel.train_button)
+    assert _finish(qtbot, panel) == "finished"
+    assert panel.data_view.mode == "boundary"  # 2 numeric features + class labels: the Playground view
+    assert window.doc.training["dataset"] == str(path) and window.doc.training["label_column"] == "cls"
+
+
+def test_png_and_csv_exports(qtbot, window, tmp_path):
+    panel = _open(window, "spirals_mlp.lgraph", {"epochs": 3})
+    _click(qtbot, panel.train_button)
+    assert _finish(qtbot, panel) == "finished"
+    window.dialogs.save_answer = str(tmp_path / "history.csv")
+    _click(qtbot, panel.csv_button)
+    with open(tmp_path / "history.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"] and float(rows[-1]["val_loss"]) > 0
+    with open(tmp_path / "history_batches.csv", newline="") as fh:
+        assert len(list(csv.reader(fh))) == 1 + 3 * 15
+    window.dialogs.save_answer = str(tmp_path / "curves")
+    panel.curves.bar.button.click()
+    for view in (panel.layer_view.plots, panel.data_view.stack):
+        save_widget_png(view, tmp_path / "v.png")
+    for name in ("curves.png", "v.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+
+
+def test_digits_cnn_feature_maps_filters_predictions_and_confusion(qtbot, window):
+    panel = _open(window, "digits_cnn.lgraph", {"epochs": 2})
+    conv = next(nid for nid, n in window.doc.graph.nodes.items() if n.class_name == "Conv2D")
+    window.scene.select_nodes([conv])
+    _click(qtbot, panel.train_button)
+    assert _finish(qtbot, panel, 60000) == "finished"
+    dv = panel.data_view
+    assert dv.mode == "images" and dv.confusion_epoch == 1
+    m = dv.conf_image.image
+    assert m.shape == (10, 10) and m.sum() == 360  # the 20 % validation split of 1,797 digits
+    assert np.trace(m) / m.sum() > 0.5
+    assert all("%" in t.toPlainText() for t in dv.pred_labels)
+    lv = panel.layer_view
+    assert lv.act_plot._title_text.startswith("output activations (feature maps")
+    assert lv.act_image.image.shape == (35, 35)  # 16 maps of 8x8 in a 4x4 grid with 1-pixel gaps
+    assert lv.w_image.image.shape == (3, 63)  # 16 filters of 3x3 (1 input channel) side by side
