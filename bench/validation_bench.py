@@ -46,8 +46,7 @@ def dag_graph(n: int, seed: int = 0) -> tuple[LayerGraph, list[str]]:
             g.connect(merge, dense)
             ids.append(dense)
         else:
-            node = g.add_node(rnd.choice(["Dense", "Activation"]),
-                              None if rnd.random() < 0.5 else {"units": 16})
+            node = _add_kind(g, rnd.choice(["Dense", "Activation"]))
             g.connect(rnd.choice(ids[-10:]), node)
             ids.append(node)
     return g, ids

@@ -102,7 +102,7 @@ class Validator:
                 names = [g.node(n).name for n in g.nodes if n in comp]
                 self._global.append(Problem(sorted(comp)[0], "These layers form a cycle: " + " → ".join(names)
                                             + "; remove one of the connections between them."))
-        acyclic = nxg.subgraph([n for n in g.nodes if n not in self._cyclic])
+        acyclic = nxg.subgraph([n for n in g.nodes if n not in self._cyclic]) if self._cyclic else nxg
         index = {nid: i for i, nid in enumerate(g.nodes)}
         self._order = list(nx.lexicographical_topological_sort(acyclic, key=index.__getitem__))
         if g.nodes and not g.input_nodes():
