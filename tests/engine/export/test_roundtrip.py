@@ -19,12 +19,15 @@ import pytest
 from engine.cli import main as cli_main
 from engine.executor import Executor
 from engine.export.keras_import import import_model
-from engine.fileformat import load_document
+from engine.export.numpy_code import init_fresh_weights
+from engine.export.plan import make_plan
+from engine.fileformat import load_document, save_document
 from engine.layers import LAYERS
 from tests.engine.export import drivers
 from tests.engine.export.keras_models import MODELS, randomize, sample_inputs
 
 RTOL, ATOL = 1e-5, 1e-5
+EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "resources" / "examples").glob("*.lgraph"))
 ENV = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
        "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -62,6 +65,22 @@ def world(tmp_path_factory):
         data[name] = {"model": model, "xs": xs, "keras_y": _outputs(model.predict(xs if len(xs) > 1 else
                                                                                   next(iter(xs.values())), verbose=0)),
                       "doc": doc_path, "path": model_path}
+    examples = {}
+    for path in EXAMPLES:
+        doc = load_document(path)
+        plan = make_plan(doc.graph)
+        weights = doc.weights or init_fresh_weights(plan, seed=3)
+        doc_path = tmp / f"example_{path.stem}.lgraph"
+        save_document(doc_path, doc.graph, weights, doc.training)
+        xs = _example_inputs(plan)
+        xin = tmp / f"example_{path.stem}_x.npz"
+        _save_inputs(xin, xs)
+        for to, jobs in (("keras", keras_jobs), ("numpy", numpy_jobs)):
+            out = tmp / f"example_{path.stem}_{to}.py"
+            assert cli_main(["export", str(doc_path), "--to", to, "-o", str(out)]) == 0
+            jobs.append({"module": str(out), "x": str(xin), "out": str(tmp / f"example_{path.stem}_{to}_y.npz")})
+        y = Executor(doc.graph).predict(weights, xs if len(xs) > 1 else next(iter(xs.values())))
+        examples[path.stem] = _outputs(y)
     # --training export of the MLP: fit for real on one device, then data-parallel over 2 CPU devices
     train_data = tmp / "train.npz"
     rng = np.random.default_rng(0)
@@ -82,7 +101,18 @@ def world(tmp_path_factory):
             env.pop("PYTHONPATH", None)
         runs[kind] = subprocess.run([sys.executable, str(drv), str(manifest)], cwd=tmp, env=env,
                                     capture_output=True, text=True, timeout=300)
-    return {"tmp": tmp, "models": data, "runs": runs}
+    return {"tmp": tmp, "models": data, "runs": runs, "examples": examples}
+
+
+def _example_inputs(plan, n: int = 4) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(5)
+    xs = {}
+    for nid in plan.inputs:
+        cfg = plan.layer(nid).config
+        shape = (n, *[7 if d is None else d for d in cfg["shape"]])
+        xs[plan.name(nid)] = (rng.integers(0, 5, shape).astype("int32") if cfg["dtype"].startswith("int")
+                              else rng.normal(size=shape).astype("float32"))
+    return xs
 
 
 def test_catalog_is_covered(world):
@@ -198,3 +228,19 @@ def test_import_lays_out_left_to_right(world):
     for e in g.edges:
         assert pos[g.node(e.source).name][0] < pos[g.node(e.target).name][0]
     assert len(set(pos.values())) == len(pos)  # no two nodes on top of each other
+
+
+def test_there_are_example_graphs():
+    assert len(EXAMPLES) >= 3
+
+
+@pytest.mark.parametrize("stem", [p.stem for p in EXAMPLES])
+@pytest.mark.parametrize("to", ["keras", "numpy"])
+def test_example_graph_exports_predict_like_the_engine(world, stem, to):
+    expected = world["examples"][stem]
+    out = world["tmp"] / f"example_{stem}_{to}_y.npz"
+    assert out.exists(), world["runs"][to].stderr[-3000:]
+    with np.load(out) as d:
+        ys = [d[f"arr_{i}"] for i in range(len(expected))]
+    for a, b in zip(ys, expected):
+        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
