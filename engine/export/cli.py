@@ -48,6 +48,17 @@ def export_files(graph, weights, training: dict | None, to: str, out: Path,
     return files
 
 
+def write_export(graph, weights, out: str | Path, to: str, training: dict | None = None,
+                 with_training: bool = False) -> list[Path]:
+    """Generate and write an export (code plus ``<stem>.weights.npz``); nothing is written on error."""
+    from engine.fileformat import atomic_write_bytes
+
+    files = export_files(graph, weights, training, to, Path(out), with_training)
+    for path, payload in files.items():
+        atomic_write_bytes(path, payload)
+    return list(files)
+
+
 def run_export(args) -> int:
     from engine.fileformat import atomic_write_bytes, load_document
 

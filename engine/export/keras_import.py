@@ -59,6 +59,15 @@ def to_snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+def import_keras_model(path: str | Path):
+    """The designer's entry point: an imported model as a ``fileformat.Document`` (graph, weights, training)."""
+    from engine.fileformat import Document
+
+    imported = import_model(path)
+    imported.graph.metadata["training"] = imported.training
+    return Document(imported.graph, imported.weights or None, imported.training)
+
+
 # ----- reading the file --------------------------------------------------------------------------------
 def import_model(path: str | Path) -> ImportedModel:
     """Read a ``.keras`` archive or a Keras JSON config.  ``FileFormatError`` for unreadable files,
@@ -274,6 +283,9 @@ class _Importer:
         if cname == "Lambda":
             raise self.fail(f"{owner} holds Python code, which layergraph never runs from a file; replace it with "
                             "catalog layers before importing.")
+        if cname in ("Sequential", "Functional", "Model"):
+            raise self.fail(f"{owner} is a model nested inside the model; layergraph graphs are flat. Call its "
+                            "layers directly in the outer model before saving.")
         cls = LAYERS.get(cname)
         if cls is None or cls.max_inputs == 0:
             raise self.fail(f"{owner}: layergraph has no {cname} layer; its catalog has "
@@ -533,10 +545,10 @@ def _training(compile_config: Any) -> dict[str, Any]:
             out["optimizer"] = name.lower()
         lr = opt["config"].get("learning_rate")
         if isinstance(lr, (int, float)) and not isinstance(lr, bool):
-            out["learning_rate"] = float(lr)
+            out["learning_rate"] = float(f"{lr:.7g}")  # float32 in the file: 0.05, not 0.0500000007
     elif isinstance(opt, str):
         out["optimizer"] = opt.lower()
     return out
 
 
-__all__ = ["ImportedModel", "import_model"]
+__all__ = ["ImportedModel", "import_keras_model", "import_model"]

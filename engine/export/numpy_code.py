@@ -195,7 +195,7 @@ def _input_line(plan: ExportPlan, nid: str, multi: bool) -> str:
     return f"{var} = np.asarray({src}, dtype={dtype})"
 
 
-def numpy_code(graph: LayerGraph, weights_file: str, *, plan: ExportPlan | None = None,
+def numpy_code(graph: LayerGraph, weights_file: str = "model.weights.npz", *, plan: ExportPlan | None = None,
                fresh_weights: bool = False) -> str:
     """Source of the standalone module (raises ``GraphError`` for an invalid graph)."""
     plan = plan or make_plan(graph, reserved=RUNTIME_NAMES)

@@ -1,0 +1,62 @@
+"""Importer behaviours beyond the family round trips: model forms, compile settings, unsupported structure."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.errors import ConfigError
+from engine.export.keras_import import import_keras_model, import_model
+from tests.oracle import keras
+
+Z = {"kernel_initializer": "zeros"}
+
+
+def test_sequential_built_without_input_layer(tmp_path):
+    k = keras()
+    m = k.Sequential([k.layers.Dense(3, **Z), k.layers.Dense(2, **Z)])
+    m.build((None, 4))
+    m.layers[1].set_weights([np.full((3, 2), 0.5, "float32"), np.arange(2, dtype="float32")])
+    m.save(tmp_path / "m.keras")
+    imported = import_model(tmp_path / "m.keras")
+    g = imported.graph
+    assert [g.node(n).class_name for n in g.topological_order()] == ["Input", "Dense", "Dense"]
+    assert g.node(g.input_nodes()[0]).config["shape"] == [4]
+    second = g.node_by_name(m.layers[1].name).id
+    np.testing.assert_array_equal(imported.weights[second]["kernel"], np.full((3, 2), 0.5))
+    np.testing.assert_array_equal(imported.weights[second]["bias"], [0, 1])
+
+
+def test_compile_settings_become_training_settings(tmp_path):
+    k = keras()
+    m = k.Sequential([k.Input((4,)), k.layers.Dense(2, **Z)])
+    m.compile(optimizer=k.optimizers.SGD(0.05), loss="mse")
+    m.save(tmp_path / "m.keras")
+    doc = import_keras_model(tmp_path / "m.keras")
+    assert doc.training == {"loss": "mse", "optimizer": "sgd", "learning_rate": 0.05}
+    assert doc.weights and doc.graph.metadata["training"] == doc.training
+
+
+@pytest.mark.parametrize("kind", ["shared", "nested"])
+def test_refuses_structure_a_flat_graph_cannot_hold(tmp_path, kind):
+    k = keras()
+    i = k.Input((4,))
+    if kind == "shared":
+        d = k.layers.Dense(4, name="twice", **Z)
+        model, expect = k.Model(i, d(d(i))), "Dense 'twice' is called 2 times"
+    else:
+        inner = k.Sequential([k.layers.Dense(4, **Z)], name="inner")
+        model, expect = k.Model(i, inner(i)), "Sequential 'inner' is a model nested"
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(ConfigError, match=expect):
+        import_model(tmp_path / "m.keras")
+
+
+def test_unknown_initializer_falls_back_with_a_note(tmp_path):
+    k = keras()
+    m = k.Sequential([k.Input((4,)), k.layers.Dense(2, kernel_initializer=k.initializers.Constant(0.3))])
+    m.save(tmp_path / "m.keras")
+    imported = import_model(tmp_path / "m.keras")
+    node = imported.graph.node_by_name(m.layers[0].name)
+    assert node.config["kernel_initializer"] == "glorot_uniform"
+    assert any("Constant" in n for n in imported.notes)
+    np.testing.assert_allclose(imported.weights[node.id]["kernel"], 0.3)
