@@ -143,27 +143,50 @@ class FileActions:
         return True
 
     def export_code(self, kind: str) -> bool:
-        """Write Keras 3 (``kind="keras"``) or NumPy code for the graph, refusing an invalid graph."""
+        """Write Keras 3 (``kind="keras"``) or NumPy code for the graph, refusing an invalid graph.
+
+        When the document holds trained weights they are written beside the code as
+        ``<name>.weights.npz`` and the code loads them (the NumPy module always needs a weights
+        file, so an untrained graph gets freshly initialised ones).  Weights that no longer fit the
+        graph (edited after training) are left out and the user is told why.
+        """
         if not self.doc.result.ok:
             self.w.dialogs.error("Cannot export yet", f"The graph has {len(self.doc.result.problems)} problem(s); "
                                  "fix the ones listed in the Problems dock, then export.")
             return False
-        generate = _code_generator(kind)
-        if generate is None:
+        try:
+            from engine.export.cli import export_files
+        except ImportError:
             self.w.dialogs.error("Export is not available", f"This build has no {kind} code exporter "
-                                 f"(engine.export.{kind}_code).")
+                                 "(engine.export).")
             return False
         stem = (self.doc.path.stem if self.doc.path else (self.w.example_name or "model")) + f"_{kind}.py"
         path = self.w.dialogs.save_path(f"Export {kind} code", PY_FILTER, stem)
         if not path:
             return False
+        out = Path(path)
+        if out.suffix != ".py":
+            out = out.with_name(out.name + ".py")
+        dropped = None
         try:
-            code = generate(self.doc.graph)
-            atomic_write_bytes(Path(path), code.encode("utf-8"))
+            try:
+                files = export_files(self.doc.graph, self.doc.weights, self.doc.training, kind, out)
+            except LayergraphError as exc:
+                if not self.doc.weights:
+                    raise
+                dropped = str(exc)
+                files = export_files(self.doc.graph, None, self.doc.training, kind, out)
+            for target, payload in files.items():
+                atomic_write_bytes(target, payload)
         except (LayergraphError, OSError) as exc:
-            self.w.dialogs.error("Cannot export", f"{path}: {getattr(exc, 'strerror', None) or exc}")
+            self.w.dialogs.error("Cannot export", f"{out}: {getattr(exc, 'strerror', None) or exc}")
             return False
-        self.w.statusBar().showMessage(f"Wrote {path}", 4000)
+        if dropped:
+            self.w.dialogs.error("Exported without the trained weights",
+                                 f"{out} was written, but the saved weights do not fit the graph any more: "
+                                 f"{dropped}")
+        names = " and ".join(sorted((p.name for p in files), key=lambda n: not n.endswith(".py")))
+        self.w.statusBar().showMessage(f"Wrote {names} in {out.parent}", 6000)
         return True
 
     # ----- autosave recovery -------------------------------------------------------------------------
@@ -193,16 +216,3 @@ class FileActions:
         self._after_replace()
         return True
 
-
-def _code_generator(kind: str):
-    """``graph -> source`` for the exporter of ``kind``, or None when it is not installed."""
-    try:
-        if kind == "keras":
-            from engine.export.keras_code import keras_code
-
-            return lambda graph: keras_code(graph, strict=True)
-        from engine.export.numpy_code import numpy_code
-
-        return numpy_code
-    except ImportError:
-        return None

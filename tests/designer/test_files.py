@@ -3,16 +3,18 @@
 autosave and crash recovery."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
-import types
+
+import numpy as np
 
 from designer import commands
 from designer.autosave import find_orphans
 from designer.main_window import EXAMPLES_DIR
-from engine.fileformat import Document, load_document
+from engine.fileformat import load_document
 from engine.graph import LayerGraph
 from engine.layers import starter_config
 from tests.designer.window_helpers import FakeDialogs, make_window, settings, window  # noqa: F401
@@ -115,26 +117,105 @@ def test_export_keras_code_writes_a_file_and_refuses_invalid_graphs(tmp_path, wi
     assert "problem" in window.dialogs.errors[-1][1]
 
 
-def test_import_keras_uses_the_engine_importer(monkeypatch, tmp_path, window):
-    g = LayerGraph()
-    a = g.add_node("Input", {"shape": [3]})
-    b = g.add_node("Dense", {"units": 2})
-    g.connect(a, b)
-    calls = []
-    fake = types.ModuleType("engine.export.keras_import")
+def trained_weights(w):
+    """Weights for the built graph drawn by the layers' own initialisers (stand-in for training)."""
+    from engine.export.numpy_code import init_fresh_weights
+    from engine.export.plan import make_plan
 
-    def import_keras_model(path):
-        calls.append(path)
-        return Document(g)
-    fake.import_keras_model = import_keras_model
-    monkeypatch.setitem(sys.modules, "engine.export.keras_import", fake)
+    weights = init_fresh_weights(make_plan(w.doc.graph), seed=3)
+    w.doc.set_weights(weights)
+    return weights
+
+
+def reference_mlp(weights, ids, x):
+    """Input(6) -> Dense(4, relu) -> Dense(2) computed by hand from the weights."""
+    h = np.maximum(x @ weights[ids[1]]["kernel"] + weights[ids[1]]["bias"], 0.0)
+    return h @ weights[ids[2]]["kernel"] + weights[ids[2]]["bias"]
+
+
+def load_module(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_export_numpy_writes_the_trained_weights_beside_the_code(tmp_path, window):
+    ids = build(window)
+    weights = trained_weights(window)
+    window.dialogs.save_path_answer = str(tmp_path / "net_numpy")  # no suffix: .py is added
+    window.act["export_numpy"].trigger()
+    code, npz = tmp_path / "net_numpy.py", tmp_path / "net_numpy.weights.npz"
+    assert code.exists() and npz.exists() and not window.dialogs.errors
+    x = np.random.default_rng(0).normal(size=(5, 6)).astype("float32")
+    got = load_module(code).predict(x)
+    np.testing.assert_allclose(got, reference_mlp(weights, ids, x), rtol=1e-5, atol=1e-6)
+    assert "net_numpy.weights.npz" in window.statusBar().currentMessage()
+
+
+def test_export_keras_loads_the_trained_weights(tmp_path, window):
+    ids = build(window)
+    weights = trained_weights(window)
+    window.dialogs.save_path_answer = str(tmp_path / "net_keras.py")
+    window.act["export_keras"].trigger()
+    code, npz = tmp_path / "net_keras.py", tmp_path / "net_keras.weights.npz"
+    assert npz.exists() and "net_keras.weights.npz" in code.read_text()
+    model = load_module(code).build_model()
+    x = np.random.default_rng(1).normal(size=(4, 6)).astype("float32")
+    got = np.asarray(model.predict(x, verbose=0))
+    np.testing.assert_allclose(got, reference_mlp(weights, ids, x), rtol=1e-5, atol=1e-5)
+
+
+def test_export_keras_without_weights_writes_only_code(tmp_path, window):
+    build(window)
+    window.dialogs.save_path_answer = str(tmp_path / "plain.py")
+    assert window.files.export_code("keras")
+    assert (tmp_path / "plain.py").exists() and not (tmp_path / "plain.weights.npz").exists()
+
+
+def test_stale_weights_are_left_out_with_a_reason(tmp_path, window):
+    ids = build(window)
+    trained_weights(window)
+    cfg = {**window.doc.graph.node(ids[1]).config, "units": 5}  # edited after training
+    assert commands.push(window.doc, commands.SetConfigCommand(window.doc, ids[1], cfg)) is None
+    window.dialogs.save_path_answer = str(tmp_path / "stale.py")
+    assert window.files.export_code("keras")
+    assert (tmp_path / "stale.py").exists() and not (tmp_path / "stale.weights.npz").exists()
+    title, text = window.dialogs.errors[-1]
+    assert "without the trained weights" in title and "train the graph again" in text
+
+
+def test_import_keras_reads_a_real_keras_file(tmp_path, window):
+    from tests.oracle import keras
+
+    k = keras()
+    model = k.Sequential([k.Input((3,)), k.layers.Dense(2, activation="relu", name="hidden"),
+                          k.layers.Dense(1, name="score")])
+    model.compile(optimizer="adam", loss="mse")
+    model.save(tmp_path / "m.keras")
     window.dialogs.open_path_answer = str(tmp_path / "m.keras")
-    assert window.files.import_keras()
-    assert calls == [str(tmp_path / "m.keras")]
-    assert [n.class_name for n in window.doc.graph.nodes.values()] == ["Input", "Dense"]
-    positions = {n.position for n in window.doc.graph.nodes.values()}
-    assert len(positions) == 2  # auto-laid out, not stacked at the origin
-    assert window.is_modified()
+    window.act["import_keras"].trigger()
+    assert not window.dialogs.errors
+    g = window.doc.graph
+    assert [n.class_name for n in g.nodes.values()] == ["Input", "Dense", "Dense"]
+    hidden = g.node_by_name("hidden")
+    assert hidden.config["units"] == 2 and hidden.config["activation"] == "relu"
+    np.testing.assert_array_equal(window.doc.weights[hidden.id]["kernel"], model.get_layer("hidden").get_weights()[0])
+    assert window.doc.training.get("loss") == "mse"
+    assert len({n.position for n in g.nodes.values()}) == 3  # laid out, not stacked
+    assert window.is_modified() and window.windowTitle().startswith("m.lgraph*")
+    assert window.doc.result.ok and all(window.scene.node_item(n) for n in g.nodes)
+
+
+def test_import_of_a_broken_model_keeps_the_graph(tmp_path, window):
+    ids = build(window)
+    before = window.doc.graph.to_dict()
+    (tmp_path / "bad.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    window.dialogs.open_path_answer = str(tmp_path / "bad.keras")
+    window.dialogs.save_answer = "discard"
+    assert window.files.import_keras() is False
+    assert window.dialogs.errors and "bad.keras" in window.dialogs.errors[-1][1]
+    assert window.doc.graph.to_dict() == before and len(ids) == 3
 
 
 def test_import_without_importer_says_so(monkeypatch, window):
