@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.errors import ConfigError, GraphError
+from engine.errors import ConfigError, GraphError, LayergraphError
 from engine.export.identifiers import comment, literal, sanitize
 from engine.export.plan import ExportPlan, make_plan
 from engine.graph import LayerGraph
@@ -19,8 +19,8 @@ from engine.validation import ValidationResult
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW", "adagrad": "Adagrad",
               "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam"}
 _LOSS_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-TRAINING_DEFAULTS = {"optimizer": "adam", "learning_rate": 0.001, "batch_size": 32, "epochs": 10,
-                     "validation_split": 0.0}
+TRAINING_DEFAULTS = {"optimizer": "adam", "learning_rate": None, "batch_size": 32, "epochs": 10,
+                     "validation_split": 0.0, "seed": None}
 
 
 def keras_layer_name(name: str) -> str:
@@ -171,12 +171,21 @@ def _training_settings(plan: ExportPlan, training: dict | None) -> dict[str, Any
     t["optimizer"] = OPTIMIZERS[opt]
     if not t.get("loss"):
         t["loss"] = _default_loss(plan)
+    try:
+        from engine.losses import get_loss
+
+        t["loss"] = get_loss(t["loss"]).name  # engine aliases ("MeanSquaredError") -> the Keras name
+    except LayergraphError:
+        pass  # not an engine loss: passed to Keras as written (checked below)
     if not isinstance(t["loss"], str) or not _LOSS_NAME.match(t["loss"]):
         raise ConfigError(f"training loss {t['loss']!r} is not a Keras loss name (e.g. 'mse', "
                           "'sparse_categorical_crossentropy').", "loss")
     if "metrics" not in t:
         t["metrics"] = ["accuracy"] if "crossentropy" in t["loss"] else ["mae"]
-    for key, typ in (("learning_rate", float), ("batch_size", int), ("epochs", int), ("validation_split", float)):
+    for key, typ in (("learning_rate", float), ("batch_size", int), ("epochs", int), ("validation_split", float),
+                     ("seed", int)):
+        if t[key] is None and key in ("learning_rate", "seed"):
+            continue  # Keras's default rate for the optimizer; no fixed seed
         try:
             t[key] = typ(t[key])
         except (TypeError, ValueError):
@@ -200,6 +209,8 @@ def _default_loss(plan: ExportPlan) -> str:
 
 
 def _training_source(plan: ExportPlan, t: dict[str, Any]) -> list[str]:
+    lr = "" if t["learning_rate"] is None else f"learning_rate={t['learning_rate']!r}"
+    seed = [f"    keras.utils.set_random_seed({t['seed']!r})"] if t["seed"] is not None else []
     kn = keras_names(plan)
     x_expr = 'data["x"]' if len(plan.inputs) == 1 else "{" + ", ".join(
         f"{literal(kn[n])}: data[{literal(plan.name(n))}]" for n in plan.inputs) + "}"
@@ -211,8 +222,7 @@ def _training_source(plan: ExportPlan, t: dict[str, Any]) -> list[str]:
         f"VALIDATION_SPLIT = {t['validation_split']!r}",
         "", "",
         "def compile_model(model):",
-        f"    model.compile(optimizer=keras.optimizers.{t['optimizer']}(learning_rate={t['learning_rate']!r}), "
-        "loss=LOSS, metrics=METRICS)",
+        f"    model.compile(optimizer=keras.optimizers.{t['optimizer']}({lr}), loss=LOSS, metrics=METRICS)",
         "    return model",
         "", "",
         "def load_data(path):",
@@ -235,6 +245,7 @@ def _training_source(plan: ExportPlan, t: dict[str, Any]) -> list[str]:
         "        devices = keras.distribution.list_devices()",
         "        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))",
         '        print(f"data parallel over {len(devices)} devices")',
+        *seed,
         "    model = compile_model(build_model())",
         "    model.summary()",
         "    if args.data is None:",
