@@ -431,6 +431,8 @@ class _Importer:
                     raise self.fail(f"{layer.owner}: weight '{k}' in the file is not a numeric array.")
                 arrays.append(np.asarray(ds[()]))
         for sub in group.keys():
+            if sub.startswith("seed_generator"):
+                continue  # random-number state, not a weight
             if sub not in ("vars", "forward_layer", "backward_layer", "cell"):
                 raise self.fail(f"{layer.owner}: unexpected weight group '{sub}' in the file.")
         for sub in ("forward_layer", "backward_layer", "cell"):
@@ -492,20 +494,22 @@ def _tensor_list(value: Any) -> list[list]:
 
 
 def _depths(names: list[str], edges: list[tuple[str, str, int]]) -> dict[str, int]:
-    """Longest-path depth from the inputs (the auto-layout's columns)."""
-    depth = {n: 0 for n in names}
-    preds: dict[str, list[str]] = {}
+    """Longest-path depth from the inputs (the auto-layout's columns), in one topological sweep."""
+    succ: dict[str, list[str]] = {n: [] for n in names}
+    indeg = {n: 0 for n in names}
     for s, t, _ in edges:
-        preds.setdefault(t, []).append(s)
-    for _ in range(len(names)):
-        changed = False
-        for t, ss in preds.items():
-            d = max(depth.get(s, 0) for s in ss) + 1
-            if d > depth.get(t, 0):
-                depth[t] = d
-                changed = True
-        if not changed:
-            break
+        if s in succ and t in indeg:
+            succ[s].append(t)
+            indeg[t] += 1
+    depth = {n: 0 for n in names}
+    ready = [n for n in names if indeg[n] == 0]
+    while ready:
+        n = ready.pop()
+        for t in succ[n]:
+            depth[t] = max(depth[t], depth[n] + 1)
+            indeg[t] -= 1
+            if indeg[t] == 0:
+                ready.append(t)
     return depth
 
 
