@@ -1,4 +1,4 @@
-"""The NumPy export's kernels on argument combinations the family models don't reach.
+"""Both exporters on argument combinations the family models don't reach.
 
 Each case is a one-layer graph with random weights: the generated module (executed in-process; it is
 our own output) must predict what the engine predicts, and the engine is held to Keras by the layer
@@ -91,3 +91,28 @@ def test_numpy_kernel_matches_engine(cls, config, shapes):
     got = namespace["predict"](x)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls, config, shapes", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_keras_code_matches_engine(cls, config, shapes, tmp_path):
+    """The same cases through the Keras exporter, executed in-process with the Keras oracle."""
+    from engine.export.cli import write_export
+    from tests.oracle import keras
+
+    keras()
+    rng = np.random.default_rng(1)
+    g, node = _one_layer_graph(cls, config, shapes)
+    plan = make_plan(g)
+    weights = {node: {s.name: (rng.uniform(0.5, 1.5, s.shape) if "variance" in s.name
+                               else rng.normal(0, 0.5, s.shape)).astype("float32") for s in plan.specs[node]}}
+    xs = {f"in_{i}": rng.normal(size=(2, *s)).astype("float32") for i, s in enumerate(shapes)}
+    x = xs if len(xs) > 1 else xs["in_0"]
+    expected = Executor(g).predict(weights, x)
+    out = tmp_path / "model.py"
+    write_export(g, weights if plan.specs[node] else None, out, "keras")
+    namespace: dict = {"__file__": str(out), "__name__": "generated"}
+    exec(compile(out.read_text(), str(out), "exec"), namespace)  # noqa: S102 - our own generated code
+    model = namespace["build_model"]()
+    got = np.asarray(model([xs[k] for k in sorted(xs)] if len(xs) > 1 else x, training=False))
+    assert model.count_params() == sum(s.size for s in plan.specs[node])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
