@@ -230,7 +230,7 @@ def numpy_code(graph: LayerGraph, weights_file: str = "model.weights.npz", *, pl
               "", "",
               "def predict(x):",
               f'    """Run the model on {x_doc}."""',
-              "    W = load_weights()" if any(plan.specs.values()) else "    load_weights()"]
+              *(["    W = load_weights()"] if any(plan.specs.values()) else [])]
     lines += ["    " + ln for ln in body]
     lines += [f"    return {ret}", ""]
     return "\n".join(lines)
