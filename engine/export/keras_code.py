@@ -274,11 +274,10 @@ def keras_code(graph: LayerGraph, weights_file: str | None = None, training: dic
             raise
         return "# The graph has a cycle; remove one of the connections to see its Keras code.\n"
     settings = _training_settings(plan, training) if training is not None else None
-    lines = ['"""Keras 3 model exported from layergraph."""']
-    lines += ["import argparse"] if settings else []
-    lines += ["from pathlib import Path", ""] if weights_file else [""]
-    lines += ["import keras"]
-    lines += ["import numpy as np"] if weights_file else []
+    lines = ['"""Keras 3 model exported from layergraph."""', ""]
+    stdlib = (["import argparse"] if settings else []) + (["from pathlib import Path"] if weights_file else [])
+    lines += stdlib + ([""] if stdlib else []) + ["import keras"]
+    lines += ["import numpy as np"] if weights_file or settings else []
     lines += ["from keras import layers", ""]
     if weights_file:
         lines += [f"WEIGHTS_FILE = Path(__file__).with_name({literal(weights_file)})", ""]

@@ -293,3 +293,17 @@ def test_export_of_invalid_or_unreadable_graph_writes_nothing(tmp_path, capsys):
     (tmp_path / "broken.lgraph").write_text("{")
     assert cli_main(["export", str(tmp_path / "broken.lgraph"), "--to", "numpy", "-o", str(out)]) == 2
     assert not out.exists() and "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("weights_file", [None, "m.weights.npz"])
+@pytest.mark.parametrize("training", [None, {}, {"optimizer": "rmsprop", "learning_rate": 0.01, "seed": 1}])
+def test_every_keras_code_variant_passes_ruff(tmp_path, weights_file, training):
+    g = LayerGraph()
+    i = g.add_node("Input", {"shape": [3]})
+    d = g.add_node("Dense", {"units": 2, "activation": "softmax"})
+    g.connect(i, d)
+    path = tmp_path / "variant.py"
+    path.write_text(keras_code(g, weights_file, training, strict=True))
+    r = subprocess.run(["ruff", "check", "--isolated", str(path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout
+    assert ("def main(argv=None):" in path.read_text()) == (training is not None)
