@@ -26,5 +26,14 @@ DARK = {
 }
 
 
+#: Model inputs stand out from the other core layers: the graph starts there.
+INPUT_COLOR = "#14324F"
+
+
 def family_color(family: str) -> str:
     return FAMILY_COLORS.get(family, "#6C757D")
+
+
+def title_color(class_name: str, family: str) -> str:
+    """The title-bar colour of a node: its family's, except for ``Input`` which has its own."""
+    return INPUT_COLOR if class_name == "Input" else family_color(family)

@@ -9,6 +9,7 @@ from engine.graph import Edge
 
 HIT_WIDTH = 14.0
 LABEL_LOD = 0.6
+LABEL_ROOM = 6.0  # scene units kept free between the label and each port (the port's radius)
 
 _label_font: QFont | None = None
 
@@ -19,6 +20,14 @@ def bezier(a: QPointF, b: QPointF) -> QPainterPath:
     path = QPainterPath(a)
     path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
     return path
+
+
+def compact_label(text: str) -> str:
+    """``(None, 8, 8, 16)`` -> ``8×8×16``: the shape without the batch dimension, for short wires."""
+    parts = [p.strip() for p in text.strip("()").split(",") if p.strip()]
+    if parts and parts[0] == "None":
+        parts = parts[1:]
+    return "×".join("?" if p == "None" else p for p in parts) or text
 
 
 def label_font() -> QFont:
@@ -38,6 +47,8 @@ class EdgeItem(QGraphicsItem):
         self.source_item = source_item
         self.target_item = target_item
         self.label = ""
+        #: What is drawn: ``label``, its compact form on a short wire, or "" when neither fits.
+        self.shown_label = ""
         self.problem: str | None = None
         self.drop_target = False  # a palette drag hovers this wire (insert on edge)
         self.hovered = False
@@ -75,24 +86,34 @@ class EdgeItem(QGraphicsItem):
         self._layout_label()
 
     def _layout_label(self) -> None:
+        """Place the label at the wire's middle; a wire too short for it gets the compact form or none."""
+        self._label_rect = QRectF()
+        self.shown_label = ""
         if not self.label:
-            self._label_rect = QRectF()
             return
+        a, b = self.endpoints()
+        room = max(abs(b.x() - a.x()), abs(b.y() - a.y())) - 2 * LABEL_ROOM
         fm = QFontMetrics(label_font())
-        w, h = fm.horizontalAdvance(self.label) + 10, fm.height() + 4
-        mid = self._path.pointAtPercent(0.5)
-        self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
+        for text in dict.fromkeys((self.label, compact_label(self.label))):
+            w, h = fm.horizontalAdvance(text) + 6, fm.height() + 4
+            if w <= room:
+                mid = self._path.pointAtPercent(0.5)
+                self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
+                self.shown_label = text
+                return
 
     def set_label(self, text: str) -> None:
         if text != self.label:
             self.prepareGeometryChange()
             self.label = text
             self._layout_label()
+            if not self.problem:
+                self.setToolTip(text)
             self.update()
 
     def set_problem(self, message: str | None) -> None:
         self.problem = message
-        self.setToolTip(message or "")
+        self.setToolTip(message or self.label)
         self.update()
 
     def set_drop_target(self, on: bool) -> None:
@@ -125,13 +146,13 @@ class EdgeItem(QGraphicsItem):
         painter.setPen(QPen(color, width, Qt.SolidLine, Qt.RoundCap))
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self._path)
-        if self.label and option.levelOfDetailFromTransform(painter.worldTransform()) >= LABEL_LOD:
+        if self.shown_label and option.levelOfDetailFromTransform(painter.worldTransform()) >= LABEL_LOD:
             painter.setPen(QPen(color, 1.0))
             painter.setBrush(QColor(c["label_bg"]))
             painter.drawRoundedRect(self._label_rect, 4, 4)
             painter.setFont(label_font())
             painter.setPen(QColor(c["error"] if self.problem else c["label_text"]))
-            painter.drawText(self._label_rect, Qt.AlignCenter, self.label)
+            painter.drawText(self._label_rect, Qt.AlignCenter, self.shown_label)
 
     def hoverEnterEvent(self, event) -> None:  # noqa: N802
         self.hovered = True

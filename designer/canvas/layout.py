@@ -11,7 +11,7 @@ import networkx as nx
 
 from engine.graph import LayerGraph, Position
 
-COLUMN_GAP = 260.0
+COLUMN_GAP = 300.0  # 100 px of wire between cards: room for the shape label
 ROW_GAP = 150.0
 SWEEPS = 4
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
-from designer.canvas.colors import LIGHT, family_color
+from designer.canvas.colors import LIGHT, title_color
 from designer.canvas.port_item import PortItem
 from engine.shapes import fmt_shape
 
@@ -66,6 +66,10 @@ class NodeItem(QGraphicsItem):
         self.sync_ports(set())
 
     # ----- state from the document -----------------------------------------------------------------------
+    @property
+    def title_color(self) -> str:
+        return title_color(self.class_name, self.family)
+
     @property
     def colors(self) -> dict[str, str]:
         sc = self.scene()
@@ -157,7 +161,7 @@ class NodeItem(QGraphicsItem):
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         if lod < TEXT_LOD:  # zoomed out: flat rectangles only (cheap for 1,000 nodes)
             painter.fillRect(rect, QColor(c["node"]))
-            painter.fillRect(QRectF(0, 0, WIDTH, HEADER * 1.5), QColor(family_color(self.family)))
+            painter.fillRect(QRectF(0, 0, WIDTH, HEADER * 1.5), QColor(self.title_color))
             painter.setBrush(Qt.NoBrush)
             painter.setPen(self._border_pen(c))
             painter.drawRect(rect)
@@ -169,7 +173,7 @@ class NodeItem(QGraphicsItem):
         painter.drawPath(card)
         painter.save()
         painter.setClipPath(card)
-        painter.fillRect(QRectF(0, 0, WIDTH, HEADER), QColor(family_color(self.family)))
+        painter.fillRect(QRectF(0, 0, WIDTH, HEADER), QColor(self.title_color))
         painter.restore()
         painter.setBrush(Qt.NoBrush)
         painter.setPen(self._border_pen(c))

@@ -14,6 +14,9 @@ from designer.canvas.quick_add import QuickAddPopup
 
 LAYER_MIME = "application/x-layergraph-layer"
 MIN_ZOOM, MAX_ZOOM = 0.02, 4.0
+FIT_MAX_ZOOM = 1.0   # fitting never magnifies: small graphs show at their real size
+FIT_MARGIN = 48      # viewport pixels left free around the graph by fit-to-view
+EMPTY_HINT = "Drag a layer from the palette, or press Tab to search"
 
 
 class GraphView(QGraphicsView):
@@ -37,6 +40,10 @@ class GraphView(QGraphicsView):
         self.quick_add = QuickAddPopup(self)
         self._quick_add_pos = QPointF()
         self.quick_add.chosen.connect(lambda name: self.scene().add_node_at(name, self._quick_add_pos))
+        self._hint_shown = bool(self.hint_text())
+        doc = scene.doc
+        for signal in (doc.node_added, doc.node_removed, doc.reset):
+            signal.connect(self._refresh_hint)
 
     # ----- properties --------------------------------------------------------------------------------
     @property
@@ -67,17 +74,18 @@ class GraphView(QGraphicsView):
         event.accept()
 
     def fit_to_view(self) -> None:
+        """Show every node with ``FIT_MARGIN`` pixels around them, never zoomed in beyond 100 %."""
         rect = self.scene().nodes_bounding_rect()
         if rect.isNull():
             self.resetTransform()
             self.centerOn(0, 0)
             return
-        self.fitInView(rect.adjusted(-60, -60, 60, 60), Qt.KeepAspectRatio)
-        z = self.zoom()
-        if z > 1.5:
-            self.scale(1.5 / z, 1.5 / z)
-        elif z < MIN_ZOOM:
-            self.scale(MIN_ZOOM / z, MIN_ZOOM / z)
+        vp = self.viewport().rect()
+        room_w, room_h = max(vp.width() - 2 * FIT_MARGIN, 1), max(vp.height() - 2 * FIT_MARGIN, 1)
+        z = min(room_w / max(rect.width(), 1.0), room_h / max(rect.height(), 1.0))
+        z = max(MIN_ZOOM, min(FIT_MAX_ZOOM, z))
+        self.resetTransform()
+        self.scale(z, z)
         self.centerOn(rect.center())
 
     def _pan_by(self, delta: QPointF) -> None:
@@ -219,6 +227,32 @@ class GraphView(QGraphicsView):
         self.scene().drop_layer(name, self.mapToScene(event.position().toPoint()))
         event.acceptProposedAction()
         self.setFocus()
+
+    # ----- the hint on an empty canvas -------------------------------------------------------------------
+    def hint_text(self) -> str:
+        """The sentence drawn in the middle of an empty canvas ("" once it has a layer)."""
+        return EMPTY_HINT if len(self.scene().graph) == 0 else ""
+
+    def _refresh_hint(self, *_args) -> None:
+        shown = bool(self.hint_text())
+        if shown != self._hint_shown:
+            self._hint_shown = shown
+            self.viewport().update()
+
+    def drawForeground(self, painter, rect: QRectF) -> None:  # noqa: N802
+        super().drawForeground(painter, rect)
+        text = self.hint_text()
+        if not text:
+            return
+        painter.save()
+        painter.resetTransform()  # draw in viewport pixels, whatever the zoom
+        font = painter.font()
+        font.setPointSizeF(13.0)
+        painter.setFont(font)
+        painter.setPen(QColor(self.scene().colors["muted"]))
+        painter.drawText(QRectF(self.viewport().rect()).adjusted(24, 24, -24, -24),
+                         Qt.AlignCenter | Qt.TextWordWrap, text)
+        painter.restore()
 
     # ----- background grid ------------------------------------------------------------------------------
     def drawBackground(self, painter, rect: QRectF) -> None:  # noqa: N802

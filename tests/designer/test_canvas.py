@@ -6,12 +6,12 @@ import warnings
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QWheelEvent
+from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from designer import commands as c
-from designer.canvas.colors import DARK
+from designer.canvas.colors import DARK, FAMILY_COLORS
 from designer.canvas.node_item import HEADER, NodeItem
 from designer.canvas.scene import CLIPBOARD_FORMAT, GraphScene
 from designer.canvas.view import LAYER_MIME, GraphView
@@ -116,7 +116,7 @@ def test_invalid_edge_turns_red_then_valid_after_set_config(canvas):
     assert "known last dimension" in edge.toolTip()
     assert scene.node_item(d).problems and "known last dimension" in scene.node_item(d).toolTip()
     c.push(doc, c.SetConfigCommand(doc, i, {"shape": (8,)}))
-    assert edge.problem is None and edge.toolTip() == "" and not scene.node_item(d).problems
+    assert edge.problem is None and edge.toolTip() == "(None, 8)" and not scene.node_item(d).problems
     assert edge.label == "(None, 8)" and scene.node_item(d).shape_value == (None, 4)
     doc.undo_stack.undo()
     assert edge.problem is not None
@@ -325,6 +325,70 @@ def test_fit_to_view_with_f_key_shows_all_nodes(canvas):
     QTest.keyClick(view, Qt.Key_F)
     visible = view.mapToScene(view.viewport().rect()).boundingRect()
     assert visible.contains(scene.nodes_bounding_rect())
+
+
+def test_fit_to_view_never_magnifies_and_leaves_a_margin(canvas):
+    doc, scene, view = canvas
+    n = add(doc, "Dense", {"units": 2}, (137, -41))
+    QTest.keyClick(view, Qt.Key_F)
+    assert view.zoom() == pytest.approx(1.0)  # one small card: real size, not blown up
+    card = view.mapFromScene(scene.node_item(n).sceneBoundingRect()).boundingRect()
+    assert view.viewport().rect().center().x() == pytest.approx(card.center().x(), abs=3)
+    add(doc, "Dense", {"units": 2}, (4000, 1500))
+    QTest.keyClick(view, Qt.Key_F)
+    assert view.zoom() < 0.5
+    shown = view.mapFromScene(scene.nodes_bounding_rect()).boundingRect()
+    vp = view.viewport().rect()
+    assert min(shown.left() - vp.left(), vp.right() - shown.right(),
+               shown.top() - vp.top(), vp.bottom() - shown.bottom()) >= 30
+
+
+def test_empty_canvas_shows_a_hint_until_a_layer_is_added(canvas):
+    doc, scene, view = canvas
+    assert "Drag a layer from the palette" in view.hint_text() and "Tab" in view.hint_text()
+
+    def centre_ink() -> int:
+        img = view.viewport().grab().toImage()
+        bg = QColor(scene.colors["background"])
+        cy = img.height() // 2
+        return sum(1 for x in range(img.width()) for y in range(cy - 12, cy + 12, 3)
+                   if abs(QColor(img.pixel(x, y)).lightness() - bg.lightness()) > 40)
+    assert centre_ink() > 20  # the sentence is drawn in the middle of the canvas
+    nid = add(doc, "Dense", {"units": 2}, (5000, 5000))  # off screen: the middle is empty again
+    assert view.hint_text() == "" and centre_ink() == 0
+    c.push(doc, c.RemoveNodesCommand(doc, [nid]))
+    assert view.hint_text()
+
+
+def test_input_nodes_have_their_own_title_colour(canvas):
+    doc, scene, view = canvas
+    i = add(doc, "Input", {"shape": (8,)}, (0, 0))
+    d = add(doc, "Dense", {"units": 2}, (300, 0))
+    e = add(doc, "Embedding", {"input_dim": 10, "output_dim": 4}, (600, 0))
+    titles = {scene.node_item(n).title_color for n in (i, d, e)}
+    assert scene.node_item(d).family == scene.node_item(i).family == "core"
+    assert len(titles) == 2 and scene.node_item(d).title_color == scene.node_item(e).title_color
+    assert scene.node_item(i).title_color not in FAMILY_COLORS.values()
+
+
+def test_short_wires_shrink_or_hide_the_shape_label(canvas):
+    doc, scene, view = canvas
+    i = add(doc, "Input", {"shape": (8, 8, 16)}, (0, 0))
+    far = add(doc, "Flatten", {}, (500, 0))
+    near = add(doc, "Flatten", {}, (270, 10))
+    tight = add(doc, "Flatten", {}, (215, -20))
+    for t in (far, near, tight):
+        c.push(doc, c.ConnectCommand(doc, i, t, 0))
+    labels = {t: scene.edge_item(Edge(i, t, 0)) for t in (far, near, tight)}
+    assert all(e.label == "(None, 8, 8, 16)" for e in labels.values())
+    assert labels[far].shown_label == "(None, 8, 8, 16)"
+    assert labels[near].shown_label == "8×8×16"  # 70 px of wire: the compact form
+    assert labels[tight].shown_label == "" and labels[tight].toolTip() == "(None, 8, 8, 16)"  # 15 px: none
+    c.push(doc, c.MoveNodesCommand(doc, {tight: ((215.0, -20.0), (215.0, -200.0))}))
+    assert labels[tight].shown_label == "(None, 8, 8, 16)"  # a tall wire has room enough
+    for e in labels.values():  # the label never covers a port
+        a, b = e.endpoints()
+        assert not e._label_rect.contains(a) and not e._label_rect.contains(b)
 
 
 def test_tab_quick_add_at_cursor(canvas, qtbot):
