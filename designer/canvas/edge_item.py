@@ -9,6 +9,7 @@ from engine.graph import Edge
 
 HIT_WIDTH = 14.0
 LABEL_LOD = 0.6
+DETOUR_GAP = 26.0  # how far above the cards a detouring wire runs
 LABEL_ROOM = 6.0  # scene units kept free between the label and each port (the port's radius)
 
 _label_font: QFont | None = None
@@ -19,6 +20,25 @@ def bezier(a: QPointF, b: QPointF) -> QPainterPath:
     dx = max(abs(b.x() - a.x()) * 0.5, 40.0)
     path = QPainterPath(a)
     path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+    return path
+
+
+def stroke(path: QPainterPath, width: float) -> QPainterPath:
+    """The outline of ``path`` drawn ``width`` wide (for hit tests and overlap checks)."""
+    stroker = QPainterPathStroker()
+    stroker.setWidth(width)
+    return stroker.createStroke(path)
+
+
+def detour(a: QPointF, b: QPointF, top: float) -> QPainterPath:
+    """A wire that climbs right after its source, runs along ``top`` and drops into its target.
+
+    Used when the plain curve would pass behind other cards (a residual connection in a row)."""
+    path = QPainterPath(a)
+    rise = min(40.0, max((b.x() - a.x()) / 4, 10.0))
+    path.cubicTo(QPointF(a.x() + rise, a.y()), QPointF(a.x() + rise / 2, top), QPointF(a.x() + 1.5 * rise, top))
+    path.lineTo(QPointF(b.x() - 1.5 * rise, top))
+    path.cubicTo(QPointF(b.x() - rise / 2, top), QPointF(b.x() - rise, b.y()), b)
     return path
 
 
@@ -52,6 +72,7 @@ class EdgeItem(QGraphicsItem):
         self.problem: str | None = None
         self.drop_target = False  # a palette drag hovers this wire (insert on edge)
         self.hovered = False
+        self.detoured = False  # routed over other cards (see ``detour``)
         self._path = QPainterPath()
         self._hit = QPainterPath()
         self._label_rect = QRectF()
@@ -80,10 +101,27 @@ class EdgeItem(QGraphicsItem):
         a, b = self.endpoints()
         self.prepareGeometryChange()
         self._path = bezier(a, b)
-        stroker = QPainterPathStroker()
-        stroker.setWidth(HIT_WIDTH)
-        self._hit = stroker.createStroke(self._path)
+        top = self._blocked_top(a, b)
+        self.detoured = top is not None
+        if self.detoured:
+            self._path = detour(a, b, top)
+        self._hit = stroke(self._path, HIT_WIDTH)
         self._layout_label()
+
+    def _blocked_top(self, a: QPointF, b: QPointF) -> float | None:
+        """The height to route over when the curve would cross other cards (None: it crosses none)."""
+        sc = self.scene()
+        if sc is None or b.x() - a.x() < 300:
+            return None
+        ends = (self.source_item, self.target_item)
+        line = stroke(self._path, 2.0)  # an open path's own "area" would include its closing chord
+        blockers = [it for it in sc.items(self._path.boundingRect().adjusted(0, -2, 0, 2))
+                    if hasattr(it, "card_rect") and it not in ends
+                    and line.intersects(it.mapRectToScene(it.card_rect()))]
+        if not blockers:
+            return None
+        cards = [it.mapRectToScene(it.card_rect()) for it in (*blockers, *ends)]
+        return min(r.top() for r in cards) - DETOUR_GAP
 
     def _layout_label(self) -> None:
         """Place the label at the wire's middle; a wire too short for it gets the compact form or none."""

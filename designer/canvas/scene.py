@@ -119,6 +119,15 @@ class GraphScene(QGraphicsScene):
             x, y = self.graph.node(nid).position
             if item.pos() != QPointF(x, y):
                 item.setPos(x, y)
+            self.reroute_around(item)
+
+    def reroute_around(self, node_item: NodeItem) -> None:
+        """Re-plan the wires of other nodes that pass over (or used to detour around) ``node_item``."""
+        area = node_item.sceneBoundingRect().adjusted(-40, -200, 40, 40)
+        near = {it for it in self.items(area) if isinstance(it, EdgeItem)}
+        for it in near | {e for e in self._edges.values() if e.detoured}:
+            if it not in node_item.edges:
+                it.update_path()
 
     def _sync_ports(self, nid: str) -> None:
         item = self._nodes.get(nid)
@@ -139,6 +148,7 @@ class GraphScene(QGraphicsScene):
         item.set_label(fmt_shape(shape) if shape is not None else "")
         self._edges[edge] = item
         self.addItem(item)
+        item.update_path()  # now in the scene: it can see the cards it would cross
         self._sync_ports(edge.source)
 
     def _on_edge_removed(self, edge: Edge) -> None:

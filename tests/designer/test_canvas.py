@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from designer import commands as c
 from designer.canvas.colors import DARK, FAMILY_COLORS
+from designer.canvas.edge_item import stroke
 from designer.canvas.node_item import HEADER, NodeItem
 from designer.canvas.scene import CLIPBOARD_FORMAT, GraphScene
 from designer.canvas.view import LAYER_MIME, GraphView
@@ -376,19 +377,40 @@ def test_short_wires_shrink_or_hide_the_shape_label(canvas):
     i = add(doc, "Input", {"shape": (8, 8, 16)}, (0, 0))
     far = add(doc, "Flatten", {}, (500, 0))
     near = add(doc, "Flatten", {}, (270, 10))
-    tight = add(doc, "Flatten", {}, (215, -20))
-    for t in (far, near, tight):
-        c.push(doc, c.ConnectCommand(doc, i, t, 0))
-    labels = {t: scene.edge_item(Edge(i, t, 0)) for t in (far, near, tight)}
+    i2 = add(doc, "Input", {"shape": (8, 8, 16)}, (0, 600))
+    tight = add(doc, "Flatten", {}, (215, 580))
+    for s, t in ((i, far), (i, near), (i2, tight)):
+        c.push(doc, c.ConnectCommand(doc, s, t, 0))
+    labels = {t: scene.edge_item(Edge(s, t, 0)) for s, t in ((i, far), (i, near), (i2, tight))}
     assert all(e.label == "(None, 8, 8, 16)" for e in labels.values())
     assert labels[far].shown_label == "(None, 8, 8, 16)"
     assert labels[near].shown_label == "8×8×16"  # 70 px of wire: the compact form
     assert labels[tight].shown_label == "" and labels[tight].toolTip() == "(None, 8, 8, 16)"  # 15 px: none
-    c.push(doc, c.MoveNodesCommand(doc, {tight: ((215.0, -20.0), (215.0, -200.0))}))
+    c.push(doc, c.MoveNodesCommand(doc, {tight: ((215.0, 580.0), (215.0, 400.0))}))
     assert labels[tight].shown_label == "(None, 8, 8, 16)"  # a tall wire has room enough
     for e in labels.values():  # the label never covers a port
         a, b = e.endpoints()
         assert not e._label_rect.contains(a) and not e._label_rect.contains(b)
+
+
+def test_a_skip_connection_detours_over_the_cards_between(canvas):
+    doc, scene, view = canvas
+    ids = [add(doc, cls, cfg, (x, 0)) for x, (cls, cfg) in zip(
+        (0, 300, 600, 900), (("Input", {"shape": (4,)}), ("Dense", {"units": 4}), ("Dense", {"units": 4}),
+                             ("Add", {})))]
+    for a, b in zip(ids, ids[1:3]):
+        c.push(doc, c.ConnectCommand(doc, a, b, 0))
+    c.push(doc, c.ConnectCommand(doc, ids[2], ids[3], 0))
+    c.push(doc, c.ConnectCommand(doc, ids[0], ids[3], 1))
+    skip, chain = scene.edge_item(Edge(ids[0], ids[3], 1)), scene.edge_item(Edge(ids[0], ids[1], 0))
+    cards = [scene.node_item(n).mapRectToScene(scene.node_item(n).card_rect()) for n in ids[1:3]]
+    assert skip.detoured and not chain.detoured
+    assert not any(stroke(skip.path(), 2).intersects(r) for r in cards)  # over the Dense cards, not behind
+    assert skip.path().boundingRect().top() < min(r.top() for r in cards)
+    assert skip._label_rect.bottom() < min(r.top() for r in cards)  # its shape label is readable too
+    # move the middle cards down out of the way: the skip wire goes straight again
+    c.push(doc, c.MoveNodesCommand(doc, {n: ((x, 0.0), (x, 400.0)) for n, x in zip(ids[1:3], (300.0, 600.0))}))
+    assert not skip.detoured
 
 
 def test_tab_quick_add_at_cursor(canvas, qtbot):
