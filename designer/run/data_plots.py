@@ -78,6 +78,9 @@ class DataView(QWidget):
         self.stack.addWidget(page)
         self.images_page = page
 
+    def graphics_views(self) -> list[pg.PlotWidget]:
+        return [self.pg_plot, self.curve_plot, self.pred_plot, self.conf_plot]
+
     # ----- run lifecycle -------------------------------------------------------------------------------
     def begin(self, kind: str, x: Any, y: np.ndarray, grid_kind: str | None) -> None:
         """Prepare the page for this dataset: scatter the points once, or lay out the sample grid."""

@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
-from .plots import RunningRange, SaveBar, image_plot, make_plot, set_title
+from .plots import GrowOnlyRange, RunningRange, SaveBar, image_plot, make_plot, set_title
 
 HISTORY_COLUMNS = 240
 
@@ -40,6 +40,7 @@ class LayerView(QWidget):
         self.wh_plot.getPlotItem().showAxis("left")
         self.wh_plot.getPlotItem().setLabel("left", "value")
         self.wh_image.setColorMap(pg.colormap.get("inferno"))
+        self.hist_range = GrowOnlyRange(self.hist_plot, headroom=0.05)
         grid.addWidget(self.act_plot, 0, 0)
         grid.addWidget(self.hist_plot, 0, 1)
         grid.addWidget(self.w_plot, 1, 0)
@@ -51,11 +52,16 @@ class LayerView(QWidget):
         self.node_name = ""
         self.reset()
 
+    def graphics_views(self) -> list[pg.PlotWidget]:
+        return [self.act_plot, self.hist_plot, self.w_plot, self.wh_plot]
+
     def reset(self) -> None:
         self.act_range = RunningRange()
         self.w_range = RunningRange(symmetric=True)
         self.history = np.zeros((0, 0), dtype=np.float32)
         self.history_range: tuple[float, float] | None = None
+        if hasattr(self, "hist_range"):
+            self.hist_range.reset()
         self.frames = 0
         for item in (self.act_image, self.w_image, self.wh_image):
             item.clear()
@@ -71,7 +77,8 @@ class LayerView(QWidget):
                             (self.w_plot, "weights"), (self.wh_plot, "weight histogram over time")):
             set_title(plot, title)
 
-    def feed(self, latest: dict[str, Any]) -> None:
+    def feed(self, latest: dict[str, Any], draw_slow: bool = True) -> None:
+        """Draw the images now; the histograms only when ``draw_slow`` (they cost more to paint)."""
         node = latest.get("node")
         if node is None or node["id"] != self.node_id:
             return
@@ -80,12 +87,14 @@ class LayerView(QWidget):
         self.act_image.setImage(img, autoLevels=False, levels=self.act_range.update(img))
         what = "feature maps of sample 1" if node["act_mode"] == "maps" else "units × samples"
         set_title(self.act_plot, f"output activations ({what})")
-        edges, counts = node["act_hist"]
-        self.hist_curve.setData(edges, counts)
-        title = "output values"
-        if node["dead"] is not None:
-            title += f" — dead ReLU units: {node['dead']:.0%}"
-        set_title(self.hist_plot, title)
+        if draw_slow:
+            edges, counts = node["act_hist"]
+            self.hist_curve.setData(edges, counts)
+            self.hist_range.include(float(edges[0]), float(edges[-1]), 0.0, float(counts.max()))
+            title = "output values"
+            if node["dead"] is not None:
+                title += f" — dead ReLU units: {node['dead']:.0%}"
+            set_title(self.hist_plot, title)
         if "weight_image" in node:
             self._feed_weights(node)
 

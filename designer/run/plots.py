@@ -30,6 +30,8 @@ class GrowingSeries:
         self.y = np.empty(capacity, dtype=np.float64)
         self.n = 0
         self.dirty = False
+        self.lo = np.inf
+        self.hi = -np.inf
 
     def append(self, x: float, y: float) -> None:
         if self.n == len(self.x):
@@ -38,6 +40,8 @@ class GrowingSeries:
         self.x[self.n] = x
         self.y[self.n] = y
         self.n += 1
+        if np.isfinite(y):
+            self.lo, self.hi = min(self.lo, y), max(self.hi, y)
         self.dirty = True
 
     def flush(self) -> None:
@@ -48,7 +52,46 @@ class GrowingSeries:
     def clear(self) -> None:
         self.n = 0
         self.dirty = False
+        self.lo, self.hi = np.inf, -np.inf
         self.item.setData([], [])
+
+
+class GrowOnlyRange:
+    """Set a plot's view range by hand, widening it only when data leaves it (with headroom).
+
+    Auto-ranging moves the axes on every new point, and re-laying out the ticks is most of what a
+    line plot costs to paint; a range that changes a few times per run keeps the axes cached.
+    ``fixed_x``/``fixed_y`` pin an axis; with a log axis pass log10 values.
+    """
+
+    def __init__(self, plot: pg.PlotWidget, fixed_x: tuple | None = None, fixed_y: tuple | None = None,
+                 headroom: float = 0.15) -> None:
+        self.vb = plot.getPlotItem().getViewBox()
+        plot.getPlotItem().disableAutoRange()
+        self.fixed_x, self.fixed_y, self.headroom = fixed_x, fixed_y, headroom
+        self.cur: list[float] | None = None
+
+    def reset(self, fixed_x: tuple | None = None) -> None:
+        self.cur = None
+        if fixed_x is not None:
+            self.fixed_x = fixed_x
+
+    def include(self, x0: float, x1: float, y0: float, y1: float) -> None:
+        if not all(np.isfinite(v) for v in (x0, x1, y0, y1)):
+            return
+        x0, x1 = self.fixed_x or (x0, x1)
+        y0, y1 = self.fixed_y or (y0, y1)
+        c = self.cur
+        if c is not None and c[0] <= x0 and x1 <= c[1] and c[2] <= y0 and y1 <= c[3]:
+            return
+        if c is not None:
+            x0, x1, y0, y1 = min(x0, c[0]), max(x1, c[1]), min(y0, c[2]), max(y1, c[3])
+        dx, dy = (x1 - x0) or 1.0, (y1 - y0) or 1.0
+        h = self.headroom
+        new = [x0 if self.fixed_x else x0 - dx * 0.02, x1 if self.fixed_x else x1 + dx * h,
+               y0 if self.fixed_y else y0 - dy * h, y1 if self.fixed_y else y1 + dy * h]
+        self.cur = new
+        self.vb.setRange(xRange=new[:2], yRange=new[2:], padding=0)
 
 
 class RunningRange:
@@ -177,7 +220,10 @@ class CurvesView(QWidget):
         lay.addWidget(self.bar)
         lay.addWidget(self.plots, 1)
         self._build_items()
+        self.ranges = {"loss": GrowOnlyRange(self.loss_plot), "acc": GrowOnlyRange(self.metric_plot, fixed_y=(0, 1.02)),
+                       "lr": GrowOnlyRange(self.lr_plot), "grad": GrowOnlyRange(self.grad_plot)}
         self.names: dict[str, str] = {}
+        self.run_end = 1
         self.reset()
 
     def _series(self, plot: pg.PlotWidget, name: str, pen: Any, symbol: str | None = None) -> GrowingSeries:
@@ -204,6 +250,9 @@ class CurvesView(QWidget):
         self.all_series = [self.batch_loss, self.smooth_loss, self.epoch_loss, self.val_loss, self.batch_acc,
                            self.epoch_acc, self.val_acc, self.lr]
 
+    def graphics_views(self) -> list[pg.PlotWidget]:
+        return [self.loss_plot, self.metric_plot, self.lr_plot, self.grad_plot]
+
     # ----- run lifecycle -------------------------------------------------------------------------------
     def reset(self) -> None:
         for s in self.all_series + list(self.grad.values()):
@@ -214,14 +263,20 @@ class CurvesView(QWidget):
         self.step_offset = 0
         self.last_step = 0
         self.lr_value: float | None = None
+        for r in getattr(self, "ranges", {}).values():
+            r.reset()
 
-    def begin(self, names: dict[str, str], lr: float | None) -> None:
+    def begin(self, names: dict[str, str], lr: float | None, total_steps: int = 1) -> None:
         """A new run continues the curves where the previous one stopped (same weights, later steps)."""
         self.names = dict(names)
         self.step_offset = self.last_step
         self.lr_value = lr
+        self.run_end = self.step_offset + max(1, total_steps)
+        for r in self.ranges.values():
+            r.reset(fixed_x=(0, self.run_end))
 
-    def feed(self, latest: dict[str, Any], events: list[tuple]) -> None:
+    def feed(self, latest: dict[str, Any], events: list[tuple], draw: bool = True) -> None:
+        """Record a snapshot's batches/epochs; redraw the curves only when ``draw`` (they change slowly)."""
         if "begin" in latest:
             self.lr_value = latest["begin"]["lr"]
         for ev in events:
@@ -229,15 +284,29 @@ class CurvesView(QWidget):
                 self._batch(ev)
             elif ev[0] == "epoch":
                 self._epoch(ev)
-        if "grad_norms" in latest and "progress" in latest:
+        if draw and "grad_norms" in latest and "progress" in latest:
             step = latest["progress"]["step"] + self.step_offset
-            if self.lr_value is not None:
-                self.lr.append(step, self.lr_value)
             for nid, g in latest["grad_norms"].items():
                 if g > 0 and np.isfinite(g):
                     self._grad_series(nid).append(step, g)
-        for s in self.all_series + list(self.grad.values()):
-            s.flush()
+        if draw:
+            for s in self.all_series + list(self.grad.values()):
+                s.flush()
+            self._fit_ranges()
+
+    def _fit_ranges(self) -> None:
+        x1 = max(self.last_step, 1)
+        lo = min(s.lo for s in (self.batch_loss, self.val_loss, self.epoch_loss))
+        hi = max(s.hi for s in (self.batch_loss, self.val_loss, self.epoch_loss))
+        if np.isfinite(hi):
+            self.ranges["loss"].include(0, x1, min(0.0, lo), hi)
+        self.ranges["acc"].include(0, x1, 0, 1)
+        if self.lr.n:
+            self.ranges["lr"].include(0, x1, 0.0, self.lr.hi * 1.2)
+        glo = min((s.lo for s in self.grad.values() if s.lo > 0), default=np.inf)
+        ghi = max((s.hi for s in self.grad.values()), default=-np.inf)
+        if np.isfinite(glo) and np.isfinite(ghi):
+            self.ranges["grad"].include(0, x1, np.log10(glo) - 0.2, np.log10(ghi) + 0.2)
 
     def _batch(self, ev: tuple) -> None:
         _, step, epoch, _batch, loss, acc, _t = ev
@@ -255,6 +324,8 @@ class CurvesView(QWidget):
         _, epoch, step, logs, _t = ev
         step += self.step_offset
         self.epochs.append({"epoch": len(self.epochs) + 1, "step": step, **logs})
+        if "lr" in logs:
+            self.lr.append(step, logs["lr"])
         for key, series in (("loss", self.epoch_loss), ("val_loss", self.val_loss),
                             ("accuracy", self.epoch_acc), ("val_accuracy", self.val_acc)):
             if key in logs and np.isfinite(logs[key]):

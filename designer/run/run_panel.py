@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QLabel, QProgressBar,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
@@ -32,7 +32,10 @@ from .snapshots import data_fit_problem, describe_data
 from .worker import RunConfig, RunData, TrainingThread
 
 REFRESH_MS = 33
-BADGE_EVERY = 6  # refreshes per canvas badge update (~5 Hz)
+BADGE_EVERY = 12  # refreshes per canvas badge update (~2.5 Hz)
+# Line plots (curves, histograms) cost ~10x more to paint than images: redraw them at ~5 Hz; the
+# images (activations, filters, decision boundary, predictions) follow every refresh.
+SLOW_EVERY = 6
 FILE_ITEM = "From file…"
 LOCKED = "The graph is locked while training runs; press Stop (or wait for the run to end) to edit it."
 
@@ -352,10 +355,11 @@ class RunPanel(QWidget):
         self._batch_size = config.batch_size
         self._epochs = config.epochs
         self._rate.clear()
+        self._pending_events: list[tuple] = []
         self._t0 = time.perf_counter()
         self.progress_bar.setRange(0, self._total_steps)
         self.progress_bar.setValue(0)
-        self.curves.begin(plan.names, config.learning_rate)
+        self.curves.begin(plan.names, config.learning_rate, self._total_steps)
         grid = None
         single = len(plan.input_ids) == 1 and len(plan.shapes[plan.input_ids[0]]) == 2
         if single and plan.shapes[plan.input_ids[0]][1] == 2 and kind == "2d":
@@ -466,16 +470,45 @@ class RunPanel(QWidget):
         latest, events = self.thread.slot.take()
         if not latest and not events:
             return
+        # Python threads share one GIL: drawing while the worker computes makes both trade it on every
+        # Qt call.  The worker waits between batches until this refresh has also painted (see _paint_now).
+        idle = self.thread.ui_idle
+        idle.clear()
+        try:
+            self._draw(latest, events, final)
+            self._paint_now()
+        finally:
+            idle.set()
+
+    def _draw(self, latest: dict[str, Any], events: list[tuple], final: bool) -> None:
         self.refresh_count += 1
-        self.curves.feed(latest, events)
-        self.layer_view.feed(latest)
+        slow = final or self.refresh_count % SLOW_EVERY == 1
+        self.curves.feed(latest, events, draw=slow)
+        self.layer_view.feed(latest, draw_slow=slow)
         self.data_view.feed(latest)
-        self._update_progress(events)
+        self._pending_events.extend(e for e in events if e[0] == "batch")
+        if slow:  # QProgressBar.setValue repaints synchronously: keep it at the slow rate
+            self._update_progress(self._pending_events)
+            self._pending_events = []
         if (final or self.refresh_count % BADGE_EVERY == 1) and "means" in latest:
             self._update_badges(latest["means"], latest.get("grad_norms", {}))
 
+    def _paint_now(self) -> None:
+        """Paint what this refresh changed before returning, instead of in later posted events.
+
+        pyqtgraph items mark their scene dirty; the scene processes that in a queued call which then
+        asks the top-level window for an update.  Sending exactly those two kinds of posted events
+        (and nothing else, so no other slot runs re-entrantly) paints only the dirty regions now.
+        """
+        for view in (self.curves, self.layer_view, self.data_view):
+            for gv in view.graphics_views():
+                QCoreApplication.sendPostedEvents(gv.scene(), QEvent.Type.MetaCall)
+        if self.scene is not None:
+            QCoreApplication.sendPostedEvents(self.scene, QEvent.Type.MetaCall)
+        QCoreApplication.sendPostedEvents(self.window(), QEvent.Type.UpdateRequest)
+
     def _update_progress(self, events: list[tuple]) -> None:
-        batches = [e for e in events if e[0] == "batch"]
+        batches = events
         if not batches:
             return
         _, step, epoch, batch, *_rest, t = batches[-1]

@@ -27,6 +27,7 @@ BOUNDARY_HZ = 10.0
 SAMPLE_BATCH = 16
 CONFUSION_MAX = 2000
 BLAS_THREADS = 1
+UI_WAIT_MAX = 0.05  # seconds the worker yields to a drawing UI at most, per batch
 
 
 @dataclass
@@ -127,6 +128,9 @@ class LiveCallback(Callback):
 
     def on_batch_end(self, step: int, logs: dict) -> None:
         ctx = self.context
+        if not self.thread.ui_idle.is_set():
+            # the UI is drawing a snapshot: let it have the GIL instead of trading it back and forth
+            self.thread.ui_idle.wait(UI_WAIT_MAX)
         self.thread.steps_done = ctx.step
         self.slot.append(("batch", ctx.step, ctx.epoch, ctx.batch, float(logs["batch_loss"]),
                           logs.get("accuracy"), time.perf_counter()))
@@ -243,6 +247,9 @@ class TrainingThread(QThread):
         #: node id whose activations/weights are pictured; written by the UI thread (a plain str swap)
         self.selected: str | None = None
         self.history = None
+        #: cleared by the UI while it draws a snapshot (the worker waits between batches meanwhile)
+        self.ui_idle = threading.Event()
+        self.ui_idle.set()
         #: batches trained so far (written by the worker; read by tests and the benchmark)
         self.steps_done = 0
 
