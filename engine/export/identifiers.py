@@ -100,3 +100,12 @@ def literal(value: Any) -> str:
 def comment(text: str) -> str:
     """A one-line ``#`` comment body: newlines and control characters removed."""
     return "".join(ch if ch.isprintable() else " " for ch in str(text)).strip()
+
+
+def call(head: str, args: list[str], tail: str = "", indent: int = 4, width: int = 110) -> str:
+    """``head(arg, ...)tail`` on one line, or one argument per line when that is wider than ``width``."""
+    one = f"{head}({', '.join(args)}){tail}"
+    if len(one) + indent <= width or not args:
+        return one
+    pad = " " * (indent + 4)
+    return f"{head}(\n" + "".join(f"{pad}{a},\n" for a in args) + " " * indent + f"){tail}"

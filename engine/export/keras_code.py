@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from engine.errors import ConfigError, GraphError, LayergraphError
-from engine.export.identifiers import comment, literal, sanitize
+from engine.export.identifiers import call, comment, literal, sanitize
 from engine.export.plan import ExportPlan, make_plan
 from engine.graph import LayerGraph
 from engine.layers import LAYERS, REQUIRED, Layer, layer_class
@@ -55,8 +55,18 @@ def _norm(v: Any) -> Any:
     return v
 
 
+def _short_envelope(value: Any) -> Any:
+    """Drop the envelope keys Keras fills in itself (``module`` of a built-in, ``registered_name`` None)."""
+    if not isinstance(value, dict):
+        return value
+    return {k: v for k, v in value.items()
+            if not (k == "registered_name" and v is None)
+            and not (k == "module" and isinstance(v, str) and v.startswith("keras"))}
+
+
 def _value_source(field_name: str, kind: str, value: Any) -> str:
     if kind == "json" and value is not None:
+        value = _short_envelope(value)
         if "regularizer" in field_name:
             return f"keras.regularizers.get({literal(value)})"
         if "constraint" in field_name:
@@ -111,11 +121,11 @@ def layer_line(plan: ExportPlan, nid: str) -> str:
         args = [f"shape={literal(tuple(layer.config['shape']))}"]
         if layer.config.get("dtype", "float32") != "float32":
             args.append(f"dtype={literal(layer.config['dtype'])}")
-        return f"{var} = keras.Input({', '.join(args + [name_arg])})"
+        return call(f"{var} = keras.Input", args + [name_arg])
     args = layer_arguments(layer) + [name_arg]
     srcs = [plan.idents[s] for s in plan.graph.inputs_of(nid)]
-    call = f"[{', '.join(srcs)}]" if plan.is_merge(nid) else (srcs[0] if srcs else "None")
-    return f"{var} = {_class_ref(node.class_name)}({', '.join(args)})({call})"
+    inputs = f"[{', '.join(srcs)}]" if plan.is_merge(nid) else (srcs[0] if srcs else "None")
+    return call(f"{var} = {_class_ref(node.class_name)}", args, f"({inputs})")
 
 
 # ----- the module ----------------------------------------------------------------------------------------
@@ -146,8 +156,8 @@ def _build_model_source(plan: ExportPlan, model_name: str, weights_file: str | N
     if not ins or not outs:
         out.append("    raise ValueError('the graph has no connected input and output yet')")
         return out
-    out.append(f"    model = keras.Model(inputs={_io_source(plan, ins)}, outputs={_io_source(plan, outs)}, "
-               f"name={literal(model_name)})")
+    io_args = [f"inputs={_io_source(plan, ins)}", f"outputs={_io_source(plan, outs)}", f"name={literal(model_name)}"]
+    out.append("    " + call("model = keras.Model", io_args))
     if weights_file:
         out += ["    if weights is not None:", "        load_weights(model, weights)"]
     out.append("    return model")
@@ -155,7 +165,7 @@ def _build_model_source(plan: ExportPlan, model_name: str, weights_file: str | N
 
 
 LOAD_WEIGHTS = '''def load_weights(model, path):
-    """Copy the layergraph weights (arrays ``"<layer name>/<i>"`` in ``get_weights()`` order) into ``model``."""
+    """Copy layergraph's weights (arrays "<layer name>/<i>" in get_weights() order) into ``model``."""
     with np.load(path, allow_pickle=False) as data:
         for layer in model.layers:
             if layer.weights:

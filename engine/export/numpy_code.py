@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.errors import GraphError
 from engine.export import numpy_runtime
-from engine.export.identifiers import comment, literal
+from engine.export.identifiers import call, comment, literal
 from engine.export.plan import ExportPlan, Weights, make_plan
 from engine.graph import LayerGraph
 
@@ -152,7 +152,7 @@ def _wref(plan: ExportPlan, nid: str, i: int) -> str:
 def _rnn_call(cls_name: str, cfg: dict, x: str, weights: list[str], used: set[str]) -> str:
     func, names = KERNELS[cls_name]
     used.add(func)
-    return f"{func}({', '.join([x, *weights, *_config_args(func, cfg, names, used)])})"
+    return call(func, [x, *weights, *_config_args(func, cfg, names, used)], indent=8)
 
 
 def node_line(plan: ExportPlan, nid: str, used: set[str]) -> str:
@@ -185,7 +185,7 @@ def node_line(plan: ExportPlan, nid: str, used: set[str]) -> str:
     if cname in ("SimpleRNN", "LSTM", "GRU"):
         return f"{var} = {_rnn_call(cname, cfg, srcs[0], [_wref(plan, nid, i) for i in range(len(specs))], used)}"
     wargs = [f"{s.name}={_wref(plan, nid, i)}" for i, s in enumerate(specs)]
-    return f"{var} = {func}({', '.join([*srcs, *wargs, *_config_args(func, cfg, names, used)])})"
+    return call(f"{var} = {func}", [*srcs, *wargs, *_config_args(func, cfg, names, used)])
 
 
 def _input_line(plan: ExportPlan, nid: str, multi: bool) -> str:

@@ -200,7 +200,9 @@ def test_exported_files_pass_ruff_and_py_compile(world):
 
 def test_exported_keras_code_is_readable(world):
     src = (world["tmp"] / "mlp_keras.py").read_text()
-    assert "layers.Dense(units=16, activation='relu', kernel_regularizer=keras.regularizers.get(" in src
+    assert "hidden = layers.Dense(\n        units=16,\n        activation='relu',\n" in src  # long calls wrap
+    assert "        kernel_regularizer=keras.regularizers.get({'class_name': 'L2', 'config': {'l2': 0.01}})," in src
+    assert all(len(line) <= 110 for line in src.splitlines())
     assert "layers.Dropout(rate=0.3, name='dropout')" in src
     assert "def build_model(weights=WEIGHTS_FILE):" in src
     assert 'if __name__ == "__main__":' in src
