@@ -164,6 +164,106 @@ def lstm_backward(d_hs: np.ndarray, cache):
     return d_pre, proj.kernel_grad(hs[:-1], d_pre)
 
 
+# ----- LSTM, fused tanh/sigmoid cell in feature-major layout -------------------------------------------
+def lstm_gate_scale(units: int, dtype) -> np.ndarray:
+    """Column scale ``(4u,)`` halving the sigmoid gates i, f, o: ``sigmoid(z) = 0.5 * tanh(z / 2) + 0.5``.
+
+    Halving is exact, so folding it into the kernels lets one ``tanh`` over all four gates replace three
+    sigmoids and a tanh, with the same values as ``_fast_sigmoid``.
+    """
+    scale = np.full(4 * units, 0.5, dtype=dtype)
+    scale[2 * units:3 * units] = 1
+    return scale
+
+
+def lstm_fused_forward(x: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray | None):
+    """Keras's default LSTM cell (tanh, sigmoid) on feature-major arrays; no dropout.
+
+    ``x`` is ``(t, features, batch)``.  Every per-step array is ``(units, batch)``-shaped, so each gate is a
+    contiguous block of rows: per step one matmul ``R'^T @ h`` into the gate buffer, one add of the
+    projected input, one ``tanh`` over all gates and contiguous in-place ops (no temporaries).
+    Returns ``(hs (t + 1, u, b) with hs[0] = 0, cache)``.
+    """
+    steps, _, batch = x.shape
+    u = recurrent_kernel.shape[0]
+    dt = x.dtype
+    scale = lstm_gate_scale(u, dt)
+    xp = np.matmul(np.ascontiguousarray((kernel * scale).T), x)          # (t, 4u, b), one GEMM per step
+    if bias is not None:
+        xp += (bias * scale)[:, None]
+    rs_t = np.ascontiguousarray((recurrent_kernel * scale).T)            # (4u, u)
+    hs = np.zeros((steps + 1, u, batch), dtype=dt)
+    cs = np.zeros((steps + 1, u, batch), dtype=dt)
+    gates, tcs = xp, np.empty((steps, u, batch), dtype=dt)               # gates overwrite xp step by step
+    ig = np.empty((u, batch), dtype=dt)
+    half = dt.type(0.5)
+    g_in = np.empty((4 * u, batch), dtype=dt)
+    for t in range(steps):
+        g = gates[t]
+        np.matmul(rs_t, hs[t], out=g_in)
+        g += g_in
+        np.tanh(g, out=g)
+        for blk in (g[:2 * u], g[3 * u:]):                              # i, f and o: sigmoid
+            blk *= half
+            blk += half
+        np.multiply(g[u:2 * u], cs[t], out=cs[t + 1])
+        np.multiply(g[:u], g[2 * u:3 * u], out=ig)
+        cs[t + 1] += ig
+        np.tanh(cs[t + 1], out=tcs[t])
+        np.multiply(g[3 * u:], tcs[t], out=hs[t + 1])
+    return hs, (hs, cs, gates, tcs)
+
+
+def lstm_fused_backward(d_hs: np.ndarray, cache, recurrent_kernel: np.ndarray, last_only: bool = False):
+    """Backward of ``lstm_fused_forward``: ``(d_xp (4u, t*b), d_R (u, 4u))``.
+
+    ``d_hs`` is ``(t, u, b)``, or ``(u, b)`` for the last step only with ``last_only``.  The formulas (and
+    their rounding) are those of the activation table: sigmoid ``(g*y)*(1-y)``, tanh ``g*(1-y^2)``.
+    """
+    hs, cs, gates, tcs = cache
+    steps, four_u, batch = gates.shape
+    u = four_u // 4
+    dt = gates.dtype
+    one = dt.type(1)
+    r = np.ascontiguousarray(recurrent_kernel)
+    d_xp = np.empty((four_u, steps, batch), dtype=dt)
+    dz = np.empty((four_u, batch), dtype=dt)
+    deriv = np.empty((four_u, batch), dtype=dt)
+    dh, dc, tmp = (np.empty((u, batch), dtype=dt) for _ in range(3))
+    dh_next = np.zeros((u, batch), dtype=dt)
+    dc_next = np.zeros((u, batch), dtype=dt)
+    for t in range(steps - 1, -1, -1):
+        g, tc = gates[t], tcs[t]
+        i, f, cc, o = g[:u], g[u:2 * u], g[2 * u:3 * u], g[3 * u:]
+        if not last_only:
+            np.add(d_hs[t], dh_next, out=dh)
+        elif t == steps - 1:
+            np.add(d_hs, dh_next, out=dh)
+        else:
+            dh, dh_next = dh_next, dh
+        np.multiply(dh, o, out=dc)                                       # dc = (dh*o)*(1-tc^2) + dc_next
+        np.multiply(tc, tc, out=tmp)
+        np.subtract(one, tmp, out=tmp)
+        dc *= tmp
+        dc += dc_next
+        np.multiply(dc, cc, out=dz[:u])
+        np.multiply(dc, cs[t], out=dz[u:2 * u])
+        np.multiply(dc, i, out=dz[2 * u:3 * u])
+        np.multiply(dh, tc, out=dz[3 * u:])
+        for blk in (slice(0, 2 * u), slice(3 * u, 4 * u)):              # sigmoid gates: (g*y)*(1-y)
+            dz[blk] *= g[blk]
+            np.subtract(one, g[blk], out=deriv[blk])
+        np.multiply(cc, cc, out=deriv[2 * u:3 * u])                      # candidate: g*(1-y^2)
+        np.subtract(one, deriv[2 * u:3 * u], out=deriv[2 * u:3 * u])
+        dz *= deriv
+        d_xp[:, t] = dz
+        np.multiply(dc, f, out=dc_next)
+        np.matmul(r, dz, out=dh_next)
+    d_xp2 = d_xp.reshape(four_u, steps * batch)
+    h_prev = hs[:-1].transpose(1, 0, 2).reshape(u, steps * batch)
+    return d_xp2, h_prev @ d_xp2.T
+
+
 # ----- GRU (gate order z, r, h) ------------------------------------------------------------------------
 def gru_forward(xp: np.ndarray, recurrent_kernel: np.ndarray, recurrent_bias: np.ndarray | None,
                 activation: str | None, recurrent_activation: str | None, reset_after: bool = True,

@@ -256,6 +256,44 @@ class LSTM(BaseRNN):
     def run_backward(self, d_hs, cache):
         return (*K.lstm_backward(d_hs, cache), None)
 
+    def _fused(self, training: bool) -> bool:
+        cfg = self.config
+        dropout = training and (cfg["dropout"] > 0 or cfg["recurrent_dropout"] > 0)
+        return cfg["activation"] == "tanh" and cfg["recurrent_activation"] == "sigmoid" and not dropout
+
+    def forward(self, inputs, weights, *, training=False, rng=None):
+        """The default cell without dropout runs the fused feature-major kernel; the rest the generic one."""
+        if not self._fused(training):
+            return super().forward(inputs, weights, training=training, rng=rng)
+        x = inputs[0]
+        xt = x.transpose(1, 2, 0)                          # (t, f, b)
+        if self.config["go_backwards"]:
+            xt = xt[::-1]
+        xt = np.ascontiguousarray(xt)
+        hs, kcache = K.lstm_fused_forward(xt, weights["kernel"], weights["recurrent_kernel"],
+                                          self.input_bias(weights))
+        out = hs[1:].transpose(2, 0, 1) if self.config["return_sequences"] else hs[-1].T
+        return np.ascontiguousarray(out), ("fused", xt, kcache)
+
+    def backward(self, grad_out, cache, weights):
+        if not (isinstance(cache[0], str) and cache[0] == "fused"):
+            return super().backward(grad_out, cache, weights)
+        _, xt, kcache = cache
+        steps, feats, batch = xt.shape
+        seq = self.config["return_sequences"]
+        d_hs = grad_out.transpose(1, 2, 0) if seq else grad_out.T
+        d_xp, d_r = K.lstm_fused_backward(np.ascontiguousarray(d_hs), kcache, weights["recurrent_kernel"],
+                                          last_only=not seq)
+        x2 = xt.transpose(0, 2, 1).reshape(steps * batch, feats)      # rows in (t, b) order, like d_xp's columns
+        kernel = weights["kernel"]
+        grads = {"kernel": x2.T @ d_xp.T, "recurrent_kernel": d_r}
+        if self.config["use_bias"]:
+            grads["bias"] = d_xp.sum(axis=1)
+        dx = (kernel @ d_xp).reshape(feats, steps, batch)                # (f, t, b)
+        if self.config["go_backwards"]:
+            dx = dx[:, ::-1]
+        return [np.ascontiguousarray(dx.transpose(2, 1, 0))], grads
+
 
 @register_layer
 class GRU(BaseRNN):
