@@ -101,6 +101,8 @@ def _parse_json(raw: bytes, where: str) -> Any:
         return json.loads(raw.decode("utf-8"), parse_constant=reject)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FileFormatError(f"{where}: the model config is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise FileFormatError(f"{where}: the model config is nested too deeply to be a Keras model.") from None
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, where: str) -> bytes:
@@ -388,7 +390,7 @@ class _Importer:
 
     def _weights(self, graph: LayerGraph, h5_layers: list[tuple[str, str]]):
         used: dict[str, int] = {}
-        root = self.h5.get("layers")
+        root = self._hard(self.h5, "layers", "the weights file")
         out: dict[str, dict[str, np.ndarray]] = {}
         for name, cname in h5_layers:
             base = to_snake_case(cname)
@@ -401,7 +403,7 @@ class _Importer:
             specs = layer.weight_specs([self.result.node_shapes[s] for s in graph.inputs_of(node.id)])
             if not specs:
                 continue
-            group = root.get(path) if root is not None else None
+            group = self._hard(root, path, layer.owner) if root is not None else None
             if group is None:
                 raise self.fail(f"{layer.owner}: its weights are missing from model.weights.h5 (no 'layers/{path}').")
             arrays = self._collect(group, layer)
@@ -413,23 +415,41 @@ class _Importer:
                 if tuple(arr.shape) != tuple(spec.shape):
                     raise self.fail(f"{layer.owner}: weight '{spec.name}' has shape {tuple(arr.shape)} in the file "
                                     f"but the layer needs {tuple(spec.shape)}.")
-                ws[spec.name] = arr.astype(np.float32)
+                ws[spec.name] = np.asarray(arr[()], dtype=np.float32)
             out[node.id] = ws
         return out
 
-    def _collect(self, group, layer: Layer) -> list[np.ndarray]:
-        """Arrays of a layer group in ``get_weights()`` order: own vars, then nested layers."""
+    def _hard(self, group, name: str, owner: str):
+        """``group[name]`` if it is a plain member of this file, None if absent; links elsewhere are refused."""
         import h5py
 
-        arrays = []
-        vars_ = group.get("vars")
+        link = group.get(name, getlink=True)
+        if link is None:
+            return None
+        if not isinstance(link, h5py.HardLink):
+            raise self.fail(f"{owner}: weight entry '{name}' links outside the file; refusing it.")
+        return group[name]
+
+    def _collect(self, group, layer: Layer) -> list:
+        """Datasets of a layer group in ``get_weights()`` order: own vars, then nested layers.
+
+        Only plain datasets inside this file are accepted (no external or soft links, no virtual or
+        external-storage datasets), and nothing is read until the shapes were checked.
+        """
+        import h5py
+
+        def child(g, name):
+            return self._hard(g, name, layer.owner)
+
+        found = []
+        vars_ = child(group, "vars") if "vars" in group else None
         if vars_ is not None:
-            keys = sorted(vars_.keys(), key=lambda k: int(k) if k.isdigit() else -1)
-            for k in keys:
-                ds = vars_[k]
-                if not k.isdigit() or not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "fiu":
-                    raise self.fail(f"{layer.owner}: weight '{k}' in the file is not a numeric array.")
-                arrays.append(np.asarray(ds[()]))
+            for k in sorted(vars_.keys(), key=lambda k: int(k) if k.isdigit() else -1):
+                ds = child(vars_, k)
+                if (not k.isdigit() or not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "fiu"
+                        or ds.is_virtual or ds.external):
+                    raise self.fail(f"{layer.owner}: weight '{k}' in the file is not a plain numeric array.")
+                found.append(ds)
         for sub in group.keys():
             if sub.startswith("seed_generator"):
                 continue  # random-number state, not a weight
@@ -437,8 +457,8 @@ class _Importer:
                 raise self.fail(f"{layer.owner}: unexpected weight group '{sub}' in the file.")
         for sub in ("forward_layer", "backward_layer", "cell"):
             if sub in group:
-                arrays += self._collect(group[sub], layer)
-        return arrays
+                found += self._collect(child(group, sub), layer)
+        return found
 
 
 # ----- helpers -------------------------------------------------------------------------------------------

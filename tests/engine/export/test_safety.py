@@ -307,3 +307,25 @@ def test_every_keras_code_variant_passes_ruff(tmp_path, weights_file, training):
     r = subprocess.run(["ruff", "check", "--isolated", str(path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
     assert ("def main(argv=None):" in path.read_text()) == (training is not None)
+
+
+def test_refuses_weights_linking_outside_the_archive(tmp_path, saved_model, capsys):
+    secret = tmp_path / "secret.h5"
+    with h5py.File(secret, "w") as f:
+        f["kernel"] = np.ones((4, 3), "float32")
+
+    def edit(f):
+        del f["layers/dense/vars/0"]
+        f["layers/dense/vars/0"] = h5py.ExternalLink(str(secret), "kernel")
+
+    bad = tmp_path / "external.keras"
+    _rewrite_weights(saved_model, bad, edit)
+    code, err = _import(tmp_path, bad, capsys)
+    assert code == 1 and "Dense 'hidden'" in err and "links outside the file" in err
+
+
+def test_refuses_absurdly_nested_json(tmp_path, capsys):
+    p = tmp_path / "deep.json"
+    p.write_text("[" * 100_000 + "]" * 100_000)
+    code, err = _import(tmp_path, p, capsys)
+    assert code == 2 and "nested too deeply" in err
