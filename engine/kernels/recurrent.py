@@ -179,18 +179,18 @@ def lstm_gate_scale(units: int, dtype) -> np.ndarray:
 def lstm_fused_forward(x: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray | None):
     """Keras's default LSTM cell (tanh, sigmoid) on feature-major arrays; no dropout.
 
-    ``x`` is ``(t, features, batch)``.  Every per-step array is ``(units, batch)``-shaped, so each gate is a
-    contiguous block of rows: per step one matmul ``R'^T @ h`` into the gate buffer, one add of the
-    projected input, one ``tanh`` over all gates and contiguous in-place ops (no temporaries).
-    Returns ``(hs (t + 1, u, b) with hs[0] = 0, cache)``.
+    ``x`` is ``(t, features, batch)``, or ``(t, features + 1, batch)`` whose last feature row is all ones
+    when ``bias`` is given (the bias then rides in the input GEMM instead of a pass over its output).
+    Every per-step array is ``(units, batch)``-shaped, so each gate is a contiguous block of rows: per step
+    one matmul ``R'^T @ h``, one add of the projected input, one ``tanh`` over all gates and contiguous
+    in-place ops (no temporaries).  Returns ``(hs (t + 1, u, b) with hs[0] = 0, cache)``.
     """
     steps, _, batch = x.shape
     u = recurrent_kernel.shape[0]
     dt = x.dtype
     scale = lstm_gate_scale(u, dt)
-    xp = np.matmul(np.ascontiguousarray((kernel * scale).T), x)          # (t, 4u, b), one GEMM per step
-    if bias is not None:
-        xp += (bias * scale)[:, None]
+    w = kernel if bias is None else np.concatenate([kernel, bias[None]])
+    xp = np.matmul(np.ascontiguousarray((w * scale).T), x)               # (t, 4u, b), one GEMM per step
     rs_t = np.ascontiguousarray((recurrent_kernel * scale).T)            # (4u, u)
     hs = np.zeros((steps + 1, u, batch), dtype=dt)
     cs = np.zeros((steps + 1, u, batch), dtype=dt)

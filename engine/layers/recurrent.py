@@ -266,12 +266,13 @@ class LSTM(BaseRNN):
         if not self._fused(training):
             return super().forward(inputs, weights, training=training, rng=rng)
         x = inputs[0]
-        xt = x.transpose(1, 2, 0)                          # (t, f, b)
-        if self.config["go_backwards"]:
-            xt = xt[::-1]
-        xt = np.ascontiguousarray(xt)
-        hs, kcache = K.lstm_fused_forward(xt, weights["kernel"], weights["recurrent_kernel"],
-                                          self.input_bias(weights))
+        batch, steps, feats = x.shape
+        bias = self.input_bias(weights)
+        xa = np.empty((steps, feats + (bias is not None), batch), dtype=x.dtype)  # (t, f [+ ones row], b)
+        xa[:, :feats] = x.transpose(1, 2, 0)[::-1] if self.config["go_backwards"] else x.transpose(1, 2, 0)
+        xa[:, feats:] = 1
+        hs, kcache = K.lstm_fused_forward(xa, weights["kernel"], weights["recurrent_kernel"], bias)
+        xt = xa[:, :feats]
         out = hs[1:].transpose(2, 0, 1) if self.config["return_sequences"] else hs[-1].T
         return np.ascontiguousarray(out), ("fused", xt, kcache)
 
@@ -284,7 +285,7 @@ class LSTM(BaseRNN):
         d_hs = grad_out.transpose(1, 2, 0) if seq else grad_out.T
         d_xp, d_r = K.lstm_fused_backward(np.ascontiguousarray(d_hs), kcache, weights["recurrent_kernel"],
                                           last_only=not seq)
-        x2 = xt.transpose(0, 2, 1).reshape(steps * batch, feats)      # rows in (t, b) order, like d_xp's columns
+        x2 = xt.transpose(0, 2, 1).reshape(steps * batch, feats)      # (t, b) rows like d_xp's columns (a copy)
         kernel = weights["kernel"]
         grads = {"kernel": x2.T @ d_xp.T, "recurrent_kernel": d_r}
         if self.config["use_bias"]:
