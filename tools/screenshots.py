@@ -17,14 +17,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from designer import commands  # noqa: E402
 from designer.main_window import EXAMPLES_DIR, MainWindow  # noqa: E402
 from engine.layers import LAYERS, starter_config  # noqa: E402
 
-SIZE = (1440, 900)
+SIZE = (1600, 1000)
+INSPECTOR_WIDTH = 340
+#: The CNN's eight layers wrapped four to a row, so the cards are readable at fit-to-view.
+PER_ROW, COLUMN, ROW = 4, 300.0, 230.0
 #: Preferred example for the "CNN" shot, then fallbacks while the catalog grows.
 CNN_EXAMPLES = ("digits_cnn", "digits_mlp", "spirals_mlp")
 
@@ -41,8 +44,18 @@ def make_window(app: QApplication, workdir: Path) -> MainWindow:
     window = MainWindow(settings=settings, autosave_dir=workdir / "autosave")
     window.resize(*SIZE)
     window.show()
+    window.resizeDocks([window.inspector_dock], [INSPECTOR_WIDTH], Qt.Orientation.Horizontal)
     settle(app, window)
     return window
+
+
+def wrap_rows(window: MainWindow, per_row: int = PER_ROW) -> None:
+    """Arrange a chain in rows of ``per_row`` (one undoable layout step, then marked clean)."""
+    doc = window.doc
+    order = doc.graph.topological_order()
+    positions = {nid: ((i % per_row) * COLUMN, (i // per_row) * ROW) for i, nid in enumerate(order)}
+    commands.push(doc, commands.AutoLayoutCommand(doc, positions))
+    doc.undo_stack.setClean()
 
 
 def open_cnn(window: MainWindow) -> None:
@@ -73,7 +86,7 @@ def build_shape_error(window: MainWindow) -> None:
                                                                                       "activation": "softmax"})]
     ids = []
     for i, (cls, cfg) in enumerate(chain):
-        cmd = commands.AddNodeCommand(doc, cls, {**starter_config(cls), **cfg}, (i * 260.0, (i % 2) * 40.0))
+        cmd = commands.AddNodeCommand(doc, cls, {**starter_config(cls), **cfg}, (i * COLUMN, (i % 2) * 40.0))
         commands.push(doc, cmd)
         ids.append(cmd.node_id)
     for a, b in zip(ids, ids[1:]):
@@ -98,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         shots.append("empty.png")
 
         open_cnn(window)
+        wrap_rows(window)
         settle(app, window)
         window.view.fit_to_view()
         select_interesting(window)
@@ -116,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
         window.doc.undo_stack.setClean()
         open_cnn(window)
+        wrap_rows(window)
         window.set_dark(True)
         settle(app, window)
         window.view.fit_to_view()

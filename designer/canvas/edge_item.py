@@ -17,6 +17,8 @@ _label_font: QFont | None = None
 
 def bezier(a: QPointF, b: QPointF) -> QPainterPath:
     """The horizontal S-curve used by all wires (also the drag preview)."""
+    if b.x() < a.x() - 80:
+        return backward(a, b)
     dx = max(abs(b.x() - a.x()) * 0.5, 40.0)
     path = QPainterPath(a)
     path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
@@ -48,6 +50,18 @@ def compact_label(text: str) -> str:
     if parts and parts[0] == "None":
         parts = parts[1:]
     return "×".join("?" if p == "None" else p for p in parts) or text
+
+
+def backward(a: QPointF, b: QPointF) -> QPainterPath:
+    """A wire to a port on its left (a chain wrapped into rows): out of the source, along the gap
+    between the rows (or under a single row), into the target from its left, never behind cards."""
+    y = (a.y() + b.y()) / 2 if abs(b.y() - a.y()) > 160 else max(a.y(), b.y()) + 90.0
+    r = 60.0
+    path = QPainterPath(a)
+    path.cubicTo(QPointF(a.x() + r, a.y()), QPointF(a.x() + r, y), QPointF(a.x(), y))
+    path.lineTo(QPointF(b.x(), y))
+    path.cubicTo(QPointF(b.x() - r, y), QPointF(b.x() - r, b.y()), b)
+    return path
 
 
 def label_font() -> QFont:

@@ -21,6 +21,7 @@ from engine.layers.base import Field
 
 INT_LIMIT = 2**31 - 1
 NONE_TEXT = "None"
+SPIN_MIN_WIDTH = 56  # a spin box would otherwise ask for room for "-2147483647"
 
 
 class FieldWidget(QWidget):
@@ -60,6 +61,12 @@ class FieldWidget(QWidget):
             self.blockSignals(blocked)
 
 
+def shrinkable(combo: QComboBox) -> None:
+    """Let a combo get narrower than its longest item, so a narrow inspector dock never clips."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(8)
+
+
 def find_data(combo: QComboBox, value: Any) -> int:
     """``QComboBox.findData`` that also finds ``None`` and compares Python values."""
     for i in range(combo.count()):
@@ -78,6 +85,7 @@ class IntWidget(FieldWidget):
     def __init__(self, field: Field, parent: QWidget | None = None) -> None:
         super().__init__(field, parent)
         self.spin = QSpinBox()
+        self.spin.setMinimumWidth(SPIN_MIN_WIDTH)
         lo, hi = _range(field, -INT_LIMIT, INT_LIMIT)
         self.spin.setRange(int(lo), int(min(hi, INT_LIMIT)))
         self.spin.setKeyboardTracking(False)
@@ -106,6 +114,7 @@ class FloatWidget(FieldWidget):
     def __init__(self, field: Field, parent: QWidget | None = None) -> None:
         super().__init__(field, parent)
         self.spin = _FloatSpin()
+        self.spin.setMinimumWidth(SPIN_MIN_WIDTH)
         self.spin.setDecimals(8)
         lo, hi = _range(field, -1e9, 1e9)
         self.spin.setRange(lo, hi)
@@ -146,6 +155,7 @@ class ComboWidget(FieldWidget):
         super().__init__(field, parent)
         self.combo = QComboBox()
         self.combo.setToolTip(field.doc)
+        shrinkable(self.combo)
         if field.optional and None not in options:
             options = [None, *options]
         for opt in options:
@@ -204,6 +214,7 @@ class IntsWidget(FieldWidget):
         self.spins: list[QSpinBox] = []
         for _ in range(field.length or 1):
             s = QSpinBox()
+            s.setMinimumWidth(SPIN_MIN_WIDTH)
             s.setRange(int(lo), int(min(hi, INT_LIMIT)))
             s.setKeyboardTracking(False)
             s.setToolTip(field.doc)
@@ -233,12 +244,14 @@ class NestedLayerWidget(FieldWidget):
         self._config: dict[str, Any] = {}
         self.combo = QComboBox()
         self.combo.setToolTip(field.doc)
+        shrinkable(self.combo)
         if field.optional or field.default is None:
             self.combo.addItem(NONE_TEXT, None)
         for name, cls in LAYERS.items():
             if cls.family == "recurrent" and any(f.name == "units" for f in cls.all_fields()):
                 self.combo.addItem(name, name)
         self.units = QSpinBox()
+        self.units.setMinimumWidth(SPIN_MIN_WIDTH)
         self.units.setRange(1, 1_000_000)
         self.units.setKeyboardTracking(False)
         self.units.setToolTip("units of the wrapped layer")

@@ -269,3 +269,15 @@ def test_problems_list_follows_validation_and_click_selects(qtbot, reshape_graph
     assert blocker.args == [r]
     commands.push(doc, commands.SetConfigCommand(doc, r, {"target_shape": [4, 3]}))
     assert view.messages() == [] and "No problems" in view.header.text()
+
+
+def test_inspector_fits_a_narrow_dock_for_every_layer(qtbot, doc):
+    """No editor asks for more width than a 300 px dock has (wide spin boxes used to clip the form)."""
+    inspector = Inspector(doc)
+    qtbot.addWidget(inspector)
+    inspector.resize(300, 600)
+    inspector.show()
+    for name in LAYERS:
+        nid = _add(doc, name, starter_config(name))
+        inspector.set_node(nid)
+        assert inspector.body.minimumSizeHint().width() <= 300, name
