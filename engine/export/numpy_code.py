@@ -149,10 +149,11 @@ def _wref(plan: ExportPlan, nid: str, i: int) -> str:
     return f"W[{literal(f'{plan.name(nid)}/{i}')}]"
 
 
-def _rnn_call(cls_name: str, cfg: dict, x: str, weights: list[str], used: set[str]) -> str:
+def _rnn_call(cls_name: str, cfg: dict, x: str, weights: list[str], used: set[str], head: str = "",
+              indent: int = 4) -> str:
     func, names = KERNELS[cls_name]
     used.add(func)
-    return call(func, [x, *weights, *_config_args(func, cfg, names, used)], indent=8)
+    return call(head + func, [x, *weights, *_config_args(func, cfg, names, used)], indent=indent)
 
 
 def node_line(plan: ExportPlan, nid: str, used: set[str]) -> str:
@@ -171,9 +172,10 @@ def node_line(plan: ExportPlan, nid: str, used: set[str]) -> str:
         bi = plan.layer(nid)
         fwd, bwd = bi.forward_layer, bi.backward_layer  # the backward one has go_backwards=True
         half = len(fwd.weight_specs(plan.in_shapes(nid)))
-        fw = _rnn_call(fwd.class_name, fwd.config, srcs[0], [_wref(plan, nid, i) for i in range(half)], used)
+        fw = _rnn_call(fwd.class_name, fwd.config, srcs[0], [_wref(plan, nid, i) for i in range(half)], used,
+                       indent=8)
         bw = _rnn_call(bwd.class_name, bwd.config, srcs[0],
-                       [_wref(plan, nid, i) for i in range(half, len(specs))], used)
+                       [_wref(plan, nid, i) for i in range(half, len(specs))], used, indent=8)
         used.add("bidirectional")
         extra = _config_args("bidirectional", {**cfg, "return_sequences": fwd.config["return_sequences"]},
                              ("merge_mode", "return_sequences"), used)
@@ -183,7 +185,7 @@ def node_line(plan: ExportPlan, nid: str, used: set[str]) -> str:
     func, names = KERNELS[cname]
     used.add(func)
     if cname in ("SimpleRNN", "LSTM", "GRU"):
-        return f"{var} = {_rnn_call(cname, cfg, srcs[0], [_wref(plan, nid, i) for i in range(len(specs))], used)}"
+        return _rnn_call(cname, cfg, srcs[0], [_wref(plan, nid, i) for i in range(len(specs))], used, f"{var} = ")
     wargs = [f"{s.name}={_wref(plan, nid, i)}" for i, s in enumerate(specs)]
     return call(f"{var} = {func}", [*srcs, *wargs, *_config_args(func, cfg, names, used)])
 
