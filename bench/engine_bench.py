@@ -7,6 +7,11 @@ backward and one Adam update.  When ``import torch`` works the same models run i
 interleaved with ours so machine load affects both, with ``torch.set_num_threads`` equal to our BLAS
 thread count; otherwise only our numbers are printed.
 
+The last line is the worst ratio at the engine's default BLAS thread count (1, see ``engine.runtime``);
+lines for the other thread counts come just before it.  Times are wall clock, so a loaded machine
+inflates both columns; the 2-thread rows are the most load-sensitive (OpenBLAS and PyTorch's OpenMP
+threads then compete with whatever else runs on the two cores).
+
 GFLOP/s counts 2 flops per multiply-add of the matmuls/convolutions (forward; a training step adds the
 weight-gradient and input-gradient products, without the input gradient of the first layer).
 
@@ -28,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from engine.graph import LayerGraph  # noqa: E402
-from engine.runtime import set_blas_threads  # noqa: E402
+from engine.runtime import blas_threads, set_blas_threads  # noqa: E402
 from engine.training import Trainer  # noqa: E402
 
 BATCH = 64
@@ -185,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
     except ImportError:
         torch = None
+    engine_default = blas_threads()
     rng = np.random.default_rng(0)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     print(f"batch {BATCH}, float32; median of {args.repeats}x{args.inner} calls"
@@ -193,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     if torch:
         head += f" {'torch ms':>9} {'GFLOP/s':>8} {'ratio':>6} {'target':>6}"
     print(head)
-    worst = {"forward": 0.0, "train": 0.0}
-    for threads in [int(t) for t in args.threads.split(",")]:
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    worst = {n: {"forward": 0.0, "train": 0.0} for n in thread_counts}
+    for threads in thread_counts:
         set_blas_threads(threads)
         if torch:
             torch.set_num_threads(threads)
@@ -210,12 +217,16 @@ def main(argv: list[str] | None = None) -> int:
                 line = f"{model:5} {threads:>3} {what:7} {sa * 1e3:8.2f} {fl[what] / sa / 1e9:8.1f}"
                 if sb is not None:
                     ratio = sa / sb
-                    worst[what] = max(worst[what], ratio)
+                    worst[threads][what] = max(worst[threads][what], ratio)
                     ok = "ok" if ratio <= target else "MISS"
                     line += f" {sb * 1e3:9.2f} {fl[what] / sb / 1e9:8.1f} {ratio:6.2f} {ok:>6}"
                 print(line, flush=True)
     if torch:
-        print(f"worst ratio vs torch: forward {worst['forward']:.2f}, train step {worst['train']:.2f}")
+        default = engine_default if engine_default in worst else thread_counts[0]
+        for n in [*(n for n in thread_counts if n != default), default]:
+            w = worst[n]
+            label = "" if n == default else f" ({n} BLAS threads)"
+            print(f"worst ratio vs torch{label}: forward {w['forward']:.2f}, train step {w['train']:.2f}")
     return 0
 
 
