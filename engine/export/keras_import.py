@@ -372,7 +372,9 @@ class _Importer:
             try:
                 ids[nd["name"]] = graph.add_node(nd["class_name"], nd["config"], (d * 220.0, row * 110.0), nd["name"])
             except (ConfigError, GraphError) as exc:
-                raise self.fail(f"{nd['class_name']} '{nd['name']}': {exc}") from None
+                owner = f"{nd['class_name']} '{nd['name']}'"
+                msg = str(exc)
+                raise self.fail(msg if owner in msg else f"{owner}: {msg}") from None
         for src, dst, k in edges:
             if src not in ids:
                 raise FileFormatError(f"{self.where}: layer '{dst}' refers to a layer '{src}' that is not in "

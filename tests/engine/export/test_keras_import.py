@@ -60,3 +60,24 @@ def test_unknown_initializer_falls_back_with_a_note(tmp_path):
     assert node.config["kernel_initializer"] == "glorot_uniform"
     assert any("Constant" in n for n in imported.notes)
     np.testing.assert_allclose(imported.weights[node.id]["kernel"], 0.3)
+
+
+@pytest.mark.parametrize("layer, expect", [
+    ("conv", "Conv2D 'conv2d': argument 'data_format'"),
+    ("stateful", "LSTM 'lstm': 'stateful'"),
+    ("renorm", "BatchNormalization 'batch_normalization': renorm"),
+])
+def test_refuses_options_that_change_the_numbers(tmp_path, layer, expect):
+    k = keras()
+    L = k.layers
+    model = {
+        "conv": lambda: k.Sequential([k.Input((3, 8, 8)), L.Conv2D(2, 3, data_format="channels_first", **Z)]),
+        "stateful": lambda: k.Sequential([k.Input((5, 3), batch_size=2), L.LSTM(2, stateful=True, **Z,
+                                                                                 recurrent_initializer="zeros")]),
+        "renorm": lambda: k.Sequential([k.Input((4,)), L.BatchNormalization(renorm=True)]),
+    }[layer]()
+    path = tmp_path / "m.json"
+    path.write_text(model.to_json())
+    with pytest.raises(ConfigError) as info:
+        import_model(path)
+    assert str(info.value).startswith(expect)
