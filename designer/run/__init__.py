@@ -34,11 +34,15 @@ def attach_run_panel(window) -> RunPanel:
     window.curves_dock = _dock(window, "Training curves", "curvesDock", panel.curves, bottom)
     window.layer_dock = _dock(window, "Layer activity", "layerDock", panel.layer_view, bottom)
     window.data_dock = _dock(window, "Data view", "dataDock", panel.data_view, bottom)
-    inspector = getattr(window, "inspector_dock", None)
-    if inspector is not None:
-        window.splitDockWidget(inspector, window.run_dock, Qt.Orientation.Vertical)
+    code = getattr(window, "code_dock", None)
+    if code is not None:  # the code view matters less during a run; the inspector keeps its room
+        window.tabifyDockWidget(code, window.run_dock)
+        window.run_dock.raise_()
     window.splitDockWidget(window.curves_dock, window.layer_dock, Qt.Orientation.Horizontal)
     window.splitDockWidget(window.layer_dock, window.data_dock, Qt.Orientation.Horizontal)
+    window.resizeDocks([window.curves_dock], [380], Qt.Orientation.Vertical)
+    window.resizeDocks([window.curves_dock, window.layer_dock, window.data_dock], [470, 420, 540],
+                       Qt.Orientation.Horizontal)
     view_menu = next((a.menu() for a in window.menuBar().actions()
                       if a.menu() is not None and a.text().replace("&", "") == "View"), None)
     if view_menu is not None:

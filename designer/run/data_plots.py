@@ -12,12 +12,17 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from .plots import PALETTE, SaveBar, image_plot, make_plot, set_text, set_title
 from .snapshots import class_ids, predicted_classes, tile
 
 GRID_SAMPLES = 16
+LABEL_FONT = QFont()
+LABEL_FONT.setPointSize(7)
+# P(class 1) behind the points: light class colours, white at 0.5, so the saturated points stand out
+BINARY_MAP = pg.ColorMap([0.0, 0.5, 1.0], [pg.mkColor("#9ec5e8"), pg.mkColor("#ffffff"), pg.mkColor("#ffc58f")])
 
 
 class DataView(QWidget):
@@ -43,10 +48,9 @@ class DataView(QWidget):
         p.showGrid(x=False, y=False)
         p.getViewBox().setAspectLocked(True)
         self.boundary = pg.ImageItem(axisOrder="col-major")
-        self.boundary.setColorMap(pg.colormap.get("CET-D1"))
-        self.boundary.setOpacity(0.85)
+        self.boundary.setColorMap(BINARY_MAP)
         p.addItem(self.boundary)
-        self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen("w", width=0.8))
+        self.points = pg.ScatterPlotItem(size=5, pen=pg.mkPen("w", width=0.6))
         p.addItem(self.points)
         self.stack.addWidget(self.pg_plot)
 
@@ -68,6 +72,7 @@ class DataView(QWidget):
         self.conf_plot, self.conf_image = image_plot("confusion matrix (validation)")
         self.conf_image.setColorMap(pg.colormap.get("CET-L17"))
         cp = self.conf_plot.getPlotItem()
+        cp.getViewBox().setAspectLocked(False)  # fill the plot; the range is set to the matrix exactly
         cp.showAxis("left")
         cp.showAxis("bottom")
         cp.setLabel("left", "true")
@@ -96,8 +101,10 @@ class DataView(QWidget):
             classes = int(cls.max()) + 1
             self.boundary_levels = (0.0, 1.0) if classes <= 2 else (0.0, float(classes - 1))
             if classes > 2:
-                self.boundary.setColorMap(pg.ColorMap(np.linspace(0, 1, classes),
-                                                      [pg.mkColor(PALETTE[i % 10]) for i in range(classes)]))
+                colors = [pg.mkColor(PALETTE[i % 10]).lighter(160) for i in range(classes)]
+                self.boundary.setColorMap(pg.ColorMap(np.linspace(0, 1, classes), colors))
+            else:
+                self.boundary.setColorMap(BINARY_MAP)
             self.bar.caption.setText("Decision boundary (background) under the data points")
         elif grid_kind == "curve":
             self.mode = "curve"
@@ -139,17 +146,23 @@ class DataView(QWidget):
             imgs = imgs.mean(axis=-1)
         self.sample_shape = imgs.shape[1:]
         self.cols = max(1, int(np.ceil(np.sqrt(len(imgs)))))
-        lo, hi = float(imgs.min()), float(imgs.max())
-        self.pred_image.setImage(tile(hi - imgs, self.cols), autoLevels=False, levels=(0.0, (hi - lo) or 1.0))
-        p = self.pred_plot.getPlotItem()
-        while len(self.pred_labels) < len(imgs):
-            t = pg.TextItem("", anchor=(0, 0))
-            p.addItem(t)
-            self.pred_labels.append(t)
         h, w = self.sample_shape
+        gap = max(2, h // 2)  # room under each tile for its label
+        lo, hi = float(imgs.min()), float(imgs.max())
+        padded = np.full((len(imgs), h + gap, w + 1), np.nan, dtype=np.float32)
+        padded[:, :h, :w] = hi - imgs
+        grid = tile(padded, self.cols, gap=0)
+        self.pred_image.setImage(grid, autoLevels=False, levels=(0.0, (hi - lo) or 1.0))
+        p = self.pred_plot.getPlotItem()
+        p.getViewBox().setRange(xRange=(0, grid.shape[1]), yRange=(0, grid.shape[0]), padding=0.02)
+        while len(self.pred_labels) < len(imgs):
+            t = pg.TextItem("", anchor=(0.5, 0))
+            t.setFont(LABEL_FONT)
+            p.addItem(t, ignoreBounds=True)
+            self.pred_labels.append(t)
         for i, t in enumerate(self.pred_labels):
             r, c = divmod(i, self.cols)
-            t.setPos(c * (w + 1) - 0.5, r * (h + 1) - 0.5)
+            t.setPos(c * (w + 1) + w / 2, r * (h + gap) + h - 0.2)
             set_text(t, "")
 
     def _feed_predictions(self, out: np.ndarray, y: np.ndarray) -> None:
@@ -164,9 +177,15 @@ class DataView(QWidget):
         k = len(matrix)
         self.conf_image.setImage(matrix.astype(np.float32), autoLevels=False, levels=(0.0, float(matrix.max()) or 1.0))
         p = self.conf_plot.getPlotItem()
+        if len(self.conf_labels) < k * k:
+            p.getViewBox().setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+            ticks = [[(i + 0.5, str(i)) for i in range(k)]]
+            p.getAxis("left").setTicks(ticks)
+            p.getAxis("bottom").setTicks(ticks)
         while len(self.conf_labels) < k * k:
             t = pg.TextItem("", anchor=(0.5, 0.5), color="#222")
-            p.addItem(t)
+            t.setFont(LABEL_FONT)
+            p.addItem(t, ignoreBounds=True)
             self.conf_labels.append(t)
         hi = matrix.max() or 1
         for i in range(k):
@@ -175,4 +194,4 @@ class DataView(QWidget):
                 t.setPos(j + 0.5, i + 0.5)
                 set_text(t, str(matrix[i, j]) if matrix[i, j] else "", "#fff" if matrix[i, j] > 0.55 * hi else "#222")
         acc = np.trace(matrix) / max(matrix.sum(), 1)
-        set_title(self.conf_plot, f"confusion matrix, epoch {epoch + 1} (validation accuracy {acc:.1%})")
+        set_title(self.conf_plot, f"confusion, epoch {epoch + 1} · val. accuracy {acc:.1%}")

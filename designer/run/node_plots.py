@@ -85,15 +85,14 @@ class LayerView(QWidget):
         self.frames += 1
         img = node["act_image"]
         self.act_image.setImage(img, autoLevels=False, levels=self.act_range.update(img))
-        what = "feature maps of sample 1" if node["act_mode"] == "maps" else "units × samples"
-        set_title(self.act_plot, f"output activations ({what})")
+        set_title(self.act_plot, "feature maps (sample 1)" if node["act_mode"] == "maps" else "output: units × samples")
         if draw_slow:
             edges, counts = node["act_hist"]
             self.hist_curve.setData(edges, counts)
             self.hist_range.include(float(edges[0]), float(edges[-1]), 0.0, float(counts.max()))
             title = "output values"
             if node["dead"] is not None:
-                title += f" — dead ReLU units: {node['dead']:.0%}"
+                title += f" · dead ReLU {node['dead']:.0%}"
             set_title(self.hist_plot, title)
         if "weight_image" in node:
             self._feed_weights(node)

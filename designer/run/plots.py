@@ -65,10 +65,12 @@ class GrowOnlyRange:
     """
 
     def __init__(self, plot: pg.PlotWidget, fixed_x: tuple | None = None, fixed_y: tuple | None = None,
-                 headroom: float = 0.15) -> None:
+                 headroom: float = 0.15, x_headroom: float | None = None, y_floor: float | None = None) -> None:
         self.vb = plot.getPlotItem().getViewBox()
         plot.getPlotItem().disableAutoRange()
         self.fixed_x, self.fixed_y, self.headroom = fixed_x, fixed_y, headroom
+        self.x_headroom = headroom if x_headroom is None else x_headroom
+        self.y_floor = y_floor
         self.cur: list[float] | None = None
 
     def reset(self, fixed_x: tuple | None = None) -> None:
@@ -88,8 +90,10 @@ class GrowOnlyRange:
             x0, x1, y0, y1 = min(x0, c[0]), max(x1, c[1]), min(y0, c[2]), max(y1, c[3])
         dx, dy = (x1 - x0) or 1.0, (y1 - y0) or 1.0
         h = self.headroom
-        new = [x0 if self.fixed_x else x0 - dx * 0.02, x1 if self.fixed_x else x1 + dx * h,
+        new = [x0 if self.fixed_x else x0 - dx * 0.02, x1 if self.fixed_x else x1 + dx * self.x_headroom,
                y0 if self.fixed_y else y0 - dy * h, y1 if self.fixed_y else y1 + dy * h]
+        if self.y_floor is not None and y0 >= self.y_floor:
+            new[2] = self.y_floor
         self.cur = new
         self.vb.setRange(xRange=new[:2], yRange=new[2:], padding=0)
 
@@ -143,7 +147,7 @@ def make_plot(title: str, left: str = "", bottom: str = "") -> pg.PlotWidget:
     if bottom:
         p.setLabel("bottom", bottom)
     p.setMenuEnabled(False)
-    w.setMinimumSize(180, 120)
+    w.setMinimumSize(110, 90)
     return w
 
 
@@ -220,8 +224,10 @@ class CurvesView(QWidget):
         lay.addWidget(self.bar)
         lay.addWidget(self.plots, 1)
         self._build_items()
-        self.ranges = {"loss": GrowOnlyRange(self.loss_plot), "acc": GrowOnlyRange(self.metric_plot, fixed_y=(0, 1.02)),
-                       "lr": GrowOnlyRange(self.lr_plot), "grad": GrowOnlyRange(self.grad_plot)}
+        self.ranges = {"loss": GrowOnlyRange(self.loss_plot, x_headroom=0.5, y_floor=0.0),
+                       "acc": GrowOnlyRange(self.metric_plot, fixed_y=(0, 1.02), x_headroom=0.5),
+                       "lr": GrowOnlyRange(self.lr_plot, x_headroom=0.5, y_floor=0.0),
+                       "grad": GrowOnlyRange(self.grad_plot, x_headroom=0.5)}
         self.names: dict[str, str] = {}
         self.run_end = 1
         self.reset()
@@ -236,7 +242,7 @@ class CurvesView(QWidget):
 
     def _build_items(self) -> None:
         for plot in (self.loss_plot, self.metric_plot):
-            plot.getPlotItem().addLegend(offset=(-8, 8), labelTextSize="8pt")
+            plot.getPlotItem().addLegend(offset=(-4, 4), labelTextSize="7pt", brush=(255, 255, 255, 190))
         blue, orange = pg.mkPen("#1f77b4", width=2), pg.mkPen("#ff7f0e", width=2)
         self.batch_loss = self._series(self.loss_plot, "batch", pg.mkPen(color=(31, 119, 180, 60)))
         self.smooth_loss = self._series(self.loss_plot, "batch (smoothed)", blue)
@@ -273,7 +279,7 @@ class CurvesView(QWidget):
         self.lr_value = lr
         self.run_end = self.step_offset + max(1, total_steps)
         for r in self.ranges.values():
-            r.reset(fixed_x=(0, self.run_end))
+            r.reset()
 
     def feed(self, latest: dict[str, Any], events: list[tuple], draw: bool = True) -> None:
         """Record a snapshot's batches/epochs; redraw the curves only when ``draw`` (they change slowly)."""
@@ -336,7 +342,7 @@ class CurvesView(QWidget):
         if s is None:
             color = PALETTE[len(self.grad) % len(PALETTE)]
             if not self.grad:
-                self.grad_plot.getPlotItem().addLegend(offset=(-8, 8), labelTextSize="8pt")
+                self.grad_plot.getPlotItem().addLegend(offset=(-4, 4), labelTextSize="7pt", brush=(255, 255, 255, 190))
             s = self._series(self.grad_plot, self.names.get(nid, nid), pg.mkPen(color, width=1.5))
             self.grad[nid] = s
         return s

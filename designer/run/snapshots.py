@@ -63,7 +63,8 @@ def kernel_image(kernel: np.ndarray) -> tuple[str, np.ndarray]:
             k = kernel.mean(axis=2)[:, :, :64]
             return "filters", tile(np.moveaxis(k, -1, 0))
         tiles = np.moveaxis(kernel, (2, 3), (0, 1)).reshape(cin * cout, kh, kw)
-        return "filters", tile(tiles, cols=cout)
+        # one row per input channel; a single input channel's filters form a square grid instead
+        return "filters", tile(tiles, cols=cout if cin > 1 else None)
     if kernel.ndim == 3:  # Conv1D (k, cin, cout)
         return "filters", np.array(kernel.reshape(-1, kernel.shape[-1]), dtype=np.float32)
     if kernel.ndim == 1:
@@ -210,4 +211,5 @@ def describe_data(x: Any, y: np.ndarray) -> str:
         xs = f"x {fmt_shape(x.shape[1:])} {x.dtype}"
         n = len(x)
     extra = f", {len(np.unique(y))} classes" if y.dtype.kind in "iu" and y.ndim == 1 else ""
-    return f"{n:,} samples · {xs} · y {fmt_shape(y.shape[1:])} {y.dtype}{extra}"
+    ys = f"y {fmt_shape(y.shape[1:])} " if y.ndim > 1 else "y "
+    return f"{n:,} samples · {xs} · {ys}{y.dtype}{extra}"

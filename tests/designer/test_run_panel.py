@@ -274,6 +274,6 @@ def test_digits_cnn_feature_maps_filters_predictions_and_confusion(qtbot, window
     assert np.trace(m) / m.sum() > 0.5
     assert all("%" in t.toPlainText() for t in dv.pred_labels)
     lv = panel.layer_view
-    assert lv.act_plot._title_text.startswith("output activations (feature maps")
+    assert lv.act_plot._title_text.startswith("feature maps")
     assert lv.act_image.image.shape == (35, 35)  # 16 maps of 8x8 in a 4x4 grid with 1-pixel gaps
-    assert lv.w_image.image.shape == (3, 63)  # 16 filters of 3x3 (1 input channel) side by side
+    assert lv.w_image.image.shape == (15, 15)  # 16 filters of 3x3 (1 input channel) in a 4x4 grid
