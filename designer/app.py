@@ -12,11 +12,14 @@ from pathlib import Path
 EXAMPLE = "spirals_mlp.lgraph"
 
 
-def _ensure_platform() -> None:
-    """Without a display Qt aborts; fall back to offscreen so a headless start fails gracefully."""
+def display_problem() -> str | None:
+    """Why no window can be shown, or None.  Without a display Qt aborts with a core dump."""
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                                  or os.environ.get("QT_QPA_PLATFORM")):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return ("no display found (DISPLAY is not set). Run layergraph on a desktop, or on a virtual screen "
+                "with `xvfb-run -a layergraph`; the commands validate, summary, train, predict, export and "
+                "import need no display.")
+    return None
 
 
 def create_window(argv: list[str], **window_options):
@@ -47,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv and not Path(argv[0]).exists():
         print(f"layergraph: {argv[0]}: no such file.", file=sys.stderr)
         return 2
-    _ensure_platform()
+    problem = display_problem()
+    if problem:
+        print(f"layergraph: {problem}", file=sys.stderr)
+        return 1
     app, window = create_window(argv)
     window.show()
     window.autosaver.start()
