@@ -17,7 +17,8 @@ from engine.graph import LayerGraph  # noqa: E402
 from engine.validation import infer_shapes  # noqa: E402
 
 OUT = ROOT / "resources" / "examples"
-COL, ROW = 260.0, 150.0
+COL, ROW = 300.0, 170.0
+WRAP = 5  # columns per band; longer graphs continue on a band below, read left to right like text
 
 
 class Builder:
@@ -32,7 +33,9 @@ class Builder:
         c = 1 + max((self.col[a] for a in after), default=-1)
         r = self.rows.get(c, 0) if row is None else row
         self.rows[c] = max(self.rows.get(c, 0), r + 1)
-        nid = self.g.add_node(class_name, config, (c * COL, r * ROW), name=name)
+        band, x = divmod(c, WRAP)
+        y = (band * (max(self.rows.values()) + 1) + r) * ROW if band else r * ROW
+        nid = self.g.add_node(class_name, config, (x * COL, y), name=name)
         for a in after:
             self.g.connect(a, nid)
         self.col[nid] = c
