@@ -253,6 +253,8 @@ class CurvesView(QWidget):
         self.val_acc = self._series(self.metric_plot, "epoch: validation", orange, "s")
         self.lr = self._series(self.lr_plot, "learning rate", pg.mkPen("#9467bd", width=2))
         self.grad: dict[str, GrowingSeries] = {}
+        self.main_series = [self.batch_loss, self.smooth_loss, self.epoch_loss, self.val_loss, self.batch_acc,
+                            self.epoch_acc, self.val_acc]
         self.all_series = [self.batch_loss, self.smooth_loss, self.epoch_loss, self.val_loss, self.batch_acc,
                            self.epoch_acc, self.val_acc, self.lr]
 
@@ -281,8 +283,10 @@ class CurvesView(QWidget):
         for r in self.ranges.values():
             r.reset()
 
-    def feed(self, latest: dict[str, Any], events: list[tuple], draw: bool = True) -> None:
-        """Record a snapshot's batches/epochs; redraw the curves only when ``draw`` (they change slowly)."""
+    def feed(self, latest: dict[str, Any], events: list[tuple], draw_main: bool = True,
+             draw_aux: bool = True) -> None:
+        """Record a snapshot's batches/epochs; redraw loss/accuracy when ``draw_main`` and the gradient
+        norms and learning rate when ``draw_aux`` (line plots are costly to paint, so they take turns)."""
         if "begin" in latest:
             self.lr_value = latest["begin"]["lr"]
         for ev in events:
@@ -290,14 +294,18 @@ class CurvesView(QWidget):
                 self._batch(ev)
             elif ev[0] == "epoch":
                 self._epoch(ev)
-        if draw and "grad_norms" in latest and "progress" in latest:
+        if draw_aux and "grad_norms" in latest and "progress" in latest:
             step = latest["progress"]["step"] + self.step_offset
             for nid, g in latest["grad_norms"].items():
                 if g > 0 and np.isfinite(g):
                     self._grad_series(nid).append(step, g)
-        if draw:
-            for s in self.all_series + list(self.grad.values()):
+        if draw_main:
+            for s in self.main_series:
                 s.flush()
+        if draw_aux:
+            for s in [self.lr, *self.grad.values()]:
+                s.flush()
+        if draw_main or draw_aux:
             self._fit_ranges()
 
     def _fit_ranges(self) -> None:

@@ -482,15 +482,18 @@ class RunPanel(QWidget):
 
     def _draw(self, latest: dict[str, Any], events: list[tuple], final: bool) -> None:
         self.refresh_count += 1
-        slow = final or self.refresh_count % SLOW_EVERY == 1
-        self.curves.feed(latest, events, draw=slow)
-        self.layer_view.feed(latest, draw_slow=slow)
+        # the slow plots take turns, so no single refresh paints all of them (keeps the event loop's
+        # worst-case latency down): loss/accuracy, histograms, gradient norms/lr, progress bar
+        phase = self.refresh_count % SLOW_EVERY
+        self.curves.feed(latest, events, draw_main=final or phase == 1, draw_aux=final or phase == 4)
+        self.layer_view.feed(latest, draw_slow=final or phase == 3)
+        slow = final or phase == 5
         self.data_view.feed(latest)
         self._pending_events.extend(e for e in events if e[0] == "batch")
         if slow:  # QProgressBar.setValue repaints synchronously: keep it at the slow rate
             self._update_progress(self._pending_events)
             self._pending_events = []
-        if (final or self.refresh_count % BADGE_EVERY == 1) and "means" in latest:
+        if (final or self.refresh_count % BADGE_EVERY == 0) and "means" in latest:
             self._update_badges(latest["means"], latest.get("grad_norms", {}))
 
     def _paint_now(self) -> None:
