@@ -13,6 +13,8 @@ DETOUR_GAP = 26.0  # how far above the cards a detouring wire runs
 LABEL_ROOM = 6.0  # scene units kept free between the label and each port (the port's radius)
 
 _label_font: QFont | None = None
+_label_metrics: QFontMetrics | None = None
+_label_widths: dict[str, int] = {}
 
 
 def bezier(a: QPointF, b: QPointF) -> QPainterPath:
@@ -72,6 +74,21 @@ def label_font() -> QFont:
     return _label_font
 
 
+def label_metrics() -> QFontMetrics:
+    global _label_metrics
+    if _label_metrics is None:
+        _label_metrics = QFontMetrics(label_font())
+    return _label_metrics
+
+
+def label_width(text: str) -> int:
+    """The label's advance in pixels, measured once per distinct text (shapes repeat a lot)."""
+    w = _label_widths.get(text)
+    if w is None:
+        w = _label_widths[text] = label_metrics().horizontalAdvance(text)
+    return w
+
+
 class EdgeItem(QGraphicsItem):
     """Behind the nodes, selectable; red with the problem sentence as tooltip when it is the culprit."""
 
@@ -95,7 +112,6 @@ class EdgeItem(QGraphicsItem):
         self.setZValue(-1)
         source_item.edges.add(self)
         target_item.edges.add(self)
-        self.update_path()
 
     def detach(self) -> None:
         self.source_item.edges.discard(self)
@@ -141,13 +157,12 @@ class EdgeItem(QGraphicsItem):
         """Place the label at the wire's middle; a wire too short for it gets the compact form or none."""
         self._label_rect = QRectF()
         self.shown_label = ""
-        if not self.label:
+        if not self.label or self._path.isEmpty():  # no path yet: ``update_path`` lays it out
             return
         a, b = self.endpoints()
         room = max(abs(b.x() - a.x()), abs(b.y() - a.y())) - 2 * LABEL_ROOM
-        fm = QFontMetrics(label_font())
         for text in dict.fromkeys((self.label, compact_label(self.label))):
-            w, h = fm.horizontalAdvance(text) + 6, fm.height() + 4
+            w, h = label_width(text) + 6, label_metrics().height() + 4
             if w <= room:
                 mid = self._path.pointAtPercent(0.5)
                 self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)

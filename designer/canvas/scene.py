@@ -69,6 +69,7 @@ class GraphScene(QGraphicsScene):
 
     # ----- building from the document ----------------------------------------------------------------
     def rebuild(self) -> None:
+        """Rebuild every item in one pass: nodes, then their ports, then each wire's path once."""
         self._selection_blocked = True
         for item in list(self._edges.values()) + list(self._nodes.values()):
             self.removeItem(item)
@@ -77,14 +78,24 @@ class GraphScene(QGraphicsScene):
         self._node_info.clear()
         self._edge_problem.clear()
         for nid in self.graph.nodes:
-            self._on_node_added(nid)
+            self._add_node_item(nid)
+        for nid, item in self._nodes.items():
+            item.sync_ports({e.index for e in self.graph.in_edges(nid)})
+        shapes = self.doc.result.node_shapes
         for e in self.graph.edges:
-            self._on_edge_added(e)
+            self._add_edge_item(e, shapes)
+        for nid, item in self._nodes.items():
+            item.out_port.set_connected(any(e.edge.source == nid for e in item.edges))
+        for item in self._edges.values():
+            item.update_path()
         self._selection_blocked = False
         self._on_validation(self.doc.result)
         self._emit_selection()
 
     def _on_node_added(self, nid: str) -> None:
+        self._add_node_item(nid)
+
+    def _add_node_item(self, nid: str) -> NodeItem:
         node = self.graph.node(nid)
         cls = layer_class(node.class_name)
         item = NodeItem(nid, node.class_name, cls.family, cls.min_inputs, cls.max_inputs)
@@ -92,6 +103,7 @@ class GraphScene(QGraphicsScene):
         self._nodes[nid] = item
         self.addItem(item)
         self._on_node_changed(nid)
+        return item
 
     def _on_node_removed(self, nid: str) -> None:
         item = self._nodes.pop(nid, None)
@@ -143,13 +155,18 @@ class GraphScene(QGraphicsScene):
         if src is None or tgt is None or edge in self._edges:
             return
         self._sync_ports(edge.target)
-        item = EdgeItem(edge, src, tgt)
-        shape = self.doc.result.node_shapes.get(edge.source)
+        item = self._add_edge_item(edge, self.doc.result.node_shapes)
+        item.update_path()  # now in the scene: it can see the cards it would cross
+        self._sync_ports(edge.source)
+
+    def _add_edge_item(self, edge: Edge, shapes: dict) -> EdgeItem:
+        """Create and add the wire's item; its path is planned by the caller (once its ports exist)."""
+        item = EdgeItem(edge, self._nodes[edge.source], self._nodes[edge.target])
+        shape = shapes.get(edge.source)
         item.set_label(fmt_shape(shape) if shape is not None else "")
         self._edges[edge] = item
         self.addItem(item)
-        item.update_path()  # now in the scene: it can see the cards it would cross
-        self._sync_ports(edge.source)
+        return item
 
     def _on_edge_removed(self, edge: Edge) -> None:
         item = self._edges.pop(edge, None)
