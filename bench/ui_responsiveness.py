@@ -31,7 +31,6 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from designer.main_window import MainWindow  # noqa: E402
-from designer.run import attach_run_panel  # noqa: E402
 from designer.run.worker import BLAS_THREADS  # noqa: E402
 from engine.datasets import load_dataset  # noqa: E402
 from engine.fileformat import Document, load_document  # noqa: E402
@@ -78,7 +77,7 @@ def live(app: QApplication, doc: Document, epochs: int) -> tuple[float, float, f
     """``(p99 latency ms, refresh Hz, samples/s, probe ticks)`` of a run started from the run panel."""
     tmp = Path(tempfile.mkdtemp())
     window = MainWindow(settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat), autosave_dir=tmp)
-    panel = attach_run_panel(window)
+    panel = window.run_panel
     window.doc.replace(Document(doc.graph.copy(), None, {**SETTINGS, "epochs": epochs}), None)
     window.resize(1600, 1000)
     window.show()

@@ -91,13 +91,13 @@ class Autosaver(QObject):
             self.lock_path.touch()
         except OSError:
             pass
-        if not self.doc.undo_stack.isClean():
+        if self.doc.is_modified:
             self.save_now()
 
     def save_now(self) -> bool:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            save_document(self.graph_path, self.doc.graph, None, self.doc.training)
+            save_document(self.graph_path, self.doc.graph, self.doc.weights, self.doc.training)
             meta = {"original": str(self.doc.path) if self.doc.path else None, "saved_at": time.time(),
                     "pid": self.pid}
             atomic_write_bytes(self.meta_path, json.dumps(meta).encode("utf-8"))

@@ -39,8 +39,10 @@ class GraphDocument(QObject):
         self.path: Path | None = None
         self.weights: dict[str, dict[str, Any]] | None = None
         self.training: dict[str, Any] = {}
-        #: Set by the run panel while training; commands refuse to edit then (see ``editable``).
+        #: Set by the run panel while training; commands refuse to edit then (see ``commands.push``).
         self.locked_reason: str | None = None
+        #: Trained weights changed since the last save (the undo stack does not track weights).
+        self.weights_modified = False
 
     # ----- whole-document operations (not undoable: they reset the stack) -------------------------
     def replace(self, doc: Document, path: Path | None) -> None:
@@ -49,6 +51,7 @@ class GraphDocument(QObject):
         self.weights = doc.weights
         self.training = dict(doc.training)
         self.path = Path(path) if path else None
+        self.weights_modified = False
         self.undo_stack.clear()
         self.undo_stack.setClean()
         self.result = self.validator.validate(full=True)
@@ -71,13 +74,20 @@ class GraphDocument(QObject):
             raise ValueError("no file name given")
         save_document(target, self.graph, self.weights, self.training)
         self.path = target
+        self.weights_modified = False
         self.undo_stack.setClean()
         self.path_changed.emit(self.path)
         return target
 
     def set_weights(self, weights: dict[str, dict[str, Any]] | None) -> None:
+        """Trained weights (from a run, or None after Reset); they make the document modified."""
         self.weights = weights
+        self.weights_modified = True
         self.weights_changed.emit()
+
+    @property
+    def is_modified(self) -> bool:
+        return not self.undo_stack.isClean() or self.weights_modified
 
     # ----- mutators: called by undo commands only ----------------------------------------------------
     def add_node(self, class_name: str, config: dict | None = None, position: Position = (0.0, 0.0),

@@ -18,6 +18,7 @@ from designer.canvas.scene import GraphScene
 from designer.canvas.view import GraphView
 from designer.document import GraphDocument
 from designer.file_actions import FileActions
+from designer.run import attach_run_panel
 from designer.panels.code_view import CodeView
 from designer.panels.inspector import Inspector
 from designer.panels.palette import Palette
@@ -105,11 +106,13 @@ class MainWindow(QMainWindow):
 
         self.doc.undo_stack.cleanChanged.connect(lambda _c: self.update_title())
         self.doc.path_changed.connect(lambda _p: self.update_title())
+        self.doc.weights_changed.connect(self.update_title)
         self.doc.validation_changed.connect(lambda _r: self.update_status())
         self.doc.reset.connect(self.update_status)
         self.scene.selection_changed_ids.connect(self.inspector.set_selection)
         self.scene.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
 
+        self.run_panel = attach_run_panel(self)
         self.autosaver = Autosaver(self.doc, autosave_dir, parent=self)
         self.restore_settings()
         self.update_title()
@@ -274,7 +277,7 @@ class MainWindow(QMainWindow):
         return f"{self.example_name}.lgraph" if self.example_name else "untitled.lgraph"
 
     def is_modified(self) -> bool:
-        return not self.doc.undo_stack.isClean()
+        return self.doc.is_modified
 
     def update_title(self) -> None:
         try:
@@ -359,6 +362,8 @@ class MainWindow(QMainWindow):
         if not self.files.maybe_save():
             event.ignore()
             return
+        self.run_panel.stop()
+        self.run_panel.wait_for_end()
         self.save_settings()
         self.autosaver.stop()
         event.accept()

@@ -26,7 +26,6 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from designer.main_window import MainWindow  # noqa: E402
-from designer.run import attach_run_panel  # noqa: E402
 
 EXAMPLES = ROOT / "resources" / "examples"
 
@@ -34,7 +33,6 @@ EXAMPLES = ROOT / "resources" / "examples"
 def make_window(example: str, training: dict) -> MainWindow:
     tmp = Path(tempfile.mkdtemp())
     w = MainWindow(settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat), autosave_dir=tmp)
-    attach_run_panel(w)
     w.doc.open(EXAMPLES / example)
     w.doc.training.update(training)
     w.run_panel.apply_settings(w.doc.training)

@@ -12,7 +12,6 @@ from PySide6.QtCore import QSettings, Qt
 
 from designer import commands
 from designer.main_window import MainWindow
-from designer.run import attach_run_panel
 from designer.run.plots import save_widget_png
 from engine.fileformat import Document, load_document
 from engine.graph import LayerGraph
@@ -46,7 +45,7 @@ def window(qtbot, tmp_path):
     w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
                    autosave_dir=tmp_path / "autosave", dialogs=ScriptedDialogs())
     qtbot.addWidget(w)
-    panel = attach_run_panel(w)
+    panel = w.run_panel
     w.show()  # clicks only reach visible buttons
     qtbot.waitExposed(w)
     yield w
