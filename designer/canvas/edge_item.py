@@ -5,6 +5,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
+from designer.canvas import overview
 from engine.graph import Edge
 
 HIT_WIDTH = 14.0
@@ -137,6 +138,7 @@ class EdgeItem(QGraphicsItem):
             self._path = detour(a, b, top)
         self._hit = stroke(self._path, HIT_WIDTH)
         self._layout_label()
+        overview.touch(self)
 
     def _blocked_top(self, a: QPointF, b: QPointF) -> float | None:
         """The height to route over when the curve would cross other cards (None: it crosses none)."""
@@ -200,7 +202,8 @@ class EdgeItem(QGraphicsItem):
             s.addRect(self._label_rect)
         return s
 
-    def paint(self, painter, option, widget=None) -> None:
+    def pen(self) -> QPen:
+        """The wire's pen for its state: problem, palette drop target, selected, hovered or plain."""
         c = self.colors
         if self.problem:
             color, width = QColor(c["error"]), 2.5
@@ -210,7 +213,24 @@ class EdgeItem(QGraphicsItem):
             color, width = QColor(c["wire_selected"]), 3.0
         else:
             color, width = QColor(c["wire"]), 2.5 if self.hovered else 1.8
-        painter.setPen(QPen(color, width, Qt.SolidLine, Qt.RoundCap))
+        return QPen(color, width, Qt.SolidLine, Qt.RoundCap)
+
+    def update(self, *args) -> None:
+        super().update(*args)
+        overview.touch(self)
+
+    def itemChange(self, change, value):  # noqa: N802
+        if change == QGraphicsItem.ItemSelectedHasChanged:
+            self.update()
+        elif change == QGraphicsItem.ItemVisibleHasChanged:
+            overview.touch(self)
+        return super().itemChange(change, value)
+
+    def paint(self, painter, option, widget=None) -> None:
+        c = self.colors
+        pen = self.pen()
+        color = pen.color()
+        painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self._path)
         if self.shown_label and option.levelOfDetailFromTransform(painter.worldTransform()) >= LABEL_LOD:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
+from designer.canvas import overview
 from designer.canvas.colors import LIGHT, title_color
 from designer.canvas.port_item import PortItem
 from engine.shapes import fmt_shape
@@ -23,6 +24,7 @@ PORT_GAP = 20.0
 BASE_HEIGHT = HEADER + BODY_LINES * LINE + 12.0
 RADIUS = 7.0
 TEXT_LOD = 0.45  # below this zoom, only the coloured card is drawn (fast when zoomed out)
+BAND = 1.5  # a flat card's title band is taller than the title bar, so it still reads when tiny
 
 _fonts: dict[str, QFont] = {}
 
@@ -118,6 +120,7 @@ class NodeItem(QGraphicsItem):
         n = self.port_count(connected)
         while len(self.in_ports) < n:
             self.in_ports.append(PortItem(self, "in", len(self.in_ports)))
+            overview.adopt(self.in_ports[-1])
         while len(self.in_ports) > n:
             p = self.in_ports.pop()
             p.setParentItem(None)
@@ -127,6 +130,7 @@ class NodeItem(QGraphicsItem):
         if height != self.height:
             self.prepareGeometryChange()
             self.height = height
+            overview.touch(self)
         body = self.height - HEADER
         for i, p in enumerate(self.in_ports):
             p.setPos(0.0, HEADER + body * (i + 1) / (n + 1))
@@ -155,15 +159,23 @@ class NodeItem(QGraphicsItem):
     def card_rect(self) -> QRectF:
         return QRectF(0, 0, WIDTH, self.height)
 
+    def band_rect(self) -> QRectF:
+        """The title band of the flat card drawn when zoomed out."""
+        return QRectF(0, 0, WIDTH, HEADER * BAND)
+
+    def update(self, *args) -> None:
+        super().update(*args)
+        overview.touch(self)
+
     def paint(self, painter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         c = self.colors
         rect = self.card_rect()
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         if lod < TEXT_LOD:  # zoomed out: flat rectangles only (cheap for 1,000 nodes)
             painter.fillRect(rect, QColor(c["node"]))
-            painter.fillRect(QRectF(0, 0, WIDTH, HEADER * 1.5), QColor(self.title_color))
+            painter.fillRect(self.band_rect(), QColor(self.title_color))
             painter.setBrush(Qt.NoBrush)
-            painter.setPen(self._border_pen(c))
+            painter.setPen(self.border_pen(c))
             painter.drawRect(rect)
             return
         card = QPainterPath()
@@ -176,13 +188,13 @@ class NodeItem(QGraphicsItem):
         painter.fillRect(QRectF(0, 0, WIDTH, HEADER), QColor(self.title_color))
         painter.restore()
         painter.setBrush(Qt.NoBrush)
-        painter.setPen(self._border_pen(c))
+        painter.setPen(self.border_pen(c))
         painter.drawPath(card)
         self._paint_text(painter, c)
         if self.badge:
             self._paint_badge(painter, c)
 
-    def _border_pen(self, c: dict[str, str]) -> QPen:
+    def border_pen(self, c: dict[str, str]) -> QPen:
         if self.problems or self.highlight:
             pen = QPen(QColor(c["error"]), 2.5)
             if self.highlight and not self.problems:
@@ -246,6 +258,9 @@ class NodeItem(QGraphicsItem):
         elif change == QGraphicsItem.ItemPositionHasChanged:
             for e in self.edges:
                 e.update_path()
+            overview.touch(self)
+        elif change == QGraphicsItem.ItemVisibleHasChanged:
+            overview.touch(self)
         elif change == QGraphicsItem.ItemSelectedHasChanged:
             self.update()
         return super().itemChange(change, value)

@@ -5,6 +5,8 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
+from designer.canvas import overview
+
 RADIUS = 6.0
 
 
@@ -38,7 +40,8 @@ class PortItem(QGraphicsItem):
         return p
 
     def paint(self, painter, option, widget=None) -> None:
-        if self.drop_state is None and option.levelOfDetailFromTransform(painter.worldTransform()) < 0.3:
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if self.drop_state is None and lod < overview.OVERVIEW_LOD:
             return  # too small to see or grab when zoomed out
         c = self.node_item.colors
         border = QColor(c["port_border"])
@@ -62,6 +65,7 @@ class PortItem(QGraphicsItem):
     def set_drop_state(self, state: str | None) -> None:
         if state != self.drop_state:
             self.drop_state = state
+            overview.adopt(self)  # in overview mode a lit port paints itself over the batched cards
             self.update()
 
     def set_connected(self, connected: bool) -> None:

@@ -20,6 +20,7 @@ from designer.canvas.drag_edge_item import DragEdgeItem
 from designer.canvas.edge_item import EdgeItem
 from designer.canvas.layout import layered_positions
 from designer.canvas.node_item import HEADER, WIDTH, NodeItem
+from designer.canvas.overview import Overview
 from designer.canvas.port_item import PortItem
 from engine.graph import Edge
 from engine.layers import layer_class, starter_config
@@ -50,6 +51,8 @@ class GraphScene(QGraphicsScene):
         self._reroute: Edge | None = None
         self._last_paste: tuple[str, int] | None = None
         self._selection_blocked = False
+        #: Batched drawing when zoomed out (the view switches it on and off with the zoom).
+        self.overview = Overview(self)
         self.setSceneRect(QRectF(-50000, -50000, 100000, 100000))
         self.setBackgroundBrush(QColor(self.colors["background"]))
         doc.node_added.connect(self._on_node_added)
@@ -90,6 +93,7 @@ class GraphScene(QGraphicsScene):
             item.update_path()
         self._selection_blocked = False
         self._on_validation(self.doc.result)
+        self.overview.invalidate()
         self._emit_selection()
 
     def _on_node_added(self, nid: str) -> None:
@@ -102,6 +106,8 @@ class GraphScene(QGraphicsScene):
         item.setPos(*node.position)
         self._nodes[nid] = item
         self.addItem(item)
+        for it in (item, *item.in_ports, item.out_port):
+            self.overview.adopt(it)
         self._on_node_changed(nid)
         return item
 
@@ -113,6 +119,7 @@ class GraphScene(QGraphicsScene):
         for e in list(item.edges):
             self._on_edge_removed(e.edge)
         self.removeItem(item)
+        self.overview.invalidate()
 
     def _on_node_changed(self, nid: str) -> None:
         item = self._nodes.get(nid)
@@ -166,6 +173,7 @@ class GraphScene(QGraphicsScene):
         item.set_label(fmt_shape(shape) if shape is not None else "")
         self._edges[edge] = item
         self.addItem(item)
+        self.overview.adopt(item)
         return item
 
     def _on_edge_removed(self, edge: Edge) -> None:
@@ -175,6 +183,7 @@ class GraphScene(QGraphicsScene):
             return
         item.detach()
         self.removeItem(item)
+        self.overview.invalidate()
         for nid in (edge.source, edge.target):
             if nid in self.graph:
                 self._sync_ports(nid)
@@ -215,6 +224,12 @@ class GraphScene(QGraphicsScene):
 
     def edge_item(self, edge: Edge) -> EdgeItem | None:
         return self._edges.get(edge)
+
+    def node_items(self) -> list[NodeItem]:
+        return list(self._nodes.values())
+
+    def edge_items(self) -> list[EdgeItem]:
+        return list(self._edges.values())
 
     def selected_node_ids(self) -> list[str]:
         sel = {it.node_id for it in self.selectedItems() if isinstance(it, NodeItem)}
@@ -404,6 +419,7 @@ class GraphScene(QGraphicsScene):
     def set_canvas_theme(self, dark: bool) -> None:
         self.colors = DARK if dark else LIGHT
         self.setBackgroundBrush(QColor(self.colors["background"]))
+        self.overview.invalidate()
         self.update()
 
     # ----- wiring by drag ----------------------------------------------------------------------------

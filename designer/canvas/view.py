@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGraphicsView, QMessageBox
 
 from designer.canvas.edge_item import EdgeItem
 from designer.canvas.node_item import NodeItem
+from designer.canvas.overview import OVERVIEW_LOD
 from designer.canvas.port_item import PortItem
 from designer.canvas.quick_add import QuickAddPopup
 
@@ -277,6 +278,10 @@ class GraphView(QGraphicsView):
         painter.drawLines(minor)
         painter.setPen(QPen(QColor(colors["grid_major"]), 0))
         painter.drawLines(major)
+        # Zoomed out, the cards and wires are drawn here in a few batches instead of item by item.
+        sc.overview.set_active(lod < OVERVIEW_LOD)
+        if sc.overview.active:
+            sc.overview.paint(painter, rect)
 
 
 def item_kind(item) -> str:

@@ -494,3 +494,75 @@ def test_badge_highlight_theme_and_locked(canvas):
     assert doc.graph.edges == [] and said and said[0].startswith("Training")
     drag(view, title_point(scene, b), title_point(scene, b) + QPointF(100, 100))
     assert doc.graph.node(b).position == (400.0, 0.0) and scene.node_item(b).pos() == QPointF(400, 0)
+
+
+# ----- scale: batched drawing when zoomed out ------------------------------------------------------------
+def _grid(doc, n: int) -> list[str]:
+    """A chain of ``n`` layers in rows of 10 with a skip Add every 5th, like a big imported model."""
+    ids = [add(doc, "Input", {"shape": (8,)}, (0, 0))]
+    for i in range(1, n):
+        pos = ((i % 10) * 300.0, (i // 10) * 180.0)
+        if i % 5 == 0:
+            ids.append(add(doc, "Add", {}, pos))
+            c.push(doc, c.ConnectCommand(doc, ids[-2], ids[-1], 0))
+            c.push(doc, c.ConnectCommand(doc, ids[-6], ids[-1], 1))
+        else:
+            ids.append(add(doc, "Dense", {"units": 8}, pos))
+            c.push(doc, c.ConnectCommand(doc, ids[-2], ids[-1], 0))
+    return ids
+
+
+def _pictures(view, monkeypatch):
+    """The viewport drawn in overview mode, then drawn item by item (overview switched off)."""
+    import designer.canvas.view as view_module
+
+    batched = view.viewport().grab().toImage()
+    assert view.scene().overview.active
+    monkeypatch.setattr(view_module, "OVERVIEW_LOD", 0.0)
+    itemwise = view.viewport().grab().toImage()
+    assert not view.scene().overview.active
+    monkeypatch.undo()
+    return batched, itemwise
+
+
+def test_zoomed_out_canvas_is_drawn_in_batches_with_the_same_picture(canvas, monkeypatch):
+    doc, scene, view = canvas
+    ids = _grid(doc, 40)
+    c.push(doc, c.SetConfigCommand(doc, ids[3], {"units": 8, "activation": "nope"}))  # a red card
+    scene.select_nodes(ids[7:9])
+    view.resetTransform()
+    view.scale(0.2, 0.2)
+    view.centerOn(scene.nodes_bounding_rect().center())
+    batched, itemwise = _pictures(view, monkeypatch)
+    assert batched == itemwise
+    # in overview mode the items paint nothing themselves, yet the view still finds them under the cursor
+    view.viewport().repaint()
+    node = scene.node_item(ids[12])
+    assert node.flags() & node.GraphicsItemFlag.ItemHasNoContents
+    assert view.itemAt(vp(view, title_point(scene, ids[12]))) is node
+    # zoomed back in, the cards draw themselves again (text and all)
+    view.resetTransform()
+    view.viewport().repaint()
+    assert not scene.overview.active and not node.flags() & node.GraphicsItemFlag.ItemHasNoContents
+
+
+def test_zoomed_out_clicks_drags_and_undo_redraw_the_batches(canvas, monkeypatch):
+    doc, scene, view = canvas
+    ids = _grid(doc, 20)
+    view.resetTransform()
+    view.scale(0.25, 0.25)
+    view.centerOn(scene.nodes_bounding_rect().center())
+    first = view.viewport().grab().toImage()
+    QTest.mouseClick(view.viewport(), L, NOMOD, vp(view, title_point(scene, ids[6])))
+    assert scene.selected_node_ids() == [ids[6]]
+    drag(view, title_point(scene, ids[6]), title_point(scene, ids[6]) + QPointF(0, 400))
+    assert doc.graph.node(ids[6]).position[1] > 300
+    moved, itemwise = _pictures(view, monkeypatch)
+    assert moved != first and moved == itemwise  # the cache followed the selection and the move
+    doc.undo_stack.undo()
+    scene.clearSelection()
+    c.push(doc, c.RemoveNodesCommand(doc, [ids[19]]))
+    doc.undo_stack.undo()
+    view.viewport().repaint()
+    batched, itemwise = _pictures(view, monkeypatch)
+    assert batched == itemwise and batched != moved
