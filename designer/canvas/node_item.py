@@ -27,6 +27,7 @@ TEXT_LOD = 0.45  # below this zoom, only the coloured card is drawn (fast when z
 BAND = 1.5  # a flat card's title band is taller than the title bar, so it still reads when tiny
 
 _fonts: dict[str, QFont] = {}
+_metrics_cache: dict[str, QFontMetrics] = {}
 
 
 def _font(kind: str) -> QFont:
@@ -37,6 +38,13 @@ def _font(kind: str) -> QFont:
         f.setBold(kind in ("title", "name"))
         _fonts[kind] = f
     return f
+
+
+def _metrics(kind: str) -> QFontMetrics:
+    m = _metrics_cache.get(kind)
+    if m is None:
+        m = _metrics_cache[kind] = QFontMetrics(_font(kind))
+    return m
 
 
 class NodeItem(QGraphicsItem):
@@ -59,6 +67,9 @@ class NodeItem(QGraphicsItem):
         self.edges: set = set()  # EdgeItems attached to this node (moved along with it)
         self.height = BASE_HEIGHT
         self.in_ports: list[PortItem] = []
+        self._rows_key: tuple | None = None  # see ``_text_rows``
+        self._rows: list = []
+        self._card_path = (0.0, QPainterPath())
         self.out_port = PortItem(self, "out")
         self.out_port.setPos(WIDTH, HEADER + (BASE_HEIGHT - HEADER) / 2)
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
@@ -178,8 +189,11 @@ class NodeItem(QGraphicsItem):
             painter.setPen(self.border_pen(c))
             painter.drawRect(rect)
             return
-        card = QPainterPath()
-        card.addRoundedRect(rect, RADIUS, RADIUS)
+        if self._card_path[0] != self.height:  # the rounded card, rebuilt only when its height changes
+            card = QPainterPath()
+            card.addRoundedRect(rect, RADIUS, RADIUS)
+            self._card_path = (self.height, card)
+        card = self._card_path[1]
         painter.setPen(Qt.NoPen)
         painter.setBrush(QBrush(QColor(c["node"])))
         painter.drawPath(card)
@@ -206,26 +220,35 @@ class NodeItem(QGraphicsItem):
             return QPen(QColor(c["hover"]), 1.5)
         return QPen(QColor(c["node_border"]), 1.0)
 
-    def _paint_text(self, painter, c: dict[str, str]) -> None:
+    def _text_rows(self, c: dict[str, str]) -> list[tuple[QFont, QColor, QRectF, str]]:
+        """What the card's text says and where (elided to fit), worked out once per change, not per paint."""
+        key = (id(c), self.class_name, self.name, self.args, self.shape_value, self.params, bool(self.problems))
+        if self._rows_key == key:
+            return self._rows
         pad = 10.0
         w = WIDTH - 2 * pad
-        painter.setFont(_font("title"))
-        painter.setPen(QColor(c["title_text"]))
-        painter.drawText(QRectF(pad, 0, w, HEADER), Qt.AlignVCenter | Qt.AlignLeft, self.class_name)
+        rows = [(_font("title"), QColor(c["title_text"]), QRectF(pad, 0, w, HEADER), self.class_name)]
         y = HEADER + 6
-        rows = [("name", c["text"], self.name),
+        for kind, color, text in (
+                ("name", c["text"], self.name),
                 ("body", c["muted"], self.args),
                 ("body", c["error"] if self.problems else c["text"],
                  "→ " + (fmt_shape(self.shape_value) if self.shape_value is not None else "?")),
-                ("small", c["muted"], f"{self.params:,} params" if self.params else "no params")]
-        for kind, color, text in rows:
+                ("small", c["muted"], f"{self.params:,} params" if self.params else "no params")):
             if text:
                 font = _font(kind)
-                painter.setFont(font)
-                painter.setPen(QColor(color))
-                text = QFontMetrics(font).elidedText(text, Qt.ElideRight, int(w))
-                painter.drawText(QRectF(pad, y, w, LINE), Qt.AlignVCenter | Qt.AlignLeft, text)
+                text = _metrics(kind).elidedText(text, Qt.ElideRight, int(w))
+                rows.append((font, QColor(color), QRectF(pad, y, w, LINE), text))
             y += LINE
+        self._rows_key, self._rows = key, rows
+        return rows
+
+    def _paint_text(self, painter, c: dict[str, str]) -> None:
+        flags = Qt.AlignVCenter | Qt.AlignLeft
+        for font, color, rect, text in self._text_rows(c):
+            painter.setFont(font)
+            painter.setPen(color)
+            painter.drawText(rect, flags, text)
 
     def _paint_badge(self, painter, c: dict[str, str]) -> None:
         font = _font("small")
