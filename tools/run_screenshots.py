@@ -68,6 +68,7 @@ def finish(app: QApplication, w: MainWindow) -> None:
     w.run_panel.wait_for_end()
     app.processEvents()
     w.doc.undo_stack.setClean()
+    w.doc.weights_modified = False  # screenshots only: nothing to save
     w.close()
 
 
