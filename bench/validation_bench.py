@@ -71,7 +71,8 @@ def measure(name: str, g: LayerGraph, edit_node: str, repeats: int = 7) -> tuple
         edits.append((time.perf_counter() - t) * 1000)
     full, edit = statistics.median(fulls), statistics.median(edits)
     print(f"{name:<34} nodes {len(g):>5}  problems {len(r.problems):>3}   full validation {full:7.2f} ms "
-          f"(x{full / FULL_TARGET_MS:.2f} of target)   one edit {edit:6.2f} ms (x{edit / EDIT_TARGET_MS:.2f} of target)")
+          f"(x{full / FULL_TARGET_MS:.2f} of target)   "
+          f"one edit {edit:6.2f} ms (x{edit / EDIT_TARGET_MS:.2f} of target)")
     return full, edit
 
 

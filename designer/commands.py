@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from engine.errors import ConfigError, GraphError
-from engine.graph import Edge, LayerGraph, Node, Position
+from engine.graph import Edge, LayerGraph, Node, Position, jsonable
 from engine.layers import layer_class
 
 _MOVE_ID = 1001
@@ -239,7 +239,7 @@ class SetConfigCommand(Command):
         self.node_id = node_id
         self.old = dict(doc.graph.node(node_id).config)
         self.new = {**self.old, **{k: v for k, v in new_config.items() if k != "name"}}
-        self.keys = tuple(sorted(k for k in self.new if _norm(self.new[k]) != _norm(self.old.get(k))))
+        self.keys = tuple(sorted(k for k in self.new if jsonable(self.new[k]) != jsonable(self.old.get(k))))
         self._relabel()
 
     def _relabel(self) -> None:
@@ -270,7 +270,7 @@ class SetConfigCommand(Command):
             return False
         self.new = other.new
         self._relabel()
-        if _norm(self.new) == _norm(self.old):
+        if jsonable(self.new) == jsonable(self.old):
             self.setObsolete(True)
         return True
 
@@ -280,13 +280,6 @@ class SetConfigCommand(Command):
     def undo(self) -> None:
         self.doc.set_config(self.node_id, self.old)
 
-
-def _norm(v: Any) -> Any:
-    if isinstance(v, (list, tuple)):
-        return [_norm(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _norm(x) for k, x in v.items()}
-    return v
 
 
 def _show(v: Any) -> str:

@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
         self.update_status()
 
     # ----- construction ------------------------------------------------------------------------------
-    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def add_dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
@@ -134,11 +134,11 @@ class MainWindow(QMainWindow):
         self.code = CodeView(self.doc)
         left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
                                Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.palette_dock = self._dock("Layers", "paletteDock", self.palette, left)
-        self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector, right)
-        self.code_dock = self._dock("Keras code", "codeDock", self.code, right)
-        self.problems_dock = self._dock("Problems", "problemsDock", self.problems, bottom)
-        self.summary_dock = self._dock("Summary", "summaryDock", self.summary, bottom)
+        self.palette_dock = self.add_dock("Layers", "paletteDock", self.palette, left)
+        self.inspector_dock = self.add_dock("Inspector", "inspectorDock", self.inspector, right)
+        self.code_dock = self.add_dock("Keras code", "codeDock", self.code, right)
+        self.problems_dock = self.add_dock("Problems", "problemsDock", self.problems, bottom)
+        self.summary_dock = self.add_dock("Summary", "summaryDock", self.summary, bottom)
         self.tabifyDockWidget(self.problems_dock, self.summary_dock)
         self.problems_dock.raise_()
         self.resizeDocks([self.palette_dock, self.inspector_dock], [235, 400], Qt.Orientation.Horizontal)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import ConfigError, FileFormatError, GraphError
-from engine.graph import LayerGraph
+from engine.graph import LayerGraph, jsonable
 from engine.layers import LAYERS
 
 FORMAT = "layergraph"
@@ -44,13 +44,10 @@ def document_to_json(graph: LayerGraph, training: dict[str, Any] | None = None,
     for nd in data["nodes"]:
         defaults = {f.name: f.default for f in LAYERS[nd["class_name"]].all_fields()}
         nd["config"] = {k: v for k, v in nd["config"].items()
-                        if k not in defaults or _norm(defaults[k]) != _norm(v)}
+                        if k not in defaults or jsonable(defaults[k]) != jsonable(v)}
     return {"format": FORMAT, "version": VERSION, "nodes": data["nodes"], "edges": data["edges"],
             "weights": weights_file, "training": dict(training or {})}
 
-
-def _norm(v: Any) -> Any:
-    return list(v) if isinstance(v, tuple) else v
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:

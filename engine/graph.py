@@ -312,7 +312,7 @@ class LayerGraph:
         for nid in keep:
             n = self._nodes[nid]
             nodes.append({"id": n.id, "name": n.name, "class_name": n.class_name,
-                          "config": _jsonable(n.config), "position": [n.position[0], n.position[1]]})
+                          "config": jsonable(n.config), "position": [n.position[0], n.position[1]]})
         edges = [{"source": e.source, "target": e.target, "index": e.index}
                  for e in self.edges if e.source in keep_set and e.target in keep_set]
         return {"nodes": nodes, "edges": edges}
@@ -369,11 +369,10 @@ class LayerGraph:
         return g
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+def jsonable(value: Any) -> Any:
+    """The JSON form of a config value: tuples become lists, recursively (so equal configs compare equal)."""
+    if isinstance(value, (tuple, list)):
+        return [jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     return value

@@ -55,7 +55,12 @@ def broadcast_shapes(a: Shape, b: Shape) -> Shape | None:
     for i, db in enumerate(b):
         da = a[off + i]
         if da is None or db is None:
-            out[off + i] = None if (da is None and db is None) else (da if db in (None, 1) else db if da in (None, 1) else None)
+            if da is None and db is None:
+                out[off + i] = None
+            elif db in (None, 1):
+                out[off + i] = da
+            else:
+                out[off + i] = db if da in (None, 1) else None
         elif da == db or db == 1:
             out[off + i] = da
         elif da == 1:

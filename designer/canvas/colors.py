@@ -37,3 +37,17 @@ def family_color(family: str) -> str:
 def title_color(class_name: str, family: str) -> str:
     """The title-bar colour of a node: its family's, except for ``Input`` which has its own."""
     return INPUT_COLOR if class_name == "Input" else family_color(family)
+
+
+class HoverHighlight:
+    """Mixin for canvas items that redraw highlighted while the pointer is over them."""
+
+    hovered = False
+
+    def hoverEnterEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.hovered = True
+        self.update()
+
+    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.hovered = False
+        self.update()

@@ -6,6 +6,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainterPath, QPainterPat
 from PySide6.QtWidgets import QGraphicsItem
 
 from designer.canvas import overview
+from designer.canvas.colors import HoverHighlight
 from engine.graph import Edge
 
 HIT_WIDTH = 14.0
@@ -90,7 +91,7 @@ def label_width(text: str) -> int:
     return w
 
 
-class EdgeItem(QGraphicsItem):
+class EdgeItem(HoverHighlight, QGraphicsItem):
     """Behind the nodes, selectable; red with the problem sentence as tooltip when it is the culprit."""
 
     def __init__(self, edge: Edge, source_item, target_item) -> None:
@@ -241,10 +242,3 @@ class EdgeItem(QGraphicsItem):
             painter.setPen(QColor(c["error"] if self.problem else c["label_text"]))
             painter.drawText(self._label_rect, Qt.AlignCenter, self.shown_label)
 
-    def hoverEnterEvent(self, event) -> None:  # noqa: N802
-        self.hovered = True
-        self.update()
-
-    def hoverLeaveEvent(self, event) -> None:  # noqa: N802
-        self.hovered = False
-        self.update()

@@ -12,7 +12,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainterPath, QPe
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from designer.canvas import overview
-from designer.canvas.colors import LIGHT, title_color
+from designer.canvas.colors import HoverHighlight, LIGHT, title_color
 from designer.canvas.port_item import PortItem
 from engine.shapes import fmt_shape
 
@@ -47,7 +47,7 @@ def _metrics(kind: str) -> QFontMetrics:
     return m
 
 
-class NodeItem(QGraphicsItem):
+class NodeItem(HoverHighlight, QGraphicsItem):
     def __init__(self, node_id: str, class_name: str, family: str, min_inputs: int, max_inputs: int | None) -> None:
         super().__init__()
         self.node_id = node_id
@@ -264,14 +264,6 @@ class NodeItem(QGraphicsItem):
         painter.drawText(r, Qt.AlignCenter, text)
 
     # ----- interaction --------------------------------------------------------------------------------
-    def hoverEnterEvent(self, event) -> None:  # noqa: N802
-        self.hovered = True
-        self.update()
-
-    def hoverLeaveEvent(self, event) -> None:  # noqa: N802
-        self.hovered = False
-        self.update()
-
     def itemChange(self, change, value):  # noqa: N802
         if change == QGraphicsItem.ItemPositionChange:
             sc = self.scene()

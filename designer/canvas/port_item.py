@@ -6,11 +6,12 @@ from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from designer.canvas import overview
+from designer.canvas.colors import HoverHighlight
 
 RADIUS = 6.0
 
 
-class PortItem(QGraphicsItem):
+class PortItem(HoverHighlight, QGraphicsItem):
     """A child of ``NodeItem``; ``kind`` is ``"in"`` or ``"out"``, ``index`` the input number."""
 
     def __init__(self, node_item, kind: str, index: int = 0) -> None:
@@ -74,14 +75,6 @@ class PortItem(QGraphicsItem):
             self.update()
 
     # ----- interaction: the scene owns the wire drag ----------------------------------------------------
-    def hoverEnterEvent(self, event) -> None:  # noqa: N802
-        self.hovered = True
-        self.update()
-
-    def hoverLeaveEvent(self, event) -> None:  # noqa: N802
-        self.hovered = False
-        self.update()
-
     def mousePressEvent(self, event) -> None:  # noqa: N802
         if event.button() == Qt.LeftButton and self.scene() is not None:
             self.scene().begin_wire(self)

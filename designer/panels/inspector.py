@@ -7,6 +7,8 @@ refreshes from it on ``node_changed`` (which also covers undo/redo).
 """
 from __future__ import annotations
 
+from engine.graph import jsonable
+
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -28,13 +30,6 @@ def _error_label() -> QLabel:
     lab.hide()
     return lab
 
-
-def _norm(v: Any) -> Any:
-    if isinstance(v, (list, tuple)):
-        return [_norm(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _norm(x) for k, x in v.items()}
-    return v
 
 
 def _hint() -> QLabel:
@@ -182,7 +177,7 @@ class Inspector(QWidget):
         except ValueError as exc:
             self._reject(name, f"{node.name}: argument '{name}': {exc}")
             return
-        if _norm(value) == _norm(node.config.get(name)):
+        if jsonable(value) == jsonable(node.config.get(name)):
             return
         new_config = {**node.config, name: value}
         try:

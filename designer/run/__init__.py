@@ -7,19 +7,10 @@ canvas; everything else is in ``run_panel`` (controls), ``worker`` (the ``QThrea
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from .run_panel import RunPanel
 
 __all__ = ["RunPanel", "attach_run_panel"]
-
-
-def _dock(window: QMainWindow, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-    dock = QDockWidget(title, window)
-    dock.setObjectName(name)
-    dock.setWidget(widget)
-    window.addDockWidget(area, dock)
-    return dock
 
 
 def attach_run_panel(window) -> RunPanel:
@@ -30,10 +21,10 @@ def attach_run_panel(window) -> RunPanel:
     """
     panel = RunPanel(window.doc, getattr(window, "scene", None), getattr(window, "dialogs", None), window)
     right, bottom = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
-    window.run_dock = _dock(window, "Run", "runDock", panel, right)
-    window.curves_dock = _dock(window, "Training curves", "curvesDock", panel.curves, bottom)
-    window.layer_dock = _dock(window, "Layer activity", "layerDock", panel.layer_view, bottom)
-    window.data_dock = _dock(window, "Data view", "dataDock", panel.data_view, bottom)
+    window.run_dock = window.add_dock("Run", "runDock", panel, right)
+    window.curves_dock = window.add_dock("Training curves", "curvesDock", panel.curves, bottom)
+    window.layer_dock = window.add_dock("Layer activity", "layerDock", panel.layer_view, bottom)
+    window.data_dock = window.add_dock("Data view", "dataDock", panel.data_view, bottom)
     code = getattr(window, "code_dock", None)
     if code is not None:  # the code view matters less during a run; the inspector keeps its room
         window.tabifyDockWidget(code, window.run_dock)
