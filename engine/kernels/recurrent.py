@@ -14,6 +14,7 @@ input matmul per step, Keras's cell formulas); tests assert both agree.
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 import numpy as np
@@ -212,6 +213,71 @@ def lstm_fused_forward(x: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.n
         np.tanh(cs[t + 1], out=tcs[t])
         np.multiply(g[3 * u:], tcs[t], out=hs[t + 1])
     return hs, (hs, cs, gates, tcs)
+
+
+_SCRATCH = threading.local()
+
+
+def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A per-thread work array reused across calls (contents undefined); never hand it out in a result.
+
+    Inference reuses the same few arrays call after call, so it skips the allocation and the first-touch
+    page faults of fresh multi-megabyte arrays.  Training allocates fresh: its caches must outlive the call.
+    """
+    pool = getattr(_SCRATCH, "pool", None)
+    if pool is None:
+        pool = _SCRATCH.pool = {}
+    key = (name, shape, np.dtype(dtype))
+    buf = pool.get(key)
+    if buf is None:
+        if len(pool) >= 32:                  # shapes changed a lot (e.g. a new model): start over
+            pool.clear()
+        buf = pool[key] = np.empty(shape, dtype=dtype)
+    return buf
+
+
+def lstm_fused_infer(x: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray | None,
+                     sequences: bool) -> np.ndarray:
+    """Inference-only ``lstm_fused_forward``: the same values, no cache, scratch arrays reused across calls.
+
+    The gate rows are reordered to i, f, o, c so one affine pass turns the three sigmoid gates' ``tanh``
+    into sigmoids, and the cell state is updated in place.  Returns a scratch array (copy it before the
+    next call): every step's ``h`` ``(t, u, b)`` when ``sequences``, else the last one ``(u, b)``.
+    """
+    steps, _, batch = x.shape
+    u = recurrent_kernel.shape[0]
+    dt = x.dtype
+    perm = np.r_[0:2 * u, 3 * u:4 * u, 2 * u:3 * u]                      # i, f, o | c
+    scale = lstm_gate_scale(u, dt)
+    w = kernel if bias is None else np.concatenate([kernel, bias[None]])
+    xp = scratch("lstm_xp", (steps, 4 * u, batch), dt)
+    np.matmul(np.ascontiguousarray((w * scale)[:, perm].T), x, out=xp)
+    rs_t = np.ascontiguousarray((recurrent_kernel * scale)[:, perm].T)
+    g_in = scratch("lstm_gin", (4 * u, batch), dt)
+    c, tc, ig = (scratch(f"lstm_{k}", (u, batch), dt) for k in ("c", "tc", "ig"))
+    if sequences:
+        hs = scratch("lstm_hs", (steps, u, batch), dt)
+    else:
+        h = scratch("lstm_h", (u, batch), dt)
+        hs = [h] * steps                                                 # h_{t-1} is dead once projected
+    h_prev = scratch("lstm_h0", (u, batch), dt)
+    h_prev.fill(0)
+    c.fill(0)
+    half = dt.type(0.5)
+    for t in range(steps):
+        g = xp[t]
+        np.matmul(rs_t, h_prev, out=g_in)
+        g += g_in
+        np.tanh(g, out=g)
+        g[:3 * u] *= half
+        g[:3 * u] += half
+        c *= g[u:2 * u]
+        np.multiply(g[:u], g[3 * u:], out=ig)
+        c += ig
+        np.tanh(c, out=tc)
+        h_prev = hs[t]
+        np.multiply(g[2 * u:3 * u], tc, out=h_prev)
+    return hs if sequences else h_prev
 
 
 def lstm_fused_backward(d_hs: np.ndarray, cache, recurrent_kernel: np.ndarray, last_only: bool = False):

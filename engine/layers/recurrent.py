@@ -262,23 +262,42 @@ class LSTM(BaseRNN):
         return cfg["activation"] == "tanh" and cfg["recurrent_activation"] == "sigmoid" and not dropout
 
     def forward(self, inputs, weights, *, training=False, rng=None):
-        """The default cell without dropout runs the fused feature-major kernel; the rest the generic one."""
+        """The default cell without dropout runs the fused feature-major kernel; the rest the generic one.
+
+        Inference keeps no per-step cache (only the input): a backward after it reruns the forward.
+        """
         if not self._fused(training):
             return super().forward(inputs, weights, training=training, rng=rng)
         x = inputs[0]
+        if training:
+            return self._fused_forward(x, weights)
+        seq = self.config["return_sequences"]
+        xa = self._feature_major(x, self.input_bias(weights) is not None, pooled=True)
+        hs = K.lstm_fused_infer(xa, weights["kernel"], weights["recurrent_kernel"], self.input_bias(weights), seq)
+        out = (hs.transpose(2, 0, 1) if seq else hs.T).copy()          # hs is a scratch array: always copy
+        return out, ("fused", x, None)
+
+    def _feature_major(self, x: np.ndarray, ones: bool, pooled: bool = False) -> np.ndarray:
+        """``(t, f [+ ones row], b)`` copy of ``x (b, t, f)``, reversed in time for go_backwards."""
         batch, steps, feats = x.shape
-        bias = self.input_bias(weights)
-        xa = np.empty((steps, feats + (bias is not None), batch), dtype=x.dtype)  # (t, f [+ ones row], b)
+        shape = (steps, feats + ones, batch)
+        xa = K.scratch("lstm_x", shape, x.dtype) if pooled else np.empty(shape, dtype=x.dtype)
         xa[:, :feats] = x.transpose(1, 2, 0)[::-1] if self.config["go_backwards"] else x.transpose(1, 2, 0)
         xa[:, feats:] = 1
+        return xa
+
+    def _fused_forward(self, x: np.ndarray, weights):
+        bias = self.input_bias(weights)
+        xa = self._feature_major(x, bias is not None)
         hs, kcache = K.lstm_fused_forward(xa, weights["kernel"], weights["recurrent_kernel"], bias)
-        xt = xa[:, :feats]
         out = hs[1:].transpose(2, 0, 1) if self.config["return_sequences"] else hs[-1].T
-        return np.ascontiguousarray(out), ("fused", xt, kcache)
+        return np.ascontiguousarray(out), ("fused", xa[:, :x.shape[2]], kcache)
 
     def backward(self, grad_out, cache, weights):
         if not (isinstance(cache[0], str) and cache[0] == "fused"):
             return super().backward(grad_out, cache, weights)
+        if cache[2] is None:                                            # inference forward: rerun with a cache
+            cache = self._fused_forward(cache[1], weights)[1]
         _, xt, kcache = cache
         steps, feats, batch = xt.shape
         seq = self.config["return_sequences"]
