@@ -113,6 +113,8 @@ class MainWindow(QMainWindow):
         self.scene.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
 
         self.run_panel = attach_run_panel(self)
+        for dock in (self.run_dock, self.curves_dock, self.layer_dock, self.data_dock):
+            self.view_menu.addAction(dock.toggleViewAction())
         self.autosaver = Autosaver(self.doc, autosave_dir, parent=self)
         self.restore_settings()
         self.update_title()
@@ -220,7 +222,7 @@ class MainWindow(QMainWindow):
         em.addActions([a["cut"], a["copy"], a["paste"], a["duplicate"], a["delete"]])
         em.addSeparator()
         em.addActions([a["select_all"], a["auto_layout"]])
-        vm = mb.addMenu("&View")
+        vm = self.view_menu = mb.addMenu("&View")
         vm.addAction(a["fit"])
         vm.addAction(a["dark"])
         vm.addSeparator()

@@ -82,7 +82,7 @@ def _finish(qtbot, panel, timeout=30000):
 
 # ----- a whole run ---------------------------------------------------------------------------------------
 def test_train_spirals_from_clicks_draws_curves_boundary_and_keeps_weights(qtbot, window, tmp_path):
-    panel = _open(window, "spirals_mlp.lgraph", {"epochs": 40, "learning_rate": 0.02})
+    panel = _open(window, "spirals_mlp.lgraph", {"epochs": 90, "learning_rate": 0.02})
     assert panel.problem is None and panel.train_button.isEnabled()
     assert "600 samples" in panel.preview.text() and "(2,)" in panel.preview.text()
     hidden = _node(window, "dense")
@@ -99,10 +99,10 @@ def test_train_spirals_from_clicks_draws_curves_boundary_and_keeps_weights(qtbot
     assert _finish(qtbot, panel) == "finished"
 
     curves = panel.curves
-    assert curves.point_count == 40 * 15
+    assert curves.point_count == 90 * 15
     x, y = curves.smooth_loss.item.getData()
     assert len(x) == curves.point_count and np.all(np.isfinite(y))
-    assert len(curves.epochs) == 40 and curves.epochs[-1]["loss"] < 0.5 * curves.epochs[0]["loss"]
+    assert len(curves.epochs) == 90 and curves.epochs[-1]["loss"] < 0.5 * curves.epochs[0]["loss"]
     assert "val_accuracy" in curves.epochs[-1]
     assert set(curves.grad) >= {hidden}
     last = panel.data_view.boundary.image
@@ -118,8 +118,8 @@ def test_train_spirals_from_clicks_draws_curves_boundary_and_keeps_weights(qtbot
     assert window.doc.locked_reason is None
     assert set(window.doc.weights) == {_node(window, n) for n in ("dense", "dense_1", "dense_2", "classes")}
     assert window.doc.weights[hidden]["kernel"].shape == (2, 32)
-    assert "samples/s" in panel.rate_label.text() and panel.progress_bar.value() == 600
-    assert window.doc.training["epochs"] == 40
+    assert "samples/s" in panel.rate_label.text() and panel.progress_bar.value() == 90 * 15
+    assert window.doc.training["epochs"] == 90
     # saved with the document and read back
     window.doc.save(tmp_path / "trained.lgraph")
     back = load_document(tmp_path / "trained.lgraph")
