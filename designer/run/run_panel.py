@@ -468,8 +468,8 @@ class RunPanel(QWidget):
         if self.thread is None:
             return
         latest, events = self.thread.slot.take()
-        if not latest and not events:
-            return
+        if not latest and not events and not final:
+            return  # (the final refresh still draws: earlier refreshes may have deferred the slow plots)
         # Python threads share one GIL: drawing while the worker computes makes both trade it on every
         # Qt call.  The worker waits between batches until this refresh has also painted (see _paint_now).
         idle = self.thread.ui_idle

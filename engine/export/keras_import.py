@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.optimizers import OPTIMIZERS
 from engine.errors import ConfigError, FileFormatError, GraphError
 from engine.graph import LayerGraph
 from engine.initializers import INITIALIZERS
@@ -566,13 +567,14 @@ def _training(compile_config: Any) -> dict[str, Any]:
         out["loss"] = loss
     opt = compile_config.get("optimizer")
     if isinstance(opt, dict) and isinstance(opt.get("config"), dict):
-        name = opt["config"].get("name") or opt.get("class_name")
-        if isinstance(name, str):
+        # the class, not the instance name: Keras names a second Adam in one process "adam_1"
+        name = opt.get("class_name")
+        if isinstance(name, str) and name.lower() in OPTIMIZERS:
             out["optimizer"] = name.lower()
         lr = opt["config"].get("learning_rate")
         if isinstance(lr, (int, float)) and not isinstance(lr, bool):
             out["learning_rate"] = float(f"{lr:.7g}")  # float32 in the file: 0.05, not 0.0500000007
-    elif isinstance(opt, str):
+    elif isinstance(opt, str) and opt.lower() in OPTIMIZERS:
         out["optimizer"] = opt.lower()
     return out
 
