@@ -47,6 +47,17 @@ def keras_output_shape(layer: Layer, input_shapes):
     return tuple(out.shape), kl
 
 
+def keras_rejects(layer, shape) -> bool:
+    """True when the Keras twin refuses the input (InputSpec rank check or shape computation)."""
+    k = keras()
+    kl = getattr(k.layers, layer.class_name).from_config(keras_config(layer))
+    try:
+        kl(k.KerasTensor(shape))
+    except (ValueError, IndexError):
+        return True
+    return False
+
+
 def keras_param_count(layer: Layer, input_shapes) -> int:
     kl = keras_layer(layer, input_shapes)
     return kl.count_params()

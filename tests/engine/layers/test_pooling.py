@@ -4,8 +4,8 @@ import pytest
 from engine.errors import ConfigError, ShapeError
 from engine.kernels import pool as kp
 from engine.layers import create_layer
-from tests.oracle import (assert_forward_matches_keras, assert_gradients_match_fd, keras, keras_config,
-                          keras_output_shape, keras_param_count)
+from tests.oracle import (assert_forward_matches_keras, assert_gradients_match_fd, keras_output_shape,
+                          keras_param_count, keras_rejects)
 
 WINDOWED_2D = [
     ({}, (None, 8, 8, 3)),
@@ -55,17 +55,6 @@ def test_gradients_match_finite_differences(cls, config, shape):
 def test_unknown_spatial_dims_stay_unknown_like_keras(cls, shape):
     layer = create_layer(cls, {})
     assert layer.output_shape([shape]) == keras_output_shape(layer, [shape])[0]
-
-
-def keras_rejects(layer, shape) -> bool:
-    """True when the Keras twin refuses the input (InputSpec rank check or shape computation)."""
-    k = keras()
-    kl = getattr(k.layers, layer.class_name).from_config(keras_config(layer))
-    try:
-        kl(k.KerasTensor(shape))
-    except (ValueError, IndexError):
-        return True
-    return False
 
 
 @pytest.mark.parametrize("cls,config,shape,match", [
