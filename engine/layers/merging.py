@@ -189,10 +189,7 @@ class Average(BaseMerge):
     class_name = "Average"
 
     def merge(self, xs):
-        y = xs[0]
-        for x in xs[1:]:
-            y = y + x
-        return y / len(xs)
+        return Add.merge(self, xs) / len(xs)
 
     def merge_grads(self, g, xs, y):
         return [g / len(xs)] * len(xs)
