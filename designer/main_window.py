@@ -328,6 +328,7 @@ class MainWindow(QMainWindow):
             apply_theme(app, dark)
         self.scene.set_canvas_theme(dark)
         self.code.set_dark(dark)
+        self.run_panel.set_dark(dark)
         if self.act["dark"].isChecked() != dark:
             self.act["dark"].setChecked(dark)
         self.settings.setValue("dark", dark)

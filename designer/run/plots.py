@@ -121,11 +121,31 @@ class RunningRange:
         self.lo, self.hi = np.inf, -np.inf
 
 
-def set_title(plot: pg.PlotWidget, text: str) -> None:
+#: Plot colours; ``apply_plot_theme`` switches them with the window's theme.
+PLOT_THEME = {"background": "#ffffff", "foreground": "#333333"}
+
+
+def set_title(plot: pg.PlotWidget, text: str, force: bool = False) -> None:
     """Change a plot's title only when it differs (re-laying out the title label is expensive)."""
-    if getattr(plot, "_title_text", None) != text:
+    if force or getattr(plot, "_title_text", None) != text:
         plot._title_text = text
-        plot.getPlotItem().setTitle(text, size="9pt", color="#333")
+        plot.getPlotItem().setTitle(text, size="9pt", color=PLOT_THEME["foreground"])
+
+
+def apply_plot_theme(plots: list[pg.PlotWidget], background: str, foreground: str) -> None:
+    """Recolour existing plots (background, axes, titles) and the default for plots made later."""
+    PLOT_THEME.update(background=background, foreground=foreground)
+    for w in plots:
+        w.setBackground(background)
+        item = w.getPlotItem()
+        for name in ("left", "bottom", "right", "top"):
+            axis = item.getAxis(name)
+            axis.setPen(foreground)
+            axis.setTextPen(foreground)
+        if item.legend is not None:
+            item.legend.setBrush(pg.mkBrush(background))
+            item.legend.setLabelTextColor(foreground)
+        set_title(w, getattr(w, "_title_text", ""), force=True)
 
 
 def set_text(item: pg.TextItem, text: str, color: str | None = None) -> None:
@@ -138,7 +158,7 @@ def set_text(item: pg.TextItem, text: str, color: str | None = None) -> None:
 
 
 def make_plot(title: str, left: str = "", bottom: str = "") -> pg.PlotWidget:
-    w = pg.PlotWidget(background="w")
+    w = pg.PlotWidget(background=PLOT_THEME["background"])
     p = w.getPlotItem()
     set_title(w, title)
     p.showGrid(x=True, y=True, alpha=0.2)

@@ -18,6 +18,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QLabel, QProgressBar,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from designer.theme import plot_colors
 from engine.datasets import DATASETS, load_dataset, read_csv_table
 from engine.errors import LayergraphError
 from engine.executor import CompiledGraph
@@ -27,7 +28,7 @@ from engine.training import output_activation
 
 from .data_plots import DataView
 from .node_plots import LayerView
-from .plots import CurvesView
+from .plots import CurvesView, apply_plot_theme
 from .snapshots import data_fit_problem, describe_data
 from .worker import RunConfig, RunData, TrainingThread
 
@@ -495,6 +496,12 @@ class RunPanel(QWidget):
             self._pending_events = []
         if (final or self.refresh_count % BADGE_EVERY == 0) and "means" in latest:
             self._update_badges(latest["means"], latest.get("grad_norms", {}))
+
+    def set_dark(self, dark: bool) -> None:
+        """Follow the window's theme in every plot."""
+        c = plot_colors(dark)
+        views = [gv for view in (self.curves, self.layer_view, self.data_view) for gv in view.graphics_views()]
+        apply_plot_theme(views, c["background"], c["foreground"])
 
     def _paint_now(self) -> None:
         """Paint what this refresh changed before returning, instead of in later posted events.

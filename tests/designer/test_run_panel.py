@@ -276,3 +276,15 @@ def test_digits_cnn_feature_maps_filters_predictions_and_confusion(qtbot, window
     assert lv.act_plot._title_text.startswith("feature maps")
     assert lv.act_image.image.shape == (35, 35)  # 16 maps of 8x8 in a 4x4 grid with 1-pixel gaps
     assert lv.w_image.image.shape == (15, 15)  # 16 filters of 3x3 (1 input channel) in a 4x4 grid
+
+
+def test_plots_follow_the_dark_theme(qtbot, window):
+    from designer.theme import plot_colors
+
+    views = [gv for v in (window.run_panel.curves, window.run_panel.layer_view, window.run_panel.data_view)
+             for gv in v.graphics_views()]
+    window.set_dark(True)
+    dark = plot_colors(True)["background"].lower()
+    assert views and all(gv.backgroundBrush().color().name() == dark for gv in views)
+    window.set_dark(False)
+    assert all(gv.backgroundBrush().color().name() == plot_colors(False)["background"].lower() for gv in views)
