@@ -98,9 +98,15 @@ class TrainingContext:
     batch: int = 0
     step: int = 0
     activations: dict[str, np.ndarray] = field(default_factory=dict)
-    grad_norms: dict[str, float] = field(default_factory=dict)
     gradients: Weights = field(default_factory=dict)
     logs: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def grad_norms(self) -> dict[str, float]:
+        """L2 norm of each node's weight gradients for the last batch (computed on demand: the
+        training loop itself never needs it, so it costs nothing when no callback asks)."""
+        return {nid: float(np.sqrt(sum(float(np.vdot(g, g)) for g in gw.values())))
+                for nid, gw in self.gradients.items()}
 
     def weights(self) -> Weights:
         """A copy of the current weights (node id -> weight name -> array)."""
@@ -414,8 +420,6 @@ def fit(graph: LayerGraph | CompiledGraph, x: Any, y: Any, *, params: ParamStore
             ctx.batch, ctx.step = b, ctx.step + 1
             ctx.activations = res.forward.activations
             ctx.gradients = res.gradients
-            ctx.grad_norms = {nid: float(np.sqrt(sum(float(np.vdot(g, g)) for g in gw.values())))
-                              for nid, gw in res.gradients.items()}
             logs = {k: t.result for k, t in trackers.items()}
             logs["batch_loss"] = res.loss
             ctx.logs = logs
