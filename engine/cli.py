@@ -14,8 +14,16 @@ EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 COMMANDS = ("validate", "summary", "layers", "train", "predict", "export", "import")
 
 
-def _err(msg: str) -> None:
+def error(msg: str) -> None:
+    """One ``layergraph: ...`` line on stderr (every command reports failures this way)."""
     print(f"layergraph: {msg}", file=sys.stderr)
+
+
+def print_problems(graph, result, file=None) -> None:
+    """Each validation problem on its own line, prefixed by the layer's name."""
+    for p in result.problems:
+        where = f"{graph.node(p.node_id).name}: " if p.node_id in graph else ""
+        print(f"{where}{p.message}", file=file or sys.stdout)
 
 
 def _load(path: str):
@@ -44,9 +52,7 @@ def cmd_validate(args) -> int:
     doc = _load(args.graph)
     result = infer_shapes(doc.graph)
     g = doc.graph
-    for p in result.problems:
-        where = f"{g.node(p.node_id).name}: " if p.node_id in g else ""
-        print(f"{where}{p.message}")
+    print_problems(g, result)
     if result.ok:
         print(f"{args.graph}: valid ({len(g)} layers, {result.total_params:,} params)")
         return EXIT_OK
@@ -140,13 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except FileFormatError as exc:
-        _err(str(exc))
+        error(str(exc))
         return EXIT_UNREADABLE
     except LayergraphError as exc:
-        _err(str(exc))
+        error(str(exc))
         return EXIT_INVALID
     except KeyboardInterrupt:
-        _err("interrupted")
+        error("interrupted")
         return 130
 
 

@@ -22,13 +22,9 @@ from engine.executor import CompiledGraph, Executor, ParamStore, WeightsMismatch
 from engine.fileformat import atomic_write_bytes, load_document, save_document, save_weights, weights_path_for
 from engine.training import Callback, fit
 from engine.validation import infer_shapes
+from engine.cli import EXIT_INVALID, EXIT_OK, error, print_problems
 
-EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 DEFAULTS = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "validation_split": 0.0}
-
-
-def _err(msg: str) -> None:
-    print(f"layergraph: {msg}", file=sys.stderr)
 
 
 def _load_valid(path: str):
@@ -36,11 +32,8 @@ def _load_valid(path: str):
     doc = load_document(path)
     result = infer_shapes(doc.graph)
     if not result.ok:
-        g = doc.graph
-        for p in result.problems:
-            where = f"{g.node(p.node_id).name}: " if p.node_id in g else ""
-            print(f"{where}{p.message}", file=sys.stderr)
-        _err(f"{path}: the graph has {len(result.problems)} problem(s); fix them before running it.")
+        print_problems(doc.graph, result, sys.stderr)
+        error(f"{path}: the graph has {len(result.problems)} problem(s); fix them before running it.")
         return doc, None
     return doc, CompiledGraph(doc.graph, result)
 
@@ -138,7 +131,7 @@ def run_train(args) -> int:
         warnings.simplefilter("ignore", WeightsMismatchWarning)
         store = ParamStore(plan, seed=s["seed"], weights=doc.weights)
     for w in store.warnings:
-        _err(w)
+        error(w)
     hist = fit(plan, x, y, params=store, loss=s["loss"], optimizer=s["optimizer"], learning_rate=s["learning_rate"],
                epochs=int(s["epochs"]), batch_size=int(s["batch_size"]),
                validation_split=float(s["validation_split"] or 0.0), seed=s["seed"], callbacks=[ProgressBar()])
@@ -215,15 +208,15 @@ def run_predict(args) -> int:
     if plan is None:
         return EXIT_INVALID
     if not doc.weights:
-        _err(f"{args.graph} has no trained weights (no .npz beside it); run 'layergraph train' first.")
+        error(f"{args.graph} has no trained weights (no .npz beside it); run 'layergraph train' first.")
         return EXIT_INVALID
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WeightsMismatchWarning)
         store = ParamStore(plan, weights=doc.weights)
     if store.warnings:
         for w in store.warnings:
-            _err(w)
-        _err("the saved weights do not fit the graph; train it again before predicting.")
+            error(w)
+        error("the saved weights do not fit the graph; train it again before predicting.")
         return EXIT_INVALID
     x = _read_input(Path(args.input), plan)
     out = Executor(plan).predict(store, x, batch_size=args.batch_size)

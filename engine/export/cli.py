@@ -10,13 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.cli import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, error
 from engine.errors import FileFormatError, LayergraphError
-
-EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
-
-
-def _err(msg: str) -> None:
-    print(f"layergraph: {msg}", file=sys.stderr)
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
@@ -66,21 +61,21 @@ def run_export(args) -> int:
     try:
         doc = load_document(args.graph)
     except FileFormatError as exc:
-        _err(str(exc))
+        error(str(exc))
         return EXIT_UNREADABLE
     if out.suffix != ".py":
-        _err(f"{out}: the exported module must be a .py file.")
+        error(f"{out}: the exported module must be a .py file.")
         return EXIT_INVALID
     try:
         files = export_files(doc.graph, doc.weights, doc.training, args.to, out, getattr(args, "training", False))
     except LayergraphError as exc:
-        _err(f"{args.graph}: {exc}")
+        error(f"{args.graph}: {exc}")
         return EXIT_INVALID
     try:
         for path, payload in files.items():
             atomic_write_bytes(path, payload)
     except OSError as exc:
-        _err(f"{out}: cannot write the export ({exc.strerror or exc}).")
+        error(f"{out}: cannot write the export ({exc.strerror or exc}).")
         return EXIT_INVALID
     extra = f" and {next(iter(files)).name}" if len(files) > 1 else ""
     print(f"wrote {out}{extra}")
@@ -95,17 +90,17 @@ def run_import(args) -> int:
     try:
         imported = import_model(args.model)
     except FileFormatError as exc:
-        _err(str(exc))
+        error(str(exc))
         return EXIT_UNREADABLE
     except LayergraphError as exc:
-        _err(f"{args.model}: {exc}")
+        error(f"{args.model}: {exc}")
         return EXIT_INVALID
     for note in imported.notes:
         print(f"note: {note}", file=sys.stderr)
     try:
         save_document(out, imported.graph, imported.weights or None, imported.training)
     except OSError as exc:
-        _err(f"{out}: cannot write the document ({exc.strerror or exc}).")
+        error(f"{out}: cannot write the document ({exc.strerror or exc}).")
         return EXIT_INVALID
     n_w = sum(a.size for ws in imported.weights.values() for a in ws.values()) if imported.weights else 0
     print(f"wrote {out} ({len(imported.graph)} layers" + (f", {n_w:,} weights)" if n_w else ", no weights)"))
