@@ -157,10 +157,11 @@ class GraphDocument(QObject):
 
     def add_subgraph(self, data: dict, offset: Position = (0.0, 0.0), fresh: bool = True) -> dict[str, str]:
         mapping = self.graph.add_subgraph(data, offset, fresh=fresh)
+        added = set(mapping.values())
         for nid in mapping.values():
             self.node_added.emit(nid)
         for e in self.graph.edges:
-            if e.target in mapping.values() and e.source in mapping.values():
+            if e.target in added and e.source in added:
                 self.edge_added.emit(e)
         self._revalidate()
         return mapping
