@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -70,17 +70,28 @@ class RunControl:
     def paused(self) -> bool:
         return self._paused and self._credits == 0
 
-    def wait_turn(self, timeout: float | None = None) -> bool:
-        """Block while paused; True when the next batch may run, False when a stop was requested."""
-        with self._cond:
-            while not self._stop and self._paused and self._credits == 0:
-                if not self._cond.wait(timeout):
-                    return not self._stop and not (self._paused and self._credits == 0)
-            if self._stop:
-                return False
-            if self._paused:
-                self._credits -= 1
-            return True
+    def wait_turn(self, on_pause: Callable[[], None] | None = None) -> bool:
+        """Block while paused; True when the next batch may run, False when a stop was requested.
+
+        ``on_pause`` is called once, outside the lock, whenever this call is about to block, so a
+        pause requested at any moment (even just after the last batch's callbacks ran) is announced
+        before the worker sleeps.
+        """
+        announced = on_pause is None
+        while True:
+            with self._cond:
+                if self._stop:
+                    return False
+                if not self._paused:
+                    return True
+                if self._credits > 0:
+                    self._credits -= 1
+                    return True
+                if announced:
+                    self._cond.wait()
+                    continue
+            on_pause()
+            announced = True
 
 
 @dataclass
@@ -129,6 +140,9 @@ class Callback:
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
 
     def on_batch_end(self, step: int, logs: dict) -> None: ...
+
+    def on_pause(self, step: int) -> None:
+        """The run is paused (or finished a single step) and is about to wait; ``step`` batches ran."""
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None: ...
 
@@ -398,13 +412,18 @@ def fit(graph: LayerGraph | CompiledGraph, x: Any, y: Any, *, params: ParamStore
     cbs = _Callbacks(callbacks, ctx)
     rng = np.random.default_rng(None if seed is None else [seed, 1])
     cbs("on_train_begin", {})
+
+    def announce_pause() -> None:
+        cbs("on_pause", ctx.step)
+
     for epoch in range(epochs):
         ctx.epoch = epoch
         cbs("on_epoch_begin", epoch, {})
         order = rng.permutation(n) if shuffle else np.arange(n)
         trackers: dict[str, MeanTracker] = {}
         for b in range(steps):
-            if (stop_event is not None and stop_event.is_set()) or (control is not None and not control.wait_turn()):
+            if (stop_event is not None and stop_event.is_set()) or (
+                    control is not None and not control.wait_turn(announce_pause)):
                 hist.stopped = True
                 break
             idx = order[b * batch_size:(b + 1) * batch_size]

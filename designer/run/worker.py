@@ -103,7 +103,6 @@ class LiveCallback(Callback):
         self._next_snap = 0.0
         self._next_boundary = 0.0
         self._wrange: dict[tuple[str, str], tuple[float, float]] = {}
-        self._paused_sent = -1
         n = len(data.y)
         cut = int(np.floor(n * (1.0 - data.config.validation_split))) if data.config.validation_split else n
         self.val_slice = slice(cut, n) if cut < n else slice(0, min(n, CONFUSION_MAX))
@@ -137,12 +136,11 @@ class LiveCallback(Callback):
         now = time.perf_counter()
         if now >= self._next_snap:
             self._snapshot()
-        control = ctx.control
-        if control is not None and control.paused and self._paused_sent != ctx.step:
-            # the next wait_turn blocks: hand the weights over now so a pause keeps them
-            self._paused_sent = ctx.step
-            self._snapshot(force=True)
-            self.thread.paused_weights.emit(ctx.weights())
+
+    def on_pause(self, step: int) -> None:
+        # fit is about to wait: hand the weights over now so a pause (or a Step) keeps them
+        self._snapshot(force=True)
+        self.thread.paused_weights.emit(self.context.weights())
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         ctx = self.context

@@ -166,6 +166,32 @@ def test_run_control_pause_and_single_step():
     assert not t.is_alive() and steps == list(range(8))
 
 
+def test_a_pause_requested_after_a_batch_is_announced_before_the_wait():
+    """Pausing from inside the last callback (the worst moment) still reaches ``on_pause``."""
+    g, _ = chain(*MLP)
+    x, y = _data(64)
+    ctl = RunControl()
+    events = []
+
+    class PauseAtThree(Callback):
+        def on_batch_end(self, step, logs):
+            events.append(("batch", step))
+            if step == 2:
+                ctl.pause()
+
+        def on_pause(self, step):
+            events.append(("pause", step))
+            if step == 3:
+                ctl.step(1)
+            else:
+                ctl.resume()
+
+    fit(g, x, y, epochs=1, batch_size=8, control=ctl, callbacks=[PauseAtThree()])
+    assert events[:6] == [("batch", 0), ("batch", 1), ("batch", 2), ("pause", 3), ("batch", 3), ("pause", 4)]
+    assert [e for e in events if e[0] == "pause"] == [("pause", 3), ("pause", 4)]
+    assert events[-1] == ("batch", 7)
+
+
 def test_nan_guard_names_the_first_layer_that_went_bad():
     g, ids = chain(("Dense", {"units": 4, "activation": "relu"}), ("Dense", {"units": 4, "activation": "exponential"}),
                    ("Dense", {"units": 2, "activation": "softmax"}))
