@@ -18,7 +18,7 @@ from designer.canvas.scene import GraphScene
 from designer.canvas.view import GraphView
 from designer.document import GraphDocument
 from designer.file_actions import FileActions
-from designer.run import attach_run_panel
+from designer.run.run_panel import attach_run_panel
 from designer.panels.code_view import CodeView
 from designer.panels.inspector import Inspector
 from designer.panels.palette import Palette

@@ -111,6 +111,9 @@ class TrainingContext:
     activations: dict[str, np.ndarray] = field(default_factory=dict)
     gradients: Weights = field(default_factory=dict)
     logs: dict[str, float] = field(default_factory=dict)
+    #: set by a callback that wants ``val_outputs`` (the model's validation outputs of the last epoch)
+    keep_val_outputs: bool = False
+    val_outputs: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def grad_norms(self) -> dict[str, float]:
@@ -302,9 +305,12 @@ class Trainer:
         self.executor.apply_state_updates(self.params, fwd)
         return StepResult(total, per, fwd, wgrads)
 
-    def evaluate_arrays(self, xs: dict[str, np.ndarray], ys: dict[str, np.ndarray],
-                        batch_size: int = 32) -> dict[str, float]:
-        """Inference-mode loss and metrics over prepared data, averaged over samples like Keras."""
+    def evaluate_arrays(self, xs: dict[str, np.ndarray], ys: dict[str, np.ndarray], batch_size: int = 32,
+                        outputs: dict[str, list[np.ndarray]] | None = None) -> dict[str, float]:
+        """Inference-mode loss and metrics over prepared data, averaged over samples like Keras.
+
+        With ``outputs`` given, each output node's batches are appended to ``outputs[node_id]``.
+        """
         n = len(next(iter(xs.values())))
         trackers: dict[str, MeanTracker] = {}
         for start in range(0, n, batch_size):
@@ -313,6 +319,9 @@ class Trainer:
             fwd = self.executor.forward(self.params, xb, training=False)
             total, per, _ = self.compute_loss(fwd, yb)
             self._track(trackers, total, per, fwd, yb, len(yb[next(iter(yb))]))
+            if outputs is not None:
+                for nid in self.plan.output_ids:
+                    outputs.setdefault(nid, []).append(fwd.activations[nid])
         return {k: t.result for k, t in trackers.items()}
 
     def _track(self, trackers, total, per, fwd, yb, count) -> None:
@@ -447,7 +456,10 @@ def fit(graph: LayerGraph | CompiledGraph, x: Any, y: Any, *, params: ParamStore
             break
         logs = {k: t.result for k, t in trackers.items()}
         if vx is not None:
-            logs.update({f"val_{k}": v for k, v in tr.evaluate_arrays(vx, vy, batch_size).items()})
+            kept: dict[str, list[np.ndarray]] | None = {} if ctx.keep_val_outputs else None
+            logs.update({f"val_{k}": v for k, v in tr.evaluate_arrays(vx, vy, batch_size, kept).items()})
+            if kept is not None:
+                ctx.val_outputs = {nid: np.concatenate(parts) for nid, parts in kept.items()}
         for k, v in logs.items():
             hist.history.setdefault(k, []).append(v)
         hist.epoch.append(epoch)

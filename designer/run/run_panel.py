@@ -30,9 +30,11 @@ from .data_plots import DataView
 from .node_plots import LayerView
 from .plots import CurvesView, apply_plot_theme
 from .snapshots import data_fit_problem, describe_data
-from .worker import RunConfig, RunData, TrainingThread
+from .training_thread import TrainingThread, warm_up_training_process
+from .worker import RunConfig, RunData
 
 REFRESH_MS = 33
+END_WAIT_MS = 5000
 BADGE_EVERY = 12  # refreshes per canvas badge update (~2.5 Hz)
 # Line plots (curves, histograms) cost ~10x more to paint than images: redraw them at ~5 Hz; the
 # images (activations, filters, decision boundary, predictions) follow every refresh.
@@ -65,6 +67,7 @@ class RunPanel(QWidget):
         self.data_path: str | None = None
         self._data_cache: dict[tuple, tuple[Any, np.ndarray]] = {}
         self._rate: deque[tuple[float, int]] = deque(maxlen=64)
+        QTimer.singleShot(0, warm_up_training_process)  # after the window shows, not before
         self._total_steps = 1
         self._steps = 1
         self.problem: str | None = None
@@ -422,7 +425,7 @@ class RunPanel(QWidget):
         self._update_buttons()
 
     def wait_for_end(self, timeout_ms: int = 10000) -> bool:
-        """Block until the worker thread has ended (tests, closing the window)."""
+        """Block until the training process and its relay thread have ended (tests, closing)."""
         return self.thread.wait(timeout_ms) if self.thread is not None else True
 
     # ----- worker signals ------------------------------------------------------------------------------
@@ -450,10 +453,13 @@ class RunPanel(QWidget):
     def _end_run(self, how: str, text: str) -> None:
         thread = self.thread
         if thread is not None:
-            thread.wait()
+            if not thread.wait(END_WAIT_MS):  # a process that does not honour Stop in time is ended
+                thread.kill()
+                thread.wait()
             self.refresh(final=True)
         self.thread = None
         self.timer.stop()
+        QTimer.singleShot(0, warm_up_training_process)  # the next run's process
         self.doc.locked_reason = None
         self.state = "idle"
         self.message.setStyleSheet("")
@@ -471,15 +477,8 @@ class RunPanel(QWidget):
         latest, events = self.thread.slot.take()
         if not latest and not events and not final:
             return  # (the final refresh still draws: earlier refreshes may have deferred the slow plots)
-        # Python threads share one GIL: drawing while the worker computes makes both trade it on every
-        # Qt call.  The worker waits between batches until this refresh has also painted (see _paint_now).
-        idle = self.thread.ui_idle
-        idle.clear()
-        try:
-            self._draw(latest, events, final)
-            self._paint_now()
-        finally:
-            idle.set()
+        self._draw(latest, events, final)
+        self._paint_now()
 
     def _draw(self, latest: dict[str, Any], events: list[tuple], final: bool) -> None:
         self.refresh_count += 1
@@ -575,3 +574,34 @@ def _fmt_time(seconds: float) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def attach_run_panel(window) -> RunPanel:
+    """Add the Run dock and the Training curves / Layer activity / Data view docks to ``window``.
+
+    The panel follows ``window.doc`` (validation, weights, locking) and ``window.scene`` (selection,
+    badges, highlights); file questions go through ``window.dialogs`` when it has one.
+    """
+    panel = RunPanel(window.doc, getattr(window, "scene", None), getattr(window, "dialogs", None), window)
+    right, bottom = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
+    window.run_dock = window.add_dock("Run", "runDock", panel, right)
+    window.curves_dock = window.add_dock("Training curves", "curvesDock", panel.curves, bottom)
+    window.layer_dock = window.add_dock("Layer activity", "layerDock", panel.layer_view, bottom)
+    window.data_dock = window.add_dock("Data view", "dataDock", panel.data_view, bottom)
+    code = getattr(window, "code_dock", None)
+    if code is not None:  # the code view matters less during a run; the inspector keeps its room
+        window.tabifyDockWidget(code, window.run_dock)
+        window.run_dock.raise_()
+    window.splitDockWidget(window.curves_dock, window.layer_dock, Qt.Orientation.Horizontal)
+    window.splitDockWidget(window.layer_dock, window.data_dock, Qt.Orientation.Horizontal)
+    window.resizeDocks([window.curves_dock], [380], Qt.Orientation.Vertical)
+    window.resizeDocks([window.curves_dock, window.layer_dock, window.data_dock], [470, 420, 540],
+                       Qt.Orientation.Horizontal)
+    view_menu = next((a.menu() for a in window.menuBar().actions()
+                      if a.menu() is not None and a.text().replace("&", "") == "View"), None)
+    if view_menu is not None:
+        view_menu.addSeparator()
+        for dock in (window.run_dock, window.curves_dock, window.layer_dock, window.data_dock):
+            view_menu.addAction(dock.toggleViewAction())
+    window.run_panel = panel
+    return panel

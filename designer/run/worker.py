@@ -1,23 +1,31 @@
-"""Training in a ``QThread``: ``engine.training.fit`` plus a callback that copies small snapshots.
+"""The training process: ``engine.training.fit`` plus a callback that streams small snapshots.
 
-The worker never touches a widget.  Its callback writes into a ``SnapshotSlot`` (latest values
-overwrite, per-batch and per-epoch records queue up) at most ``SNAPSHOT_HZ`` times a second for the
-heavier items (activations of a fixed sample batch, the selected node's weights, the decision
-boundary at ``BOUNDARY_HZ``) and emits ``progress``; the run panel's timer takes the slot and draws.
+Training runs in a child process (``main`` / ``run_worker``), never in the designer's process: Python threads
+share one interpreter lock, and painting live plots in the same process as the training took up to
+half of its throughput.  The child imports NumPy and the engine only (no Qt).  Its ``LiveCallback``
+buffers per-batch and per-epoch records and at most ``SNAPSHOT_HZ`` times a second computes the
+heavier pictures (activations of a fixed sample batch, the selected node's weights, the decision
+boundary at ``BOUNDARY_HZ``) and sends everything in one message over a pipe.  The designer side
+(``training_thread.TrainingThread``) receives the messages into a ``SnapshotSlot`` and sends back
+pause / resume / step / stop / select commands, which a listener thread here applies between
+batches.  The pipe carries only objects this process built (``multiprocessing`` pickles them); it
+never reads anything a user file supplied.
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QThread, Signal
 from threadpoolctl import threadpool_limits
 
 from engine.errors import LayergraphError, TrainingError
 from engine.executor import CompiledGraph, Executor
+from engine.fileformat import document_from_json, document_to_json
 from engine.training import Callback, RunControl, fit
 
 from . import snapshots as snap
@@ -27,7 +35,6 @@ BOUNDARY_HZ = 10.0
 SAMPLE_BATCH = 16
 CONFUSION_MAX = 2000
 BLAS_THREADS = 1
-UI_WAIT_MAX = 0.05  # seconds the worker yields to a drawing UI at most, per batch
 
 
 @dataclass
@@ -51,37 +58,9 @@ class RunConfig:
         return d
 
 
-class SnapshotSlot:
-    """A latest-value slot shared by the worker (writer) and the UI timer (reader).
-
-    ``put`` overwrites values (only the newest activation picture matters), ``append`` queues
-    records that must all reach the plots (one per batch / epoch).  ``take`` hands both over and
-    empties the slot.  Arrays put here must be copies the worker no longer mutates.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._latest: dict[str, Any] = {}
-        self._events: list[tuple] = []
-
-    def put(self, **values: Any) -> None:
-        with self._lock:
-            self._latest.update(values)
-
-    def append(self, event: tuple) -> None:
-        with self._lock:
-            self._events.append(event)
-
-    def take(self) -> tuple[dict[str, Any], list[tuple]]:
-        with self._lock:
-            latest, events = self._latest, self._events
-            self._latest, self._events = {}, []
-        return latest, events
-
-
 @dataclass
 class RunData:
-    """Everything a run needs, prepared on the UI thread before the worker starts."""
+    """Everything a run needs, prepared by the designer before the worker starts."""
 
     plan: CompiledGraph
     x: Any
@@ -91,12 +70,69 @@ class RunData:
     weights: dict | None = None
 
 
-class LiveCallback(Callback):
-    """Copies what the plots need into ``slot``; heavy items are time-throttled."""
+class SnapshotSink:
+    """The child's end of the pipe: buffers records and values, sends them in one message per flush.
 
-    def __init__(self, thread: "TrainingThread", data: RunData) -> None:
-        self.thread = thread
-        self.slot = thread.slot
+    Messages to the designer: ``("snapshot", latest, events, steps)``, ``("paused", weights, info)``,
+    ``("finished", result)``, ``("failed", message, node_id)``.  Commands from it: ``("pause",)``,
+    ``("resume",)``, ``("step", n)``, ``("stop",)``, ``("select", node_id)``.
+    """
+
+    def __init__(self, conn, control: RunControl, selected: str | None) -> None:
+        self.conn = conn
+        self.control = control
+        self.selected = selected
+        self.steps = 0  # batches trained so far
+        #: the batch count when the last pause / stop command arrived (proves "within one batch")
+        self.requested_at: dict[str, int] = {}
+        self._latest: dict[str, Any] = {}
+        self._events: list[tuple] = []
+        self._send_lock = threading.Lock()
+
+    def put(self, **values: Any) -> None:
+        self._latest.update(values)
+
+    def append(self, event: tuple) -> None:
+        self._events.append(event)
+
+    def flush(self) -> None:
+        latest, events = self._latest, self._events
+        self._latest, self._events = {}, []
+        self.send(("snapshot", latest, events, self.steps))
+
+    def send(self, message: tuple) -> None:
+        with self._send_lock:
+            self.conn.send(message)
+
+    def listen(self) -> None:
+        """Apply the designer's commands until the pipe closes (a closed pipe means stop)."""
+        while True:
+            try:
+                command = self.conn.recv()
+            except (EOFError, OSError):
+                self.control.stop()
+                return
+            kind = command[0]
+            if kind in ("pause", "stop"):
+                self.requested_at[kind] = self.steps
+            if kind == "pause":
+                self.control.pause()
+            elif kind == "resume":
+                self.control.resume()
+            elif kind == "step":
+                self.control.step(int(command[1]))
+            elif kind == "stop":
+                self.control.stop()
+                return
+            elif kind == "select":
+                self.selected = command[1]
+
+
+class LiveCallback(Callback):
+    """Feeds ``sink`` with what the plots need; heavy items are time-throttled."""
+
+    def __init__(self, sink: SnapshotSink, data: RunData) -> None:
+        self.sink = sink
         self.data = data
         self.executor = Executor(data.plan)
         self.out_id = data.plan.output_ids[0]
@@ -121,34 +157,35 @@ class LiveCallback(Callback):
     # ----- hooks ---------------------------------------------------------------------------------------
     def on_train_begin(self, logs: dict | None = None) -> None:
         ctx = self.context
-        self.slot.put(begin={"steps": ctx.steps_per_epoch, "epochs": ctx.epochs,
+        ctx.keep_val_outputs = True  # the confusion matrix reuses the validation pass fit makes anyway
+        self.sink.put(begin={"steps": ctx.steps_per_epoch, "epochs": ctx.epochs,
                              "lr": float(ctx.optimizer.learning_rate), "t0": time.perf_counter()})
         self._snapshot(force=True)
 
     def on_batch_end(self, step: int, logs: dict) -> None:
         ctx = self.context
-        if not self.thread.ui_idle.is_set():
-            # the UI is drawing a snapshot: let it have the GIL instead of trading it back and forth
-            self.thread.ui_idle.wait(UI_WAIT_MAX)
-        self.thread.steps_done = ctx.step
-        self.slot.append(("batch", ctx.step, ctx.epoch, ctx.batch, float(logs["batch_loss"]),
+        self.sink.steps = ctx.step
+        self.sink.append(("batch", ctx.step, ctx.epoch, ctx.batch, float(logs["batch_loss"]),
                           logs.get("accuracy"), time.perf_counter()))
-        now = time.perf_counter()
-        if now >= self._next_snap:
+        if time.perf_counter() >= self._next_snap:
             self._snapshot()
 
     def on_pause(self, step: int) -> None:
         # fit is about to wait: hand the weights over now so a pause (or a Step) keeps them
         self._snapshot(force=True)
-        self.thread.paused_weights.emit(self.context.weights())
+        self.sink.send(("paused", self.context.weights(),
+                        {"steps": step, "requested_at": self.sink.requested_at.get("pause")}))
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         ctx = self.context
         record = {k: float(v) for k, v in logs.items() if k != "batch_loss"}
         record["lr"] = float(ctx.optimizer.learning_rate)
-        self.slot.append(("epoch", epoch, ctx.step, record, time.perf_counter()))
+        self.sink.append(("epoch", epoch, ctx.step, record, time.perf_counter()))
         if self.data.kind == "image" or _is_classifier(self.data.plan, self.out_id):
             self._confusion(epoch)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self._snapshot(force=True)  # the last pictures show the weights the run ends with
 
     # ----- snapshots -----------------------------------------------------------------------------------
     def _snapshot(self, force: bool = False) -> None:
@@ -164,7 +201,7 @@ class LiveCallback(Callback):
             "means": means, "grad_norms": dict(ctx.grad_norms),
             "outputs": (np.array(acts[self.out_id], copy=True), self.sample_y),
         }
-        nid = self.thread.selected
+        nid = self.sink.selected
         if nid in acts:
             values["node"] = self._node_snapshot(nid, acts[nid], ctx.params.values.get(nid, {}))
         if self.grid is not None and (force or now >= self._next_boundary):
@@ -172,8 +209,8 @@ class LiveCallback(Callback):
             kind, inputs, extra = self.grid
             out = self.executor.forward(ctx.params, inputs, training=False).activations[self.out_id]
             values["grid"] = (kind, snap.boundary_values(out) if kind == "boundary" else out[:, 0].copy(), extra)
-        self.slot.put(**values)
-        self.thread.progress.emit(ctx.step)
+        self.sink.put(**values)
+        self.sink.flush()
 
     def _node_snapshot(self, nid: str, act: np.ndarray, weights: dict[str, np.ndarray]) -> dict[str, Any]:
         plan = self.data.plan
@@ -196,12 +233,13 @@ class LiveCallback(Callback):
 
     def _confusion(self, epoch: int) -> None:
         ctx = self.context
-        xs = _take(self.data.x, self.val_slice)
         y = snap.class_ids(np.asarray(self.data.y)[self.val_slice])
-        out = self.executor.predict(ctx.params, xs, batch_size=256)
+        out = ctx.val_outputs.get(self.out_id)
+        if out is None or len(out) != len(y):  # no validation split: predict a slice of the training data
+            out = self.executor.predict(ctx.params, _take(self.data.x, self.val_slice), batch_size=256)
         pred, _ = snap.predicted_classes(out)
         classes = max(int(np.asarray(out).shape[-1]), 2, int(y.max()) + 1, int(pred.max()) + 1)
-        self.slot.put(confusion=(epoch, snap.confusion(y, pred, classes)))
+        self.sink.put(confusion=(epoch, snap.confusion(y, pred, classes)))
 
 
 def _take(x: Any, idx: Any) -> Any:
@@ -222,52 +260,77 @@ def _is_classifier(plan: CompiledGraph, nid: str) -> bool:
     return layer.class_name == "Softmax" or layer.config.get("activation") in ("softmax", "sigmoid")
 
 
-class TrainingThread(QThread):
-    """Runs ``fit`` once.  Signals are emitted from the worker thread and arrive queued on the UI side.
+def _take(x: Any, idx: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: np.asarray(v)[idx] for k, v in x.items()}
+    return np.asarray(x)[idx]
 
-    Signals:
-        progress(int): a new snapshot is in ``slot`` (at most ~30 per second).
-        paused_weights(object): a copy of the weights, sent when the run pauses (or finishes a Step).
-        finished_run(object): ``{"weights", "stopped", "history"}`` after a normal end or Stop.
-        failed(str, object): the error sentence and the node id to highlight (or None).
-    """
 
-    progress = Signal(int)
-    paused_weights = Signal(object)
-    finished_run = Signal(object)
-    failed = Signal(str, object)
+def _single_input_width(plan: CompiledGraph) -> int | None:
+    if len(plan.input_ids) != 1:
+        return None
+    shape = plan.shapes[plan.input_ids[0]]
+    return shape[1] if len(shape) == 2 else None
 
-    def __init__(self, data: RunData, parent=None) -> None:
-        super().__init__(parent)
-        self.data = data
-        self.slot = SnapshotSlot()
-        self.control = RunControl()
-        #: node id whose activations/weights are pictured; written by the UI thread (a plain str swap)
-        self.selected: str | None = None
-        self.history = None
-        #: cleared by the UI while it draws a snapshot (the worker waits between batches meanwhile)
-        self.ui_idle = threading.Event()
-        self.ui_idle.set()
-        #: batches trained so far (written by the worker; read by tests and the benchmark)
-        self.steps_done = 0
 
-    def run(self) -> None:  # noqa: D102 - QThread entry point
-        c = self.data.config
-        try:
-            cb = LiveCallback(self, self.data)
-            # OpenBLAS's second thread makes the small matmuls of these models up to 100x slower on a
-            # busy 2-core machine (and competes with the UI thread); one BLAS thread is stable.
-            with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-                hist = fit(self.data.plan, self.data.x, self.data.y, params=self.data.weights, loss=c.loss,
-                       optimizer=c.optimizer, learning_rate=c.learning_rate, epochs=c.epochs,
-                           batch_size=c.batch_size, validation_split=c.validation_split, seed=c.seed,
-                           callbacks=[cb], control=self.control)
-        except TrainingError as exc:
-            self.failed.emit(str(exc), exc.node_id)
-            return
-        except (LayergraphError, ValueError, MemoryError) as exc:
-            self.failed.emit(f"Training stopped: {exc}", None)
-            return
-        self.history = hist
-        self.finished_run.emit({"weights": hist.params.snapshot(), "stopped": hist.stopped,
-                                "history": hist.history, "settings": hist.settings})
+def _is_classifier(plan: CompiledGraph, nid: str) -> bool:
+    layer = plan.layers[nid]
+    return layer.class_name == "Softmax" or layer.config.get("activation") in ("softmax", "sigmoid")
+
+
+def run_payload(data: RunData, selected: str | None = None) -> dict[str, Any]:
+    """What the child process needs, as plain data (the graph as its document JSON, not objects)."""
+    return {"graph": document_to_json(data.plan.graph), "x": data.x, "y": data.y, "kind": data.kind,
+            "config": asdict(data.config), "weights": data.weights, "selected": selected}
+
+
+def run_worker(conn, payload: dict[str, Any]) -> None:
+    """The child process's entry point: train, streaming snapshots to ``conn``; always ends with a
+    ``finished`` or ``failed`` message (unless the designer went away first)."""
+    control = RunControl()
+    sink = SnapshotSink(conn, control, payload.get("selected"))
+    threading.Thread(target=sink.listen, name="commands", daemon=True).start()
+    try:
+        graph = document_from_json(payload["graph"]).graph
+        config = RunConfig(**payload["config"])
+        data = RunData(CompiledGraph(graph), payload["x"], payload["y"], payload["kind"], config, payload["weights"])
+        cb = LiveCallback(sink, data)
+        # OpenBLAS's second thread makes the small matmuls of these models up to 100x slower on a
+        # busy 2-core machine (the designer draws on the other core); one BLAS thread is stable.
+        with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+            hist = fit(data.plan, data.x, data.y, params=data.weights, loss=config.loss,
+                       optimizer=config.optimizer, learning_rate=config.learning_rate, epochs=config.epochs,
+                       batch_size=config.batch_size, validation_split=config.validation_split, seed=config.seed,
+                       callbacks=[cb], control=control)
+        sink.send(("finished", {"weights": hist.params.snapshot(), "stopped": hist.stopped,
+                                "history": hist.history, "settings": hist.settings, "steps": sink.steps,
+                                "stop_requested_at": sink.requested_at.get("stop")}))
+    except TrainingError as exc:
+        _send_quietly(sink, ("failed", str(exc), exc.node_id))
+    except (LayergraphError, ValueError, MemoryError) as exc:
+        _send_quietly(sink, ("failed", f"Training stopped: {exc}", None))
+    except Exception as exc:  # noqa: BLE001 - a bug must reach the designer as a message, not a dead pipe
+        _send_quietly(sink, ("failed", f"Training stopped by an internal error: {type(exc).__name__}: {exc}", None))
+
+
+def _send_quietly(sink: SnapshotSink, message: tuple) -> None:
+    try:
+        sink.send(message)
+    except (BrokenPipeError, EOFError, OSError):
+        pass  # the designer closed the pipe: nobody is listening
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m designer.run.worker FD``: wait on the socket FD for a run's payload, run it, exit."""
+    args = sys.argv[1:] if argv is None else argv
+    conn = Connection(int(args[0]))
+    try:
+        payload = conn.recv()
+    except (EOFError, OSError):
+        return  # the designer closed without using this process
+    run_worker(conn, payload)
+    conn.close()
+
+
+if __name__ == "__main__":
+    main()

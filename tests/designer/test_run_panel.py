@@ -4,6 +4,8 @@ the document, PNG/CSV export, and the image views on the digits CNN."""
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from PySide6.QtCore import QSettings, Qt
 from designer import commands
 from designer.main_window import MainWindow
 from designer.run.plots import save_widget_png
+from designer.run.training_thread import TrainingProcess
 from engine.fileformat import Document, load_document
 from engine.graph import LayerGraph
 
@@ -135,26 +138,55 @@ def test_pause_step_resume_stop_within_one_batch(qtbot, window):
         _click(qtbot, panel.train_button)
     thread = panel.thread
     qtbot.waitUntil(lambda: thread.steps_done > 5, timeout=10000)
-    with qtbot.waitSignal(thread.paused_weights, timeout=2000):
-        before = thread.steps_done
+    with qtbot.waitSignal(thread.paused_weights, timeout=5000):
         _click(qtbot, panel.pause_button)
-    paused_at = thread.steps_done
-    assert paused_at - before <= 1
+    # the training process reports the batch count when the request reached it and where it paused
+    info = thread.pause_info
+    assert info["requested_at"] is not None and 0 <= info["steps"] - info["requested_at"] <= 1
+    paused_at = info["steps"]
+    assert thread.steps_done == paused_at
     assert panel.pause_button.text() == "Resume" and panel.state == "paused"
     qtbot.wait(300)
     assert thread.steps_done == paused_at  # really paused
     assert window.doc.weights is not None  # pausing keeps the weights so far
-    with qtbot.waitSignal(thread.paused_weights, timeout=2000):
+    with qtbot.waitSignal(thread.paused_weights, timeout=5000):
         _click(qtbot, panel.step_button)
-    assert thread.steps_done == paused_at + 1  # Step = exactly one batch
+    assert thread.steps_done == thread.pause_info["steps"] == paused_at + 1  # Step = exactly one batch
     _click(qtbot, panel.pause_button)  # Resume
     qtbot.waitUntil(lambda: thread.steps_done > paused_at + 20, timeout=5000)
-    at_stop = thread.steps_done
+    results = []
+    thread.finished_run.connect(results.append)
     _click(qtbot, panel.stop_button)
-    assert _finish(qtbot, panel, 2000) == "stopped"
-    assert panel.curves.last_step <= at_stop + 1
+    assert _finish(qtbot, panel, 5000) == "stopped"
+    result = results[0]
+    assert result["stopped"] and 0 <= result["steps"] - result["stop_requested_at"] <= 1
+    assert panel.curves.last_step == result["steps"]
     assert window.doc.weights is not None and window.doc.locked_reason is None
     assert panel.train_button.isEnabled() and not panel.stop_button.isEnabled()
+
+
+def test_a_training_process_that_dies_fails_the_run_and_keeps_the_document(qtbot, window):
+    panel = _open(window, "spirals_mlp.lgraph", {"epochs": 5000, "batch_size": 8})
+    with qtbot.waitSignal(panel.progress, timeout=10000):
+        _click(qtbot, panel.train_button)
+    panel.thread.process.popen.kill()  # as if the OS killed it (out of memory, a crash in a library)
+    assert _finish(qtbot, panel, 10000) == "failed"
+    assert "ended unexpectedly" in panel.message.text() and "weights from before the run" in panel.message.text()
+    assert window.doc.weights is None and window.doc.locked_reason is None
+    assert panel.train_button.isEnabled() and panel.state == "idle"
+    # and the next run works
+    panel.apply_settings({"epochs": 2})
+    _click(qtbot, panel.train_button)
+    assert _finish(qtbot, panel) == "finished" and window.doc.weights is not None
+
+
+def test_the_training_process_imports_no_qt_and_exits_with_its_pipe():
+    code = ("import sys, designer.run.worker; "
+            "sys.exit(any(m.split('.')[0] in ('PySide6', 'pyqtgraph') for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+    proc = TrainingProcess()
+    assert proc.alive()
+    assert proc.end(timeout=30) == 0  # closing our end of the pipe is enough: no kill needed
 
 
 def test_step_from_idle_trains_one_batch_then_waits(qtbot, window):

@@ -192,6 +192,33 @@ def test_a_pause_requested_after_a_batch_is_announced_before_the_wait():
     assert events[-1] == ("batch", 7)
 
 
+def test_validation_outputs_are_kept_for_a_callback_that_asks():
+    g, ids = chain(*MLP)
+    x, y = _data(50)
+    seen = []
+
+    class Keep(Callback):
+        def on_train_begin(self, logs=None):
+            self.context.keep_val_outputs = True
+
+        def on_epoch_end(self, epoch, logs):
+            seen.append({k: v.copy() for k, v in self.context.val_outputs.items()})
+
+    h = fit(g, x, y, epochs=2, batch_size=8, validation_split=0.2, seed=0, callbacks=[Keep()])
+    assert len(seen) == 2 and set(seen[-1]) == {ids[-1]}
+    expected = predict(g, x[40:], params=h.params)
+    np.testing.assert_allclose(seen[-1][ids[-1]], expected, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(seen[0][ids[-1]], seen[1][ids[-1]])  # each epoch's own pass
+    plain = []
+
+    class Look(Callback):
+        def on_epoch_end(self, epoch, logs):
+            plain.append(dict(self.context.val_outputs))
+
+    fit(g, x, y, epochs=1, batch_size=8, validation_split=0.2, seed=0, callbacks=[Look()])
+    assert plain == [{}]  # nobody asked: nothing is kept
+
+
 def test_nan_guard_names_the_first_layer_that_went_bad():
     g, ids = chain(("Dense", {"units": 4, "activation": "relu"}), ("Dense", {"units": 4, "activation": "exponential"}),
                    ("Dense", {"units": 2, "activation": "softmax"}))
