@@ -13,7 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from .plots import PALETTE, SaveBar, image_plot, make_plot, set_text, set_title
 from .snapshots import class_ids, predicted_classes, tile
@@ -37,9 +38,15 @@ class DataView(QWidget):
         self._build_playground()
         self._build_curve()
         self._build_images()
+        self.note = QLabel()
+        self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.note.setWordWrap(True)
+        self.stack.addWidget(self.note)
+        self.show_note("The data appears here once the graph and the dataset fit together.")
         self.mode = "none"
         self.boundary_frames = 0
         self.confusion_epoch: int | None = None
+        self._conf_classes = 0
 
     # ----- construction --------------------------------------------------------------------------------
     def _build_playground(self) -> None:
@@ -87,6 +94,13 @@ class DataView(QWidget):
         return [self.pg_plot, self.curve_plot, self.pred_plot, self.conf_plot]
 
     # ----- run lifecycle -------------------------------------------------------------------------------
+    def show_note(self, text: str) -> None:
+        """No picture for this data (yet): say why instead of showing empty axes."""
+        self.mode = "none"
+        self.note.setText(text)
+        self.stack.setCurrentWidget(self.note)
+        self.bar.caption.setText("Data view")
+
     def begin(self, kind: str, x: Any, y: np.ndarray, grid_kind: str | None) -> None:
         """Prepare the page for this dataset: scatter the points once, or lay out the sample grid."""
         self.boundary_frames = 0
@@ -118,10 +132,11 @@ class DataView(QWidget):
             self.conf_image.clear()
             for t in self.conf_labels + self.pred_labels:
                 set_text(t, "")
+            self._confusion_axes(max(2, int(class_ids(y).max()) + 1))
+            set_title(self.conf_plot, "confusion matrix (validation)")
             self.bar.caption.setText("Sample predictions and confusion matrix")
         else:
-            self.mode = "none"
-            self.bar.caption.setText("No data view for this dataset")
+            self.show_note("No data view for this data: it is neither 2-D points, a 1-D regression nor images.")
 
     def feed(self, latest: dict[str, Any]) -> None:
         if self.mode in ("boundary", "curve") and "grid" in latest:
@@ -172,16 +187,22 @@ class DataView(QWidget):
             ok = pred[i] == truth[i]
             set_text(t, f"{pred[i]} {conf[i]:.0%}", "#0a7d2c" if ok else "#d62728")
 
+    def _confusion_axes(self, k: int) -> None:
+        """Class numbers on both axes of a ``k``-class matrix (shown before the first one arrives)."""
+        self._conf_classes = k
+        p = self.conf_plot.getPlotItem()
+        p.getViewBox().setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+        ticks = [[(i + 0.5, str(i)) for i in range(k)]]
+        p.getAxis("left").setTicks(ticks)
+        p.getAxis("bottom").setTicks(ticks)
+
     def _feed_confusion(self, epoch: int, matrix: np.ndarray) -> None:
         self.confusion_epoch = epoch
         k = len(matrix)
         self.conf_image.setImage(matrix.astype(np.float32), autoLevels=False, levels=(0.0, float(matrix.max()) or 1.0))
         p = self.conf_plot.getPlotItem()
-        if len(self.conf_labels) < k * k:
-            p.getViewBox().setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
-            ticks = [[(i + 0.5, str(i)) for i in range(k)]]
-            p.getAxis("left").setTicks(ticks)
-            p.getAxis("bottom").setTicks(ticks)
+        if self._conf_classes != k:
+            self._confusion_axes(k)
         while len(self.conf_labels) < k * k:
             t = pg.TextItem("", anchor=(0.5, 0.5), color="#222")
             t.setFont(LABEL_FONT)

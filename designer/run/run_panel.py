@@ -67,6 +67,7 @@ class RunPanel(QWidget):
         self.data_path: str | None = None
         self._data_cache: dict[tuple, tuple[Any, np.ndarray]] = {}
         self._rate: deque[tuple[float, int]] = deque(maxlen=64)
+        self._shown_data: tuple | None = None  # what the Data view lays out (see _show_data)
         QTimer.singleShot(0, warm_up_training_process)  # after the window shows, not before
         self._total_steps = 1
         self._steps = 1
@@ -282,7 +283,10 @@ class RunPanel(QWidget):
             auto = default_loss(output_activation(plan, out), np.asarray(y)[:2], plan.shapes[out])
             self.loss.setItemText(0, f"auto ({auto})")
         problem = data_fit_problem(plan, x, y, loss)
-        return f"The data does not fit the graph: {problem}" if problem else None
+        if problem:
+            return f"The data does not fit the graph: {problem}"
+        self._show_data(plan, x, y, _kind, round(self.val_split.value(), 4))
+        return None
 
     def update_state(self) -> None:
         if self.state == "idle":
@@ -364,17 +368,29 @@ class RunPanel(QWidget):
         self.progress_bar.setRange(0, self._total_steps)
         self.progress_bar.setValue(0)
         self.curves.begin(plan.names, config.learning_rate, self._total_steps)
+        self._show_data(plan, x, y, kind, config.validation_split, force=True)
+        self.layer_view.reset()
+
+    def _show_data(self, plan: CompiledGraph, x, y, kind: str, validation_split: float, force: bool = False) -> None:
+        """Lay the data out in the Data view (points, curve data or sample images), before any run
+        too; a view already showing this data and graph input is left alone (it may hold a result)."""
+        input_shapes = tuple(plan.shapes[i] for i in plan.input_ids)
+        key = (self.dataset_name(), self.label_column.currentData(), kind, input_shapes, validation_split)
+        if key == self._shown_data and not force:
+            return
+        self._shown_data = key
         grid = None
-        single = len(plan.input_ids) == 1 and len(plan.shapes[plan.input_ids[0]]) == 2
-        if single and plan.shapes[plan.input_ids[0]][1] == 2 and kind == "2d":
+        single = len(input_shapes) == 1 and len(input_shapes[0]) == 2
+        if single and input_shapes[0][1] == 2 and kind == "2d":
             grid = "boundary"
-        elif single and plan.shapes[plan.input_ids[0]][1] == 1 and kind in ("regression", "file"):
+        elif single and input_shapes[0][1] == 1 and kind in ("regression", "file"):
             grid = "curve"
         self.data_view.begin(kind, x, y, grid)
         if self.data_view.mode == "images":
+            n = len(y)
+            cut = int(np.floor(n * (1 - validation_split))) if validation_split else n
             start = cut if cut < n else 0
             self.data_view.set_sample_images(np.asarray(x)[start:start + 16])
-        self.layer_view.reset()
 
     def toggle_pause(self) -> None:
         if self.thread is None:
@@ -422,7 +438,8 @@ class RunPanel(QWidget):
         self.progress_bar.setFormat("")
         self.rate_label.setText("")
         self.message.setText("Weights reset; the next run starts from fresh initial weights.")
-        self._update_buttons()
+        self._shown_data = None  # the Data view goes back to the bare data
+        self.update_state()
 
     def wait_for_end(self, timeout_ms: int = 10000) -> bool:
         """Block until the training process and its relay thread have ended (tests, closing)."""

@@ -165,6 +165,25 @@ def test_pause_step_resume_stop_within_one_batch(qtbot, window):
     assert panel.train_button.isEnabled() and not panel.stop_button.isEnabled()
 
 
+def test_data_view_shows_the_data_before_any_run_and_again_after_reset(qtbot, window):
+    dv = window.run_panel.data_view
+    assert dv.stack.currentWidget() is dv.note and "fit together" in dv.note.text()  # empty document
+    panel = _open(window, "digits_cnn.lgraph")
+    panel.update_state()
+    assert dv.mode == "images" and dv.stack.currentWidget() is dv.images_page
+    assert dv.pred_image.image is not None and dv.pred_image.image.shape[0] > 8  # the sample digits, tiled
+    assert all(t.toPlainText() == "" for t in dv.pred_labels)  # no predictions before a run
+    panel = _open(window, "spirals_mlp.lgraph", {"epochs": 3})
+    panel.update_state()
+    assert dv.mode == "boundary" and len(dv.points.data) == 600 and dv.boundary.image is None
+    _click(qtbot, panel.train_button)
+    assert _finish(qtbot, panel) == "finished" and dv.boundary.image is not None
+    panel.update_state()  # idle checks keep the result on screen
+    assert dv.boundary.image is not None
+    _click(qtbot, panel.reset_button)
+    assert dv.mode == "boundary" and dv.boundary.image is None and len(dv.points.data) == 600
+
+
 def test_a_training_process_that_dies_fails_the_run_and_keeps_the_document(qtbot, window):
     panel = _open(window, "spirals_mlp.lgraph", {"epochs": 5000, "batch_size": 8})
     with qtbot.waitSignal(panel.progress, timeout=10000):
