@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from engine.datasets import load_dataset
 from engine.errors import LayergraphError, TrainingError
 from engine.executor import CompiledGraph, Executor
 from engine.fileformat import document_from_json, document_to_json
@@ -279,9 +280,11 @@ def _is_classifier(plan: CompiledGraph, nid: str) -> bool:
 
 
 def run_payload(data: RunData, selected: str | None = None) -> dict[str, Any]:
-    """What the child process needs, as plain data (the graph as its document JSON, not objects)."""
-    return {"graph": document_to_json(data.plan.graph), "x": data.x, "y": data.y, "kind": data.kind,
-            "config": asdict(data.config), "weights": data.weights, "selected": selected}
+    """What the child process needs, as plain data: the graph as its document JSON, and the data
+    as the name or path ``config.dataset`` it is loaded from (the child loads it itself, so a large
+    file is never copied through the pipe)."""
+    return {"graph": document_to_json(data.plan.graph), "kind": data.kind, "config": asdict(data.config),
+            "weights": data.weights, "selected": selected}
 
 
 def run_worker(conn, payload: dict[str, Any]) -> None:
@@ -293,7 +296,8 @@ def run_worker(conn, payload: dict[str, Any]) -> None:
     try:
         graph = document_from_json(payload["graph"]).graph
         config = RunConfig(**payload["config"])
-        data = RunData(CompiledGraph(graph), payload["x"], payload["y"], payload["kind"], config, payload["weights"])
+        x, y = load_dataset(config.dataset, config.label_column, seed=0)  # as the run panel loaded it
+        data = RunData(CompiledGraph(graph), x, y, payload["kind"], config, payload["weights"])
         cb = LiveCallback(sink, data)
         # OpenBLAS's second thread makes the small matmuls of these models up to 100x slower on a
         # busy 2-core machine (the designer draws on the other core); one BLAS thread is stable.

@@ -291,6 +291,21 @@ def test_csv_data_with_a_label_column_chooser(qtbot, window, tmp_path):
     assert window.doc.training["dataset"] == str(path) and window.doc.training["label_column"] == "cls"
 
 
+def test_a_data_file_that_vanishes_before_the_run_fails_it_with_the_reason(qtbot, window, tmp_path):
+    panel = _open(window, "spirals_mlp.lgraph", {"epochs": 2})
+    rng = np.random.default_rng(0)
+    path = tmp_path / "points.npz"
+    np.savez(path, x=rng.normal(size=(40, 2)).astype(np.float32), y=rng.integers(0, 2, 40))
+    panel.set_data_file(path)
+    panel.update_state()
+    assert panel.problem is None
+    path.unlink()  # the run panel's cached copy passed the checks; the training process loads the file
+    _click(qtbot, panel.train_button)
+    assert _finish(qtbot, panel) == "failed"
+    assert "points.npz" in panel.message.text() and "no such file" in panel.message.text()
+    assert window.doc.weights is None and window.doc.locked_reason is None and panel.train_button.isEnabled()
+
+
 def test_png_and_csv_exports(qtbot, window, tmp_path):
     panel = _open(window, "spirals_mlp.lgraph", {"epochs": 3})
     _click(qtbot, panel.train_button)
