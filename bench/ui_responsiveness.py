@@ -10,7 +10,7 @@ count as the worker), before and after the live run, and prints:
 
 Targets: p99 < 50 ms, refresh >= 20 Hz, R >= 0.8.
 
-    python bench/ui_responsiveness.py [--epochs 20]
+    python bench/ui_responsiveness.py [--epochs 60]
 """
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def live(app: QApplication, doc: Document, epochs: int) -> tuple[float, float, f
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=60)
     args = ap.parse_args()
     app = QApplication.instance() or QApplication([])
     doc = digits_cnn()

@@ -5,7 +5,9 @@ share one interpreter lock, and painting live plots in the same process as the t
 half of its throughput.  The child imports NumPy and the engine only (no Qt).  Its ``LiveCallback``
 buffers per-batch and per-epoch records and at most ``SNAPSHOT_HZ`` times a second computes the
 heavier pictures (activations of a fixed sample batch, the selected node's weights, the decision
-boundary at ``BOUNDARY_HZ``) and sends everything in one message over a pipe.  The designer side
+boundary) and sends everything in one message over a pipe.  Each picture is also paced by its own
+measured cost so that it takes at most ``SNAPSHOT_BUDGET`` of the run's time: a tiny MLP gets a
+30 Hz decision boundary, a large network fewer, slower frames rather than slower training.  The designer side
 (``training_thread.TrainingThread``) receives the messages into a ``SnapshotSlot`` and sends back
 pause / resume / step / stop / select commands, which a listener thread here applies between
 batches.  The pipe carries only objects this process built (``multiprocessing`` pickles them); it
@@ -32,7 +34,7 @@ from engine.training import Callback, RunControl, fit
 from . import snapshots as snap
 
 SNAPSHOT_HZ = 30.0
-BOUNDARY_HZ = 10.0
+SNAPSHOT_BUDGET = 0.04  # fraction of the run's time each kind of picture may take
 SAMPLE_BATCH = 16
 CONFUSION_MAX = 2000
 BLAS_THREADS = 1
@@ -191,25 +193,27 @@ class LiveCallback(Callback):
     # ----- snapshots -----------------------------------------------------------------------------------
     def _snapshot(self, force: bool = False) -> None:
         ctx = self.context
-        now = time.perf_counter()
-        self._next_snap = now + 1.0 / SNAPSHOT_HZ
+        start = time.perf_counter()
         fwd = self.executor.forward(ctx.params, self.sample_x, training=False)
         acts = fwd.activations
         with np.errstate(all="ignore"):
             means = {nid: float(np.mean(a)) for nid, a in acts.items() if a.dtype.kind == "f"}
         values: dict[str, Any] = {
-            "progress": {"step": ctx.step, "epoch": ctx.epoch, "batch": ctx.batch, "time": now},
+            "progress": {"step": ctx.step, "epoch": ctx.epoch, "batch": ctx.batch, "time": start},
             "means": means, "grad_norms": dict(ctx.grad_norms),
             "outputs": (np.array(acts[self.out_id], copy=True), self.sample_y),
         }
         nid = self.sink.selected
         if nid in acts:
             values["node"] = self._node_snapshot(nid, acts[nid], ctx.params.values.get(nid, {}))
-        if self.grid is not None and (force or now >= self._next_boundary):
-            self._next_boundary = now + 1.0 / BOUNDARY_HZ
+        mid = time.perf_counter()
+        self._next_snap = mid + _pause_after(mid - start)
+        if self.grid is not None and (force or mid >= self._next_boundary):
             kind, inputs, extra = self.grid
             out = self.executor.forward(ctx.params, inputs, training=False).activations[self.out_id]
             values["grid"] = (kind, snap.boundary_values(out) if kind == "boundary" else out[:, 0].copy(), extra)
+            end = time.perf_counter()
+            self._next_boundary = end + _pause_after(end - mid)
         self.sink.put(**values)
         self.sink.flush()
 
@@ -243,6 +247,12 @@ class LiveCallback(Callback):
         self.sink.put(confusion=(epoch, snap.confusion(y, pred, classes)))
 
 
+def _pause_after(cost: float) -> float:
+    """Seconds to wait before the next picture of a kind that took ``cost`` seconds, so that it
+    stays within ``SNAPSHOT_BUDGET`` of the run's time and within ``SNAPSHOT_HZ``."""
+    return max(1.0 / SNAPSHOT_HZ, cost * (1.0 / SNAPSHOT_BUDGET - 1.0))
+
+
 def _take(x: Any, idx: Any) -> Any:
     if isinstance(x, dict):
         return {k: np.asarray(v)[idx] for k, v in x.items()}
@@ -259,6 +269,12 @@ def _single_input_width(plan: CompiledGraph) -> int | None:
 def _is_classifier(plan: CompiledGraph, nid: str) -> bool:
     layer = plan.layers[nid]
     return layer.class_name == "Softmax" or layer.config.get("activation") in ("softmax", "sigmoid")
+
+
+def _pause_after(cost: float) -> float:
+    """Seconds to wait before the next picture of a kind that took ``cost`` seconds, so that it
+    stays within ``SNAPSHOT_BUDGET`` of the run's time and within ``SNAPSHOT_HZ``."""
+    return max(1.0 / SNAPSHOT_HZ, cost * (1.0 / SNAPSHOT_BUDGET - 1.0))
 
 
 def _take(x: Any, idx: Any) -> Any:
