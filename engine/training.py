@@ -45,6 +45,7 @@ class RunControl:
     def pause(self) -> None:
         with self._cond:
             self._paused = True
+            self._cond.notify_all()
 
     def resume(self) -> None:
         with self._cond:
@@ -61,6 +62,11 @@ class RunControl:
 
     def is_set(self) -> bool:
         return self._stop
+
+    def nap(self, seconds: float) -> None:
+        """Sleep up to ``seconds``; a stop or pause request ends the nap at once (pacing a run)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._stop or (self._paused and self._credits == 0), timeout=seconds)
 
     @property
     def stopped(self) -> bool:

@@ -40,6 +40,8 @@ BADGE_EVERY = 12  # refreshes per canvas badge update (~2.5 Hz)
 # images (activations, filters, decision boundary, predictions) follow every refresh.
 SLOW_EVERY = 6
 FILE_ITEM = "From file…"
+SPEEDS = [("Full speed", 0.0), ("100 epochs/s", 100.0), ("30 epochs/s", 30.0), ("10 epochs/s", 10.0),
+          ("3 epochs/s", 3.0), ("1 epoch/s", 1.0)]
 LOCKED = "The graph is locked while training runs; press Stop (or wait for the run to end) to edit it."
 
 
@@ -123,10 +125,15 @@ class RunPanel(QWidget):
         self.val_split.setSingleStep(0.05)
         self.seed = self._spin(-1, 2**31 - 1)
         self.seed.setSpecialValueText("random")
+        self.speed = QComboBox()
+        for text, pace in SPEEDS:
+            self.speed.addItem(text, pace)
+        self.speed.setToolTip("Slow a run down to watch it learn; can be changed while it runs")
+        self.speed.currentIndexChanged.connect(lambda _i: self._speed_changed())
         for label, w in (("Dataset", self.dataset), ("Label column", self.label_column), ("", self.preview),
                          ("Loss", self.loss), ("Optimizer", self.optimizer), ("Learning rate", self.lr),
                          ("Batch size", self.batch_size), ("Epochs", self.epochs),
-                         ("Validation split", self.val_split), ("Seed", self.seed)):
+                         ("Validation split", self.val_split), ("Seed", self.seed), ("Speed", self.speed)):
             form.addRow(label, w)
         self.settings_widgets = [self.dataset, self.label_column, self.loss, self.optimizer, self.lr,
                                  self.batch_size, self.epochs, self.val_split, self.seed]
@@ -192,6 +199,15 @@ class RunPanel(QWidget):
                          learning_rate=self.lr.value(), batch_size=self.batch_size.value(),
                          epochs=self.epochs.value(), validation_split=round(self.val_split.value(), 4),
                          seed=None if self.seed.value() < 0 else self.seed.value())
+
+    def pace(self) -> float:
+        """The chosen speed limit in epochs per second (0: full speed)."""
+        return float(self.speed.currentData() or 0.0)
+
+    def _speed_changed(self) -> None:
+        if self.thread is not None:
+            self.thread.pace = self.pace()
+            self.thread.control.pace(self.pace())
 
     def dataset_name(self) -> str:
         return self.dataset.currentData() or self.data_path or ""
@@ -336,6 +352,7 @@ class RunPanel(QWidget):
         plan = CompiledGraph(self.doc.graph.copy())
         thread = TrainingThread(RunData(plan, x, y, kind, config, self.doc.weights), self)
         thread.selected = self.selected
+        thread.pace = self.pace()
         thread.progress.connect(self.progress)
         thread.paused_weights.connect(self._on_paused_weights)
         thread.finished_run.connect(self._on_finished)

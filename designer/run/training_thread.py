@@ -164,6 +164,9 @@ class ProcessControl:
     def select(self, node_id: str | None) -> None:
         self._send(("select", node_id))
 
+    def pace(self, epochs_per_second: float) -> None:
+        self._send(("pace", epochs_per_second))
+
 
 class TrainingThread(QThread):
     """Runs one training process and relays it.  Signals are emitted from this thread and arrive
@@ -188,6 +191,8 @@ class TrainingThread(QThread):
         self.slot = SnapshotSlot()
         self.control = ProcessControl()
         self._selected: str | None = None
+        #: epochs per second at most (0: full speed); change it during a run with ``control.pace``
+        self.pace = 0.0
         #: batches trained so far, as last reported by the process (read by tests and the benchmark)
         self.steps_done = 0
         #: ``{"steps", "requested_at"}`` of the last pause the process reported
@@ -213,7 +218,7 @@ class TrainingThread(QThread):
     def run(self) -> None:  # noqa: D102 - QThread entry point
         try:
             proc = take_training_process()
-            proc.conn.send(run_payload(self.data, self._selected))
+            proc.conn.send(run_payload(self.data, self._selected, self.pace))
         except (OSError, ValueError) as exc:
             self.failed.emit(f"The training process could not start ({exc}); the weights are unchanged.", None)
             return

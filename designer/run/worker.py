@@ -78,13 +78,15 @@ class SnapshotSink:
 
     Messages to the designer: ``("snapshot", latest, events, steps)``, ``("paused", weights, info)``,
     ``("finished", result)``, ``("failed", message, node_id)``.  Commands from it: ``("pause",)``,
-    ``("resume",)``, ``("step", n)``, ``("stop",)``, ``("select", node_id)``.
+    ``("resume",)``, ``("step", n)``, ``("stop",)``, ``("select", node_id)``, ``("pace", epochs_per_s)``.
     """
 
-    def __init__(self, conn, control: RunControl, selected: str | None) -> None:
+    def __init__(self, conn, control: RunControl, selected: str | None, pace: float = 0.0) -> None:
         self.conn = conn
         self.control = control
         self.selected = selected
+        #: at most this many epochs a second (0: full speed), so a person can watch a small model learn
+        self.pace = pace
         self.steps = 0  # batches trained so far
         #: the batch count when the last pause / stop command arrived (proves "within one batch")
         self.requested_at: dict[str, int] = {}
@@ -129,6 +131,8 @@ class SnapshotSink:
                 return
             elif kind == "select":
                 self.selected = command[1]
+            elif kind == "pace":
+                self.pace = float(command[1])
 
 
 class LiveCallback(Callback):
@@ -141,6 +145,7 @@ class LiveCallback(Callback):
         self.out_id = data.plan.output_ids[0]
         self._next_snap = 0.0
         self._next_boundary = 0.0
+        self._last_batch_end = 0.0
         self._wrange: dict[tuple[str, str], tuple[float, float]] = {}
         n = len(data.y)
         cut = int(np.floor(n * (1.0 - data.config.validation_split))) if data.config.validation_split else n
@@ -170,8 +175,15 @@ class LiveCallback(Callback):
         self.sink.steps = ctx.step
         self.sink.append(("batch", ctx.step, ctx.epoch, ctx.batch, float(logs["batch_loss"]),
                           logs.get("accuracy"), time.perf_counter()))
-        if time.perf_counter() >= self._next_snap:
+        # slow motion: each batch takes at least its share of 1/pace seconds
+        due = self._last_batch_end + 1.0 / (self.sink.pace * ctx.steps_per_epoch) if self.sink.pace > 0 else 0.0
+        now = time.perf_counter()
+        if now >= self._next_snap or due - now > 1.0 / SNAPSHOT_HZ:  # show this batch before a long nap
             self._snapshot()
+        wait = due - time.perf_counter()
+        if wait > 0 and ctx.control is not None:
+            ctx.control.nap(wait)
+        self._last_batch_end = time.perf_counter()
 
     def on_pause(self, step: int) -> None:
         # fit is about to wait: hand the weights over now so a pause (or a Step) keeps them
@@ -295,19 +307,19 @@ def _is_classifier(plan: CompiledGraph, nid: str) -> bool:
     return layer.class_name == "Softmax" or layer.config.get("activation") in ("softmax", "sigmoid")
 
 
-def run_payload(data: RunData, selected: str | None = None) -> dict[str, Any]:
+def run_payload(data: RunData, selected: str | None = None, pace: float = 0.0) -> dict[str, Any]:
     """What the child process needs, as plain data: the graph as its document JSON, and the data
     as the name or path ``config.dataset`` it is loaded from (the child loads it itself, so a large
     file is never copied through the pipe)."""
     return {"graph": document_to_json(data.plan.graph), "kind": data.kind, "config": asdict(data.config),
-            "weights": data.weights, "selected": selected}
+            "weights": data.weights, "selected": selected, "pace": pace}
 
 
 def run_worker(conn, payload: dict[str, Any]) -> None:
     """The child process's entry point: train, streaming snapshots to ``conn``; always ends with a
     ``finished`` or ``failed`` message (unless the designer went away first)."""
     control = RunControl()
-    sink = SnapshotSink(conn, control, payload.get("selected"))
+    sink = SnapshotSink(conn, control, payload.get("selected"), payload.get("pace", 0.0))
     threading.Thread(target=sink.listen, name="commands", daemon=True).start()
     try:
         graph = document_from_json(payload["graph"]).graph

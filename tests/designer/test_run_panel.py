@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,38 @@ def test_the_training_process_imports_no_qt_and_exits_with_its_pipe():
     proc = TrainingProcess()
     assert proc.alive()
     assert proc.end(timeout=30) == 0  # closing our end of the pipe is enough: no kill needed
+
+
+def test_speed_slows_a_run_down_and_can_change_while_it_runs(qtbot, window):
+    panel = _open(window, "spirals_mlp.lgraph", {"epochs": 400})
+    panel.speed.setCurrentIndex(panel.speed.findData(5.0) if panel.speed.findData(5.0) >= 0
+                                else panel.speed.findData(3.0))
+    pace = panel.pace()
+    assert 0 < pace <= 10
+    steps = 15  # 600 samples, validation 0.2, batch 32
+    _click(qtbot, panel.train_button)
+    thread = panel.thread
+    t0 = time.perf_counter()
+    qtbot.wait(1200)
+    elapsed = time.perf_counter() - t0
+    # never faster than the chosen pace (one batch of slack), whatever the machine
+    assert thread.steps_done <= pace * steps * elapsed + steps
+    assert panel.state == "running"
+    panel.speed.setCurrentIndex(panel.speed.findData(0.0))  # full speed, mid-run
+    assert _finish(qtbot, panel, 30000) == "finished"
+    assert len(panel.curves.epochs) == 400
+
+
+def test_a_paced_run_stops_at_once(qtbot, window):
+    panel = _open(window, "spirals_mlp.lgraph", {"epochs": 100, "batch_size": 600, "validation_split": 0.0})
+    panel.speed.setCurrentIndex(panel.speed.findData(1.0))
+    _click(qtbot, panel.train_button)
+    panel.thread.control.pace(0.05)  # one batch (= one epoch) per 20 s
+    qtbot.waitUntil(lambda: panel.thread.steps_done >= 1, timeout=10000)
+    qtbot.wait(200)
+    _click(qtbot, panel.stop_button)
+    assert _finish(qtbot, panel, 8000) == "stopped"  # the nap ends on Stop, not after 20 s
+    assert panel.curves.last_step <= 2
 
 
 def test_step_from_idle_trains_one_batch_then_waits(qtbot, window):
