@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--validation-split", type=float, default=None)
     t.add_argument("--label-column", default=None, help="label column of a .csv dataset (name or index)")
     t.add_argument("--seed", type=int, default=None)
+    t.add_argument("--no-shuffle", dest="shuffle", action="store_false",
+                   help="keep the data's order in every epoch (Keras fit(shuffle=False))")
     t.add_argument("-o", "--output", default=None, help="write the trained graph here (default: GRAPH's weights)")
     t.set_defaults(func=cmd_train)
     pr = sub.add_parser("predict", help="run inference with the saved weights")

@@ -134,7 +134,8 @@ def run_train(args) -> int:
         error(w)
     hist = fit(plan, x, y, params=store, loss=s["loss"], optimizer=s["optimizer"], learning_rate=s["learning_rate"],
                epochs=int(s["epochs"]), batch_size=int(s["batch_size"]),
-               validation_split=float(s["validation_split"] or 0.0), seed=s["seed"], callbacks=[ProgressBar()])
+               validation_split=float(s["validation_split"] or 0.0), seed=s["seed"], shuffle=args.shuffle,
+               callbacks=[ProgressBar()])
     losses = hist.settings["loss"]
     s["loss"] = next(iter(losses.values())) if len(set(losses.values())) == 1 else losses
     s["learning_rate"] = hist.settings["optimizer"]["learning_rate"]

@@ -49,6 +49,24 @@ def test_train_writes_weights_beside_the_graph_and_keeps_its_structure(mlp_file,
     assert (t2["epochs"], t2["optimizer"], t2["learning_rate"]) == (1, "sgd", 0.1)
 
 
+def test_no_shuffle_keeps_the_data_order(mlp_file, tmp_path):
+    """From the same starting weights the seed only orders the batches: without shuffling it no
+    longer matters, with shuffling it does."""
+    path, x, y = mlp_file
+    data = str(tmp_path / "data.npz")
+    assert main(["train", str(path), "--data", data, "--epochs", "1", "--seed", "0"]) == 0  # saved start
+
+    def kernel_after(seed, *flags):
+        out = tmp_path / f"run_{seed}_{len(flags)}.lgraph"
+        assert main(["train", str(path), "--data", data, "--epochs", "2", "--optimizer", "sgd", "--lr", "0.1",
+                     "--seed", str(seed), "-o", str(out), *flags]) == 0
+        doc = load_document(out)
+        return np.concatenate([w.ravel() for node in doc.weights.values() for w in node.values()])
+
+    np.testing.assert_array_equal(kernel_after(1, "--no-shuffle"), kernel_after(2, "--no-shuffle"))
+    assert not np.allclose(kernel_after(1), kernel_after(2))
+
+
 def test_train_with_output_writes_a_full_document(mlp_file, tmp_path):
     path, x, y = mlp_file
     original = path.read_bytes()
