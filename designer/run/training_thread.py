@@ -216,9 +216,15 @@ class TrainingThread(QThread):
             proc.popen.kill()
 
     def run(self) -> None:  # noqa: D102 - QThread entry point
+        payload = run_payload(self.data, self._selected, self.pace)
         try:
             proc = take_training_process()
-            proc.conn.send(run_payload(self.data, self._selected, self.pace))
+            try:
+                proc.conn.send(payload)
+            except OSError:  # the waiting process died meanwhile: one fresh try
+                proc.end(0.1)
+                proc = TrainingProcess()
+                proc.conn.send(payload)
         except (OSError, ValueError) as exc:
             self.failed.emit(f"The training process could not start ({exc}); the weights are unchanged.", None)
             return

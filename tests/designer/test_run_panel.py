@@ -200,6 +200,19 @@ def test_a_training_process_that_dies_fails_the_run_and_keeps_the_document(qtbot
     assert _finish(qtbot, panel) == "finished" and window.doc.weights is not None
 
 
+def test_a_waiting_training_process_that_died_is_replaced(qtbot, window):
+    from designer.run import training_thread
+
+    training_thread.warm_up_training_process()
+    spare = training_thread._spare
+    assert spare is not None and spare.alive()
+    spare.popen.kill()
+    spare.popen.wait()
+    panel = _open(window, "spirals_mlp.lgraph", {"epochs": 2})
+    _click(qtbot, panel.train_button)
+    assert _finish(qtbot, panel) == "finished" and window.doc.weights is not None
+
+
 def test_the_training_process_imports_no_qt_and_exits_with_its_pipe():
     code = ("import sys, designer.run.worker; "
             "sys.exit(any(m.split('.')[0] in ('PySide6', 'pyqtgraph') for m in sys.modules))")
