@@ -11,7 +11,8 @@ from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
+                               QScrollArea, QWidget)
 
 from designer.autosave import Autosaver
 from designer.canvas.scene import GraphScene
@@ -121,9 +122,18 @@ class MainWindow(QMainWindow):
         self.update_status()
 
     # ----- construction ------------------------------------------------------------------------------
-    def add_dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def add_dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea,
+                 scrollable: bool = False) -> QDockWidget:
+        """A dock holding ``widget``; ``scrollable`` lets a tall form shrink (it scrolls) so it does not
+        dictate the height of the docks beside it on a small screen."""
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
+        if scrollable:
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setWidget(widget)
+            widget = scroll
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock

@@ -203,6 +203,8 @@ class DataView(QWidget):
         p = self.conf_plot.getPlotItem()
         if self._conf_classes != k:
             self._confusion_axes(k)
+        else:  # (again: a range set while the page was hidden may have been fitted to a zero-size view)
+            p.getViewBox().setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
         while len(self.conf_labels) < k * k:
             t = pg.TextItem("", anchor=(0.5, 0.5), color="#222")
             t.setFont(LABEL_FONT)

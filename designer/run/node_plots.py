@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGridLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from .plots import GrowOnlyRange, RunningRange, SaveBar, image_plot, make_plot, set_title
 
@@ -46,8 +47,15 @@ class LayerView(QWidget):
         grid.addWidget(self.w_plot, 1, 0)
         grid.addWidget(self.wh_plot, 1, 1)
         self.bar = SaveBar("Select a layer on the canvas", self.plots, ask_path or (lambda *_: None))
+        self.note = QLabel("Select a layer on the canvas to see its activations and weights change.")
+        self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.note.setWordWrap(True)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.plots)
+        self.stack.addWidget(self.note)
+        self.stack.setCurrentWidget(self.note)
         lay.addWidget(self.bar)
-        lay.addWidget(self.plots, 1)
+        lay.addWidget(self.stack, 1)
         self.node_id: str | None = None
         self.node_name = ""
         self.reset()
@@ -73,6 +81,7 @@ class LayerView(QWidget):
         self.node_id, self.node_name = node_id, name
         self.reset()
         self.bar.caption.setText(f"{class_name} '{name}'" if node_id else "Select a layer on the canvas")
+        self.stack.setCurrentWidget(self.plots if node_id else self.note)
         for plot, title in ((self.act_plot, "output activations"), (self.hist_plot, "output values"),
                             (self.w_plot, "weights"), (self.wh_plot, "weight histogram over time")):
             set_title(plot, title)

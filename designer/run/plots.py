@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 SMOOTHING = 0.9
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -132,6 +132,24 @@ def set_title(plot: pg.PlotWidget, text: str, force: bool = False) -> None:
         plot.getPlotItem().setTitle(text, size="9pt", color=PLOT_THEME["foreground"])
 
 
+def _let_title_shrink(plot: pg.PlotWidget) -> None:
+    """A long title may be cut, but must not widen the plot past its dock (the dock then clips
+    the plot).  pyqtgraph's label resets its minimum width to its text on every change and
+    resize, so the reset itself is wrapped."""
+    label = plot.getPlotItem().titleLabel
+    text_minimum = label.updateMin
+
+    def update_min() -> None:
+        text_minimum()
+        height = label.minimumHeight()
+        label.setMinimumWidth(0)
+        label._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
+        label._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
+        label.updateGeometry()
+
+    label.updateMin = update_min
+
+
 def apply_plot_theme(plots: list[pg.PlotWidget], background: str, foreground: str) -> None:
     """Recolour existing plots (background, axes, titles) and the default for plots made later."""
     PLOT_THEME.update(background=background, foreground=foreground)
@@ -160,6 +178,7 @@ def set_text(item: pg.TextItem, text: str, color: str | None = None) -> None:
 def make_plot(title: str, left: str = "", bottom: str = "") -> pg.PlotWidget:
     w = pg.PlotWidget(background=PLOT_THEME["background"])
     p = w.getPlotItem()
+    _let_title_shrink(w)
     set_title(w, title)
     p.showGrid(x=True, y=True, alpha=0.2)
     if left:
@@ -204,6 +223,8 @@ class SaveBar(QWidget):
         lay.setContentsMargins(4, 0, 4, 0)
         self.caption = QLabel(caption)
         self.caption.setTextFormat(Qt.TextFormat.PlainText)
+        # a long caption is cut rather than making the dock wider than a small screen allows
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         lay.addWidget(self.caption, 1)
         self.button = QPushButton("Save PNG…")
         self.button.setToolTip("Save this view as a PNG picture")

@@ -55,6 +55,7 @@ class RunPanel(QWidget):
 
     progress = Signal(int)
     run_finished = Signal(str)
+    run_started = Signal()
 
     def __init__(self, doc, scene=None, dialogs=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -137,7 +138,6 @@ class RunPanel(QWidget):
             form.addRow(label, w)
         self.settings_widgets = [self.dataset, self.label_column, self.loss, self.optimizer, self.lr,
                                  self.batch_size, self.epochs, self.val_split, self.seed]
-        lay.addLayout(form)
         buttons = QGridLayout()
         self.train_button = self._button("Train", "Train the graph on the data", self.train)
         self.pause_button = self._button("Pause", "Pause after the current batch", self.toggle_pause)
@@ -160,8 +160,10 @@ class RunPanel(QWidget):
         self.reason.setStyleSheet("color: #b3261e;")
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        # the controls and the progress first: they stay in view when the dock is short during a run
         for w in (self.progress_bar, self.rate_label, self.reason, self.message):
             lay.addWidget(w)
+        lay.addLayout(form)
         lay.addStretch(1)
 
     def _spin(self, lo: int, hi: int) -> QSpinBox:
@@ -368,6 +370,7 @@ class RunPanel(QWidget):
         self._update_buttons()
         thread.start()
         self.timer.start()
+        self.run_started.emit()
         return True
 
     def _begin_views(self, plan: CompiledGraph, x, y, kind: str, config: RunConfig) -> None:
@@ -618,7 +621,7 @@ def attach_run_panel(window) -> RunPanel:
     """
     panel = RunPanel(window.doc, getattr(window, "scene", None), getattr(window, "dialogs", None), window)
     right, bottom = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
-    window.run_dock = window.add_dock("Run", "runDock", panel, right)
+    window.run_dock = window.add_dock("Run", "runDock", panel, right, scrollable=True)
     window.curves_dock = window.add_dock("Training curves", "curvesDock", panel.curves, bottom)
     window.layer_dock = window.add_dock("Layer activity", "layerDock", panel.layer_view, bottom)
     window.data_dock = window.add_dock("Data view", "dataDock", panel.data_view, bottom)
@@ -637,5 +640,24 @@ def attach_run_panel(window) -> RunPanel:
         view_menu.addSeparator()
         for dock in (window.run_dock, window.curves_dock, window.layer_dock, window.data_dock):
             view_menu.addAction(dock.toggleViewAction())
+    panel.run_started.connect(lambda: _give_plots_room(window))
     window.run_panel = panel
     return panel
+
+
+PLOTS_SHARE = 0.4
+
+
+def _give_plots_room(window) -> None:
+    """At the start of a run, let the plot docks take at least ``PLOTS_SHARE`` of the window's
+    height: the canvas is locked while a run is alive, and the plots are what a person watches."""
+    dock = window.curves_dock
+    if not dock.isVisible() or window.dockWidgetArea(dock) != Qt.DockWidgetArea.BottomDockWidgetArea:
+        return
+    want = int(window.height() * PLOTS_SHARE)
+    if dock.height() < want:
+        window.resizeDocks([dock], [want], Qt.Orientation.Vertical)
+    inspector = getattr(window, "inspector_dock", None)
+    if inspector is not None and inspector.isVisible() and window.dockWidgetArea(inspector) == window.dockWidgetArea(
+            window.run_dock):  # the inspector is read-only during a run: the Run controls get its room
+        window.resizeDocks([inspector, window.run_dock], [1, window.height()], Qt.Orientation.Vertical)

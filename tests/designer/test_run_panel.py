@@ -183,6 +183,13 @@ def test_data_view_shows_the_data_before_any_run_and_again_after_reset(qtbot, wi
     assert dv.boundary.image is not None
     _click(qtbot, panel.reset_button)
     assert dv.mode == "boundary" and dv.boundary.image is None and len(dv.points.data) == 600
+    # the Layer activity dock says what to do until a layer is selected
+    lv = panel.layer_view
+    assert lv.stack.currentWidget() is lv.note and "Select a layer" in lv.note.text()
+    window.scene.select_nodes([_node(window, "dense")])
+    assert lv.stack.currentWidget() is lv.plots and "dense" in lv.bar.caption.text()
+    window.scene.clearSelection()
+    assert lv.stack.currentWidget() is lv.note
 
 
 def test_a_training_process_that_dies_fails_the_run_and_keeps_the_document(qtbot, window):
@@ -229,9 +236,13 @@ def test_speed_slows_a_run_down_and_can_change_while_it_runs(qtbot, window):
     pace = panel.pace()
     assert 0 < pace <= 10
     steps = 15  # 600 samples, validation 0.2, batch 32
+    window.resize(1400, 900)
+    window.show()
+    qtbot.waitExposed(window)
     _click(qtbot, panel.train_button)
     thread = panel.thread
     t0 = time.perf_counter()
+    qtbot.waitUntil(lambda: window.curves_dock.height() >= 0.38 * window.height(), timeout=2000)  # plots get room
     qtbot.wait(1200)
     elapsed = time.perf_counter() - t0
     # never faster than the chosen pace (one batch of slack), whatever the machine
