@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
-                               QScrollArea, QWidget)
+                               QScrollArea, QTabBar, QWidget)
 
 from designer.autosave import Autosaver
 from designer.canvas.scene import GraphScene
@@ -133,6 +133,8 @@ class MainWindow(QMainWindow):
             scroll.setWidgetResizable(True)
             scroll.setFrameShape(QFrame.Shape.NoFrame)
             scroll.setWidget(widget)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroll.setMinimumWidth(widget.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
             widget = scroll
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
@@ -371,6 +373,10 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     # ----- closing -----------------------------------------------------------------------------------
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        QTimer.singleShot(0, lambda: hide_stray_tab_bars(self))
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         if not self.files.maybe_save():
             event.ignore()
@@ -385,3 +391,22 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About layergraph",
                           "<b>layergraph</b><br>Build Keras 3 networks as graphs, see every shape, train them "
                           "on a NumPy engine and export Keras or NumPy code.")
+
+
+def hide_stray_tab_bars(window: QMainWindow) -> None:
+    """Hide dock tab bars the main window's layout does not manage.
+
+    With PySide6 6.12, ``tabifyDockWidget`` for a second tab group before the window is shown
+    leaves an extra tab bar for that group on screen at a stale place.  A bar the layout uses sits
+    right under the dock of its current tab; any other is one of those leftovers.
+    """
+    docks = {d.windowTitle(): d for d in window.findChildren(QDockWidget)}
+    for bar in window.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
+        if not bar.isVisible() or bar.count() == 0:
+            continue
+        current = docks.get(bar.tabText(bar.currentIndex()))
+        if current is None or not current.isVisible() or current.isFloating():
+            continue
+        bar_rect, dock_rect = bar.geometry(), current.geometry()
+        if abs(bar_rect.left() - dock_rect.left()) > 2 or abs(bar_rect.top() - dock_rect.bottom() - 1) > 4:
+            bar.hide()

@@ -37,6 +37,7 @@ def make_window(example: str, training: dict) -> MainWindow:
     w.doc.training.update(training)
     w.run_panel.apply_settings(w.doc.training)
     w.resize(1680, 1050)
+    w.setAnimated(False)  # no dock animation frame in a picture
     w.show()
     return w
 

@@ -631,7 +631,10 @@ def attach_run_panel(window) -> RunPanel:
         window.run_dock.raise_()
     window.splitDockWidget(window.curves_dock, window.layer_dock, Qt.Orientation.Horizontal)
     window.splitDockWidget(window.layer_dock, window.data_dock, Qt.Orientation.Horizontal)
-    window.resizeDocks([window.curves_dock], [380], Qt.Orientation.Vertical)
+    window.resizeDocks([window.curves_dock], [260], Qt.Orientation.Vertical)  # more when a run starts
+    inspector = getattr(window, "inspector_dock", None)
+    if inspector is not None:  # the Run settings fit without scrolling on a 1000-pixel-high window
+        window.resizeDocks([inspector, window.run_dock], [230, panel.sizeHint().height()], Qt.Orientation.Vertical)
     window.resizeDocks([window.curves_dock, window.layer_dock, window.data_dock], [470, 420, 540],
                        Qt.Orientation.Horizontal)
     view_menu = next((a.menu() for a in window.menuBar().actions()

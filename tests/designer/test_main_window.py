@@ -261,3 +261,29 @@ def test_format_params():
     assert format_params(1_234_567) == "1.2 M"
     assert format_params(52_000) == "52.0 K"
 
+
+
+def test_each_dock_tab_group_shows_one_tab_bar_under_its_dock(qtbot, tmp_path, settings):
+    """PySide6 6.12 leaves a second tab bar on screen for a tab group made before the window was
+    shown; the window hides it, and every bar left visible sits under the dock of its current tab."""
+    from PySide6.QtWidgets import QDockWidget, QTabBar
+
+    from designer.main_window import MainWindow
+
+    window = MainWindow(settings=settings, autosave_dir=tmp_path / "autosave", dialogs=FakeDialogs())
+    qtbot.addWidget(window)
+    window.doc.open(EXAMPLES_DIR / "spirals_mlp.lgraph")  # (tools/run_screenshots.py's order, which left one)
+    window.run_panel.apply_settings({"epochs": 400})
+    QApplication.processEvents()
+    window.resize(1680, 1050)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.wait(50)
+    docks = {d.windowTitle(): d for d in window.findChildren(QDockWidget)}
+    visible = [b for b in window.findChildren(QTabBar) if b.isVisible()]
+    groups = [tuple(b.tabText(i) for i in range(b.count())) for b in visible]
+    assert len(groups) == len(set(groups)) >= 2  # Problems/Summary and Keras code/Run, once each
+    assert ("Keras code", "Run") in groups
+    for bar in visible:
+        dock = docks[bar.tabText(bar.currentIndex())]
+        assert abs(bar.geometry().top() - dock.geometry().bottom() - 1) <= 4
