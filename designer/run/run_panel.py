@@ -461,9 +461,16 @@ class RunPanel(QWidget):
         self._shown_data = None  # the Data view goes back to the bare data
         self.update_state()
 
-    def wait_for_end(self, timeout_ms: int = 10000) -> bool:
-        """Block until the training process and its relay thread have ended (tests, closing)."""
-        return self.thread.wait(timeout_ms) if self.thread is not None else True
+    def wait_for_end(self, timeout_ms: int = END_WAIT_MS) -> bool:
+        """Block until the training process and its relay thread have ended (tests, closing); a
+        process still busy after ``timeout_ms`` is killed, so this never hangs the window."""
+        thread = self.thread
+        if thread is None:
+            return True
+        if thread.wait(timeout_ms):
+            return True
+        thread.kill()
+        return thread.wait(END_WAIT_MS)
 
     # ----- worker signals ------------------------------------------------------------------------------
     def _on_paused_weights(self, weights: dict) -> None:

@@ -220,6 +220,17 @@ def test_a_waiting_training_process_that_died_is_replaced(qtbot, window):
     assert _finish(qtbot, panel) == "finished" and window.doc.weights is not None
 
 
+def test_closing_the_window_during_a_run_ends_the_training_process(qtbot, window):
+    panel = _open(window, "spirals_mlp.lgraph", {"epochs": 5000, "batch_size": 8})
+    _click(qtbot, panel.train_button)
+    qtbot.waitUntil(lambda: panel.thread.steps_done > 3, timeout=10000)
+    popen = panel.thread.process.popen
+    window.doc.weights_modified = False  # (nothing to ask: this test is about the process)
+    window.close()
+    assert popen.wait(timeout=10) is not None and popen.poll() is not None
+    assert not panel.thread.isRunning()
+
+
 def test_the_training_process_imports_no_qt_and_exits_with_its_pipe():
     code = ("import sys, designer.run.worker; "
             "sys.exit(any(m.split('.')[0] in ('PySide6', 'pyqtgraph') for m in sys.modules))")
