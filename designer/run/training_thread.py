@@ -8,22 +8,22 @@ thread only draws.
 Importing NumPy and the engine takes a child ~0.3 s, so one process is started ahead of time
 (``warm_up_training_process``, when the run panel is created and again after each run) and waits
 for its run; the first snapshot then follows a click within milliseconds.  The process is a fresh
-interpreter (``python -m designer.run.worker``), never a fork of this Qt process, and it exits when
-its pipe closes, so it cannot outlive the designer.
+interpreter (``python -m designer.run.worker``), never a fork of this Qt process; it talks over its
+stdin/stdout (``channel.Channel``, the same on Linux, macOS and Windows) and exits when its stdin
+closes, so it cannot outlive the designer.
 """
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
+from .channel import Channel
 from .worker import RunData, run_payload
 
 KILL_AFTER_S = 5.0
@@ -31,30 +31,28 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class TrainingProcess:
-    """A ``python -m designer.run.worker`` child and our end of its pipe."""
+    """A ``python -m designer.run.worker`` child and the channel over its stdin/stdout."""
 
     def __init__(self) -> None:
-        here, there = socket.socketpair()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-        try:
-            self.popen = subprocess.Popen([sys.executable, "-m", "designer.run.worker", str(there.fileno())],
-                                          pass_fds=[there.fileno()], stdin=subprocess.DEVNULL, env=env)
-        finally:
-            there.close()
-        self.conn = Connection(here.detach())
+        self.popen = subprocess.Popen([sys.executable, "-m", "designer.run.worker"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, env=env)
+        self.conn = Channel(self.popen.stdout, self.popen.stdin)
 
     def alive(self) -> bool:
         return self.popen.poll() is None
 
     def end(self, timeout: float = KILL_AFTER_S) -> int | None:
-        """Close the pipe (the process exits when it sees that), wait, kill if it will not go."""
+        """Close the channel (the process exits when it sees that), wait, kill if it will not go."""
         self.conn.close()
         try:
-            return self.popen.wait(timeout)
+            code = self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             self.popen.kill()
-            return self.popen.wait()
+            code = self.popen.wait()
+        self.popen.stdout.close()
+        return code
 
 
 _spare: TrainingProcess | None = None

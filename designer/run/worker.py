@@ -5,21 +5,20 @@ share one interpreter lock, and painting live plots in the same process as the t
 half of its throughput.  The child imports NumPy and the engine only (no Qt).  Its ``LiveCallback``
 buffers per-batch and per-epoch records and at most ``SNAPSHOT_HZ`` times a second computes the
 heavier pictures (activations of a fixed sample batch, the selected node's weights, the decision
-boundary) and sends everything in one message over a pipe.  Each picture is also paced by its own
+boundary) and sends everything in one message to the designer.  Each picture is also paced by its own
 measured cost so that it takes at most ``SNAPSHOT_BUDGET`` of the run's time: a tiny MLP gets a
 30 Hz decision boundary, a large network fewer, slower frames rather than slower training.  The designer side
 (``training_thread.TrainingThread``) receives the messages into a ``SnapshotSlot`` and sends back
 pause / resume / step / stop / select commands, which a listener thread here applies between
-batches.  The pipe carries only objects this process built (``multiprocessing`` pickles them); it
-never reads anything a user file supplied.
+batches.  The channel (``channel.Channel``, the child's stdin and stdout) carries only objects these
+two processes built.
 """
 from __future__ import annotations
 
-import sys
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass
-from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ from engine.fileformat import document_from_json, document_to_json
 from engine.training import Callback, RunControl, fit
 
 from . import snapshots as snap
+from .channel import Channel
 
 SNAPSHOT_HZ = 30.0
 SNAPSHOT_BUDGET = 0.04  # fraction of the run's time each kind of picture may take
@@ -74,15 +74,15 @@ class RunData:
 
 
 class SnapshotSink:
-    """The child's end of the pipe: buffers records and values, sends them in one message per flush.
+    """The child's end of the channel: buffers records and values, sends them in one message per flush.
 
     Messages to the designer: ``("snapshot", latest, events, steps)``, ``("paused", weights, info)``,
     ``("finished", result)``, ``("failed", message, node_id)``.  Commands from it: ``("pause",)``,
     ``("resume",)``, ``("step", n)``, ``("stop",)``, ``("select", node_id)``, ``("pace", epochs_per_s)``.
     """
 
-    def __init__(self, conn, control: RunControl, selected: str | None, pace: float = 0.0) -> None:
-        self.conn = conn
+    def __init__(self, channel: Channel, control: RunControl, selected: str | None, pace: float = 0.0) -> None:
+        self.channel = channel
         self.control = control
         self.selected = selected
         #: at most this many epochs a second (0: full speed), so a person can watch a small model learn
@@ -92,7 +92,6 @@ class SnapshotSink:
         self.requested_at: dict[str, int] = {}
         self._latest: dict[str, Any] = {}
         self._events: list[tuple] = []
-        self._send_lock = threading.Lock()
 
     def put(self, **values: Any) -> None:
         self._latest.update(values)
@@ -106,14 +105,13 @@ class SnapshotSink:
         self.send(("snapshot", latest, events, self.steps))
 
     def send(self, message: tuple) -> None:
-        with self._send_lock:
-            self.conn.send(message)
+        self.channel.send(message)
 
     def listen(self) -> None:
-        """Apply the designer's commands until the pipe closes (a closed pipe means stop)."""
+        """Apply the designer's commands until the channel closes (which means stop)."""
         while True:
             try:
-                command = self.conn.recv()
+                command = self.channel.recv()
             except (EOFError, OSError):
                 self.control.stop()
                 return
@@ -310,16 +308,16 @@ def _is_classifier(plan: CompiledGraph, nid: str) -> bool:
 def run_payload(data: RunData, selected: str | None = None, pace: float = 0.0) -> dict[str, Any]:
     """What the child process needs, as plain data: the graph as its document JSON, and the data
     as the name or path ``config.dataset`` it is loaded from (the child loads it itself, so a large
-    file is never copied through the pipe)."""
+    file is never copied through the channel)."""
     return {"graph": document_to_json(data.plan.graph), "kind": data.kind, "config": asdict(data.config),
             "weights": data.weights, "selected": selected, "pace": pace}
 
 
-def run_worker(conn, payload: dict[str, Any]) -> None:
-    """The child process's entry point: train, streaming snapshots to ``conn``; always ends with a
+def run_worker(channel: Channel, payload: dict[str, Any]) -> None:
+    """Train as ``payload`` says, streaming snapshots to ``channel``; always ends with a
     ``finished`` or ``failed`` message (unless the designer went away first)."""
     control = RunControl()
-    sink = SnapshotSink(conn, control, payload.get("selected"), payload.get("pace", 0.0))
+    sink = SnapshotSink(channel, control, payload.get("selected"), payload.get("pace", 0.0))
     threading.Thread(target=sink.listen, name="commands", daemon=True).start()
     try:
         graph = document_from_json(payload["graph"]).graph
@@ -341,7 +339,7 @@ def run_worker(conn, payload: dict[str, Any]) -> None:
         _send_quietly(sink, ("failed", str(exc), exc.node_id))
     except (LayergraphError, ValueError, MemoryError) as exc:
         _send_quietly(sink, ("failed", f"Training stopped: {exc}", None))
-    except Exception as exc:  # noqa: BLE001 - a bug must reach the designer as a message, not a dead pipe
+    except Exception as exc:  # noqa: BLE001 - a bug must reach the designer as a message, not a dead channel
         _send_quietly(sink, ("failed", f"Training stopped by an internal error: {type(exc).__name__}: {exc}", None))
 
 
@@ -349,19 +347,26 @@ def _send_quietly(sink: SnapshotSink, message: tuple) -> None:
     try:
         sink.send(message)
     except (BrokenPipeError, EOFError, OSError):
-        pass  # the designer closed the pipe: nobody is listening
+        pass  # the designer closed the channel: nobody is listening
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m designer.run.worker FD``: wait on the socket FD for a run's payload, run it, exit."""
-    args = sys.argv[1:] if argv is None else argv
-    conn = Connection(int(args[0]))
+def main() -> None:
+    """``python -m designer.run.worker``: wait on stdin for a run's payload, run it, exit.
+
+    Messages go out on a duplicate of the original stdout; stdout itself is pointed at stderr, so a
+    stray ``print`` in a library cannot corrupt the channel.
+    """
+    channel = Channel(os.fdopen(os.dup(0), "rb"), os.fdopen(os.dup(1), "wb"))
     try:
-        payload = conn.recv()
-    except (EOFError, OSError):
+        os.dup2(2, 1)
+    except OSError:  # no stderr (a windowless launch): stray output goes nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    try:
+        payload = channel.recv()
+    except EOFError:
         return  # the designer closed without using this process
-    run_worker(conn, payload)
-    conn.close()
+    run_worker(channel, payload)
+    channel.close()
 
 
 if __name__ == "__main__":
