@@ -36,6 +36,7 @@ class RunControl:
         self._stop = False
         self._paused = False
         self._credits = 0
+        self._waiting = False
 
     def stop(self) -> None:
         with self._cond:
@@ -73,6 +74,12 @@ class RunControl:
         return self._stop
 
     @property
+    def waiting(self) -> bool:
+        """True while the training thread is parked in ``wait_turn``: it touches no weights until a
+        resume, step or stop (the only calls that wake it) arrives."""
+        return self._waiting
+
+    @property
     def paused(self) -> bool:
         return self._paused and self._credits == 0
 
@@ -94,7 +101,9 @@ class RunControl:
                     self._credits -= 1
                     return True
                 if announced:
+                    self._waiting = True
                     self._cond.wait()
+                    self._waiting = False
                     continue
             on_pause()
             announced = True

@@ -92,6 +92,8 @@ class SnapshotSink:
         self.requested_at: dict[str, int] = {}
         self._latest: dict[str, Any] = {}
         self._events: list[tuple] = []
+        #: called when a node is selected while the run waits (paused), to picture it at once
+        self.on_select_while_waiting: Any = None
 
     def put(self, **values: Any) -> None:
         self._latest.update(values)
@@ -129,6 +131,10 @@ class SnapshotSink:
                 return
             elif kind == "select":
                 self.selected = command[1]
+                # paused: the training thread is parked and only this thread can wake it, so the
+                # weights hold still while the new selection is pictured here
+                if self.control.waiting and self.on_select_while_waiting is not None:
+                    self.on_select_while_waiting()
             elif kind == "pace":
                 self.pace = float(command[1])
 
@@ -138,6 +144,7 @@ class LiveCallback(Callback):
 
     def __init__(self, sink: SnapshotSink, data: RunData) -> None:
         self.sink = sink
+        sink.on_select_while_waiting = self._picture_selection
         self.data = data
         self.executor = Executor(data.plan)
         self.out_id = data.plan.output_ids[0]
@@ -188,6 +195,10 @@ class LiveCallback(Callback):
         self._snapshot(force=True)
         self.sink.send(("paused", self.context.weights(),
                         {"steps": step, "requested_at": self.sink.requested_at.get("pause")}))
+
+    def _picture_selection(self) -> None:
+        if self.context is not None:
+            self._snapshot(force=True)
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         ctx = self.context

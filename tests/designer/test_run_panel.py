@@ -150,6 +150,11 @@ def test_pause_step_resume_stop_within_one_batch(qtbot, window):
     qtbot.wait(300)
     assert thread.steps_done == paused_at  # really paused
     assert window.doc.weights is not None  # pausing keeps the weights so far
+    # while paused, selecting a layer pictures it at once (16 units x 16 samples), without training
+    window.scene.select_nodes([_node(window, "dense_2")])
+    lv = panel.layer_view
+    qtbot.waitUntil(lambda: lv.act_image.image is not None and lv.act_image.image.shape == (16, 16), timeout=5000)
+    assert thread.steps_done == paused_at
     with qtbot.waitSignal(thread.paused_weights, timeout=5000):
         _click(qtbot, panel.step_button)
     assert thread.steps_done == thread.pause_info["steps"] == paused_at + 1  # Step = exactly one batch
