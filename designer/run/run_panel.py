@@ -9,6 +9,7 @@ document when the run pauses, stops or ends; Reset weights clears them.
 from __future__ import annotations
 
 import time
+import warnings
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
 from designer.theme import plot_colors
 from engine.datasets import DATASETS, load_dataset, read_csv_table
 from engine.errors import LayergraphError
-from engine.executor import CompiledGraph
+from engine.executor import CompiledGraph, Executor, ParamStore
 from engine.losses import LOSSES, default_loss
 from engine.optimizers import OPTIMIZERS
 from engine.training import output_activation
@@ -29,7 +30,7 @@ from engine.training import output_activation
 from .data_plots import DataView
 from .node_plots import LayerView
 from .plots import CurvesView, apply_plot_theme
-from .snapshots import data_fit_problem, describe_data
+from .snapshots import data_fit_problem, describe_data, node_snapshot, sample_indices, take_samples
 from .training_thread import TrainingThread, warm_up_training_process
 from .worker import RunConfig, RunData
 
@@ -407,10 +408,7 @@ class RunPanel(QWidget):
             grid = "curve"
         self.data_view.begin(kind, x, y, grid)
         if self.data_view.mode == "images":
-            n = len(y)
-            cut = int(np.floor(n * (1 - validation_split))) if validation_split else n
-            start = cut if cut < n else 0
-            self.data_view.set_sample_images(np.asarray(x)[start:start + 16])
+            self.data_view.set_sample_images(np.asarray(x)[sample_indices(len(y), validation_split)])
 
     def toggle_pause(self) -> None:
         if self.thread is None:
@@ -594,8 +592,30 @@ class RunPanel(QWidget):
         if nid is not None and nid in self.doc.graph:
             node = self.doc.graph.node(nid)
             self.layer_view.set_node(nid, node.name, node.class_name)
+            if self.state == "idle":
+                self._picture_trained(nid)
         else:
             self.layer_view.set_node(None)
+
+    def _picture_trained(self, nid: str) -> None:
+        """Between runs, picture the selected layer with the document's trained weights on the sample
+        batch (16 samples: one small forward pass), so a trained network can be explored layer by layer."""
+        if not self.doc.weights or self.problem is not None or self.layer_view.frames:
+            return
+        try:
+            x, y, _kind = self.load_data()
+            plan = CompiledGraph(self.doc.graph, self.doc.result)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # weights that do not fit are re-initialized: no picture then
+                store = ParamStore(plan, weights=self.doc.weights)
+            if store.warnings:
+                return
+            pick = sample_indices(len(y), round(self.val_split.value(), 4))
+            acts = Executor(plan).forward(store, plan.prepare_inputs(take_samples(x, pick)), training=False).activations
+        except (LayergraphError, ValueError):
+            return
+        if nid in acts:
+            self.layer_view.feed({"node": node_snapshot(plan, nid, acts[nid], store.values.get(nid, {}), {})})
 
     def ask_save_path(self, title: str, name_filter: str) -> str | None:
         if self.dialogs is not None:

@@ -20,6 +20,9 @@ GRID = 80  # decision-boundary resolution (GRID x GRID points)
 
 
 # ----- images ------------------------------------------------------------------------------------------
+SAMPLE_BATCH = 16
+
+
 def tile(images: np.ndarray, cols: int | None = None, gap: int = 1, fill: float = np.nan) -> np.ndarray:
     """Tile ``(n, h, w)`` images into one ``(rows*(h+gap)-gap, cols*(w+gap)-gap)`` image.
 
@@ -107,6 +110,43 @@ def dead_fraction(act: np.ndarray) -> float:
 def is_relu(plan: CompiledGraph, nid: str) -> bool:
     layer = plan.layers[nid]
     return layer.class_name == "ReLU" or layer.config.get("activation") == "relu"
+
+
+def node_snapshot(plan: CompiledGraph, nid: str, act: np.ndarray, weights: dict[str, np.ndarray],
+                  weight_ranges: dict[tuple[str, str], tuple[float, float]]) -> dict[str, Any]:
+    """The Layer activity pictures of node ``nid``: its output on the sample batch (image and
+    histogram, dead-ReLU share) and its main weight (image and histogram).  ``weight_ranges`` keeps
+    each weight's histogram range fixed from its first picture on, so histograms over time align."""
+    mode, img = activation_image(act)
+    res: dict[str, Any] = {"id": nid, "act_mode": mode, "act_image": img, "act_hist": histogram(act),
+                           "dead": dead_fraction(act) if is_relu(plan, nid) else None}
+    main = main_weight(weights)
+    if main is not None:
+        wname, w = main
+        key = (nid, wname)
+        if key not in weight_ranges:
+            r = float(np.max(np.abs(w))) * 2.0 or 1e-3
+            weight_ranges[key] = (-r, r)
+        lo, hi = weight_ranges[key]
+        kmode, kimg = kernel_image(w)
+        res.update(weight_name=wname, weight_mode=kmode, weight_image=kimg,
+                   weight_hist=histogram(w, lo, hi), weight_range=(lo, hi))
+    return res
+
+
+def sample_indices(n: int, validation_split: float, count: int = SAMPLE_BATCH) -> np.ndarray:
+    """The fixed samples the pictures show: the first ``count`` of the validation split (Keras keeps
+    the last samples for validation), or of the data when there is none."""
+    cut = int(np.floor(n * (1.0 - validation_split))) if validation_split else n
+    start = cut if cut < n else 0
+    return np.arange(start, min(start + count, n))
+
+
+def take_samples(x: Any, idx: Any) -> Any:
+    """Rows ``idx`` of an array, or of each array of a dict of named inputs."""
+    if isinstance(x, dict):
+        return {k: np.asarray(v)[idx] for k, v in x.items()}
+    return np.asarray(x)[idx]
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:

@@ -35,7 +35,6 @@ from .channel import Channel
 
 SNAPSHOT_HZ = 30.0
 SNAPSHOT_BUDGET = 0.04  # fraction of the run's time each kind of picture may take
-SAMPLE_BATCH = 16
 CONFUSION_MAX = 2000
 BLAS_THREADS = 1
 
@@ -155,8 +154,8 @@ class LiveCallback(Callback):
         n = len(data.y)
         cut = int(np.floor(n * (1.0 - data.config.validation_split))) if data.config.validation_split else n
         self.val_slice = slice(cut, n) if cut < n else slice(0, min(n, CONFUSION_MAX))
-        pick = np.arange(self.val_slice.start, min(self.val_slice.start + SAMPLE_BATCH, n))
-        self.sample_x = data.plan.prepare_inputs(_take(data.x, pick))
+        pick = snap.sample_indices(n, data.config.validation_split)
+        self.sample_x = data.plan.prepare_inputs(snap.take_samples(data.x, pick))
         self.sample_y = np.asarray(data.y)[pick]
         self.grid = None
         if data.kind == "2d" and _single_input_width(data.plan) == 2:
@@ -226,7 +225,8 @@ class LiveCallback(Callback):
         }
         nid = self.sink.selected
         if nid in acts:
-            values["node"] = self._node_snapshot(nid, acts[nid], ctx.params.values.get(nid, {}))
+            values["node"] = snap.node_snapshot(self.data.plan, nid, acts[nid], ctx.params.values.get(nid, {}),
+                                                self._wrange)
         mid = time.perf_counter()
         self._next_snap = mid + _pause_after(mid - start)
         if self.grid is not None and (force or mid >= self._next_boundary):
@@ -238,31 +238,12 @@ class LiveCallback(Callback):
         self.sink.put(**values)
         self.sink.flush()
 
-    def _node_snapshot(self, nid: str, act: np.ndarray, weights: dict[str, np.ndarray]) -> dict[str, Any]:
-        plan = self.data.plan
-        mode, img = snap.activation_image(act)
-        res: dict[str, Any] = {"id": nid, "act_mode": mode, "act_image": img,
-                               "act_hist": snap.histogram(act),
-                               "dead": snap.dead_fraction(act) if snap.is_relu(plan, nid) else None}
-        main = snap.main_weight(weights)
-        if main is not None:
-            wname, w = main
-            key = (nid, wname)
-            if key not in self._wrange:
-                r = float(np.max(np.abs(w))) * 2.0 or 1e-3
-                self._wrange[key] = (-r, r)
-            lo, hi = self._wrange[key]
-            kmode, kimg = snap.kernel_image(w)
-            res.update(weight_name=wname, weight_mode=kmode, weight_image=kimg,
-                       weight_hist=snap.histogram(w, lo, hi), weight_range=(lo, hi))
-        return res
-
     def _confusion(self, epoch: int) -> None:
         ctx = self.context
         y = snap.class_ids(np.asarray(self.data.y)[self.val_slice])
         out = ctx.val_outputs.get(self.out_id)
         if out is None or len(out) != len(y):  # no validation split: predict a slice of the training data
-            out = self.executor.predict(ctx.params, _take(self.data.x, self.val_slice), batch_size=256)
+            out = self.executor.predict(ctx.params, snap.take_samples(self.data.x, self.val_slice), batch_size=256)
         pred, _ = snap.predicted_classes(out)
         classes = max(int(np.asarray(out).shape[-1]), 2, int(y.max()) + 1, int(pred.max()) + 1)
         self.sink.put(confusion=(epoch, snap.confusion(y, pred, classes)))
@@ -272,36 +253,6 @@ def _pause_after(cost: float) -> float:
     """Seconds to wait before the next picture of a kind that took ``cost`` seconds, so that it
     stays within ``SNAPSHOT_BUDGET`` of the run's time and within ``SNAPSHOT_HZ``."""
     return max(1.0 / SNAPSHOT_HZ, cost * (1.0 / SNAPSHOT_BUDGET - 1.0))
-
-
-def _take(x: Any, idx: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: np.asarray(v)[idx] for k, v in x.items()}
-    return np.asarray(x)[idx]
-
-
-def _single_input_width(plan: CompiledGraph) -> int | None:
-    if len(plan.input_ids) != 1:
-        return None
-    shape = plan.shapes[plan.input_ids[0]]
-    return shape[1] if len(shape) == 2 else None
-
-
-def _is_classifier(plan: CompiledGraph, nid: str) -> bool:
-    layer = plan.layers[nid]
-    return layer.class_name == "Softmax" or layer.config.get("activation") in ("softmax", "sigmoid")
-
-
-def _pause_after(cost: float) -> float:
-    """Seconds to wait before the next picture of a kind that took ``cost`` seconds, so that it
-    stays within ``SNAPSHOT_BUDGET`` of the run's time and within ``SNAPSHOT_HZ``."""
-    return max(1.0 / SNAPSHOT_HZ, cost * (1.0 / SNAPSHOT_BUDGET - 1.0))
-
-
-def _take(x: Any, idx: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: np.asarray(v)[idx] for k, v in x.items()}
-    return np.asarray(x)[idx]
 
 
 def _single_input_width(plan: CompiledGraph) -> int | None:

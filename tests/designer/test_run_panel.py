@@ -128,9 +128,14 @@ def test_train_spirals_from_clicks_draws_curves_boundary_and_keeps_weights(qtbot
     window.doc.save(tmp_path / "trained.lgraph")
     back = load_document(tmp_path / "trained.lgraph")
     np.testing.assert_array_equal(back.weights[hidden]["kernel"], window.doc.weights[hidden]["kernel"])
+    # between runs, any selected layer is pictured with the trained weights
+    window.scene.select_nodes([_node(window, "dense_2")])
+    assert lv.frames == 1 and lv.act_image.image.shape == (16, 16) and lv.w_image.image.shape == (32, 16)
     # Reset weights forgets them
     _click(qtbot, panel.reset_button)
     assert window.doc.weights is None and curves.point_count == 0 and not panel.reset_button.isEnabled()
+    window.scene.select_nodes([hidden])
+    assert lv.frames == 0  # untrained: nothing to picture until a run
 
 
 def test_pause_step_resume_stop_within_one_batch(qtbot, window):
