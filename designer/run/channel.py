@@ -1,21 +1,74 @@
 """A message channel between the designer and its training process over the child's stdin/stdout.
 
-Each message is a length-prefixed pickle.  Pipes work the same on Linux, macOS and Windows, and,
-unlike a listening socket, no other process can connect to them.  Only the two processes of one
-run write to the pipes; nothing read from a user's file passes through ``pickle`` here.
+Pipes work the same on Linux, macOS and Windows and, unlike a listening socket, no other process
+can connect to them.  Messages are plain data (dicts with string keys, lists, tuples, strings,
+numbers, booleans, None and NumPy arrays of numbers) encoded as JSON plus raw array bytes, never
+pickled: whatever arrives is decoded as data and cannot run code.
+
+Wire format of one message: ``<Q`` length of the JSON header, the header, then for each array in
+order of appearance ``<Q`` byte length and the bytes.  In the header an array is
+``{"__nd__": [dtype, shape]}`` and a tuple is ``{"__tuple__": [...]}``.
 """
 from __future__ import annotations
 
-import pickle
+import json
 import struct
 import threading
 from typing import IO, Any
 
-_HEADER = struct.Struct("<Q")
+import numpy as np
+
+_LENGTH = struct.Struct("<Q")
+_ARRAY, _TUPLE = "__nd__", "__tuple__"
+
+
+def encode(message: Any) -> bytes:
+    """The bytes of ``message``; ``TypeError`` for anything that is not plain data."""
+    arrays: list[np.ndarray] = []
+
+    def plain(obj: Any) -> Any:
+        if obj is None or isinstance(obj, (bool, int, float, str)):
+            return obj
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            if obj.dtype.kind not in "biuf":
+                raise TypeError(f"cannot send an array of dtype {obj.dtype}")
+            arrays.append(np.ascontiguousarray(obj))
+            return {_ARRAY: [obj.dtype.str, list(obj.shape)]}
+        if isinstance(obj, tuple):
+            return {_TUPLE: [plain(v) for v in obj]}
+        if isinstance(obj, list):
+            return [plain(v) for v in obj]
+        if isinstance(obj, dict):
+            if not all(isinstance(k, str) for k in obj):
+                raise TypeError("dict keys must be strings")
+            if _ARRAY in obj or _TUPLE in obj:
+                raise TypeError(f"dict keys {_ARRAY!r} and {_TUPLE!r} are reserved")
+            return {k: plain(v) for k, v in obj.items()}
+        raise TypeError(f"cannot send a {type(obj).__name__}")
+
+    header = json.dumps(plain(message), separators=(",", ":")).encode("utf-8")
+    parts = [_LENGTH.pack(len(header)), header]
+    for arr in arrays:
+        parts += [_LENGTH.pack(arr.nbytes), arr.tobytes()]
+    return b"".join(parts)
+
+
+def _decode(header: Any, arrays: list[np.ndarray]) -> Any:
+    if isinstance(header, list):
+        return [_decode(v, arrays) for v in header]
+    if isinstance(header, dict):
+        if _ARRAY in header:
+            return arrays.pop(0)
+        if _TUPLE in header:
+            return tuple(_decode(v, arrays) for v in header[_TUPLE])
+        return {k: _decode(v, arrays) for k, v in header.items()}
+    return header
 
 
 class Channel:
-    """``send`` (thread-safe) and ``recv`` of Python objects over two binary streams."""
+    """``send`` (thread-safe) and ``recv`` of plain-data messages over two binary streams."""
 
     def __init__(self, reader: IO[bytes], writer: IO[bytes]) -> None:
         self.reader = reader
@@ -24,19 +77,26 @@ class Channel:
 
     def send(self, message: Any) -> None:
         """Raises ``OSError`` (``BrokenPipeError``) when the other side has gone."""
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        data = encode(message)
         with self._send_lock:
             try:
-                self.writer.write(_HEADER.pack(len(data)))
                 self.writer.write(data)
                 self.writer.flush()
             except ValueError as exc:  # writing to a closed file
                 raise BrokenPipeError(str(exc)) from None
 
     def recv(self) -> Any:
-        """The next message; ``EOFError`` when the other side closed its end."""
-        head = self._read(_HEADER.size)
-        return pickle.loads(self._read(_HEADER.unpack(head)[0]))
+        """The next message; ``EOFError`` when the other side closed its end, ``ValueError`` when
+        what arrived is not a message of this format."""
+        header = json.loads(self._read(_LENGTH.unpack(self._read(_LENGTH.size))[0]).decode("utf-8"))
+        arrays = []
+        for spec in _array_specs(header):
+            dtype, shape = np.dtype(spec[0]), tuple(int(n) for n in spec[1])
+            if dtype.kind not in "biuf":
+                raise ValueError(f"unexpected array dtype {dtype}")
+            raw = self._read(_LENGTH.unpack(self._read(_LENGTH.size))[0])
+            arrays.append(np.frombuffer(bytearray(raw), dtype=dtype).reshape(shape))
+        return _decode(header, arrays)
 
     def _read(self, n: int) -> bytes:
         try:
@@ -54,3 +114,24 @@ class Channel:
                 self.writer.close()
             except OSError:
                 pass
+
+
+def _array_specs(header: Any) -> list[list]:
+    """The ``[dtype, shape]`` of each array in ``header``, in the order ``encode`` wrote them."""
+    found: list[list] = []
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, list):
+            for v in obj:
+                walk(v)
+        elif isinstance(obj, dict):
+            if _ARRAY in obj:
+                found.append(obj[_ARRAY])
+            elif _TUPLE in obj:
+                walk(obj[_TUPLE])
+            else:
+                for v in obj.values():
+                    walk(v)
+
+    walk(header)
+    return found

@@ -238,6 +238,11 @@ class TrainingThread(QThread):
         while True:
             try:
                 message = conn.recv()
+            except ValueError as exc:  # not a message: the process is not ours to trust any more
+                self.kill()
+                self.failed.emit(f"The training process sent an unreadable message ({exc}); the run was stopped.",
+                                 None)
+                return
             except (EOFError, OSError):
                 try:
                     code = self.process.popen.wait(1.0)

@@ -113,7 +113,7 @@ class SnapshotSink:
         while True:
             try:
                 command = self.channel.recv()
-            except (EOFError, OSError):
+            except (EOFError, OSError, ValueError):
                 self.control.stop()
                 return
             kind = command[0]
@@ -325,7 +325,7 @@ def main() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     try:
         payload = channel.recv()
-    except EOFError:
+    except (EOFError, ValueError):
         return  # the designer closed without using this process
     run_worker(channel, payload)
     channel.close()

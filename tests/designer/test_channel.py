@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from designer.run.channel import Channel
+from designer.run.channel import Channel, encode
 
 
 def _pipe_pair():
@@ -39,3 +39,37 @@ def test_closing_one_end_is_end_of_file_on_the_other_and_a_broken_pipe_for_the_c
         b.recv()
     with pytest.raises(OSError):
         a.send(("after close",))
+
+
+def test_plain_data_round_trips_exactly():
+    a, b = _pipe_pair()
+    message = ("snapshot", {"grid": ("boundary", np.eye(3, dtype=np.float32), (0.0, -1.5, 2.0, 3.0)),
+                            "flags": np.array([True, False]), "ids": np.arange(4, dtype=np.int64).reshape(2, 2),
+                            "scalar": np.float32(0.5), "empty": np.zeros((0, 3)), "nan": float("nan"),
+                            "nested": [{"k": None, "t": (1, "x")}]}, [("batch", 1, 0, 0, 0.25, None, 1.5)], 3)
+    a.send(message)
+    got = b.recv()
+    assert isinstance(got, tuple) and got[0] == "snapshot" and got[2:] == message[2:]
+    d = got[1]
+    assert d["grid"][0] == "boundary" and d["grid"][2] == (0.0, -1.5, 2.0, 3.0)
+    for key in ("flags", "ids", "empty"):
+        assert d[key].dtype == message[1][key].dtype and np.array_equal(d[key], message[1][key])
+    np.testing.assert_array_equal(d["grid"][1], np.eye(3, dtype=np.float32))
+    d["ids"][0, 0] = 9  # arrays arrive writable
+    assert d["scalar"] == 0.5 and np.isnan(d["nan"]) and d["nested"] == [{"k": None, "t": (1, "x")}]
+
+
+@pytest.mark.parametrize("bad", [np.array([object()]), {1: "int key"}, {"__nd__": 1}, object(), {"s": {1, 2}}])
+def test_anything_but_plain_data_is_refused_before_sending(bad):
+    with pytest.raises(TypeError):
+        encode(("snapshot", bad))
+
+
+def test_bytes_that_are_not_a_message_raise_instead_of_running_anything():
+    r, w = os.pipe()
+    reader, writer = os.fdopen(r, "rb"), os.fdopen(w, "wb")
+    pickled = b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x94\x8c\x06system\x94\x93\x94."
+    writer.write(len(pickled).to_bytes(8, "little") + pickled)
+    writer.close()
+    with pytest.raises(ValueError):
+        Channel(reader, None).recv()
