@@ -56,6 +56,21 @@ class GrowingSeries:
         self.item.setData([], [])
 
 
+def log_ticks(lo: float, hi: float, most: int = 5) -> list[tuple[float, str]]:
+    """Ticks for a log10 axis spanning ``lo..hi`` (in log10 units): 1-2-5 steps when they are few
+    enough, else decades, else every few decades; at most ``most`` labels."""
+    first, last = int(np.floor(lo)), int(np.ceil(hi))
+    for mantissas in ((1, 2, 5), (1,)):
+        values = [np.log10(m) + e for e in range(first, last + 1) for m in mantissas]
+        values = [v for v in values if lo <= v <= hi]
+        if 2 <= len(values) <= most or mantissas == (1,):
+            break
+    if len(values) < 2:  # less than one 1-2-5 step: label the ends
+        values = [lo, hi]
+    step = max(1, -(-len(values) // most))
+    return [(float(v), f"{10 ** v:.3g}") for v in values[::step]]
+
+
 class GrowOnlyRange:
     """Set a plot's view range by hand, widening it only when data leaves it (with headroom).
 
@@ -335,7 +350,7 @@ class CurvesView(QWidget):
                 self._batch(ev)
             elif ev[0] == "epoch":
                 self._epoch(ev)
-        if draw_aux and "grad_norms" in latest and "progress" in latest:
+        if "grad_norms" in latest and "progress" in latest:  # recorded at every snapshot, drawn in turn
             step = latest["progress"]["step"] + self.step_offset
             for nid, g in latest["grad_norms"].items():
                 if g > 0 and np.isfinite(g):
@@ -361,7 +376,12 @@ class CurvesView(QWidget):
         glo = min((s.lo for s in self.grad.values() if s.lo > 0), default=np.inf)
         ghi = max((s.hi for s in self.grad.values()), default=-np.inf)
         if np.isfinite(glo) and np.isfinite(ghi):
-            self.ranges["grad"].include(0, x1, np.log10(glo) - 0.2, np.log10(ghi) + 0.2)
+            lo, hi = np.log10(glo) - 0.2, np.log10(ghi) + 0.2
+            self.ranges["grad"].include(0, x1, lo, hi)
+            ticks = log_ticks(lo, hi)
+            if ticks != self._grad_ticks:  # pyqtgraph's own log ticks crowd a short plot with 2..9 labels
+                self._grad_ticks = ticks
+                self.grad_plot.getPlotItem().getAxis("left").setTicks([ticks])
 
     def _batch(self, ev: tuple) -> None:
         _, step, epoch, _batch, loss, acc, _t = ev
@@ -385,6 +405,8 @@ class CurvesView(QWidget):
                             ("accuracy", self.epoch_acc), ("val_accuracy", self.val_acc)):
             if key in logs and np.isfinite(logs[key]):
                 series.append(step, logs[key])
+
+    _grad_ticks: list[tuple[float, str]] | None = None
 
     def _grad_series(self, nid: str) -> GrowingSeries:
         s = self.grad.get(nid)

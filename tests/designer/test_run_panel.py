@@ -286,6 +286,22 @@ def test_a_paced_run_stops_at_once(qtbot, window):
     assert panel.curves.last_step <= 2
 
 
+def test_gradient_norms_are_recorded_at_every_snapshot_and_drawn_in_turn(qtbot):
+    from designer.run.plots import CurvesView
+
+    view = CurvesView(lambda *_: None)
+    qtbot.addWidget(view)
+    view.begin({"a": "dense"}, 0.01, 100)
+    for step in range(1, 11):  # ten snapshots arrive while the gradient plot waits for its turn
+        view.feed({"grad_norms": {"a": 0.1 * step}, "progress": {"step": step}}, [], draw_main=False, draw_aux=False)
+    series = view.grad["a"]
+    x, _ = series.item.getOriginalDataset()
+    assert series.n == 10 and (x is None or len(x) == 0)  # recorded, not drawn yet
+    view.feed({"grad_norms": {"a": 2.0}, "progress": {"step": 11}}, [], draw_main=False, draw_aux=True)
+    x, y = series.item.getOriginalDataset()
+    assert list(x) == list(range(1, 12)) and y[-1] == pytest.approx(2.0)
+
+
 def test_step_from_idle_trains_one_batch_then_waits(qtbot, window):
     panel = _open(window, "spirals_mlp.lgraph")
     _click(qtbot, panel.step_button)
@@ -432,3 +448,15 @@ def test_plots_follow_the_dark_theme(qtbot, window):
     assert views and all(gv.backgroundBrush().color().name() == dark for gv in views)
     window.set_dark(False)
     assert all(gv.backgroundBrush().color().name() == plot_colors(False)["background"].lower() for gv in views)
+
+
+@pytest.mark.parametrize("lo, hi", [(-0.9, 0.7), (-3.2, 0.3), (-12.0, 2.0), (0.1, 0.2), (-0.2, 0.25)])
+def test_log_axis_ticks_are_few_inside_the_range_and_label_their_values(lo, hi):
+    from designer.run.plots import log_ticks
+
+    ticks = log_ticks(lo, hi)
+    assert 2 <= len(ticks) <= 5
+    values = [v for v, _ in ticks]
+    assert values == sorted(values) and lo <= values[0] and values[-1] <= hi
+    for v, label in ticks:
+        assert float(label) == pytest.approx(10 ** v, rel=5e-3)
