@@ -1,10 +1,10 @@
 """Does live training keep the designer responsive, and what does it cost the training?
 
-Trains the digits CNN (``resources/examples/digits_cnn.lgraph``, or the same graph built in code)
-from the run panel in an offscreen main window, with a conv layer selected so its feature maps and
-filters are drawn, while a 5 ms ``QTimer`` measures how late the event loop serves it.  In the same
-process it times headless ``engine.training.fit`` on the same data and settings (same BLAS thread
-count as the worker), before and after the live run, and prints:
+Trains the digits CNN (``resources/examples/digits_cnn.lgraph``) from the run panel in an offscreen
+main window, with a conv layer selected so its feature maps and filters are drawn, while a 5 ms
+``QTimer`` measures how late the event loop serves it.  In the same process it times headless
+``engine.training.fit`` on the same data and settings (same BLAS thread count as the worker),
+before and after the live run, and prints:
 
     p99 event-loop latency: N ms, plot refresh: M Hz, training throughput vs headless: R
 
@@ -35,8 +35,7 @@ from designer.main_window import MainWindow  # noqa: E402
 from designer.run.worker import BLAS_THREADS  # noqa: E402
 from engine.datasets import load_dataset  # noqa: E402
 from engine.fileformat import Document, load_document  # noqa: E402
-from engine.graph import LayerGraph  # noqa: E402
-from engine.training import fit  # noqa: E402
+from engine.training import fit, validation_cut  # noqa: E402
 
 SETTLE_MS = 1500
 EXAMPLE = ROOT / "resources" / "examples" / "digits_cnn.lgraph"
@@ -45,22 +44,7 @@ SETTINGS = {"dataset": "digits", "loss": "sparse_categorical_crossentropy", "opt
 
 
 def digits_cnn() -> Document:
-    if EXAMPLE.exists():
-        return load_document(EXAMPLE, with_weights=False)
-    g = LayerGraph()
-    chain = [("Input", {"shape": [8, 8, 1]}), ("Conv2D", {"filters": 16, "kernel_size": [3, 3], "padding": "same",
-                                                          "activation": "relu"}),
-             ("MaxPooling2D", {"pool_size": [2, 2]}),
-             ("Conv2D", {"filters": 32, "kernel_size": [3, 3], "padding": "same", "activation": "relu"}),
-             ("MaxPooling2D", {"pool_size": [2, 2]}), ("Flatten", {}), ("Dense", {"units": 64, "activation": "relu"}),
-             ("Dense", {"units": 10, "activation": "softmax"})]
-    prev = None
-    for i, (cls, cfg) in enumerate(chain):
-        nid = g.add_node(cls, cfg, (i * 260.0, 0.0))
-        if prev:
-            g.connect(prev, nid)
-        prev = nid
-    return Document(g)
+    return load_document(EXAMPLE, with_weights=False)
 
 
 def headless(doc: Document, epochs: int, blas: int | None) -> float:
@@ -111,7 +95,7 @@ def live(app: QApplication, doc: Document, epochs: int) -> tuple[float, float, f
     loop = QEventLoop()
     panel.run_finished.connect(done.append)
     panel.run_finished.connect(lambda _how: loop.quit())
-    n_train = int(np.floor(1797 * (1 - SETTINGS["validation_split"])))
+    n_train = validation_cut(1797, SETTINGS["validation_split"])
     refresh0 = panel.refresh_count
     clock.start()
     probe.start()

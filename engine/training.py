@@ -377,11 +377,17 @@ def nonfinite_error(plan: CompiledGraph, bad: str | None, losses: dict[str, floa
 
 
 # ----- fit / evaluate / predict -------------------------------------------------------------------------
+def validation_cut(n: int, validation_split: float) -> int:
+    """Index of the first validation sample: Keras keeps the *last* ``validation_split`` of the data
+    (before shuffling) for validation; ``n`` when there is no split."""
+    return int(np.floor(n * (1.0 - validation_split))) if validation_split else n
+
+
 def _split(xs, ys, validation_split):
     n = len(next(iter(xs.values())))
     if not 0.0 <= validation_split < 1.0:
         raise TrainingError(f"validation_split must be in [0, 1), got {validation_split}.")
-    cut = int(np.floor(n * (1.0 - validation_split)))  # Keras keeps the last samples for validation
+    cut = validation_cut(n, validation_split)
     if cut < 1 or (validation_split > 0 and cut >= n):
         raise TrainingError(f"validation_split={validation_split} leaves {cut} training and {n - cut} validation "
                             f"samples out of {n}; choose a split that leaves some of each.")

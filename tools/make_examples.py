@@ -53,6 +53,12 @@ def spirals_mlp():
                  "learning_rate": 0.01, "batch_size": 32, "epochs": 150, "validation_split": 0.2, "seed": 0}
 
 
+def digits_training(learning_rate: float, epochs: int) -> dict:
+    """The run settings the digits examples are saved with."""
+    return {"dataset": "digits", "loss": "sparse_categorical_crossentropy", "optimizer": "adam",
+            "learning_rate": learning_rate, "batch_size": 32, "epochs": epochs, "validation_split": 0.2, "seed": 0}
+
+
 def digits_mlp():
     b = Builder()
     x = b.add("Input", {"shape": [8, 8, 1]}, name="image")
@@ -60,8 +66,7 @@ def digits_mlp():
     x = b.add("Dense", {"units": 64, "activation": "relu"}, x)
     x = b.add("Dropout", {"rate": 0.2}, x)
     b.add("Dense", {"units": 10, "activation": "softmax"}, x, name="digit")
-    return b.g, {"dataset": "digits", "loss": "sparse_categorical_crossentropy", "optimizer": "adam",
-                 "learning_rate": 0.001, "batch_size": 32, "epochs": 20, "validation_split": 0.2, "seed": 0}
+    return b.g, digits_training(learning_rate=0.001, epochs=20)
 
 
 def digits_cnn():
@@ -74,8 +79,7 @@ def digits_cnn():
     x = b.add("Flatten", None, x)
     x = b.add("Dense", {"units": 64, "activation": "relu"}, x)
     b.add("Dense", {"units": 10, "activation": "softmax"}, x, name="digit")
-    return b.g, {"dataset": "digits", "loss": "sparse_categorical_crossentropy", "optimizer": "adam",
-                 "learning_rate": 0.003, "batch_size": 32, "epochs": 10, "validation_split": 0.2, "seed": 0}
+    return b.g, digits_training(learning_rate=0.003, epochs=10)
 
 
 def lstm_rows():
@@ -84,8 +88,7 @@ def lstm_rows():
     x = b.add("Reshape", {"target_shape": [8, 8]}, x, name="rows_as_steps")
     x = b.add("LSTM", {"units": 32}, x)
     b.add("Dense", {"units": 10, "activation": "softmax"}, x, name="digit")
-    return b.g, {"dataset": "digits", "loss": "sparse_categorical_crossentropy", "optimizer": "adam",
-                 "learning_rate": 0.005, "batch_size": 32, "epochs": 15, "validation_split": 0.2, "seed": 0}
+    return b.g, digits_training(learning_rate=0.005, epochs=15)
 
 
 def residual_block():
@@ -101,8 +104,7 @@ def residual_block():
     s = b.add("ReLU", None, s)
     s = b.add("GlobalAveragePooling2D", None, s)
     b.add("Dense", {"units": 10, "activation": "softmax"}, s, name="digit")
-    return b.g, {"dataset": "digits", "loss": "sparse_categorical_crossentropy", "optimizer": "adam",
-                 "learning_rate": 0.003, "batch_size": 32, "epochs": 15, "validation_split": 0.2, "seed": 0}
+    return b.g, digits_training(learning_rate=0.003, epochs=15)
 
 
 def two_inputs():

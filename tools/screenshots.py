@@ -94,6 +94,18 @@ def build_shape_error(window: MainWindow) -> None:
     window.show_node(ids[-2])
 
 
+def show_cnn(app, window) -> None:
+    """The digits CNN in two rows, fitted to the view, with a conv layer selected."""
+    open_cnn(window)
+    wrap_rows(window)
+    settle(app, window)
+    window.view.fit_to_view()
+    select_interesting(window)
+    settle(app, window)
+    window.view.fit_to_view()
+    settle(app, window)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
@@ -110,14 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         window.grab().save(str(out / "empty.png"))
         shots.append("empty.png")
 
-        open_cnn(window)
-        wrap_rows(window)
-        settle(app, window)
-        window.view.fit_to_view()
-        select_interesting(window)
-        settle(app, window)
-        window.view.fit_to_view()
-        settle(app, window)
+        show_cnn(app, window)
         window.grab().save(str(out / "cnn_example.png"))
         shots.append("cnn_example.png")
 
@@ -129,15 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         shots.append("shape_error.png")
 
         window.doc.undo_stack.setClean()
-        open_cnn(window)
-        wrap_rows(window)
         window.set_dark(True)
-        settle(app, window)
-        window.view.fit_to_view()
-        select_interesting(window)
-        settle(app, window)
-        window.view.fit_to_view()
-        settle(app, window)
+        show_cnn(app, window)
         window.grab().save(str(out / "dark_theme.png"))
         shots.append("dark_theme.png")
         window.set_dark(False)

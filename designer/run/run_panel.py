@@ -25,12 +25,12 @@ from engine.errors import LayergraphError
 from engine.executor import CompiledGraph, Executor, ParamStore
 from engine.losses import LOSSES, default_loss
 from engine.optimizers import OPTIMIZERS
-from engine.training import output_activation
+from engine.training import output_activation, validation_cut
 
 from .data_plots import DataView
 from .node_plots import LayerView
 from .plots import CurvesView, apply_plot_theme
-from .snapshots import data_fit_problem, describe_data, node_snapshot, sample_indices, take_samples
+from .snapshots import data_fit_problem, describe_data, grid_kind, node_snapshot, sample_indices, take_samples
 from .training_thread import TrainingThread, warm_up_training_process
 from .worker import RunConfig, RunData
 
@@ -72,6 +72,7 @@ class RunPanel(QWidget):
         self._data_cache: dict[tuple, tuple[Any, np.ndarray]] = {}
         self._rate: deque[tuple[float, int]] = deque(maxlen=64)
         self._shown_data: tuple | None = None  # what the Data view lays out (see _show_data)
+        self._trained_pass: tuple | None = None  # (weights, validation, data key, forward pass): _picture_trained
         QTimer.singleShot(0, warm_up_training_process)  # after the window shows, not before
         self._total_steps = 1
         self._steps = 1
@@ -377,9 +378,7 @@ class RunPanel(QWidget):
     def _begin_views(self, plan: CompiledGraph, x, y, kind: str, config: RunConfig) -> None:
         if self.scene is not None:
             self.scene.clear_decorations()
-        n = len(y)
-        cut = int(np.floor(n * (1 - config.validation_split))) if config.validation_split else n
-        self._steps = -(-cut // config.batch_size)
+        self._steps = -(-validation_cut(len(y), config.validation_split) // config.batch_size)
         self._total_steps = self._steps * config.epochs
         self._batch_size = config.batch_size
         self._epochs = config.epochs
@@ -400,13 +399,7 @@ class RunPanel(QWidget):
         if key == self._shown_data and not force:
             return
         self._shown_data = key
-        grid = None
-        single = len(input_shapes) == 1 and len(input_shapes[0]) == 2
-        if single and input_shapes[0][1] == 2 and kind == "2d":
-            grid = "boundary"
-        elif single and input_shapes[0][1] == 1 and kind in ("regression", "file"):
-            grid = "curve"
-        self.data_view.begin(kind, x, y, grid)
+        self.data_view.begin(kind, x, y, grid_kind(plan, kind))
         if self.data_view.mode == "images":
             self.data_view.set_sample_images(np.asarray(x)[sample_indices(len(y), validation_split)])
 
@@ -599,9 +592,23 @@ class RunPanel(QWidget):
 
     def _picture_trained(self, nid: str) -> None:
         """Between runs, picture the selected layer with the document's trained weights on the sample
-        batch (16 samples: one small forward pass), so a trained network can be explored layer by layer."""
+        batch, so a trained network can be explored layer by layer.  One forward pass of 16 samples
+        serves every layer until the weights, the graph or the data change."""
         if not self.doc.weights or self.problem is not None or self.layer_view.frames:
             return
+        split = round(self.val_split.value(), 4)
+        data_key = (self.dataset_name(), self.label_column.currentData(), split)
+        cached = self._trained_pass
+        if cached is None or cached[0] is not self.doc.weights or cached[1] is not self.doc.result \
+                or cached[2] != data_key:
+            cached = self._trained_pass = (self.doc.weights, self.doc.result, data_key, self._forward_trained(split))
+        found = cached[3]
+        if found is not None and nid in found[2]:
+            plan, weights, acts = found
+            self.layer_view.feed({"node": node_snapshot(plan, nid, acts[nid], weights.get(nid, {}), {})})
+
+    def _forward_trained(self, split: float):
+        """``(plan, weights, activations)`` of the sample batch, or None when the weights do not fit."""
         try:
             x, y, _kind = self.load_data()
             plan = CompiledGraph(self.doc.graph, self.doc.result)
@@ -609,13 +616,11 @@ class RunPanel(QWidget):
                 warnings.simplefilter("ignore")  # weights that do not fit are re-initialized: no picture then
                 store = ParamStore(plan, weights=self.doc.weights)
             if store.warnings:
-                return
-            pick = sample_indices(len(y), round(self.val_split.value(), 4))
-            acts = Executor(plan).forward(store, plan.prepare_inputs(take_samples(x, pick)), training=False).activations
+                return None
+            xs = plan.prepare_inputs(take_samples(x, sample_indices(len(y), split)))
+            return plan, store.values, Executor(plan).forward(store, xs, training=False).activations
         except (LayergraphError, ValueError):
-            return
-        if nid in acts:
-            self.layer_view.feed({"node": node_snapshot(plan, nid, acts[nid], store.values.get(nid, {}), {})})
+            return None
 
     def ask_save_path(self, title: str, name_filter: str) -> str | None:
         if self.dialogs is not None:

@@ -13,7 +13,7 @@ import numpy as np
 from engine.executor import CompiledGraph
 from engine.losses import default_loss, get_loss
 from engine.shapes import fmt_shape
-from engine.training import output_activation
+from engine.training import output_activation, validation_cut
 
 HIST_BINS = 40
 GRID = 80  # decision-boundary resolution (GRID x GRID points)
@@ -135,11 +135,24 @@ def node_snapshot(plan: CompiledGraph, nid: str, act: np.ndarray, weights: dict[
 
 
 def sample_indices(n: int, validation_split: float, count: int = SAMPLE_BATCH) -> np.ndarray:
-    """The fixed samples the pictures show: the first ``count`` of the validation split (Keras keeps
-    the last samples for validation), or of the data when there is none."""
-    cut = int(np.floor(n * (1.0 - validation_split))) if validation_split else n
+    """The fixed samples the pictures show: the first ``count`` of the validation split, or of the
+    data when there is none."""
+    cut = validation_cut(n, validation_split)
     start = cut if cut < n else 0
     return np.arange(start, min(start + count, n))
+
+
+def grid_kind(plan: CompiledGraph, kind: str) -> str | None:
+    """What the Data view draws over a grid of inputs: ``"boundary"`` for 2-D points with class
+    labels (the Playground view), ``"curve"`` for a 1-D regression, else None."""
+    if len(plan.input_ids) != 1 or len(plan.shapes[plan.input_ids[0]]) != 2:
+        return None
+    width = plan.shapes[plan.input_ids[0]][1]
+    if width == 2 and kind == "2d":
+        return "boundary"
+    if width == 1 and kind in ("regression", "file"):
+        return "curve"
+    return None
 
 
 def take_samples(x: Any, idx: Any) -> Any:

@@ -1,17 +1,17 @@
 """The training process: ``engine.training.fit`` plus a callback that streams small snapshots.
 
-Training runs in a child process (``main`` / ``run_worker``), never in the designer's process: Python threads
-share one interpreter lock, and painting live plots in the same process as the training took up to
-half of its throughput.  The child imports NumPy and the engine only (no Qt).  Its ``LiveCallback``
-buffers per-batch and per-epoch records and at most ``SNAPSHOT_HZ`` times a second computes the
-heavier pictures (activations of a fixed sample batch, the selected node's weights, the decision
-boundary) and sends everything in one message to the designer.  Each picture is also paced by its own
-measured cost so that it takes at most ``SNAPSHOT_BUDGET`` of the run's time: a tiny MLP gets a
-30 Hz decision boundary, a large network fewer, slower frames rather than slower training.  The designer side
-(``training_thread.TrainingThread``) receives the messages into a ``SnapshotSlot`` and sends back
-pause / resume / step / stop / select commands, which a listener thread here applies between
-batches.  The channel (``channel.Channel``, the child's stdin and stdout) carries only objects these
-two processes built.
+Training runs in a child process (``main`` / ``run_worker``), never in the designer's process:
+Python threads share one interpreter lock, and painting live plots in the same process as the
+training took up to half of its throughput.  The child imports NumPy and the engine only (no Qt).
+Its ``LiveCallback`` buffers per-batch and per-epoch records and at most ``SNAPSHOT_HZ`` times a
+second computes the heavier pictures (activations of a fixed sample batch, the selected node's
+weights, the decision boundary) and sends everything in one message to the designer.  Each kind of
+picture (the confusion matrix too) is also paced by its own measured cost, so that it takes at most
+``SNAPSHOT_BUDGET`` of the run's time: a tiny MLP gets a 30 Hz decision boundary, a large network
+fewer frames rather than slower training.  The designer side (``training_thread.TrainingThread``)
+receives the messages into a ``SnapshotSlot`` and sends back pause / resume / step / stop / select
+/ pace commands, which a listener thread here applies between batches.  The channel
+(``channel.Channel``, the child's stdin and stdout) carries plain data only.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from engine.datasets import load_dataset
 from engine.errors import LayergraphError, TrainingError
 from engine.executor import CompiledGraph, Executor
 from engine.fileformat import document_from_json, document_to_json
-from engine.training import Callback, RunControl, fit
+from engine.training import Callback, RunControl, fit, validation_cut
 
 from . import snapshots as snap
 from .channel import Channel
@@ -151,17 +151,22 @@ class LiveCallback(Callback):
         self._next_boundary = 0.0
         self._last_batch_end = 0.0
         self._wrange: dict[tuple[str, str], tuple[float, float]] = {}
+        self._wants_confusion = data.kind == "image" or _is_classifier(data.plan, self.out_id)
+        self._next_confusion = 0.0
+        self._epoch_done: int | None = None
+        self._confusion_epoch: int | None = None
         n = len(data.y)
-        cut = int(np.floor(n * (1.0 - data.config.validation_split))) if data.config.validation_split else n
+        cut = validation_cut(n, data.config.validation_split)
         self.val_slice = slice(cut, n) if cut < n else slice(0, min(n, CONFUSION_MAX))
         pick = snap.sample_indices(n, data.config.validation_split)
         self.sample_x = data.plan.prepare_inputs(snap.take_samples(data.x, pick))
         self.sample_y = np.asarray(data.y)[pick]
         self.grid = None
-        if data.kind == "2d" and _single_input_width(data.plan) == 2:
+        grid = snap.grid_kind(data.plan, data.kind)
+        if grid == "boundary":
             pts, rect = snap.boundary_grid(np.asarray(data.x))
             self.grid = ("boundary", data.plan.prepare_inputs(pts), rect)
-        elif _single_input_width(data.plan) == 1 and data.kind in ("regression", "file"):
+        elif grid == "curve":
             xs = np.asarray(data.x)
             pts = np.linspace(xs.min(), xs.max(), 200, dtype=np.float32)[:, None]
             self.grid = ("curve", data.plan.prepare_inputs(pts), pts[:, 0].copy())
@@ -204,11 +209,15 @@ class LiveCallback(Callback):
         record = {k: float(v) for k, v in logs.items() if k != "batch_loss"}
         record["lr"] = float(ctx.optimizer.learning_rate)
         self.sink.append(("epoch", epoch, ctx.step, record, time.perf_counter()))
-        if self.data.kind == "image" or _is_classifier(self.data.plan, self.out_id):
+        self._epoch_done = epoch
+        if self._wants_confusion and time.perf_counter() >= self._next_confusion:
             self._confusion(epoch)
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        self._snapshot(force=True)  # the last pictures show the weights the run ends with
+        # the last pictures show the weights the run ends with
+        if self._wants_confusion and self._epoch_done is not None and self._confusion_epoch != self._epoch_done:
+            self._confusion(self._epoch_done)
+        self._snapshot(force=True)
 
     # ----- snapshots -----------------------------------------------------------------------------------
     def _snapshot(self, force: bool = False) -> None:
@@ -239,6 +248,7 @@ class LiveCallback(Callback):
         self.sink.flush()
 
     def _confusion(self, epoch: int) -> None:
+        start = time.perf_counter()
         ctx = self.context
         y = snap.class_ids(np.asarray(self.data.y)[self.val_slice])
         out = ctx.val_outputs.get(self.out_id)
@@ -247,19 +257,15 @@ class LiveCallback(Callback):
         pred, _ = snap.predicted_classes(out)
         classes = max(int(np.asarray(out).shape[-1]), 2, int(y.max()) + 1, int(pred.max()) + 1)
         self.sink.put(confusion=(epoch, snap.confusion(y, pred, classes)))
+        self._confusion_epoch = epoch
+        end = time.perf_counter()
+        self._next_confusion = end + _pause_after(end - start)
 
 
 def _pause_after(cost: float) -> float:
     """Seconds to wait before the next picture of a kind that took ``cost`` seconds, so that it
     stays within ``SNAPSHOT_BUDGET`` of the run's time and within ``SNAPSHOT_HZ``."""
     return max(1.0 / SNAPSHOT_HZ, cost * (1.0 / SNAPSHOT_BUDGET - 1.0))
-
-
-def _single_input_width(plan: CompiledGraph) -> int | None:
-    if len(plan.input_ids) != 1:
-        return None
-    shape = plan.shapes[plan.input_ids[0]]
-    return shape[1] if len(shape) == 2 else None
 
 
 def _is_classifier(plan: CompiledGraph, nid: str) -> bool:
