@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
-from engine.activations import ACTIVATIONS
+from engine.activations import ACTIVATIONS, get_activation
 from engine.errors import ConfigError, ShapeError
 from engine.initializers import INITIALIZERS, get_initializer
 from engine.shapes import Shape, fmt_shape
@@ -156,6 +156,54 @@ class WeightSpec:
         return math.prod(self.shape)
 
 
+@dataclass(frozen=True)
+class Fn:
+    """A numerics function given as an argument: ``forward`` in forward calls, ``backward`` in backward calls."""
+
+    forward: Callable
+    backward: Callable | None = None
+
+
+def activation_fn(name: str | None) -> Fn:
+    """An activation argument: the function forward, its derivative backward (``None`` = linear)."""
+    a = get_activation(name)
+    return Fn(a.fn, a.grad)
+
+
+@dataclass(frozen=True)
+class Numerics:
+    """How a layer computes, declared once: functions of ``engine.numerics`` and their arguments.
+
+    The engine calls ``forward(*inputs, *weights, **args)`` (plus ``training=`` and ``rng=`` when
+    ``training_args``) and ``backward(grad_out, cache, *weights, **args)``; the NumPy exporter writes the
+    same forward call into the generated module and copies the function's source.  ``weights`` are
+    weight names in the order the functions take them (a weight the layer does not have is passed as
+    ``None``); ``args`` are plain values or ``Fn`` (activations, inner layers' functions).
+    """
+
+    forward: Callable
+    backward: Callable | None = None
+    weights: tuple[str, ...] = ()
+    args: Mapping[str, Any] = field(default_factory=dict)
+    training_args: bool = False
+
+
+def resolve_args(args: Mapping[str, Any], backward: bool) -> dict[str, Any]:
+    """``Fn`` markers (also inside tuples and dicts) become the forward or backward function."""
+    def one(v):
+        if isinstance(v, Fn):
+            return v.backward if backward else v.forward
+        if isinstance(v, dict):
+            return {k: one(x) for k, x in v.items()}
+        if isinstance(v, tuple):
+            return tuple(one(x) for x in v)
+        return v
+    return {k: one(v) for k, v in args.items()}
+
+
+GRADIENT_KINDS = ("hand-written", "automatic", "none")
+
+
 def to_snake_case(name: str) -> str:
     """Keras's default-name rule: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``."""
     name = re.sub(r"\W+", "", name)
@@ -182,6 +230,10 @@ class Layer:
     max_inputs: ClassVar[int | None] = 1
     #: The Keras class-name prefix for default names (``Input`` -> ``input_layer`` like Keras 3).
     default_name_base: ClassVar[str | None] = None
+    #: How gradients are obtained: a hand-written backward, automatic differentiation (custom layers),
+    #: or none (then ``no_gradient_reason`` says why, e.g. integer outputs).
+    gradient: ClassVar[str] = "hand-written"
+    no_gradient_reason: ClassVar[str] = ""
 
     def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
         cfg = dict(config or {})
@@ -262,15 +314,31 @@ class Layer:
         return sum(s.size for s in self.weight_specs(input_shapes))
 
     # ----- computation -------------------------------------------------------------------------------
+    def config_args(self, *names: str) -> dict[str, Any]:
+        """``{name: config value}`` for the named arguments, to pass to a numerics function."""
+        return {n: self.config[n] for n in names}
+
+    def numerics(self) -> Numerics:
+        """The functions this layer computes with and their arguments from the config (see ``Numerics``)."""
+        raise NotImplementedError(f"{self.class_name} declares no numerics")
+
     def forward(self, inputs: list[np.ndarray], weights: dict[str, np.ndarray], *, training: bool = False,
                 rng: np.random.Generator | None = None) -> tuple[np.ndarray, Any]:
         """Return ``(output, cache)``; the cache is whatever ``backward`` needs."""
-        raise NotImplementedError
+        num = self.numerics()
+        extra = {"training": training, "rng": rng} if num.training_args else {}
+        return num.forward(*inputs, *(weights.get(w) for w in num.weights), **resolve_args(num.args, False),
+                           **extra)
 
     def backward(self, grad_out: np.ndarray, cache: Any,
                  weights: dict[str, np.ndarray]) -> tuple[list[np.ndarray | None], dict[str, np.ndarray]]:
         """Return gradients for each input (None for integer inputs) and for each trainable weight."""
-        raise NotImplementedError
+        num = self.numerics()
+        if num.backward is None:
+            raise NotImplementedError(f"{self.owner} has no gradient: {self.no_gradient_reason}")
+        grad_in, grad_w = num.backward(grad_out, cache, *(weights.get(w) for w in num.weights),
+                                       **resolve_args(num.args, True))
+        return list(grad_in), {w: g for w, g in zip(num.weights, grad_w) if g is not None}
 
     def state_updates(self, cache: Any) -> dict[str, np.ndarray]:
         """New values of non-trainable weights after a training forward (BatchNormalization's moving stats)."""
