@@ -39,7 +39,7 @@ KERAS_ONLY: dict[str, Any] = {
     "return_state": (False,), "stateful": (False,), "unroll": ANY, "zero_output_for_mask": ANY,
     "time_major": (False,), "implementation": ANY, "use_cudnn": ANY, "autocast": ANY,
     "data_format": ("channels_last", None), "noise_shape": (None,), "input_length": ANY,
-    "dropout": ANY, "recurrent_dropout": ANY, "rms_scaling": (False,), "mask_zero": ANY,
+    "dropout": ANY, "recurrent_dropout": ANY, "rms_scaling": (False,), "mask_zero": (False,),
 }
 _DROPPABLE_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
 _FLOAT_POLICIES = ("float32",)
@@ -289,6 +289,9 @@ class _Importer:
         if cname in ("Sequential", "Functional", "Model"):
             raise self.fail(f"{owner} is a model nested inside the model; layergraph graphs are flat. Call its "
                             "layers directly in the outer model before saving.")
+        if cname == "Masking":
+            raise self.fail(f"{owner}: masks are not supported yet (layergraph does not propagate them, so the "
+                            "masked steps would change the results); remove the Masking layer before importing.")
         cls = LAYERS.get(cname)
         if cls is None or cls.max_inputs == 0:
             raise self.fail(f"{owner}: layergraph has no {cname} layer; its catalog has "

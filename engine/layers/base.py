@@ -234,6 +234,8 @@ class Layer:
     #: or none (then ``no_gradient_reason`` says why, e.g. integer outputs).
     gradient: ClassVar[str] = "hand-written"
     no_gradient_reason: ClassVar[str] = ""
+    #: Whether the inputs are integer ids (Embedding) rather than features.
+    integer_inputs: ClassVar[bool] = False
 
     def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
         cfg = dict(config or {})
