@@ -75,7 +75,7 @@ def weights_path_for(path: Path) -> Path:
 def save_weights(path: Path, weights: Weights) -> None:
     import io
 
-    arrays = {f"{nid}/{wname}": np.ascontiguousarray(arr) for nid, ws in weights.items() for wname, arr in ws.items()}
+    arrays = {f"{nid}/{wname}": np.array(arr, order="C") for nid, ws in weights.items() for wname, arr in ws.items()}
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write_bytes(Path(path), buf.getvalue())

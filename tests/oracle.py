@@ -34,6 +34,8 @@ def keras_layer(layer: Layer, input_shapes, weights: dict[str, np.ndarray] | Non
     if weights is not None:
         specs = layer.weight_specs(list(input_shapes))
         kl.set_weights([weights[s.name] for s in specs])
+        if specs and hasattr(kl, "finalize_state"):
+            kl.finalize_state()  # Normalization reads its adapted weights from here, as after loading a file
     return kl
 
 
@@ -72,7 +74,7 @@ def keras_forward(layer: Layer, inputs: list[np.ndarray], weights: dict[str, np.
 def random_inputs(shapes, rng, dtype=np.float32, batch=3, layer: Layer | None = None):
     """Random data for ``shapes``; token ids below ``input_dim`` for layers that take integer inputs."""
     if layer is not None and layer.integer_inputs:
-        high = layer.config.get("input_dim", 4)
+        high = layer.config.get("input_dim") or layer.config.get("num_tokens") or 4
         return [rng.integers(0, high, size=(batch, *s[1:])).astype(np.int32) for s in shapes]
     return [rng.standard_normal((batch, *s[1:])).astype(dtype) for s in shapes]
 

@@ -169,7 +169,9 @@ LOAD_WEIGHTS = '''def load_weights(model, path):
     with np.load(path, allow_pickle=False) as data:
         for layer in model.layers:
             if layer.weights:
-                layer.set_weights([data[f"{layer.name}/{i}"] for i in range(len(layer.weights))])'''
+                layer.set_weights([data[f"{layer.name}/{i}"] for i in range(len(layer.weights))])
+                if hasattr(layer, "finalize_state"):
+                    layer.finalize_state()  # as Keras's loader does (Normalization reads its statistics)'''
 
 
 def _training_settings(plan: ExportPlan, training: dict | None) -> dict[str, Any]:

@@ -93,5 +93,5 @@ def weight_arrays(plan: ExportPlan, weights: Weights | None, key_name: Any = Non
             if tuple(arr.shape) != tuple(spec.shape):
                 raise GraphError(f"{plan.layer(nid).owner}: saved weight '{spec.name}' has shape {tuple(arr.shape)} "
                                  f"but the layer needs {tuple(spec.shape)}; train the graph again.")
-            out[f"{name}/{i}"] = np.ascontiguousarray(arr)
+            out[f"{name}/{i}"] = np.array(arr, order="C")  # (ascontiguousarray would make a 0-d weight 1-d)
     return out

@@ -18,10 +18,11 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     reshaping,
     merging,
     activation_layers,
+    preprocessing,
 )
 
 FAMILIES = ("core", "convolutional", "pooling", "recurrent", "normalization", "regularization",
-            "reshaping", "merging", "activation")
+            "reshaping", "merging", "activation", "preprocessing")
 
 
 def layer_class(class_name: str) -> type[Layer]:

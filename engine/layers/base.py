@@ -101,6 +101,8 @@ class Field:
                 raise ConfigError(f"{where} must be an int or a tuple of {n} ints, got {value!r}.", self.name)
             return tuple(self._check_range(self._as_int(v, where), where) for v in items)
         if k == "floats":
+            if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+                value = (value,)  # one number broadcasts, as in Keras
             if not isinstance(value, (list, tuple)):
                 raise ConfigError(f"{where} must be a tuple of numbers, got {value!r}.", self.name)
             return tuple(Field(self.name, "float").validate(v, owner) for v in value)
@@ -336,8 +338,8 @@ class Layer:
                  weights: dict[str, np.ndarray]) -> tuple[list[np.ndarray | None], dict[str, np.ndarray]]:
         """Return gradients for each input (None for integer inputs) and for each trainable weight."""
         num = self.numerics()
-        if num.backward is None:
-            raise NotImplementedError(f"{self.owner} has no gradient: {self.no_gradient_reason}")
+        if self.gradient == "none":
+            return [None], {}  # piecewise constant (one input, checked by the contract test): nothing flows back
         grad_in, grad_w = num.backward(grad_out, cache, *(weights.get(w) for w in num.weights),
                                        **resolve_args(num.args, True))
         return list(grad_in), {w: g for w, g in zip(num.weights, grad_w) if g is not None}

@@ -29,6 +29,8 @@ def randomize(model, seed: int = 0) -> None:
                 ws.append((rng.normal(0, 0.4, w.shape)).astype(w.dtype))
         if ws:
             layer.set_weights(ws)
+            if hasattr(layer, "finalize_state"):
+                layer.finalize_state()  # Normalization computes with the statistics it reads here
 
 
 def mlp():
@@ -129,8 +131,25 @@ def activations():
     return k.Model(x0, L.Concatenate()(parts), name="activations")
 
 
+def preprocessing():
+    """Raw pixels and raw values in: the preprocessing layers are part of the model."""
+    k = keras()
+    L = k.layers
+    img = k.Input((7, 6, 3), name="pixels")
+    x = L.Rescaling([1 / 255, 1 / 127.5, 1 / 64], offset=-0.5)(img)
+    x = L.Normalization()(x)
+    x = L.CenterCrop(5, 4)(x)
+    x = L.Resizing(6, 3, interpolation="bilinear")(x)
+    x = L.Resizing(4, 4, interpolation="nearest")(x)
+    x = L.Flatten()(L.Conv2D(2, 3, **K)(x))
+    raw = k.Input((4,), name="raw")
+    bins = L.CategoryEncoding(4, output_mode="count")(L.Discretization(bin_boundaries=[-0.5, 0.0, 0.5])(raw))
+    fixed = L.Normalization(mean=[0.5], variance=[2.0])(raw)
+    return k.Model([img, raw], L.Dense(3, **K)(L.Concatenate()([x, bins, fixed])), name="preprocessing")
+
+
 MODELS = {"mlp": mlp, "conv": conv, "sequence": sequence, "merging": merging, "embedding": embedding,
-          "activations": activations}
+          "activations": activations, "preprocessing": preprocessing}
 
 
 def sample_inputs(model, n: int = 5, seed: int = 1):
