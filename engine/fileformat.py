@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import stat
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,12 +52,19 @@ def document_to_json(graph: LayerGraph, training: dict[str, Any] | None = None,
             "weights": weights_file, "training": dict(training or {})}
 
 
-
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then ``os.replace``."""
+    """Write to a temporary file in the same folder, fsync, then ``os.replace``.
+
+    The file gets the mode a plain ``open(path, "w")`` would give it: the existing file's mode, else
+    0666 minus the umask (``mkstemp`` alone would make every saved file 0600).  Temporaries of ours
+    left by a killed save (``.NAME.<pid>.*.tmp`` of a process that is gone) are removed first.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    folder = path.parent if str(path.parent) else Path(".")
+    _remove_stale_temporaries(folder, path.name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
+        _chmod(fd, tmp, _mode_for(path))
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
@@ -66,6 +76,75 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (``/proc``), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _chmod(fd: int, tmp: str, mode: int) -> None:
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, mode)
+    else:  # Windows: only the read-only bit exists
+        os.chmod(tmp, mode)
+
+
+_TEMP_TAIL = re.compile(r"\.(\d+)\.[A-Za-z0-9_]+\.tmp$|\.[A-Za-z0-9_]{8}\.tmp$")
+STALE_TEMP_SECONDS = 3600
+
+
+def _remove_stale_temporaries(folder: Path, name: str) -> None:
+    """Delete ``.NAME.<pid>.<random>.tmp`` files whose writing process is gone (or, for names without a
+    pid, from older versions, that are over an hour old).  Anything else is left alone."""
+    prefix = f".{name}."
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(prefix) and e.name.endswith(".tmp")]
+    except OSError:
+        return
+    for entry in entries:
+        m = _TEMP_TAIL.fullmatch(entry.name[len(prefix) - 1:])
+        if m is None:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            stale = (not _process_alive(int(m.group(1))) if m.group(1)
+                     else time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMP_SECONDS)
+            if stale:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread of ours may be saving this file right now
+    if os.name != "posix":
+        return True  # no safe liveness probe: leave it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
 
 
 def weights_path_for(path: Path) -> Path:
