@@ -36,6 +36,10 @@ class FileFormatError(LayergraphError):
     """A document, dataset or model file cannot be read.  The message names the file and the place."""
 
 
+class UsageError(LayergraphError):
+    """A command-line argument has a value the command cannot use (exit 2, like argparse's own errors)."""
+
+
 class TrainingError(LayergraphError):
     """Training cannot start or had to stop (NaN, memory, data that does not fit)."""
 
