@@ -531,14 +531,24 @@ def _initializer_name(env: dict) -> str | None:
     if not isinstance(cname, str):
         return None
     if cname == "VarianceScaling":
-        return _VS_NAMES.get((cfg.get("mode"), cfg.get("distribution"), float(cfg.get("scale", 1.0))))
+        return _VS_NAMES.get((cfg.get("mode"), cfg.get("distribution"), _number(cfg.get("scale", 1.0))))
     name = to_snake_case(cname)
     defaults = {"random_normal": {"mean": 0.0, "stddev": 0.05}, "random_uniform": {"minval": -0.05, "maxval": 0.05},
                 "orthogonal": {"gain": 1.0}}
     for k, v in defaults.get(name, {}).items():
-        if k in cfg and float(cfg[k]) != v:
+        if k in cfg and _number(cfg[k]) != v:
             return None
     return name
+
+
+def _number(value: Any) -> float | None:
+    """A config number as float; None for anything else (text, lists, huge integers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def _tensor_list(value: Any) -> list[list]:
