@@ -227,6 +227,21 @@ def test_what_import_writes_passes_validate(tmp_path, capsys):
     assert _run(capsys, "validate", out)[0] == 0
 
 
+@pytest.mark.parametrize("where", ["class_name", "name", "argument", "value"])
+def test_import_never_echoes_a_megabyte_string(tmp_path, capsys, where):
+    big = "B" * 1_000_000 + "\nline two"
+    cfg = _keras_json()
+    layer = cfg["config"]["layers"][1]
+    if where == "class_name":
+        layer["class_name"] = big
+    elif where == "name":
+        layer["config"]["name"] = big
+    else:
+        layer["config"].update({big: 1} if where == "argument" else {"lora_rank": big})
+    code, err, _ = _import(tmp_path, capsys, json.dumps(cfg))
+    assert code in (1, 2) and len(err) < 600
+
+
 # ----- item 7: only Keras's own regularizers, constraints and initializers ----------------------------------
 FOREIGN = [
     {"kernel_regularizer": {"module": "os", "class_name": "L2", "config": {"l2": 0.01}, "registered_name": None}},
