@@ -19,7 +19,7 @@ import engine.graph
 from engine.cli import main
 from engine.errors import MAX_QUOTED, FileFormatError, GraphError, shown
 from engine.export.cli import npz_bytes
-from engine.fileformat import document_from_json, member_name, member_path, save_document
+from engine.fileformat import document_from_json, member_name, member_path, read_npz, save_document
 from engine.graph import MAX_NAME_LENGTH, EdgesError, LayerGraph
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -358,6 +358,24 @@ BAD_NPZ = {
     "not a zip": lambda: b"hello",
     "truncated zip": lambda: _zip({"n2/kernel.npy": _npy("(4, 3)", bytes(48))})[:-30],
 }
+
+
+def test_read_npz_reads_what_numpy_reads(tmp_path):
+    """The checked reader agrees with ``np.load`` on every layout and numeric dtype numpy writes."""
+    rng = np.random.default_rng(0)
+    arrays = {"c": rng.normal(size=(3, 4)).astype(np.float32), "f": np.asfortranarray(rng.normal(size=(2, 5))),
+              "big_endian": np.arange(6, dtype=">i4").reshape(2, 3), "u8": np.arange(5, dtype=np.uint8),
+              "flags": np.array([True, False]), "scalar": np.array(3.5), "empty": np.zeros((0, 4)),
+              "n1/kernel": np.ones((2, 2), np.float16)}
+    p = tmp_path / "a.npz"
+    np.savez_compressed(p, **arrays)
+    got = read_npz(p)
+    with np.load(p, allow_pickle=False) as ref:
+        assert sorted(got) == sorted(ref.files)
+        for k in ref.files:
+            assert got[k].dtype == ref[k].dtype and got[k].shape == ref[k].shape
+            np.testing.assert_array_equal(got[k], ref[k])
+    got["c"][0, 0] = 1.0  # writable, like np.load's arrays
 
 
 @pytest.mark.parametrize("case", BAD_NPZ)
