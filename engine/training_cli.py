@@ -204,6 +204,10 @@ def _weights_beside(path: Path) -> Path:
         ref = json.loads(path.read_text(encoding="utf-8")).get("weights")
     except (OSError, ValueError, AttributeError, RecursionError):
         ref = None
+    return _weights_path(path, ref)
+
+
+def _weights_path(path: Path, ref: Any) -> Path:
     ok = isinstance(ref, str) and ref and Path(ref).name == ref and "\0" not in ref
     return path.parent / ref if ok else weights_path_for(path)
 
@@ -214,8 +218,7 @@ def _save_beside(path: Path, weights, training: dict[str, Any]) -> Path:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise FileFormatError(f"{path}: cannot be re-read to record the weights ({exc}).") from None
-    ref = data.get("weights")
-    wpath = path.parent / ref if isinstance(ref, str) and ref and Path(ref).name == ref else weights_path_for(path)
+    wpath = _weights_path(path, data.get("weights"))
     save_weights(wpath, weights)
     data["weights"] = wpath.name
     data["training"] = training
