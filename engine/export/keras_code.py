@@ -61,7 +61,7 @@ def _short_envelope(value: Any) -> Any:
         return value
     return {k: v for k, v in value.items()
             if not (k == "registered_name" and v is None)
-            and not (k == "module" and isinstance(v, str) and v.startswith("keras"))}
+            and not (k == "module" and v in ("keras.regularizers", "keras.constraints"))}
 
 
 def _value_source(field_name: str, kind: str, value: Any) -> str:
