@@ -20,6 +20,7 @@ import numpy as np
 from engine.errors import ConfigError, FileFormatError, GraphError
 from engine.graph import LayerGraph, jsonable
 from engine.layers import LAYERS
+from engine.training_settings import read_training_settings
 
 FORMAT = "layergraph"
 VERSION = 1
@@ -195,6 +196,7 @@ def document_from_json(data: Any, where: str = "<document>") -> Document:
     training = data.get("training") or {}
     if not isinstance(training, dict):
         raise fail("training", "expected an object.")
+    training = read_training_settings(training)
     graph.metadata["training"] = training
     return Document(graph, None, training)
 
