@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 the graph is invalid or the command failed on valid inp
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -32,8 +33,19 @@ def _load(path: str):
     return load_document(path)
 
 
+# inline code (``x`` or `x`), then **strong** and *emphasis*; code is matched first, so a ``*`` inside
+# code (``h*w*c``) is left alone
+_MARKUP = re.compile(r"``(.+?)``|`([^`]+)`|\*\*(\S(?:.*?\S)?)\*\*|(?<![\w*])\*(\S(?:[^*]*?\S)?)\*(?![\w*])")
+
+
+def plain_text(markup: str) -> str:
+    """A docstring paragraph as one line of terminal text: RST/Markdown inline markup removed, lines joined."""
+    text = _MARKUP.sub(lambda m: next(g for g in m.groups() if g is not None), markup)
+    return " ".join(text.split())
+
+
 def cmd_layers(args) -> int:
-    """List the catalog by family with each layer's one-line doc."""
+    """List the catalog by family with each layer's summary (the first paragraph of its doc)."""
     from engine.layers import FAMILIES, LAYERS
 
     for fam in FAMILIES:
@@ -42,7 +54,7 @@ def cmd_layers(args) -> int:
             continue
         print(f"{fam}:")
         for cls in members:
-            print(f"  {cls.class_name:<24} {cls.doc().splitlines()[0]}")
+            print(f"  {cls.class_name:<24} {plain_text(cls.doc())}")
     return EXIT_OK
 
 
