@@ -319,8 +319,13 @@ class CurvesView(QWidget):
 
     # ----- run lifecycle -------------------------------------------------------------------------------
     def reset(self) -> None:
-        for s in self.all_series + list(self.grad.values()):
+        for s in self.all_series:
             s.clear()
+        for s in self.grad.values():  # one series per layer of the graph trained: removed with its legend entry
+            self.grad_plot.getPlotItem().removeItem(s.item)
+        self.grad = {}
+        self._grad_ticks = None
+        self.grad_plot.getPlotItem().getAxis("left").setTicks(None)
         self._ema: float | None = None
         self.epochs: list[dict[str, float]] = []
         self.batches: list[tuple[int, int, float]] = []
