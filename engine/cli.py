@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                               "as graphs of Keras 3 layers.")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("open", help="open the designer on GRAPH or an example (the default without a command)")
+    sub.add_parser("doctor", help="check the system libraries Qt needs and the display; name what is missing")
     sub.add_parser("layers", help="list the layer catalog").set_defaults(func=cmd_layers)
     for name, fn, doc in (("validate", cmd_validate, "print the graph's problems, one per line"),
                           ("summary", cmd_summary, "print a Keras-style summary table")):
