@@ -199,7 +199,7 @@ def doctor(argv: list[str] | None = None, loadable: Callable[[str], bool] | None
             ok = False
             print(describe_missing(missing))
         else:
-            print(f"system libraries: all {len(requirements)} packages' libraries found")
+            print(f"system libraries: all {sum(len(r.libraries) for r in requirements)} found")
             error = _plugin_loads(qt_dir)
             if error:
                 ok = False
