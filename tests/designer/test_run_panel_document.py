@@ -100,3 +100,20 @@ def test_a_graph_trained_on_the_command_line_opens_on_its_dataset(qtbot, shown, 
     assert panel.dataset.currentData() == "digits" and panel.epochs.value() == 1
     assert panel.problem is None and panel.train_button.isEnabled()
     assert shown.doc.weights and panel.reset_button.isEnabled()
+
+
+def test_opening_a_document_during_a_run_ends_it_and_keeps_nothing_of_it(qtbot, shown):
+    panel = shown.run_panel
+    assert shown.files.open_example(EXAMPLES_DIR / "spirals_mlp.lgraph")
+    qtbot.waitUntil(lambda: not panel._check_timer.isActive())
+    panel.speed.setCurrentIndex(panel.speed.findData(3.0))  # slow enough to still run when the file opens
+    with qtbot.waitSignal(panel.progress, timeout=10000):
+        qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.curves.point_count > 0, timeout=10000)
+    with qtbot.waitSignal(panel.run_finished, timeout=10000) as ended:
+        assert shown.files.open_example(EXAMPLES_DIR / "digits_mlp.lgraph")
+    assert ended.args == ["stopped"] and panel.thread is None and shown.doc.locked_reason is None
+    assert panel.message.text() == "The run was stopped because another document was opened."
+    assert shown.doc.weights is None and panel.curves.point_count == 0 and panel.curves.grad == {}
+    assert panel.progress_bar.value() == 0 and panel.rate_label.text() == ""
+    assert panel.problem is None and panel.train_button.isEnabled() and panel.data_view.mode == "images"
