@@ -126,9 +126,10 @@ def plugin_libraries(qt_dir: Path) -> list[str]:
 
 def missing_libraries(requirements: list[Requirement], needed: Iterable[str] = (),
                       loadable: Callable[[str], bool] = can_load) -> list[tuple[str, str | None]]:
-    """``(library, package or None)`` for every listed or needed library the loader cannot find."""
+    """``(library, package or None)`` for each ``needed`` library (when none is given: each listed
+    one) that the loader cannot find; only what Qt really loads can stop the designer from starting."""
     package_of = {lib: r.package for r in requirements for lib in r.libraries}
-    libraries = list(dict.fromkeys([*package_of, *needed]))
+    libraries = list(dict.fromkeys(needed)) or list(package_of)
     return [(lib, package_of.get(lib)) for lib in libraries if lib not in BASE_LIBRARIES and not loadable(lib)]
 
 

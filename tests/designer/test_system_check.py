@@ -53,9 +53,15 @@ def test_a_missing_library_is_named_with_its_package_and_one_apt_command():
 
 def test_a_library_missing_on_this_machine_is_found_by_the_real_loader():
     fake = Requirement("libfake-layergraph0", ("libfake-layergraph.so.0",))
-    problem = startup_problem(X11, "linux", requirements=[*read_requirements(), fake])
-    assert problem is not None and "libfake-layergraph.so.0  (package libfake-layergraph0)" in problem
+    assert missing_libraries([*read_requirements(), fake]) == [("libfake-layergraph.so.0", "libfake-layergraph0")]
     assert missing_libraries(read_requirements()) == []  # everything else is installed here
+
+
+@linux_only
+def test_a_needed_library_no_listed_package_provides_is_still_named():
+    problem = startup_problem(X11, "linux", loadable=_all_but("libxcb-sync.so.1"),
+                              requirements=[r for r in read_requirements() if r.package != "libxcb-sync1"])
+    assert problem is not None and "libxcb-sync.so.1  (find its package with `apt-file search" in problem
 
 
 def test_other_platforms_are_not_checked():
