@@ -116,7 +116,7 @@ class MainWindow(QMainWindow):
         self.run_panel = attach_run_panel(self)
         for dock in (self.run_dock, self.curves_dock, self.layer_dock, self.data_dock):
             self.view_menu.addAction(dock.toggleViewAction())
-        self.autosaver = Autosaver(self.doc, autosave_dir, parent=self)
+        self.autosaver = Autosaver(self.doc, autosave_dir, parent=self, name_of=lambda: self.example_name)
         self.restore_settings()
         self.update_title()
         self.update_status()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -40,8 +41,19 @@ def _load(path: str):
     return load_document(path)
 
 
+# inline code (``x`` or `x`), then **strong** and *emphasis*; code is matched first, so a ``*`` inside
+# code (``h*w*c``) is left alone
+_MARKUP = re.compile(r"``(.+?)``|`([^`]+)`|\*\*(\S(?:.*?\S)?)\*\*|(?<![\w*])\*(\S(?:[^*]*?\S)?)\*(?![\w*])")
+
+
+def plain_text(markup: str) -> str:
+    """A docstring paragraph as one line of terminal text: RST/Markdown inline markup removed, lines joined."""
+    text = _MARKUP.sub(lambda m: next(g for g in m.groups() if g is not None), markup)
+    return " ".join(text.split())
+
+
 def cmd_layers(args) -> int:
-    """List the catalog by family with each layer's one-line doc."""
+    """List the catalog by family with each layer's summary (the first paragraph of its doc)."""
     from engine.layers import FAMILIES, LAYERS
 
     for fam in FAMILIES:
@@ -50,7 +62,7 @@ def cmd_layers(args) -> int:
             continue
         print(f"{fam}:")
         for cls in members:
-            print(f"  {cls.class_name:<24} {cls.doc().splitlines()[0]}")
+            print(f"  {cls.class_name:<24} {plain_text(cls.doc())}")
     return EXIT_OK
 
 
@@ -107,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                               "as graphs of Keras 3 layers.")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("open", help="open the designer on GRAPH or an example (the default without a command)")
+    sub.add_parser("doctor", help="check the system libraries Qt needs and the display; name what is missing")
     sub.add_parser("layers", help="list the layer catalog").set_defaults(func=cmd_layers)
     for name, fn, doc in (("validate", cmd_validate, "print the graph's problems, one per line"),
                           ("summary", cmd_summary, "print a Keras-style summary table")):

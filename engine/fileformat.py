@@ -24,6 +24,7 @@ import numpy as np
 from engine.errors import ConfigError, FileFormatError, GraphError, shown
 from engine.graph import EdgesError, LayerGraph, check_name, check_node_id, jsonable
 from engine.layers import LAYERS
+from engine.training_settings import read_training_settings
 
 FORMAT = "layergraph"
 VERSION = 1
@@ -310,6 +311,7 @@ def document_from_json(data: Any, where: str = "<document>") -> Document:
     training = data.get("training") or {}
     if not isinstance(training, dict):
         raise fail("training", "expected an object.")
+    training = read_training_settings(training)
     graph.metadata["training"] = training
     return Document(graph, None, training)
 

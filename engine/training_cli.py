@@ -23,6 +23,7 @@ from engine.executor import CompiledGraph, Executor, ParamStore, WeightsMismatch
 from engine.fileformat import (atomic_write_bytes, check_writable, load_document, read_npy, read_npz, save_document,
                                save_weights, weights_path_for)
 from engine.training import Callback, fit
+from engine.training_settings import DATASET
 from engine.validation import infer_shapes
 from engine.cli import EXIT_INVALID, EXIT_OK, error, print_problems
 
@@ -110,7 +111,7 @@ def _settings(args, previous: dict[str, Any]) -> dict[str, Any]:
     lr = args.lr
     if lr is None and args.optimizer in (None, previous.get("optimizer")):
         lr = previous.get("learning_rate")  # a previous rate belongs to the previous optimizer only
-    return {"data": args.data,
+    return {DATASET: args.data,
             "epochs": pick(args.epochs, "epochs"),
             "batch_size": pick(args.batch_size, "batch_size"),
             "optimizer": pick(args.optimizer, "optimizer"),
@@ -160,6 +161,8 @@ def run_train(args) -> int:
     if isinstance(label_column, str) and label_column.lstrip("-").isdigit():
         label_column = int(label_column)
     x, y = load_dataset(args.data, label_column=label_column)
+    if args.label_column is not None:  # the designer opens the .csv on the same column
+        s["label_column"] = args.label_column
     if not isinstance(s["optimizer"], str):
         s["optimizer"] = str(s["optimizer"].get("name", "adam")) if isinstance(s["optimizer"], dict) else "adam"
     with warnings.catch_warnings():

@@ -26,6 +26,9 @@ LABEL_FONT.setPointSize(7)
 BINARY_MAP = pg.ColorMap([0.0, 0.5, 1.0], [pg.mkColor("#9ec5e8"), pg.mkColor("#ffffff"), pg.mkColor("#ffc58f")])
 
 
+NO_DATA_NOTE = "The data appears here once the graph and the dataset fit together."
+
+
 class DataView(QWidget):
     def __init__(self, ask_path=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,7 +45,7 @@ class DataView(QWidget):
         self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.note.setWordWrap(True)
         self.stack.addWidget(self.note)
-        self.show_note("The data appears here once the graph and the dataset fit together.")
+        self.show_note(NO_DATA_NOTE)
         self.mode = "none"
         self.boundary_frames = 0
         self.confusion_epoch: int | None = None

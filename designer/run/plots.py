@@ -93,6 +93,11 @@ class GrowOnlyRange:
         if fixed_x is not None:
             self.fixed_x = fixed_x
 
+    def clear_view(self) -> None:
+        """Back to the range of a plot that has shown nothing yet (no axes left from other data)."""
+        self.cur = None
+        self.vb.setRange(xRange=self.fixed_x or (0, 1), yRange=self.fixed_y or (0, 1), padding=0)
+
     def include(self, x0: float, x1: float, y0: float, y1: float) -> None:
         if not all(np.isfinite(v) for v in (x0, x1, y0, y1)):
             return
@@ -319,8 +324,13 @@ class CurvesView(QWidget):
 
     # ----- run lifecycle -------------------------------------------------------------------------------
     def reset(self) -> None:
-        for s in self.all_series + list(self.grad.values()):
+        for s in self.all_series:
             s.clear()
+        for s in self.grad.values():  # one series per layer of the graph trained: removed with its legend entry
+            self.grad_plot.getPlotItem().removeItem(s.item)
+        self.grad = {}
+        self._grad_ticks = log_ticks(0.0, 1.0)  # the empty plot's range (pyqtgraph's own log ticks crowd it)
+        self.grad_plot.getPlotItem().getAxis("left").setTicks([self._grad_ticks])
         self._ema: float | None = None
         self.epochs: list[dict[str, float]] = []
         self.batches: list[tuple[int, int, float]] = []
@@ -328,7 +338,7 @@ class CurvesView(QWidget):
         self.last_step = 0
         self.lr_value: float | None = None
         for r in getattr(self, "ranges", {}).values():
-            r.reset()
+            r.clear_view()
 
     def begin(self, names: dict[str, str], lr: float | None, total_steps: int = 1) -> None:
         """A new run continues the curves where the previous one stopped (same weights, later steps)."""

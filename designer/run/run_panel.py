@@ -27,7 +27,7 @@ from engine.losses import LOSSES, default_loss
 from engine.optimizers import OPTIMIZERS
 from engine.training import output_activation, validation_cut
 
-from .data_plots import DataView
+from .data_plots import NO_DATA_NOTE, DataView
 from .node_plots import LayerView
 from .plots import CurvesView, apply_plot_theme
 from .snapshots import data_fit_problem, describe_data, grid_kind, node_snapshot, sample_indices, take_samples
@@ -278,21 +278,21 @@ class RunPanel(QWidget):
         self._check_timer.start()
 
     def compute_problem(self) -> str | None:
-        """Why Train is unavailable now (graph problems, unreadable data, data that does not fit)."""
-        res = self.doc.result
-        if len(self.doc.graph) == 0:
-            return "The graph is empty; add an Input and some layers."
-        if res.problems:
-            n = len(res.problems)
-            first = res.problems[0]
-            where = self.doc.graph.node(first.node_id).name + ": " if first.node_id in self.doc.graph else ""
-            return f"Fix the graph first ({n} problem{'s' if n > 1 else ''}) — {where}{first.message}"
+        """Why Train is unavailable now (graph problems, unreadable data, data that does not fit).
+
+        The data preview describes the chosen data whatever the graph; the "auto" loss names the loss
+        only when the current graph and data decide it."""
+        self.loss.setItemText(0, "auto")
         try:
             x, y, _kind = self.load_data()
         except LayergraphError as exc:
             self.preview.setText("")
-            return str(exc)
+            return self._graph_problem() or str(exc)
         self.preview.setText(describe_data(x, y))
+        res = self.doc.result
+        graph_problem = self._graph_problem()
+        if graph_problem:
+            return graph_problem
         try:
             plan = CompiledGraph(self.doc.graph, res)
         except LayergraphError as exc:
@@ -306,6 +306,17 @@ class RunPanel(QWidget):
         if problem:
             return f"The data does not fit the graph: {problem}"
         self._show_data(plan, x, y, _kind, round(self.val_split.value(), 4))
+        return None
+
+    def _graph_problem(self) -> str | None:
+        res = self.doc.result
+        if len(self.doc.graph) == 0:
+            return "The graph is empty; add an Input and some layers."
+        if res.problems:
+            n = len(res.problems)
+            first = res.problems[0]
+            where = self.doc.graph.node(first.node_id).name + ": " if first.node_id in self.doc.graph else ""
+            return f"Fix the graph first ({n} problem{'s' if n > 1 else ''}) — {where}{first.message}"
         return None
 
     def update_state(self) -> None:
@@ -335,13 +346,35 @@ class RunPanel(QWidget):
             self._schedule_check()
 
     def _on_doc_reset(self) -> None:
+        """Another document was set: from now on everything the panel and the plot docks show is about
+        it (its settings, no progress or result of the previous one), computed now rather than on the
+        next check, so nothing of the previous document (or of none) is ever on screen."""
+        message = ""
         if self.thread is not None:  # another document replaced this one: abandon the run, keep nothing
             self.thread.control.stop()
-            self._end_run("stopped", "The run was stopped because another document was opened.")
+            self._end_run("stopped", "")
+            message = "The run was stopped because another document was opened."
         self.apply_settings(self.doc.training)
-        self.curves.reset()
+        self.selected = None
         self.layer_view.set_node(None)
-        self._schedule_check()
+        self._clear_run_views()
+        self.data_view.show_note(NO_DATA_NOTE)
+        self.message.setStyleSheet("")
+        self.message.setText(message)
+        self._check_timer.stop()
+        self.update_state()
+
+    def _clear_run_views(self) -> None:
+        """Forget the last run's curves, pictures, progress and speed (new document, or weights reset)."""
+        self.curves.reset()
+        self.layer_view.reset()
+        if self.scene is not None:
+            self.scene.clear_decorations()
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("")
+        self.rate_label.setText("")
+        self._shown_data = None  # the Data view goes back to the bare data
+        self._trained_pass = None
 
     # ----- run control ---------------------------------------------------------------------------------
     def train(self, step_only: bool = False) -> bool:
@@ -441,15 +474,8 @@ class RunPanel(QWidget):
         if self.state != "idle":
             return
         self.doc.set_weights(None)
-        self.curves.reset()
-        self.layer_view.reset()
-        if self.scene is not None:
-            self.scene.clear_decorations()
-        self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("")
-        self.rate_label.setText("")
+        self._clear_run_views()
         self.message.setText("Weights reset; the next run starts from fresh initial weights.")
-        self._shown_data = None  # the Data view goes back to the bare data
         self.update_state()
 
     def wait_for_end(self, timeout_ms: int = END_WAIT_MS) -> bool:
