@@ -1,6 +1,6 @@
 """Recurrent layers: SimpleRNN, LSTM, GRU and the Bidirectional wrapper (``keras/src/layers/rnn``).
 
-The numerics live in ``engine/numerics/recurrent.py`` and ``engine/numerics/lstm.py``; here each layer
+The numerics live in ``engine/numerics/`` (``recurrent.py``, ``lstm.py``, ``gru.py``); here each layer
 declares its weights, its shape rule and which of those functions it runs with which arguments.
 Bidirectional passes its inner layers' functions to ``bidirectional_forward``.
 """
@@ -15,7 +15,7 @@ import numpy as np
 from engine.errors import ConfigError, ShapeError
 from engine.layers.base import (Field, Fn, Layer, Numerics, WeightSpec, activation_fn, register_layer,
                                 resolve_args)
-from engine.numerics import lstm
+from engine.numerics import gru, lstm
 from engine.numerics import recurrent as num
 from engine.shapes import Shape, fmt_shape
 
@@ -223,7 +223,7 @@ class GRU(BaseRNN):
         Field("reset_after", "bool", True, "Apply the reset gate after the recurrent matmul (Keras 3 default)."),
         Field("use_cudnn", "json", "auto", _PASSTHROUGH),
     )
-    functions = (num.gru_forward, num.gru_backward)
+    functions = (gru.gru_forward, gru.gru_backward)
 
     def bias_shape(self):
         u3 = 3 * self.config["units"]

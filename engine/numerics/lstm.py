@@ -10,9 +10,9 @@ folded into the kernels).  Other activations and dropout run the generic time-ma
 import numpy as np
 
 from engine.numerics.activations import sigmoid, sigmoid_grad, tanh, tanh_grad
-from engine.numerics.recurrent import (rnn_buffer, rnn_hot_activation, rnn_input_backward, rnn_output,
-                                       rnn_output_grad, rnn_prepare, rnn_project, rnn_project_backward,
-                                       rnn_project_kernel_grad, rnn_projection)
+from engine.numerics.recurrent import (rnn_buffer, rnn_feature_major, rnn_hot_activation, rnn_input_backward,
+                                       rnn_output, rnn_output_grad, rnn_prepare, rnn_project,
+                                       rnn_project_backward, rnn_project_kernel_grad, rnn_projection)
 
 
 def lstm_forward(x, kernel, recurrent_kernel, bias=None, activation=tanh, recurrent_activation=sigmoid,
@@ -27,7 +27,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, activation=tanh, recurr
                                     return_sequences, go_backwards, dropout, recurrent_dropout, training, rng)
     if training:
         return lstm_fused_forward(x, kernel, recurrent_kernel, bias, return_sequences, go_backwards)
-    xa = lstm_feature_major(x, bias is not None, go_backwards, buffers)
+    xa = rnn_feature_major(x, bias is not None, go_backwards, buffers)
     hs = lstm_fused_infer(xa, kernel, recurrent_kernel, bias, return_sequences, buffers)
     out = (hs.transpose(2, 0, 1) if return_sequences else hs.T).copy()    # hs may be a reused buffer
     return out, ("fused", x, None)
@@ -104,15 +104,6 @@ def lstm_gate_scale(units, dtype):
     return scale
 
 
-def lstm_feature_major(x, ones, go_backwards, buffers=None):
-    """``(t, f [+ a row of ones], b)`` copy of ``x (b, t, f)``, reversed in time for go_backwards."""
-    batch, steps, feats = x.shape
-    xa = rnn_buffer(buffers, "lstm_x", (steps, feats + ones, batch), x.dtype)
-    xa[:, :feats] = x.transpose(1, 2, 0)[::-1] if go_backwards else x.transpose(1, 2, 0)
-    xa[:, feats:] = 1
-    return xa
-
-
 def lstm_fused_weights(kernel, recurrent_kernel, bias, perm=None):
     """Transposed, gate-scaled kernels ``(4u, f [+ 1])`` (bias as the last column) and ``(4u, u)``."""
     scale = lstm_gate_scale(recurrent_kernel.shape[0], kernel.dtype)
@@ -126,7 +117,7 @@ def lstm_fused_weights(kernel, recurrent_kernel, bias, perm=None):
 def lstm_fused_forward(x, kernel, recurrent_kernel, bias, return_sequences, go_backwards):
     """Training forward of the default cell: output and the cache ``lstm_fused_backward`` needs."""
     feats = x.shape[2]
-    xa = lstm_feature_major(x, bias is not None, go_backwards)
+    xa = rnn_feature_major(x, bias is not None, go_backwards)
     steps, _, batch = xa.shape
     u = recurrent_kernel.shape[0]
     dt = xa.dtype
@@ -156,7 +147,7 @@ def lstm_fused_forward(x, kernel, recurrent_kernel, bias, return_sequences, go_b
 
 
 def lstm_fused_infer(xa, kernel, recurrent_kernel, bias, return_sequences, buffers=None):
-    """Inference of the default cell on ``xa`` from ``lstm_feature_major``: every step's ``h`` ``(t, u, b)``
+    """Inference of the default cell on ``xa`` from ``rnn_feature_major``: every step's ``h`` ``(t, u, b)``
     with return_sequences, else the last ``(u, b)`` (a reused buffer when ``buffers`` is given).
 
     The gate rows are reordered to i, f, o, c so one affine pass turns the sigmoid gates' ``tanh`` into

@@ -1,4 +1,4 @@
-"""Recurrent layers: SimpleRNN, GRU, the Bidirectional wrapper and the time-loop helpers LSTM shares.
+"""Recurrent layers: SimpleRNN, the Bidirectional wrapper and the time-loop helpers LSTM and GRU share.
 
 Every layer projects the inputs of all time steps in one GEMM (``xp = x @ kernel + bias``, time-major
 ``(timesteps, batch, gates * units)``), so its time loop only does the recurrent matmul; the backward
@@ -14,7 +14,7 @@ the loop: ``(kernel, None, kernel.T)``, or per gate ``(U_g stacked, masks, U_g.T
 """
 import numpy as np
 
-from engine.numerics.activations import sigmoid, sigmoid_grad, tanh, tanh_grad
+from engine.numerics.activations import sigmoid, tanh, tanh_grad
 
 
 def rnn_buffer(buffers, name, shape, dtype):
@@ -95,6 +95,15 @@ def rnn_input_backward(d_xp, xt, kernel, in_masks, go_backwards):
     if go_backwards:
         dx = dx[::-1]
     return np.ascontiguousarray(dx.transpose(1, 0, 2)), d_k, d2.sum(axis=0)
+
+
+def rnn_feature_major(x, ones, go_backwards, buffers=None):
+    """``(t, f [+ a row of ones], b)`` copy of ``x (b, t, f)``, reversed in time for go_backwards."""
+    batch, steps, feats = x.shape
+    xa = rnn_buffer(buffers, "rnn_x", (steps, feats + ones, batch), x.dtype)
+    xa[:, :feats] = x.transpose(1, 2, 0)[::-1] if go_backwards else x.transpose(1, 2, 0)
+    xa[:, feats:] = 1
+    return xa
 
 
 def rnn_output(hs, return_sequences):
@@ -194,95 +203,6 @@ def simple_rnn_backward(g, cache, kernel, recurrent_kernel, bias=None, activatio
     d_r = rnn_project_kernel_grad(proj, hs[:-1], d_pre)
     dx, d_k, d_b = rnn_input_backward(d_pre, xt, kernel, in_m, go_backwards)
     return (dx,), (d_k, d_r, None if bias is None else d_b)
-
-
-# ----- GRU (gate order z, r, h) ------------------------------------------------------------------------
-def gru_forward(x, kernel, recurrent_kernel, bias=None, activation=tanh, recurrent_activation=sigmoid,
-                reset_after=True, return_sequences=False, go_backwards=False, dropout=0.0, recurrent_dropout=0.0,
-                training=False, rng=None, buffers=None):
-    """Keras GRU: ``z, r = recurrent_activation(.)``, ``h = z * h' + (1 - z) * hh``.
-
-    reset_after=True (Keras 3 default, bias ``(2, 3u)``: input then recurrent bias):
-    ``hh = activation(x_h + r * (h' @ U_h + rb_h))``; reset_after=False (bias ``(3u,)``):
-    ``hh = activation(x_h + (r * h') @ U_h)``.
-    """
-    u = recurrent_kernel.shape[0]
-    in_bias = None if bias is None else (bias[0] if reset_after else bias)
-    rec_bias = bias[1] if bias is not None and reset_after else None
-    xt, xp, in_m, rec_m = rnn_prepare(x, kernel, recurrent_kernel, in_bias, 3, go_backwards, dropout,
-                                      recurrent_dropout, training, rng)
-    if reset_after:
-        proj, m_h = rnn_projection(recurrent_kernel, rec_m), None
-    else:                                                          # z, r project h'; the candidate's mask is on h'
-        proj = rnn_projection(recurrent_kernel[:, :2 * u], None if rec_m is None else rec_m[:2])
-        m_h = None if rec_m is None else rec_m[2]
-    fn, rfn = rnn_hot_activation(activation), rnn_hot_activation(recurrent_activation)
-    r_h = np.ascontiguousarray(recurrent_kernel[:, 2 * u:])
-    steps, batch, _ = xp.shape
-    hs = np.zeros((steps + 1, batch, u), dtype=xp.dtype)
-    pre = np.empty_like(xp)                                        # gate pre-activations z, r, h
-    gates = np.empty_like(xp)                                      # z, r, hh
-    inner = np.empty((steps, batch, u), dtype=xp.dtype)            # h' @ U_h + rb_h, or r * h'
-    for t in range(steps):
-        h, p, gt = hs[t], pre[t], gates[t]
-        if reset_after:
-            rnn_project(proj, h, p)
-            if rec_bias is not None:
-                p += rec_bias
-            inner[t] = p[:, 2 * u:]
-            p[:, :2 * u] += xp[t, :, :2 * u]
-            gt[:, :2 * u] = rfn(p[:, :2 * u])
-            p[:, 2 * u:] = xp[t, :, 2 * u:] + gt[:, u:2 * u] * inner[t]
-        else:
-            rnn_project(proj, h, p[:, :2 * u])
-            p[:, :2 * u] += xp[t, :, :2 * u]
-            gt[:, :2 * u] = rfn(p[:, :2 * u])
-            np.multiply(gt[:, u:2 * u], h if m_h is None else h * m_h, out=inner[t])
-            p[:, 2 * u:] = xp[t, :, 2 * u:] + inner[t] @ r_h
-        gt[:, 2 * u:] = fn(p[:, 2 * u:])
-        hs[t + 1] = gt[:, 2 * u:] + gt[:, :u] * (h - gt[:, 2 * u:])
-    return rnn_output(hs[1:], return_sequences), (xt, in_m, proj, m_h, r_h, hs, pre, gates, inner)
-
-
-def gru_backward(g, cache, kernel, recurrent_kernel, bias=None, activation=tanh_grad,
-                 recurrent_activation=sigmoid_grad, reset_after=True, return_sequences=False, go_backwards=False,
-                 dropout=0.0, recurrent_dropout=0.0):
-    xt, in_m, proj, m_h, r_h, hs, pre, gates, inner = cache
-    u = hs.shape[-1]
-    d_hs = rnn_output_grad(g, pre.shape[0], return_sequences)
-    d_pre = np.empty_like(pre)    # gradient of the input projection
-    d_rec = np.empty_like(pre)    # gradient of the recurrent projection (reset_after) / of (r*h') @ U_h
-    dh_next = np.zeros_like(hs[0])
-    rt_h = np.ascontiguousarray(r_h.T)
-    for t in range(pre.shape[0] - 1, -1, -1):
-        h, p, gt, dp, dr = hs[t], pre[t], gates[t], d_pre[t], d_rec[t]
-        z, r, hh = gt[:, :u], gt[:, u:2 * u], gt[:, 2 * u:]
-        dh = d_hs[t] + dh_next
-        dp[:, 2 * u:] = activation(p[:, 2 * u:], hh, dh * (1 - z))
-        dp[:, :u] = recurrent_activation(p[:, :u], z, dh * (h - hh))
-        dh_prev = dh * z
-        if reset_after:
-            dp[:, u:2 * u] = recurrent_activation(p[:, u:2 * u], r, dp[:, 2 * u:] * inner[t])
-            dr[:, :2 * u] = dp[:, :2 * u]
-            dr[:, 2 * u:] = dp[:, 2 * u:] * r
-            dh_prev += rnn_project_backward(proj, dr)
-        else:
-            d_rh = dp[:, 2 * u:] @ rt_h
-            dp[:, u:2 * u] = recurrent_activation(p[:, u:2 * u], r, d_rh * (h if m_h is None else h * m_h))
-            dr[:] = dp
-            d_rh *= r
-            dh_prev += (d_rh if m_h is None else d_rh * m_h) + rnn_project_backward(proj, dp[:, :2 * u])
-        dh_next = dh_prev
-    dx, d_k, d_b = rnn_input_backward(d_pre, xt, kernel, in_m, go_backwards)
-    if reset_after:
-        d_r = rnn_project_kernel_grad(proj, hs[:-1], d_rec)
-        d_bias = np.stack([d_b, d_rec.reshape(-1, 3 * u).sum(axis=0)])
-    else:
-        d_r = np.empty((u, 3 * u), dtype=pre.dtype)
-        d_r[:, :2 * u] = rnn_project_kernel_grad(proj, hs[:-1], d_rec[..., :2 * u])
-        d_r[:, 2 * u:] = inner.reshape(-1, u).T @ d_rec[..., 2 * u:].reshape(-1, u)
-        d_bias = d_b
-    return (dx,), (d_k, d_r, None if bias is None else d_bias)
 
 
 # ----- Bidirectional -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from engine.numerics import activations as act
+from engine.numerics import gru as G
 from engine.numerics import lstm as L
 from engine.numerics import recurrent as R
 from tests.engine.layers import recurrent_naive as naive
@@ -35,8 +36,8 @@ def test_forwards_match_naive_references(return_sequences, go_backwards, use_bia
         (L.lstm_forward, 4, (4 * u,), {}, lambda k, r, b: naive.lstm_naive(xn, k, r, b, "tanh", "sigmoid")),
         (L.lstm_forward, 4, (4 * u,), {"activation": act.relu, "recurrent_activation": act.hard_sigmoid},
          lambda k, r, b: naive.lstm_naive(xn, k, r, b, "relu", "hard_sigmoid")),
-        (R.gru_forward, 3, (2, 3 * u), {}, lambda k, r, b: naive.gru_naive(xn, k, r, b, "tanh", "sigmoid", True)),
-        (R.gru_forward, 3, (3 * u,), {"reset_after": False},
+        (G.gru_forward, 3, (2, 3 * u), {}, lambda k, r, b: naive.gru_naive(xn, k, r, b, "tanh", "sigmoid", True)),
+        (G.gru_forward, 3, (3 * u,), {"reset_after": False},
          lambda k, r, b: naive.gru_naive(xn, k, r, b, "tanh", "sigmoid", False)),
     ]
     for forward, gates, bias_shape, args, reference in cases:
@@ -46,24 +47,33 @@ def test_forwards_match_naive_references(return_sequences, go_backwards, use_bia
         np.testing.assert_allclose(out, _naive_output(reference(kern, rec, b), return_sequences), **TIGHT)
 
 
+FUSED = [  # (forward, backward, generic forward with the default activations, gates, bias shape)
+    (L.lstm_forward, L.lstm_backward,
+     lambda *a: L.lstm_generic_forward(*a[:4], act.tanh, act.sigmoid, *a[4:]), 4, (20,)),
+    (G.gru_forward, G.gru_backward,
+     lambda *a: G.gru_generic_forward(*a[:4], act.tanh, act.sigmoid, True, *a[4:]), 3, (2, 15)),
+]
+
+
+@pytest.mark.parametrize("forward,backward,generic,gates,bias_shape", FUSED, ids=["LSTM", "GRU"])
 @pytest.mark.parametrize("cfg", [{"return_sequences": False}, {"return_sequences": True, "go_backwards": True},
                                  {"return_sequences": True}])
 @pytest.mark.parametrize("use_bias", [True, False])
-def test_fused_lstm_matches_generic_kernel_forward_and_backward(cfg, use_bias):
+def test_fused_kernels_match_generic_kernels_forward_and_backward(forward, backward, generic, gates, bias_shape,
+                                                                  cfg, use_bias):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 7, 4))
-    kern, rec, b = _weights(rng, 4, 5, 4, (20,))
+    kern, rec, b = _weights(rng, 4, 5, gates, bias_shape)
     b = b if use_bias else None
-    ref, gcache = L.lstm_generic_forward(x, kern, rec, b, act.tanh, act.sigmoid, cfg["return_sequences"],
-                                         cfg.get("go_backwards", False))
-    g = rng.standard_normal(ref.shape)
-    ref_grads = L.lstm_backward(g, gcache, kern, rec, b, **cfg)
+    ref, gcache = generic(x, kern, rec, b, cfg["return_sequences"], cfg.get("go_backwards", False))
     assert gcache[0] == "generic"
+    g = rng.standard_normal(ref.shape)
+    ref_grads = backward(g, gcache, kern, rec, b, **cfg)
     for training in (True, False):                   # a backward after inference reruns the fused forward
-        out, cache = L.lstm_forward(x, kern, rec, b, **cfg, training=training)
+        out, cache = forward(x, kern, rec, b, **cfg, training=training)
         assert cache[0] == "fused"
         np.testing.assert_allclose(out, ref, **TIGHT)
-        (dx,), grads = L.lstm_backward(g, cache, kern, rec, b, **cfg)
+        (dx,), grads = backward(g, cache, kern, rec, b, **cfg)
         np.testing.assert_allclose(dx, ref_grads[0][0], **TIGHT)
         for got, want in zip(grads, ref_grads[1]):
             assert (got is None) == (want is None)
@@ -71,7 +81,7 @@ def test_fused_lstm_matches_generic_kernel_forward_and_backward(cfg, use_bias):
                 np.testing.assert_allclose(got, want, **TIGHT)
 
 
-@pytest.mark.parametrize("forward,gates,bias_shape", [(L.lstm_forward, 4, (8,)), (R.gru_forward, 3, (2, 6)),
+@pytest.mark.parametrize("forward,gates,bias_shape", [(L.lstm_forward, 4, (8,)), (G.gru_forward, 3, (2, 6)),
                                                       (R.simple_rnn_forward, 1, (2,))])
 def test_reused_buffers_give_the_same_results_and_never_alias_the_output(forward, gates, bias_shape):
     rng = np.random.default_rng(2)
@@ -84,7 +94,7 @@ def test_reused_buffers_give_the_same_results_and_never_alias_the_output(forward
         second, _ = forward(x2, kern, rec, b, return_sequences=seq, buffers=buffers)
         np.testing.assert_array_equal(first, kept)
         np.testing.assert_array_equal(second, forward(x2, kern, rec, b, return_sequences=seq)[0])
-    assert forward is not L.lstm_forward or buffers      # the LSTM's inference path did use them
+    assert forward is R.simple_rnn_forward or buffers     # the fused inference paths did use them
 
 
 def test_dropout_masks_are_shared_over_time_and_per_gate_with_recurrent_dropout():
