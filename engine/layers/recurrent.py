@@ -260,6 +260,14 @@ class Bidirectional(Layer):
               "reversed copy of 'layer').", optional=True),
     )
 
+    def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
+        cfg = {**(config or {}), **kwargs}
+        if "merge_mode" in cfg and cfg["merge_mode"] is None:
+            raise ConfigError(f"Bidirectional '{cfg.get('name') or self.base_name()}': merge_mode=None (the two "
+                              "directions as separate outputs) is not supported, a layer has one output here; "
+                              "use 'concat', 'sum', 'mul' or 'ave'.", "merge_mode")
+        super().__init__(cfg)
+
     def check_config(self) -> None:
         base = self.config["layer"]
         self.forward_layer = self._inner(base, "layer", go_backwards=False)

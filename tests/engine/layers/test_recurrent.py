@@ -242,3 +242,5 @@ def test_bad_configs_are_rejected_naming_the_argument():
         create_layer("Bidirectional", {"layer": {"class_name": "LSTM", "config": {"units": 0}}})
     with pytest.raises(ConfigError, match="merge_mode"):
         create_layer("Bidirectional", {**_bi_config("LSTM", "concat", False), "merge_mode": "max"})
+    with pytest.raises(ConfigError, match=r"merge_mode=None .* is not supported.*use 'concat'"):
+        create_layer("Bidirectional", {**_bi_config("LSTM", "concat", False), "merge_mode": None})
