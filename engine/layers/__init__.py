@@ -16,6 +16,7 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     normalization,
     regularization,
     reshaping,
+    spatial_reshaping,
     merging,
     activation_layers,
 )

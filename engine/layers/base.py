@@ -234,6 +234,8 @@ class Layer:
     #: or none (then ``no_gradient_reason`` says why, e.g. integer outputs).
     gradient: ClassVar[str] = "hand-written"
     no_gradient_reason: ClassVar[str] = ""
+    #: Arguments Keras's constructor requires although the engine has a default (Keras code always states them).
+    keras_required_args: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
         cfg = dict(config or {})

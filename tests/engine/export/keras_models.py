@@ -92,6 +92,41 @@ def sequence():
     return k.Model(x0, out, name="sequence")
 
 
+def volume():
+    """The 3-D spatial layers, one of them channels_first."""
+    k = keras()
+    L = k.layers
+    x0 = k.Input((6, 6, 4, 2), name="volume")
+    x = L.Conv3D(4, 3, padding="same", activation="relu", **K)(x0)
+    x = L.Conv3D(4, (2, 2, 1), groups=2, **K)(x)
+    x = L.ZeroPadding3D(((1, 0), (0, 1), (1, 1)))(x)
+    x = L.Cropping3D(((0, 1), (1, 0), (0, 1)))(x)
+    x = L.MaxPooling3D(2, padding="same")(x)
+    x = L.Conv3DTranspose(3, 2, strides=2, **K)(x)
+    x = L.AveragePooling3D((2, 2, 1), strides=1)(x)
+    x = L.UpSampling3D((1, 1, 2))(x)
+    x = L.Permute((4, 1, 2, 3))(x)
+    x = L.Conv3D(2, 2, data_format="channels_first", **K)(x)
+    a = L.GlobalAveragePooling3D(data_format="channels_first")(x)
+    b = L.Flatten()(L.GlobalMaxPooling3D(keepdims=True)(x))
+    return k.Model(x0, L.Concatenate()([a, b]), name="volume")
+
+
+def signal():
+    """The 1-D spatial layers that a sequence model does not use."""
+    k = keras()
+    L = k.layers
+    x0 = k.Input((9, 3), name="signal")
+    x = L.SeparableConv1D(4, 3, padding="same", depth_multiplier=2, activation="relu", **SEP)(x0)
+    x = L.DepthwiseConv1D(2, strides=2, **DW)(x)
+    x = L.ZeroPadding1D((2, 1))(x)
+    x = L.Cropping1D((1, 0))(x)
+    x = L.Conv1DTranspose(3, 3, strides=2, padding="same", **K)(x)
+    x = L.UpSampling1D(2)(x)
+    x = L.MaxPooling1D(2, data_format="channels_first")(x)
+    return k.Model(x0, L.Flatten()(x), name="signal")
+
+
 def merging():
     """Two inputs, two outputs, a skip connection (Add of a tensor and its transform) and every merge."""
     k = keras()
@@ -130,7 +165,7 @@ def activations():
 
 
 MODELS = {"mlp": mlp, "conv": conv, "sequence": sequence, "merging": merging, "embedding": embedding,
-          "activations": activations}
+          "activations": activations, "volume": volume, "signal": signal}
 
 
 def sample_inputs(model, n: int = 5, seed: int = 1):
