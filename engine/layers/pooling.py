@@ -308,3 +308,142 @@ class GlobalAveragePooling3D(BaseGlobalPooling):
     class_name = "GlobalAveragePooling3D"
     rank = 3
     mode = "average"
+
+
+# ----- adaptive pooling --------------------------------------------------------------------------------------
+class BaseAdaptivePooling(SpatialLayer):
+    """Max or mean over ``output_size`` windows that cover each spatial axis (PyTorch-style bins)."""
+
+    family = "pooling"
+    mode: ClassVar[str] = "max"
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "fields" not in cls.__dict__:
+            cls.fields = (
+                Field("output_size", "ints", doc="Output size of each spatial axis (an int applies to all).",
+                      length=cls.rank, min=1),
+                data_format_field(),
+            )
+
+    def summary_args(self) -> str:
+        return "→ " + "×".join(map(str, self.config["output_size"]))
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        (shape,) = input_shapes
+        self.expect_spatial(shape, "remove it or add a Reshape before it")
+        return self.join(shape[0], self.config["output_size"], self.split(shape)[1])
+
+    def numerics(self) -> Numerics:
+        args = {"output_size": compact(self.config["output_size"]), **self.format_args()}
+        if self.mode == "max":
+            return Numerics(num.adaptive_max_pool_forward, num.adaptive_max_pool_backward, args=args)
+        return Numerics(num.adaptive_average_pool_forward, num.adaptive_average_pool_backward, args=args)
+
+
+@register_layer
+class AdaptiveAveragePooling1D(BaseAdaptivePooling):
+    """Adaptive average pooling for sequences: the mean of each of ``output_size`` windows over steps.
+
+    Window ``i`` of an axis of length ``n`` spans ``floor(i*n/out)`` to ``ceil((i+1)*n/out)``, so any input
+    size gives the same output size.
+
+    Args:
+        output_size: output size of each spatial axis.
+
+    Input shape: ``(batch, steps, features)``.  Output shape: ``(batch, output_size, features)``.
+    """
+
+    class_name = "AdaptiveAveragePooling1D"
+    rank = 1
+    mode = "average"
+
+
+@register_layer
+class AdaptiveAveragePooling2D(BaseAdaptivePooling):
+    """Adaptive average pooling for images: the mean of each of ``output_size`` windows over height and width.
+
+    Window ``i`` of an axis of length ``n`` spans ``floor(i*n/out)`` to ``ceil((i+1)*n/out)``, so any input
+    size gives the same output size.
+
+    Args:
+        output_size: output size of each spatial axis.
+
+    Input shape: ``(batch, height, width, channels)``.  Output shape: ``(batch, *output_size, channels)``.
+    """
+
+    class_name = "AdaptiveAveragePooling2D"
+    rank = 2
+    mode = "average"
+
+
+@register_layer
+class AdaptiveAveragePooling3D(BaseAdaptivePooling):
+    """Adaptive average pooling for volumes: the mean of each of ``output_size`` windows over depth, height and width.
+
+    Window ``i`` of an axis of length ``n`` spans ``floor(i*n/out)`` to ``ceil((i+1)*n/out)``, so any input
+    size gives the same output size.
+
+    Args:
+        output_size: output size of each spatial axis.
+
+    Input shape: ``(batch, depth, height, width, channels)``.  Output shape: ``(batch, *output_size, channels)``.
+    """
+
+    class_name = "AdaptiveAveragePooling3D"
+    rank = 3
+    mode = "average"
+
+
+@register_layer
+class AdaptiveMaxPooling1D(BaseAdaptivePooling):
+    """Adaptive max pooling for sequences: the largest value of each of ``output_size`` windows over steps.
+
+    Window ``i`` of an axis of length ``n`` spans ``floor(i*n/out)`` to ``ceil((i+1)*n/out)``, so any input
+    size gives the same output size.
+
+    Args:
+        output_size: output size of each spatial axis.
+
+    Input shape: ``(batch, steps, features)``.  Output shape: ``(batch, output_size, features)``.
+    """
+
+    class_name = "AdaptiveMaxPooling1D"
+    rank = 1
+    mode = "max"
+
+
+@register_layer
+class AdaptiveMaxPooling2D(BaseAdaptivePooling):
+    """Adaptive max pooling for images: the largest value of each of ``output_size`` windows over height and width.
+
+    Window ``i`` of an axis of length ``n`` spans ``floor(i*n/out)`` to ``ceil((i+1)*n/out)``, so any input
+    size gives the same output size.
+
+    Args:
+        output_size: output size of each spatial axis.
+
+    Input shape: ``(batch, height, width, channels)``.  Output shape: ``(batch, *output_size, channels)``.
+    """
+
+    class_name = "AdaptiveMaxPooling2D"
+    rank = 2
+    mode = "max"
+
+
+@register_layer
+class AdaptiveMaxPooling3D(BaseAdaptivePooling):
+    """Adaptive max pooling for volumes: the largest value of each of ``output_size`` windows per axis.
+
+    Window ``i`` of an axis of length ``n`` spans ``floor(i*n/out)`` to ``ceil((i+1)*n/out)``, so any input
+    size gives the same output size.
+
+    Args:
+        output_size: output size of each spatial axis.
+
+    Input shape: ``(batch, depth, height, width, channels)``.  Output shape: ``(batch, *output_size, channels)``.
+    """
+
+    class_name = "AdaptiveMaxPooling3D"
+    rank = 3
+    mode = "max"

@@ -188,3 +188,64 @@ def global_average_pool_backward(g, cache, keepdims=False, data_format="channels
     if not keepdims:
         g = np.expand_dims(g, axes)
     return (np.ascontiguousarray(np.broadcast_to(g, shape)),), ()
+
+
+# ----- adaptive pooling --------------------------------------------------------------------------------------
+def adaptive_windows(n, out):
+    """``[(start, end)]`` of each output along an axis of ``n``: ``floor(i*n/out)`` to ``ceil((i+1)*n/out)``."""
+    return [((i * n) // out, -((-(i + 1) * n) // out)) for i in range(out)]
+
+
+def adaptive_pool_forward(x, output_size, mode, data_format):
+    """Max or mean over adaptive windows, one spatial axis after the other (both reductions separate)."""
+    x = channels_last_in(x, data_format)
+    sizes = conv_tuple(output_size, x.ndim - 2)
+    stages = []
+    y = x
+    for axis, out in enumerate(sizes, start=1):
+        windows = adaptive_windows(y.shape[axis], out)
+        segs = [np.take(y, np.arange(s, e), axis=axis) for s, e in windows]
+        if mode == "max":
+            args = [seg.argmax(axis=axis) for seg in segs]
+            stages.append((y.shape, windows, [np.expand_dims(a, axis) + s for a, (s, _) in zip(args, windows)]))
+            y = np.stack([seg.max(axis=axis) for seg in segs], axis=axis)
+        else:
+            stages.append((y.shape, windows, None))
+            y = np.stack([seg.mean(axis=axis) for seg in segs], axis=axis)
+    return channels_last_out(y, data_format), stages
+
+
+def adaptive_pool_backward(g, stages, data_format):
+    """Max: each stage's gradient goes to its window's maximum; mean: spread evenly over the window."""
+    g = channels_last_in(g, data_format)
+    for axis in range(len(stages), 0, -1):
+        shape, windows, args = stages[axis - 1]
+        dx = np.zeros(shape, dtype=g.dtype)
+        for i, (s, e) in enumerate(windows):
+            gi = np.take(g, [i], axis=axis)
+            seg = (slice(None),) * axis + (slice(s, e),)
+            if args is None:
+                dx[seg] += gi / (e - s)
+            else:
+                positions = np.arange(s, e).reshape((-1,) + (1,) * (len(shape) - axis - 1))
+                dx[seg] += (positions == args[i]) * gi
+        g = dx
+    return (channels_last_out(g, data_format),), ()
+
+
+def adaptive_average_pool_forward(x, output_size, data_format="channels_last"):
+    """Keras ``AdaptiveAveragePoolingND``: the mean over ``output_size`` windows covering each axis."""
+    return adaptive_pool_forward(x, output_size, "average", data_format)
+
+
+def adaptive_average_pool_backward(g, cache, output_size, data_format="channels_last"):
+    return adaptive_pool_backward(g, cache, data_format)
+
+
+def adaptive_max_pool_forward(x, output_size, data_format="channels_last"):
+    """Keras ``AdaptiveMaxPoolingND``: the largest value of ``output_size`` windows covering each axis."""
+    return adaptive_pool_forward(x, output_size, "max", data_format)
+
+
+def adaptive_max_pool_backward(g, cache, output_size, data_format="channels_last"):
+    return adaptive_pool_backward(g, cache, data_format)

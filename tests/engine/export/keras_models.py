@@ -109,7 +109,9 @@ def volume():
     x = L.Conv3D(2, 2, data_format="channels_first", **K)(x)
     a = L.GlobalAveragePooling3D(data_format="channels_first")(x)
     b = L.Flatten()(L.GlobalMaxPooling3D(keepdims=True)(x))
-    return k.Model(x0, L.Concatenate()([a, b]), name="volume")
+    c = L.Flatten()(L.AdaptiveMaxPooling3D(2, data_format="channels_first")(x))
+    d = L.Flatten()(L.AdaptiveAveragePooling3D((1, 2, 3))(x0))
+    return k.Model(x0, L.Concatenate()([a, b, c, d]), name="volume")
 
 
 def signal():
@@ -124,7 +126,19 @@ def signal():
     x = L.Conv1DTranspose(3, 3, strides=2, padding="same", **K)(x)
     x = L.UpSampling1D(2)(x)
     x = L.MaxPooling1D(2, data_format="channels_first")(x)
-    return k.Model(x0, L.Flatten()(x), name="signal")
+    a = L.Flatten()(L.AdaptiveAveragePooling1D(5)(x))
+    b = L.Flatten()(L.AdaptiveMaxPooling1D(4)(x0))
+    return k.Model(x0, L.Concatenate()([a, b]), name="signal")
+
+
+def adaptive():
+    """Adaptive pooling of images to fixed sizes, whatever the input size."""
+    k = keras()
+    L = k.layers
+    x0 = k.Input((7, 5, 3), name="picture")
+    a = L.Flatten()(L.AdaptiveAveragePooling2D((3, 2))(x0))
+    b = L.Flatten()(L.AdaptiveMaxPooling2D(2, data_format="channels_first")(x0))
+    return k.Model(x0, L.Dense(2, **K)(L.Concatenate()([a, b])), name="adaptive")
 
 
 def merging():
@@ -165,7 +179,8 @@ def activations():
 
 
 MODELS = {"mlp": mlp, "conv": conv, "sequence": sequence, "merging": merging, "embedding": embedding,
-          "activations": activations, "volume": volume, "signal": signal}
+          "activations": activations, "volume": volume, "signal": signal,
+          "adaptive": adaptive}
 
 
 def sample_inputs(model, n: int = 5, seed: int = 1):

@@ -39,7 +39,15 @@ CASES = ([(cls, cfg, shape) for cls in ("MaxPooling2D", "AveragePooling2D") for 
             for cfg in ({}, {"keepdims": True})]
          + [(f"Global{m}Pooling{r}D", {"data_format": "channels_first", "keepdims": k}, shape)
             for m in ("Max", "Average") for r, shape in ((1, (None, 3, 6)), (3, (None, 2, 3, 4, 2)))
-            for k in (False, True)])
+            for k in (False, True)]
+         + [("AdaptiveAveragePooling1D", {"output_size": 3}, (None, 8, 2)),
+            ("AdaptiveMaxPooling1D", {"output_size": 4}, (None, 6, 2)),
+            ("AdaptiveAveragePooling2D", {"output_size": (2, 3)}, (None, 5, 7, 2)),
+            ("AdaptiveMaxPooling2D", {"output_size": (3, 2), "data_format": "channels_first"}, (None, 2, 7, 4)),
+            ("AdaptiveMaxPooling2D", {"output_size": 5}, (None, 3, 4, 2)),      # more outputs than inputs
+            ("AdaptiveAveragePooling3D", {"output_size": (2, 1, 3)}, (None, 3, 4, 5, 2)),
+            ("AdaptiveMaxPooling3D", {"output_size": 2}, (None, 3, 5, 4, 2)),
+            ("AdaptiveAveragePooling2D", {"output_size": 2, "data_format": "channels_first"}, (None, 3, 5, 4))])
 
 
 def distinct_inputs(shape, seed=0, batch=2):
