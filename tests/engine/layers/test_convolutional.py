@@ -64,6 +64,16 @@ CASES = [
     ("SeparableConv1D", {"filters": 4, "kernel_size": 3}, [(None, 8, 2)]),
     ("SeparableConv1D", {"filters": 3, "kernel_size": 2, "depth_multiplier": 2, "dilation_rate": 2,
                          "padding": "same", "use_bias": False}, [(None, 7, 3)]),
+    ("Conv2D", {"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same", "groups": 2,
+                "data_format": "channels_first", "activation": "relu"}, [(None, 2, 7, 6)]),
+    ("Conv1D", {"filters": 3, "kernel_size": 2, "padding": "causal", "data_format": "channels_first"},
+     [(None, 2, 6)]),
+    ("Conv2DTranspose", {"filters": 2, "kernel_size": 3, "strides": 2, "data_format": "channels_first"},
+     [(None, 3, 3, 4)]),
+    ("DepthwiseConv2D", {"kernel_size": 2, "depth_multiplier": 2, "data_format": "channels_first"},
+     [(None, 2, 5, 4)]),
+    ("SeparableConv1D", {"filters": 3, "kernel_size": 3, "padding": "same", "data_format": "channels_first"},
+     [(None, 2, 6)]),
 ]
 IDS = [f"{c}-{i}" for i, (c, _, _) in enumerate(CASES)]
 
