@@ -74,6 +74,8 @@ class GraphScene(QGraphicsScene):
     def rebuild(self) -> None:
         """Rebuild every item in one pass: nodes, then their ports, then each wire's path once."""
         self._selection_blocked = True
+        for item in self._edges.values():
+            item.detach()  # cards and wires refer to each other: break the cycle so both are freed now
         for item in list(self._edges.values()) + list(self._nodes.values()):
             self.removeItem(item)
         self._nodes.clear()
