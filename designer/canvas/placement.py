@@ -15,8 +15,10 @@ RINGS = 30    # how far the search goes, in steps of two grid cells
 SLACK = 4     # rings searched past the first free place off screen, for one on screen
 
 
-def overlaps_a_card(scene, rect: QRectF) -> bool:
-    return any(isinstance(it, NodeItem) for it in scene.items(rect.adjusted(-GAP, -GAP, GAP, GAP)))
+def card_rects(scene, area: QRectF) -> list[QRectF]:
+    """The cards in ``area``, each grown by ``GAP`` (one index query for a whole search)."""
+    return [it.mapRectToScene(it.card_rect()).adjusted(-GAP, -GAP, GAP, GAP)
+            for it in scene.items(area) if isinstance(it, NodeItem)]
 
 
 def _ring(r: int, step: float) -> list[tuple[float, float]]:
@@ -28,6 +30,8 @@ def free_offset(scene, block: QRectF, visible: QRectF | None) -> tuple[float, fl
     """The shortest move of ``block`` (multiples of two grid cells) that overlaps no card, preferring
     a place inside ``visible``; (0, 0) when nothing free is found nearby."""
     step = 2.0 * scene.grid_size
+    reach = RINGS * step + GAP
+    cards = card_rects(scene, block.adjusted(-reach, -reach, reach, reach))
     off_screen: tuple[float, float] | None = None
     first_free_ring = None
     for r in range(RINGS + 1):
@@ -35,7 +39,7 @@ def free_offset(scene, block: QRectF, visible: QRectF | None) -> tuple[float, fl
             break
         for dx, dy in _ring(r, step):
             moved = block.translated(dx, dy)
-            if overlaps_a_card(scene, moved):
+            if any(moved.intersects(c) for c in cards):
                 continue
             if visible is None or visible.contains(moved):
                 return (dx, dy)
