@@ -238,8 +238,12 @@ class Stress:
         return "auto-layout"
 
     def open_example(self) -> str:
+        """Open a bundled example, or close the document (File → New)."""
         from engine.fileformat import load_document
-        path = self.rng.choice(EXAMPLES)
+        path = self.rng.choice([*EXAMPLES, None])
+        if path is None:
+            self.doc.new()
+            return "new document"
         self.doc.replace(load_document(path), None)
         self.view.fit_to_view()
         return f"open {path.name}"
