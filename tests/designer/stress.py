@@ -49,6 +49,9 @@ class Stress:
         self.view = GraphView(self.scene)
         self.view.reconnect_policy = "never"
         self.view.resize(1000, 650)
+        # Start as the app does, with a document open before any event is processed: the scene
+        # sizes its index then, and an empty scene would get a one-cell index that hides stale entries.
+        self._open(self.rng.choice(EXAMPLES))
         self.view.show()
         self.log: deque[str] = deque(maxlen=25)
         self.actions = [
@@ -239,11 +242,14 @@ class Stress:
 
     def open_example(self) -> str:
         """Open a bundled example, or close the document (File → New)."""
-        from engine.fileformat import load_document
         path = self.rng.choice([*EXAMPLES, None])
         if path is None:
             self.doc.new()
             return "new document"
+        return self._open(path)
+
+    def _open(self, path: Path) -> str:
+        from engine.fileformat import load_document
         self.doc.replace(load_document(path), None)
         self.view.fit_to_view()
         return f"open {path.name}"
