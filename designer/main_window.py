@@ -193,7 +193,8 @@ class MainWindow(QMainWindow):
             "duplicate": self._action("D&uplicate", s.duplicate, "Ctrl+D", "Duplicate the selected layers"),
             "delete": self._action("&Delete", self.view.delete_selected, SK.Delete, "Delete the selected layers"),
             "select_all": self._action("Select &All", s.select_all, SK.SelectAll, "Select every layer"),
-            "auto_layout": self._action("Auto-&layout", s.auto_layout, "Ctrl+L", "Arrange the graph left to right"),
+            "auto_layout": self._action("Auto-&layout", self.view.auto_layout, "Ctrl+L",
+                                        "Arrange the graph left to right"),
             "fit": self._action("&Fit to view", self.view.fit_to_view, "F", "Show the whole graph"),
         }
         for name in ("delete", "select_all", "fit"):  # canvas keys: don't steal them from text fields

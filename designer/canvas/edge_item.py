@@ -131,24 +131,29 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
 
     def update_path(self) -> None:
         a, b = self.endpoints()
+        path = bezier(a, b)
+        top = self._blocked_top(a, b, path)
+        if top is not None:
+            path = detour(a, b, top)
+        # The scene query above must come before prepareGeometryChange(): a query in between
+        # re-indexes this item under its old bounding rect, and removing it later (by its new rect)
+        # would leave a dangling pointer in the scene's BSP index, drawn as a ghost wire and a
+        # segmentation fault in the next paint once the item is freed.
         self.prepareGeometryChange()
-        self._path = bezier(a, b)
-        top = self._blocked_top(a, b)
+        self._path = path
         self.detoured = top is not None
-        if self.detoured:
-            self._path = detour(a, b, top)
-        self._hit = stroke(self._path, HIT_WIDTH)
+        self._hit = stroke(path, HIT_WIDTH)
         self._layout_label()
         overview.touch(self)
 
-    def _blocked_top(self, a: QPointF, b: QPointF) -> float | None:
-        """The height to route over when the curve would cross other cards (None: it crosses none)."""
+    def _blocked_top(self, a: QPointF, b: QPointF, path: QPainterPath) -> float | None:
+        """The height to route ``path`` over when it would cross other cards (None: it crosses none)."""
         sc = self.scene()
         if sc is None or b.x() - a.x() < 300:
             return None
         ends = (self.source_item, self.target_item)
-        line = stroke(self._path, 2.0)  # an open path's own "area" would include its closing chord
-        blockers = [it for it in sc.items(self._path.boundingRect().adjusted(0, -2, 0, 2))
+        line = stroke(path, 2.0)  # an open path's own "area" would include its closing chord
+        blockers = [it for it in sc.items(path.boundingRect().adjusted(0, -2, 0, 2))
                     if hasattr(it, "card_rect") and it not in ends
                     and line.intersects(it.mapRectToScene(it.card_rect()))]
         if not blockers:
