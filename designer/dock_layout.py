@@ -76,7 +76,7 @@ def spread_plots(window) -> None:
         window.addDockWidget(BOTTOM, plots[0])  # out of the tab group, beside it
         for a, b in zip(plots, plots[1:]):
             window.splitDockWidget(a, b, H)
-        left = min(320, window.width() // 5)  # Problems and Summary, tabbed, beside the plots
+        left = min(300, window.width() // 7)  # Problems and Summary, tabbed, beside the plots
         rest = window.width() - left
         window.resizeDocks([window.problems_dock, *plots],
                            [left, *(int(rest * f) for f in (0.34, 0.3, 0.36)[:len(plots)])], H)

@@ -75,7 +75,7 @@ def label_font(px: int = FONT_PX["label"]) -> QFont:
         f = _label_fonts[px] = QFont()
         f.setPixelSize(px)
         if px > FONT_PX["label"]:  # large type fits the gap between two cards a little more often
-            f.setStretch(QFont.Stretch.SemiCondensed)
+            f.setStretch(QFont.Stretch.Condensed)
     return f
 
 
@@ -175,7 +175,7 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
         compact = compact_label(self.label)
         # the full card's size, then large type for when zoomed out (as large as the wire has room for)
         sizes = [(self.label, FONT_PX["label"]), (compact, FONT_PX["label"])]
-        sizes += [(compact, px) for px in range(FONT_PX["big"], FONT_PX["label"], -2)]
+        sizes += [(compact, px) for px in range(FONT_PX["big"], FONT_PX["label"], -1)]
         for text, px in sizes:
             w, h = label_width(text, px) + 6, label_metrics(px).height() + 4
             if w > room:

@@ -17,7 +17,7 @@ from designer.canvas.quick_add import QuickAddPopup
 LAYER_MIME = "application/x-layergraph-layer"
 MIN_ZOOM, MAX_ZOOM = 0.02, 4.0
 FIT_MAX_ZOOM = 1.0   # fitting never magnifies: small graphs show at their real size
-FIT_MARGIN = 48      # viewport pixels left free around the graph by fit-to-view
+FIT_MARGIN = 32      # viewport pixels left free around the graph by fit-to-view
 EMPTY_HINT = "Drag a layer from the palette, or press Tab to search"
 
 

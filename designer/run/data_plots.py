@@ -217,4 +217,4 @@ class DataView(QWidget):
                 t.setPos(j + 0.5, i + 0.5)
                 set_text(t, str(matrix[i, j]) if matrix[i, j] else "", "#fff" if matrix[i, j] > 0.55 * hi else "#222")
         acc = np.trace(matrix) / max(matrix.sum(), 1)
-        set_title(self.conf_plot, f"confusion · epoch {epoch + 1} · {acc:.1%} right")
+        set_title(self.conf_plot, f"epoch {epoch + 1} · {acc:.1%} right")

@@ -111,12 +111,12 @@ class LayerView(QWidget):
             self.no_weights.setText(f"'{self.node_name}' has no weights.")
         img = node["act_image"]
         self.act_image.setImage(img, autoLevels=False, levels=self.act_range.update(img))
-        set_title(self.act_plot, "feature maps (sample 1)" if node["act_mode"] == "maps" else "output: units × samples")
+        set_title(self.act_plot, "feature maps (sample 1)" if node["act_mode"] == "maps" else "units × samples")
         if draw_slow:
             edges, counts = node["act_hist"]
             self.hist_curve.setData(edges, counts)
             self.hist_range.include(float(edges[0]), float(edges[-1]), 0.0, float(counts.max()))
-            title = "output values"
+            title = "outputs"
             if node["dead"] is not None:
                 title += f" · dead ReLU {node['dead']:.0%}"
             set_title(self.hist_plot, title)
@@ -126,7 +126,7 @@ class LayerView(QWidget):
     def _feed_weights(self, node: dict[str, Any]) -> None:
         img = node["weight_image"]
         self.w_image.setImage(img, autoLevels=False, levels=self.w_range.update(img))
-        shape = "filters" if node["weight_mode"] == "filters" else "inputs × units"
+        shape = "filters" if node["weight_mode"] == "filters" else "in × out"
         set_title(self.w_plot, f"{node['weight_name']} ({shape})")
         _edges, counts = node["weight_hist"]
         col = counts[:, None].astype(np.float32)

@@ -371,7 +371,7 @@ class CurvesView(QWidget):
         top.addWidget(self.loss_plot)
         top.addWidget(self.metric_plot)
         bottom = QHBoxLayout()
-        bottom.addWidget(self.grad_plot, 3)
+        bottom.addWidget(self.grad_plot, 2)
         bottom.addWidget(self.lr_plot, 1)
         grid.addLayout(top, 1)
         grid.addLayout(bottom, 1)
