@@ -298,7 +298,7 @@ class GraphView(QGraphicsView):
         painter.setPen(QPen(QColor(colors["grid_major"]), 0))
         painter.drawLines(major)
         # Zoomed out, the cards and wires are drawn here in a few batches instead of item by item.
-        sc.overview.set_active(lod < OVERVIEW_LOD)
+        sc.overview.set_active(lod + 1e-6 < OVERVIEW_LOD)  # (Fit may land exactly on it: cards with text)
         if sc.overview.active:
             sc.overview.paint(painter, rect)
 
