@@ -1,6 +1,7 @@
 """Weight initializers with Keras 3's names, fans and defaults (``keras/src/initializers``).
 
 Every initializer is ``fn(shape, rng, dtype) -> ndarray``; ``rng`` is a ``numpy.random.Generator``.
+Values are drawn directly in the target dtype, so a large float32 kernel never has a float64 copy.
 """
 from __future__ import annotations
 
@@ -24,22 +25,42 @@ def compute_fans(shape: tuple[int, ...]) -> tuple[float, float]:
     return float(shape[-2] * receptive), float(shape[-1] * receptive)
 
 
+def _float_dtype(dtype) -> np.dtype:
+    """The dtype the generator draws in: the target's when NumPy can (float32/float64), else float32."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float32)
+
+
+def _uniform(shape, rng: np.random.Generator, limit: float, dtype) -> np.ndarray:
+    """``U(-limit, limit)`` drawn directly in ``dtype`` (no float64 copy of a large kernel)."""
+    out = rng.random(size=shape, dtype=_float_dtype(dtype))
+    out *= 2 * limit
+    out -= limit
+    return out.astype(dtype, copy=False)
+
+
+def _normal(shape, rng: np.random.Generator, std: float, dtype, truncate: bool = False) -> np.ndarray:
+    """``N(0, std)`` in ``dtype``; with ``truncate``, values beyond 2 std are redrawn (Keras truncated normal)."""
+    gen = _float_dtype(dtype)
+    out = rng.standard_normal(size=shape, dtype=gen)
+    out *= std
+    if truncate:
+        bad = np.abs(out) > 2 * std
+        while bad.any():
+            out[bad] = rng.standard_normal(size=int(bad.sum()), dtype=gen) * std
+            bad = np.abs(out) > 2 * std
+    return out.astype(dtype, copy=False)
+
+
 def _variance_scaling(scale: float, mode: str, distribution: str) -> Initializer:
     def init(shape, rng, dtype=np.float32):
         fan_in, fan_out = compute_fans(tuple(shape))
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
         s = scale / max(1.0, n)
         if distribution == "uniform":
-            limit = math.sqrt(3.0 * s)
-            return rng.uniform(-limit, limit, size=shape).astype(dtype)
+            return _uniform(shape, rng, math.sqrt(3.0 * s), dtype)
         # truncated normal at 2 stddev, corrected like Keras (0.8796...)
-        std = math.sqrt(s) / 0.87962566103423978
-        out = rng.normal(0.0, std, size=shape)
-        bad = np.abs(out) > 2 * std
-        while bad.any():
-            out[bad] = rng.normal(0.0, std, size=int(bad.sum()))
-            bad = np.abs(out) > 2 * std
-        return out.astype(dtype)
+        return _normal(shape, rng, math.sqrt(s) / 0.87962566103423978, dtype, truncate=True)
 
     return init
 
@@ -48,12 +69,14 @@ def orthogonal(shape, rng, dtype=np.float32, gain: float = 1.0):
     """Keras ``Orthogonal``: QR of a normal matrix, sign-corrected, transposed when wide."""
     rows = math.prod(shape[:-1])
     cols = shape[-1]
-    flat = rng.normal(size=(max(rows, cols), min(rows, cols)))
+    flat = rng.standard_normal(size=(max(rows, cols), min(rows, cols)), dtype=_float_dtype(dtype))
     q, r = np.linalg.qr(flat)
     q *= np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    return (gain * q).reshape(shape).astype(dtype)
+    if gain != 1.0:
+        q *= gain
+    return q.reshape(shape).astype(dtype, copy=False)
 
 
 INITIALIZERS: dict[str, Initializer] = {
@@ -66,8 +89,8 @@ INITIALIZERS: dict[str, Initializer] = {
     "lecun_uniform": _variance_scaling(1.0, "fan_in", "uniform"),
     "lecun_normal": _variance_scaling(1.0, "fan_in", "normal"),
     "orthogonal": orthogonal,
-    "random_normal": lambda shape, rng, dtype=np.float32: rng.normal(0.0, 0.05, size=shape).astype(dtype),
-    "random_uniform": lambda shape, rng, dtype=np.float32: rng.uniform(-0.05, 0.05, size=shape).astype(dtype),
+    "random_normal": lambda shape, rng, dtype=np.float32: _normal(shape, rng, 0.05, dtype),
+    "random_uniform": lambda shape, rng, dtype=np.float32: _uniform(shape, rng, 0.05, dtype),
 }
 
 
