@@ -10,7 +10,6 @@ import json
 import math
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ import numpy as np
 from engine.errors import ConfigError, FileFormatError, GraphError
 from engine.graph import LayerGraph, jsonable
 from engine.layers import LAYERS
+from engine.npzfile import read_npz
+from engine.weight_coverage import Manifest, check_file_weights, fresh_notice, manifest_of, weights_to_save
 
 FORMAT = "layergraph"
 VERSION = 1
@@ -34,19 +35,33 @@ class Document:
     graph: LayerGraph
     weights: Weights | None = None
     training: dict[str, Any] = field(default_factory=dict)
+    #: node ids that have no saved weights (added or changed since the save) and start from fresh ones
+    fresh: list[str] = field(default_factory=list)
+    #: the saved weights' node ids and shapes (``weight_shapes``); None in documents older than the manifest
+    manifest: Manifest | None = None
+
+    def notices(self) -> list[str]:
+        """One line per thing the user must be told about the loaded weights (empty when they cover the graph)."""
+        return [fresh_notice(self.graph, self.fresh)] if self.fresh and self.weights else []
 
 
 # ----- writing -----------------------------------------------------------------------------------------
 def document_to_json(graph: LayerGraph, training: dict[str, Any] | None = None,
-                     weights_file: str | None = None) -> dict[str, Any]:
-    """The JSON body of a document; configs keep only non-default arguments (diff-friendly)."""
+                     weights_file: str | None = None, weight_shapes: Manifest | None = None) -> dict[str, Any]:
+    """The JSON body of a document; configs keep only non-default arguments (diff-friendly).
+
+    ``weight_shapes`` lists the nodes (and shapes) the weights file belongs to; see ``engine.weight_coverage``.
+    """
     data = graph.to_dict()
     for nd in data["nodes"]:
         defaults = {f.name: f.default for f in LAYERS[nd["class_name"]].all_fields()}
         nd["config"] = {k: v for k, v in nd["config"].items()
                         if k not in defaults or jsonable(defaults[k]) != jsonable(v)}
-    return {"format": FORMAT, "version": VERSION, "nodes": data["nodes"], "edges": data["edges"],
+    body = {"format": FORMAT, "version": VERSION, "nodes": data["nodes"], "edges": data["edges"],
             "weights": weights_file, "training": dict(training or {})}
+    if weights_file is not None and weight_shapes is not None:
+        body["weight_shapes"] = weight_shapes
+    return body
 
 
 
@@ -78,19 +93,20 @@ def save_weights(path: Path, weights: Weights) -> None:
     arrays = {f"{nid}/{wname}": np.ascontiguousarray(arr) for nid, ws in weights.items() for wname, arr in ws.items()}
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    atomic_write_bytes(Path(path), buf.getbuffer())  # no second copy of every weight
 
 
 def save_document(path: str | os.PathLike, graph: LayerGraph, weights: Weights | None = None,
                   training: dict[str, Any] | None = None) -> None:
     """Save atomically; weights (if any) go to ``<stem>.npz`` first, then the JSON that references them."""
     path = Path(path)
-    wfile = None
+    wfile = manifest = None
+    weights = weights_to_save(graph, weights) if weights else None
     if weights:
         wpath = weights_path_for(path)
         save_weights(wpath, weights)
-        wfile = wpath.name
-    body = json.dumps(document_to_json(graph, training, wfile), indent=2, ensure_ascii=False)
+        wfile, manifest = wpath.name, manifest_of(weights)
+    body = json.dumps(document_to_json(graph, training, wfile, manifest), indent=2, ensure_ascii=False)
     atomic_write_bytes(path, (body + "\n").encode("utf-8"))
 
 
@@ -124,6 +140,7 @@ def load_document(path: str | os.PathLike, with_weights: bool = True) -> Documen
         wpath = path.parent / wname
         if wpath.exists():
             doc.weights = load_weights(wpath, doc.graph)
+            doc.fresh = check_file_weights(doc.graph, doc.weights, doc.manifest, str(wpath))
     return doc
 
 
@@ -196,27 +213,34 @@ def document_from_json(data: Any, where: str = "<document>") -> Document:
     if not isinstance(training, dict):
         raise fail("training", "expected an object.")
     graph.metadata["training"] = training
-    return Document(graph, None, training)
+    return Document(graph, None, training, manifest=_manifest(data.get("weight_shapes"), fail))
+
+
+def _manifest(value: Any, fail) -> Manifest | None:
+    """``weight_shapes``: node id -> weight name -> list of non-negative integers."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(ws, dict) for ws in value.values()):
+        raise fail("weight_shapes", "expected an object of node id -> weight name -> shape.")
+    for nid, ws in value.items():
+        for wname, shape in ws.items():
+            if (not isinstance(shape, list)
+                    or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**63 for d in shape)):
+                raise fail(f"weight_shapes.{nid[:80]}.{wname[:80]}", "expected a list of non-negative integers.")
+    return value
 
 
 def load_weights(path: Path, graph: LayerGraph | None = None) -> Weights:
     """Read ``node_id/weight`` arrays with ``allow_pickle=False``; unknown nodes are an error."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            out: Weights = {}
-            for key in npz.files:
-                nid, sep, wname = key.partition("/")
-                if not sep or not wname:
-                    raise FileFormatError(f"{path}: array {key!r} is not named 'node_id/weight_name'.")
-                if graph is not None and nid not in graph:
-                    raise FileFormatError(f"{path}: array {key!r} belongs to node {nid!r}, "
-                                          "which is not in the document.")
-                arr = npz[key]
-                if arr.dtype.kind not in "fiu":
-                    raise FileFormatError(f"{path}: array {key!r} has dtype {arr.dtype}, expected numbers.")
-                out.setdefault(nid, {})[wname] = arr
-            return out
-    except FileFormatError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise FileFormatError(f"{path}: cannot read the weights ({exc}).") from None
+    out: Weights = {}
+    for key, arr in read_npz(path, "the weights").items():
+        nid, sep, wname = key.partition("/")
+        if not sep or not wname:
+            raise FileFormatError(f"{path}: array {key!r} is not named 'node_id/weight_name'.")
+        if graph is not None and nid not in graph:
+            raise FileFormatError(f"{path}: array {key!r} belongs to node {nid!r}, "
+                                  "which is not in the document.")
+        if arr.dtype.kind not in "fiu":
+            raise FileFormatError(f"{path}: array {key!r} has dtype {arr.dtype}, expected numbers.")
+        out.setdefault(nid, {})[wname] = arr
+    return out

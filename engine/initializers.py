@@ -1,7 +1,7 @@
 """Weight initializers with Keras 3's names, fans and defaults (``keras/src/initializers``).
 
 Every initializer is ``fn(shape, rng, dtype) -> ndarray``; ``rng`` is a ``numpy.random.Generator``.
-Values are drawn directly in the target dtype, so a large float32 kernel never has a float64 copy.
+Random kernels are drawn in chunks into an array of the target dtype, never as a whole float64 copy.
 """
 from __future__ import annotations
 
@@ -25,31 +25,37 @@ def compute_fans(shape: tuple[int, ...]) -> tuple[float, float]:
     return float(shape[-2] * receptive), float(shape[-1] * receptive)
 
 
-def _float_dtype(dtype) -> np.dtype:
-    """The dtype the generator draws in: the target's when NumPy can (float32/float64), else float32."""
-    dtype = np.dtype(dtype)
-    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float32)
+CHUNK = 1 << 20
+"""Values drawn per NumPy call: a large kernel is drawn in float64 a chunk at a time, straight into its
+float32 array, with the same values (and seeded stream) as one call would give."""
 
 
 def _uniform(shape, rng: np.random.Generator, limit: float, dtype) -> np.ndarray:
-    """``U(-limit, limit)`` drawn directly in ``dtype`` (no float64 copy of a large kernel)."""
-    out = rng.random(size=shape, dtype=_float_dtype(dtype))
-    out *= 2 * limit
-    out -= limit
-    return out.astype(dtype, copy=False)
+    out = np.empty(shape, dtype)
+    flat = out.reshape(-1)
+    for start in range(0, flat.size, CHUNK):
+        n = min(CHUNK, flat.size - start)
+        flat[start:start + n] = rng.uniform(-limit, limit, size=n)
+    return out
 
 
 def _normal(shape, rng: np.random.Generator, std: float, dtype, truncate: bool = False) -> np.ndarray:
-    """``N(0, std)`` in ``dtype``; with ``truncate``, values beyond 2 std are redrawn (Keras truncated normal)."""
-    gen = _float_dtype(dtype)
-    out = rng.standard_normal(size=shape, dtype=gen)
-    out *= std
-    if truncate:
-        bad = np.abs(out) > 2 * std
-        while bad.any():
-            out[bad] = rng.standard_normal(size=int(bad.sum()), dtype=gen) * std
-            bad = np.abs(out) > 2 * std
-    return out.astype(dtype, copy=False)
+    """``N(0, std)``; with ``truncate``, values beyond 2 std are redrawn (Keras's truncated normal)."""
+    out = np.empty(shape, dtype)
+    flat = out.reshape(-1)
+    bad = []
+    for start in range(0, flat.size, CHUNK):
+        n = min(CHUNK, flat.size - start)
+        vals = rng.normal(0.0, std, size=n)
+        flat[start:start + n] = vals
+        if truncate:
+            bad.append(np.flatnonzero(np.abs(vals) > 2 * std) + start)
+    redraw = np.concatenate(bad) if bad else np.zeros(0, np.intp)
+    while redraw.size:
+        vals = rng.normal(0.0, std, size=redraw.size)
+        flat[redraw] = vals
+        redraw = redraw[np.abs(vals) > 2 * std]
+    return out
 
 
 def _variance_scaling(scale: float, mode: str, distribution: str) -> Initializer:
@@ -66,17 +72,17 @@ def _variance_scaling(scale: float, mode: str, distribution: str) -> Initializer
 
 
 def orthogonal(shape, rng, dtype=np.float32, gain: float = 1.0):
-    """Keras ``Orthogonal``: QR of a normal matrix, sign-corrected, transposed when wide."""
+    """Keras ``Orthogonal``: QR of a normal matrix, sign-corrected, transposed when wide.
+
+    The QR runs in float64 (about three matrices at once; ``engine.memory.init_bytes`` counts them)."""
     rows = math.prod(shape[:-1])
     cols = shape[-1]
-    flat = rng.standard_normal(size=(max(rows, cols), min(rows, cols)), dtype=_float_dtype(dtype))
+    flat = rng.normal(size=(max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(flat)
     q *= np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    if gain != 1.0:
-        q *= gain
-    return q.reshape(shape).astype(dtype, copy=False)
+    return (gain * q).reshape(shape).astype(dtype)
 
 
 INITIALIZERS: dict[str, Initializer] = {

@@ -18,6 +18,8 @@ import os
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from engine.errors import LayergraphError, TrainingError
 
 TRAINING_TENSORS_PER_OUTPUT = 3  # output, cache (pre-activation / input copy), gradient
@@ -113,6 +115,16 @@ def check_allocation(nbytes: float, what: str, error: type[LayergraphError] = Me
 def array_bytes(shape, itemsize: int) -> int:
     """Exact bytes of an array of ``shape`` (Python ints: a declared shape never overflows here)."""
     return math.prod(int(d) for d in shape) * int(itemsize)
+
+
+def init_bytes(specs: dict, dtype) -> int:
+    """Peak bytes of creating every weight in ``specs`` (node id -> ``WeightSpec`` list): all arrays, plus the
+    scratch of the largest single initialisation (orthogonal's float64 QR holds about three matrices)."""
+    itemsize = np.dtype(dtype).itemsize
+    specs = [s for ss in specs.values() for s in ss]
+    total = sum(array_bytes(s.shape, itemsize) for s in specs)
+    scratch = max((array_bytes(s.shape, 8) * 3 for s in specs if s.initializer == "orthogonal"), default=0)
+    return total + scratch + 8 * 2**20  # a chunk of float64 draws
 
 
 def estimate(plan, itemsize: int, n_weights: int, batch_size: int, *, training: bool = True,

@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.errors import FileFormatError, TrainingError
 from engine.executor import CompiledGraph, Executor, ParamStore, WeightsMismatchWarning
+from engine.npzfile import read_npy, read_npz
 from engine.fileformat import atomic_write_bytes, load_document, save_document, save_weights, weights_path_for
 from engine.training import Callback, fit
 from engine.validation import infer_shapes
@@ -171,16 +172,11 @@ def _save_beside(path: Path, weights, training: dict[str, Any]) -> Path:
 def _read_input(path: Path, plan: CompiledGraph) -> Any:
     if not path.exists():
         raise FileFormatError(f"{path}: no such file.")
-    try:
-        if path.suffix.lower() == ".npy":
-            return np.load(path, allow_pickle=False)
-        if path.suffix.lower() == ".npz":
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        else:
-            raise FileFormatError(f"{path}: use a .npy array, or a .npz with one array per Input layer name.")
-    except (OSError, ValueError, EOFError) as exc:
-        raise FileFormatError(f"{path}: cannot read the arrays ({exc}).") from None
+    if path.suffix.lower() == ".npy":
+        return read_npy(path, "the input array")
+    if path.suffix.lower() != ".npz":
+        raise FileFormatError(f"{path}: use a .npy array, or a .npz with one array per Input layer name.")
+    arrays = read_npz(path, "the input arrays")
     names = plan.input_names
     if len(names) == 1 and len(arrays) == 1:
         return next(iter(arrays.values()))
