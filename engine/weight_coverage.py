@@ -125,11 +125,15 @@ def split_usable(plan, weights: Weights) -> tuple[Weights, list[str], list[str]]
 
 def fresh_notice(graph: LayerGraph, node_ids: list[str]) -> str:
     """One line naming the layers that start from fresh initial weights."""
+    verb = "has" if len(node_ids) == 1 else "have"
+    return (f"{describe_layers(graph, node_ids)} {verb} no saved weights (added or changed since the weights were "
+            f"saved) and start{'s' if len(node_ids) == 1 else ''} from fresh initial weights.")
+
+
+def describe_layers(graph: LayerGraph, node_ids: list[str]) -> str:
+    """``Dense 'a', Dense 'b', LSTM 'c' and 2 more``."""
     owners = [_owner(graph, nid) for nid in node_ids]
-    shown = ", ".join(owners[:3]) + (f" and {len(owners) - 3} more" if len(owners) > 3 else "")
-    verb = "has" if len(owners) == 1 else "have"
-    return (f"{shown} {verb} no saved weights (added or changed since the weights were saved) and "
-            f"start{'s' if len(owners) == 1 else ''} from fresh initial weights.")
+    return ", ".join(owners[:3]) + (f" and {len(owners) - 3} more" if len(owners) > 3 else "")
 
 
 def _owner(graph: LayerGraph, nid: str) -> str:
