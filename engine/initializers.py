@@ -25,7 +25,7 @@ def compute_fans(shape: tuple[int, ...]) -> tuple[float, float]:
     return float(shape[-2] * receptive), float(shape[-1] * receptive)
 
 
-CHUNK = 1 << 20
+CHUNK = 1 << 18
 """Values drawn per NumPy call: a large kernel is drawn in float64 a chunk at a time, straight into its
 float32 array, with the same values (and seeded stream) as one call would give."""
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import LayergraphError, TrainingError
+from engine.initializers import CHUNK
 
 TRAINING_TENSORS_PER_OUTPUT = 3  # output, cache (pre-activation / input copy), gradient
 MB = 1024 * 1024
@@ -124,7 +125,8 @@ def init_bytes(specs: dict, dtype) -> int:
     specs = [s for ss in specs.values() for s in ss]
     total = sum(array_bytes(s.shape, itemsize) for s in specs)
     scratch = max((array_bytes(s.shape, 8) * 3 for s in specs if s.initializer == "orthogonal"), default=0)
-    return total + scratch + 8 * 2**20  # a chunk of float64 draws
+    draws = 8 * min(CHUNK, max((math.prod(s.shape) for s in specs), default=0))  # one chunk of float64 draws
+    return total + max(scratch, 2 * draws)
 
 
 def estimate(plan, itemsize: int, n_weights: int, batch_size: int, *, training: bool = True,

@@ -98,8 +98,8 @@ def add_layer_after_training(path):
     """Edit the document as a user would between saves: a new Dense at the end, with no saved weights."""
     data = json.loads(path.read_text())
     last = data["nodes"][-1]["id"]
-    data["nodes"].append({"id": "added", "class_name": "Dense", "name": "added_dense", "config": {"units": 2, "activation": "softmax"},
-                          "position": [900, 0]})
+    data["nodes"].append({"id": "added", "class_name": "Dense", "name": "added_dense",
+                          "config": {"units": 2, "activation": "softmax"}, "position": [900, 0]})
     data["edges"].append({"source": last, "target": "added", "index": 0})
     path.write_text(json.dumps(data))
 
