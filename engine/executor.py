@@ -7,6 +7,7 @@ data state; weights live in the ``ParamStore`` (node id -> weight name -> array)
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -17,7 +18,7 @@ from engine.runtime import with_blas_threads
 from engine.errors import GraphError, TrainingError
 from engine.graph import LayerGraph
 from engine.layers import Layer, WeightSpec
-from engine.memory import check_allocation, init_bytes
+from engine.memory import check_allocation, estimate, init_bytes
 from engine.shapes import Shape, fmt_shape
 from engine.validation import ValidationResult, infer_shapes
 from engine.weight_coverage import split_usable
@@ -296,6 +297,11 @@ class Executor:
             raise TrainingError(f"batch_size must be at least 1, got {batch_size}.")
         inputs = self.plan.prepare_inputs(x, dtype)
         n = len(next(iter(inputs.values())))
+        outputs = sum(math.prod(d or 1 for d in self.plan.shapes[nid][1:]) for nid in self.plan.output_ids)
+        batch = estimate(self.plan, np.dtype(dtype).itemsize, 0, min(batch_size, max(n, 1)), training=False).total
+        # the outputs in batches, then concatenated once
+        check_allocation(2 * n * outputs * np.dtype(dtype).itemsize + batch, f"Predicting {n:,} samples",
+                         TrainingError, "predict fewer samples at a time")
         chunks: dict[str, list[np.ndarray]] = {nid: [] for nid in self.plan.output_ids}
         for start in range(0, n, batch_size):
             batch = {k: v[start:start + batch_size] for k, v in inputs.items()}

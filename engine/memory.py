@@ -106,7 +106,10 @@ def check_allocation(nbytes: float, what: str, error: type[LayergraphError] = Me
     ``nbytes`` comes from declared shapes and must be computed before anything is read or allocated;
     it may be a Python int far beyond any real size (a hostile file's declared shape).
     """
-    limit, source = memory_limit()
+    try:
+        limit, source = memory_limit()
+    except MemoryLimitError as exc:
+        raise error(str(exc)) from None
     if nbytes <= limit:
         return
     raise error(f"{what} needs an estimated {fmt_bytes(nbytes)}, more than the memory limit of {fmt_bytes(limit)} "

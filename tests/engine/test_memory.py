@@ -226,3 +226,26 @@ def test_a_csv_over_the_limit_is_refused_before_parsing(tmp_path, monkeypatch):
     monkeypatch.setenv(LIMIT_ENV, "64MB")
     x, y = load_dataset(str(path))
     assert x.shape == (5000, 2)
+
+
+def test_predict_and_numpy_export_check_the_limit_before_allocating(tmp_path, monkeypatch):
+    from engine.executor import CompiledGraph, Executor, ParamStore
+    from engine.export.cli import export_files
+    from engine.errors import GraphError
+    from tests.engine.graph_helpers import chain
+
+    g, _ = chain(("Dense", {"units": 300}), input_shape=(300,))
+    store = ParamStore(CompiledGraph(g), seed=0)
+    monkeypatch.setenv(LIMIT_ENV, "256KB")
+    with pytest.raises(TrainingError, match=f"Predicting 1,000 samples.*{LIMIT_ENV}"):
+        Executor(store.plan).predict(store, np.zeros((1000, 300), np.float32))
+    with pytest.raises(GraphError, match=f"exported weights.*{LIMIT_ENV}"):
+        export_files(g, None, None, "numpy", tmp_path / "m.py")
+
+
+def test_a_malformed_limit_is_reported_as_the_callers_error(tmp_path, monkeypatch):
+    path = tmp_path / "d.csv"
+    path.write_text("a,label\n1,0\n")
+    monkeypatch.setenv(LIMIT_ENV, "plenty")
+    with pytest.raises(FileFormatError, match=f"{LIMIT_ENV}='plenty' is not a size"):
+        load_dataset(str(path))
