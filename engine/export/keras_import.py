@@ -28,6 +28,7 @@ from engine.validation import infer_shapes
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 MAX_WEIGHTS_BYTES = 2 * 1024 ** 3
 MAX_MEMBERS = 10_000
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # at offset 0: Keras writes no user block
 ANY = object()
 
 #: Keras-only keys and the values that may be dropped because they never change the layer's results.
@@ -136,7 +137,7 @@ def _read_archive(path: Path):
             config = _parse_json(_read_member(zf, by_name["config.json"], MAX_CONFIG_BYTES, where), where)
             weights = None
             if "model.weights.h5" in by_name:
-                weights = _extract_member(zf, by_name["model.weights.h5"], MAX_WEIGHTS_BYTES, where)
+                weights = _extract_member(zf, by_name["model.weights.h5"], MAX_WEIGHTS_BYTES, where, HDF5_SIGNATURE)
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
         raise FileFormatError(f"{where}: the archive is damaged or truncated ({exc}).") from None
     except (OSError, NotImplementedError, RuntimeError) as exc:
@@ -152,9 +153,10 @@ def _read_archive(path: Path):
         raise FileFormatError(f"{where}: model.weights.h5 is damaged ({exc}).") from None
 
 
-def _extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, where: str):
+def _extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, where: str, signature: bytes):
     """The member in an anonymous temporary file, copied in small chunks: h5py then reads only the datasets
-    it is asked for, so the member never sits in memory whole.  Refused from its declared size first."""
+    it is asked for, so the member never sits in memory whole.  Refused from its declared size first, and
+    from its first bytes (``signature``) before the rest is decompressed."""
     if info.file_size > limit:
         raise FileFormatError(f"{where}: archive member '{info.filename}' declares {info.file_size:,} bytes, "
                               f"more than the {limit:,} allowed; the file is damaged or not a real model.")
@@ -164,6 +166,8 @@ def _extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, wher
         with zf.open(info) as fh:
             left = info.file_size
             while chunk := fh.read(min(left + 1, 1 << 20)):
+                if left == info.file_size and not chunk.startswith(signature):
+                    raise FileFormatError(f"{where}: archive member '{info.filename}' is not an HDF5 file.")
                 left -= len(chunk)
                 if left < 0:
                     raise FileFormatError(f"{where}: archive member '{info.filename}' is larger than it declares.")

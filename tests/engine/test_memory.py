@@ -110,10 +110,11 @@ def test_a_1kb_keras_file_declaring_a_huge_unwritten_dataset_is_refused_before_r
     assert not (tmp_path / "out.lgraph").exists()
 
 
-def _zeros_member(path: Path, megabytes: int) -> None:
+def _zeros_member(path: Path, megabytes: int, head: bytes = b"") -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("config.json", json.dumps(keras_config(4)))
         with zf.open("model.weights.h5", "w", force_zip64=True) as fh:
+            fh.write(head)
             chunk = bytes(MB)
             for _ in range(megabytes):
                 fh.write(chunk)
@@ -129,6 +130,9 @@ def test_a_compression_bomb_is_refused_from_its_declared_size(tmp_path):
 def test_an_archive_member_under_the_limit_is_streamed_not_held_in_memory(tmp_path):
     path = tmp_path / "zeros.keras"
     _zeros_member(path, 256)
+    assert_refused(run_cli("import", str(path), "-o", str(tmp_path / "out.lgraph"), limit="1GB"), 2,
+                   "not an HDF5 file")
+    _zeros_member(path, 256, head=b"\x89HDF\r\n\x1a\n")  # a real signature: decompressed to disk, not memory
     assert_refused(run_cli("import", str(path), "-o", str(tmp_path / "out.lgraph"), limit="1GB"), 2, "damaged")
 
 
