@@ -1,10 +1,9 @@
 """Every large allocation is estimated from declared shapes and refused over the memory limit, before it
 is made (issue 9, item 1).  Hostile files run the real CLI in a child whose peak memory is measured with
-``os.wait4`` (and whose address space is capped, so the code before the fix fails instead of swapping)."""
+``os.wait4``."""
 import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,20 +25,31 @@ MB = 1024 * 1024
 CHILD_PEAK_MB = 200  # the interpreter, NumPy and h5py take ~65 MB; every refusal must stay near that
 
 
+# A forked child's ru_maxrss counts its parent's pages from before exec, so the CLI is started by a fresh,
+# small launcher interpreter, which measures it with os.wait4 and prints the peak last on stdout.
+LAUNCHER = """
+import os, resource, subprocess, sys
+def cap():
+    resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))  # the code before the fix fails, not swaps
+proc = subprocess.Popen(sys.argv[1:], preexec_fn=cap)
+_, status, usage = os.wait4(proc.pid, 0)
+proc.returncode = os.waitstatus_to_exitcode(status)
+print("PEAK_KB", usage.ru_maxrss, flush=True)
+sys.exit(proc.returncode)
+"""
+
+
 def run_cli(*args: str, limit: str = "64MB") -> tuple[int, str, float]:
     """``layergraph ARGS`` in a child: exit code, stderr and peak resident memory in MB."""
     env = {**os.environ, LIMIT_ENV: limit, "PYTHONPATH": str(ROOT)}
-
-    def cap_address_space():
-        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
-
+    cli = [sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main())", *args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main())",
-                                 *args], stdout=out, stderr=err, env=env, cwd=ROOT, preexec_fn=cap_address_space)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        rc = subprocess.run([sys.executable, "-c", LAUNCHER, *cli], stdout=out, stderr=err, env=env,
+                            cwd=ROOT).returncode
+        out.seek(0)
         err.seek(0)
-        return proc.returncode, err.read().decode("utf-8", "replace"), usage.ru_maxrss / 1024
+        peak_kb = int(out.read().decode().strip().splitlines()[-1].split()[1])
+        return rc, err.read().decode("utf-8", "replace"), peak_kb / 1024
 
 
 def assert_refused(result, code: int, *words: str) -> None:
