@@ -88,12 +88,12 @@ def check_file_weights(graph: LayerGraph, weights: Weights, manifest: Manifest |
         if problem is None and nid not in need:
             problem = "has saved weights but the layer has none"
         if problem is not None:
-            raise FileFormatError(f"{where}: {owner} {problem}; the weights do not match the graph "
-                                  "(train it again, or restore the matching weights file).")
+            raise FileFormatError(f"{where}: {owner} {problem}; the weights do not match the graph (restore the "
+                                  "matching weights file, or delete it to train from scratch).")
         for name, arr in have.items():
             if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-                raise FileFormatError(f"{where}: {owner}'s saved weight '{name}' holds NaN or Inf; train the "
-                                      "graph again (lower the learning rate) before using these weights.")
+                raise FileFormatError(f"{where}: {owner}'s saved weight '{name}' holds NaN or Inf; delete the "
+                                      "weights file and train again (with a lower learning rate).")
     return [nid for nid, shapes in need.items() if shapes is not None and nid not in listed]
 
 
