@@ -61,7 +61,7 @@ def _short_envelope(value: Any) -> Any:
         return value
     return {k: v for k, v in value.items()
             if not (k == "registered_name" and v is None)
-            and not (k == "module" and isinstance(v, str) and v.startswith("keras"))}
+            and not (k == "module" and v in ("keras.regularizers", "keras.constraints"))}
 
 
 def _value_source(field_name: str, kind: str, value: Any) -> str:
@@ -78,14 +78,10 @@ def _value_source(field_name: str, kind: str, value: Any) -> str:
     return literal(value)
 
 
-#: Arguments Keras requires although the engine has a default for them.
-KERAS_REQUIRED = {"AveragePooling1D": ("pool_size",), "AveragePooling2D": ("pool_size",)}
-
-
 def layer_arguments(layer: Layer, skip: tuple[str, ...] = ()) -> list[str]:
     """``arg=value`` for every argument that differs from its Keras default, in declaration order."""
     args = []
-    required = KERAS_REQUIRED.get(layer.class_name, ())
+    required = layer.keras_required_args
     for f in layer.all_fields():
         if f.name in skip:
             continue
@@ -169,7 +165,9 @@ LOAD_WEIGHTS = '''def load_weights(model, path):
     with np.load(path, allow_pickle=False) as data:
         for layer in model.layers:
             if layer.weights:
-                layer.set_weights([data[f"{layer.name}/{i}"] for i in range(len(layer.weights))])'''
+                layer.set_weights([data[f"{layer.name}/{i}"] for i in range(len(layer.weights))])
+                if hasattr(layer, "finalize_state"):
+                    layer.finalize_state()  # as Keras's loader does (Normalization reads its statistics)'''
 
 
 def _training_settings(plan: ExportPlan, training: dict | None) -> dict[str, Any]:

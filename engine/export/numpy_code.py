@@ -17,6 +17,8 @@ import numpy as np
 from engine.errors import GraphError
 from engine.export import numpy_runtime
 from engine.export.identifiers import call, comment, literal
+from engine.export.numerics_source import definitions, is_numerics_function, sources_for
+from engine.layers.base import Fn, Layer
 from engine.export.plan import ExportPlan, Weights, make_plan
 from engine.graph import LayerGraph
 from engine.memory import check_allocation, init_bytes
@@ -88,7 +90,8 @@ def _runtime() -> tuple[dict[str, str], dict[str, set[str]], list[str]]:
     return sources, calls, list(funcs)
 
 
-RUNTIME_NAMES = frozenset(_runtime()[2]) | {"os", "WEIGHTS_FILE", "_W"}
+RUNTIME_NAMES = frozenset(_runtime()[2]) | frozenset(definitions()) | {"os", "np", "math", "WEIGHTS_FILE", "_W", "W",
+                                                                      "x", "load_weights", "predict"}
 
 
 def _closure(names: set[str]) -> list[str]:
@@ -157,8 +160,56 @@ def _rnn_call(cls_name: str, cfg: dict, x: str, weights: list[str], used: set[st
     return call(head + func, [x, *weights, *_config_args(func, cfg, names, used)], indent=indent)
 
 
-def node_line(plan: ExportPlan, nid: str, used: set[str]) -> str:
+def declares_numerics(layer: Layer) -> bool:
+    return type(layer).numerics is not Layer.numerics
+
+
+def _numerics_value(value: Any, owner: str, used_numerics: set[str]) -> str:
+    """Source text of one argument: functions by name (and copied), data as literals."""
+    if isinstance(value, Fn):
+        value = value.forward
+    if callable(value):
+        if not is_numerics_function(value):
+            raise GraphError(f"{owner}: the NumPy export cannot write the function {value!r}.")
+        used_numerics.add(value.__name__)
+        return value.__name__
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {_numerics_value(v, owner, used_numerics)}"
+                               for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        items = [_numerics_value(v, owner, used_numerics) for v in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    return literal(value)
+
+
+def numerics_line(plan: ExportPlan, nid: str, used_numerics: set[str]) -> str:
+    """``var = <op>_forward(inputs, weights, args)[0]``: the call the engine makes, written out."""
+    layer = plan.layer(nid)
+    num = layer.numerics()
+    used_numerics.add(num.forward.__name__)
+    params = inspect.signature(num.forward).parameters
+    index = {s.name: i for i, s in enumerate(plan.specs[nid])}
+    weights = [_wref(plan, nid, index[w]) if w in index else "None" for w in num.weights]
+    while weights and weights[-1] == "None" and params[num.weights[len(weights) - 1]].default is None:
+        weights.pop()
+    kwargs = []
+    for name, value in num.args.items():
+        default = params[name].default
+        if default is not inspect.Parameter.empty and _tuples(_plain(value)) == _tuples(default):
+            continue
+        kwargs.append(f"{name}={_numerics_value(value, layer.owner, used_numerics)}")
+    srcs = [plan.idents[s] for s in plan.graph.inputs_of(nid)]
+    return call(f"{plan.idents[nid]} = {num.forward.__name__}", [*srcs, *weights, *kwargs], tail="[0]")
+
+
+def _plain(value: Any) -> Any:
+    return value.forward if isinstance(value, Fn) else value
+
+
+def node_line(plan: ExportPlan, nid: str, used: set[str], used_numerics: set[str] | None = None) -> str:
     """``var = kernel(inputs, weights, args)`` for one node."""
+    if declares_numerics(plan.layer(nid)):
+        return numerics_line(plan, nid, used_numerics if used_numerics is not None else set())
     node = plan.graph.node(nid)
     var = plan.idents[nid]
     srcs = [plan.idents[s] for s in plan.graph.inputs_of(nid)]
@@ -204,19 +255,23 @@ def numpy_code(graph: LayerGraph, weights_file: str = "model.weights.npz", *, pl
     plan = plan or make_plan(graph, reserved=RUNTIME_NAMES)
     multi = len(plan.inputs) > 1
     used: set[str] = set()
+    used_numerics: set[str] = set()
     body = []
     for nid in plan.order:
         if nid in plan.inputs:
             body.append(_input_line(plan, nid, multi))
         else:
-            body.append(node_line(plan, nid, used))
+            body.append(node_line(plan, nid, used, used_numerics))
     outs = [plan.idents[n] for n in plan.outputs]
     ret = outs[0] if len(outs) == 1 else "[" + ", ".join(outs) + "]"
     names = ", ".join(comment(repr(plan.name(n))) for n in plan.inputs)
     x_doc = (f"a dict of arrays keyed by input name ({names})" if multi else "an array (batch, ...)")
-    kernels = [_runtime()[0][n] for n in _closure(used)]
+    shared = sources_for(used_numerics)
+    shared_names = {n for n in definitions() if any(src.startswith((f"def {n}(", f"{n} =")) for src in shared)}
+    kernels = shared + [_runtime()[0][n] for n in _closure(used) if n not in shared_names]
+    needs_math = any("math." in k for k in kernels)
     lines = ['"""NumPy inference for a model exported from layergraph (needs only numpy)."""',
-             "import os", "", "import numpy as np", "",
+             *(["import math"] if needs_math else []), "import os", "", "import numpy as np", "",
              f"WEIGHTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), {literal(weights_file)})",
              "_W = {}", ""]
     if fresh_weights:

@@ -5,11 +5,9 @@ config (and PReLU, which learns its slopes).
 """
 from __future__ import annotations
 
-import numpy as np
-
-from engine.activations import elu, elu_grad, softmax_grad
 from engine.errors import ConfigError
-from engine.layers.base import Field, Layer, WeightSpec, register_layer
+from engine.layers.base import Field, Layer, Numerics, WeightSpec, register_layer
+from engine.numerics import activation_layers as num
 from engine.shapes import Shape, fmt_shape
 
 _KEPT = "Kept for Keras round trips; not applied by the engine."
@@ -54,27 +52,9 @@ class ReLU(_Elementwise):
             parts.append(f"threshold {c['threshold']:g}")
         return ", ".join(parts)
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        c = self.config
-        t, s, m = c["threshold"], c["negative_slope"], c["max_value"]
-        above = x > t
-        y = np.where(above, x, 0).astype(x.dtype, copy=False)
-        if m is not None:
-            y = np.clip(y, 0, m).astype(x.dtype, copy=False)
-        if s:
-            y = y + (s * np.minimum(x - t, 0)).astype(x.dtype, copy=False)
-        return y, x
-
-    def backward(self, grad_out, cache, weights):
-        x = cache
-        c = self.config
-        t, s, m = c["threshold"], c["negative_slope"], c["max_value"]
-        d = x > t
-        if m is not None:
-            d &= x < m
-        slope = d.astype(x.dtype) + s * (x < t)
-        return [grad_out * slope], {}
+    def numerics(self) -> Numerics:
+        return Numerics(num.relu_layer_forward, num.relu_layer_backward,
+                        args=self.config_args("max_value", "negative_slope", "threshold"))
 
 
 @register_layer
@@ -93,14 +73,9 @@ class LeakyReLU(_Elementwise):
     def summary_args(self) -> str:
         return f"α {self.config['negative_slope']:g}"
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        s = self.config["negative_slope"]
-        return np.where(x >= 0, x, s * x).astype(x.dtype, copy=False), x
-
-    def backward(self, grad_out, cache, weights):
-        x = cache
-        return [np.where(x >= 0, grad_out, self.config["negative_slope"] * grad_out)], {}
+    def numerics(self) -> Numerics:
+        return Numerics(num.leaky_relu_layer_forward, num.leaky_relu_layer_backward,
+                        args=self.config_args("negative_slope"))
 
 
 @register_layer
@@ -119,14 +94,8 @@ class ELU(_Elementwise):
     def summary_args(self) -> str:
         return f"α {self.config['alpha']:g}"
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        y = elu(x, self.config["alpha"]).astype(x.dtype, copy=False)
-        return y, (x, y)
-
-    def backward(self, grad_out, cache, weights):
-        x, y = cache
-        return [elu_grad(x, y, grad_out, self.config["alpha"])], {}
+    def numerics(self) -> Numerics:
+        return Numerics(num.elu_layer_forward, num.elu_layer_backward, args=self.config_args("alpha"))
 
 
 @register_layer
@@ -161,16 +130,9 @@ class Softmax(_Elementwise):
                                        "use axis=-1.")
         return shape
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        ax = tuple(a % x.ndim for a in self.config["axis"])
-        e = np.exp(x - x.max(axis=ax, keepdims=True))
-        y = e / e.sum(axis=ax, keepdims=True)
-        return y, (y, ax)
-
-    def backward(self, grad_out, cache, weights):
-        y, ax = cache
-        return [softmax_grad(y, grad_out, axis=ax)], {}
+    def numerics(self) -> Numerics:
+        return Numerics(num.softmax_layer_forward, num.softmax_layer_backward,
+                        args=self.config_args("axis"))
 
 
 @register_layer
@@ -227,18 +189,5 @@ class PReLU(_Elementwise):
     def weight_specs(self, input_shapes: list[Shape]) -> list[WeightSpec]:
         return [WeightSpec("alpha", self._alpha_shape(input_shapes[0]), self.config["alpha_initializer"])]
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        alpha = weights["alpha"].astype(x.dtype, copy=False)
-        return np.where(x >= 0, x, alpha * x), x
-
-    def backward(self, grad_out, cache, weights):
-        x = cache
-        alpha = weights["alpha"]
-        neg = x < 0
-        gx = np.where(neg, alpha * grad_out, grad_out)
-        ga = (grad_out * np.where(neg, x, 0)).sum(axis=0)
-        axes = tuple(i for i, n in enumerate(alpha.shape) if n == 1 and ga.shape[i] != 1)
-        if axes:
-            ga = ga.sum(axis=axes, keepdims=True)
-        return [gx], {"alpha": ga}
+    def numerics(self) -> Numerics:
+        return Numerics(num.prelu_forward, num.prelu_backward, ("alpha",))

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
-from engine.activations import ACTIVATIONS
-from engine.errors import ConfigError, ShapeError
+from engine.activations import ACTIVATIONS, get_activation
+from engine.errors import ConfigError, ShapeError, shown
 from engine.initializers import INITIALIZERS, get_initializer
+from engine.keras_objects import check_keras_object, object_kind
 from engine.shapes import Shape, fmt_shape
+
+MAX_INT = 2**31 - 1
+"""Largest integer argument (Keras sizes, seeds and indices are 32-bit; larger values are file damage)."""
 
 REQUIRED = object()
 """Default of a field the user must give (Keras: a positional constructor argument)."""
@@ -64,51 +68,53 @@ class Field:
         k = self.kind
         if k == "bool":
             if not isinstance(value, (bool, np.bool_)):
-                raise ConfigError(f"{where} must be true or false, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be true or false, got {shown(value)}.", self.name)
             return bool(value)
         if k == "int":
             return self._check_range(self._as_int(value, where), where)
         if k == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise ConfigError(f"{where} must be a number, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be a number, got {shown(value)}.", self.name)
             v = float(value)
             if not math.isfinite(v):
-                raise ConfigError(f"{where} must be a finite number, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be a finite number, got {shown(value)}.", self.name)
             return self._check_range(v, where)
         if k == "str":
             if not isinstance(value, str):
-                raise ConfigError(f"{where} must be text, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be text, got {shown(value)}.", self.name)
             return value
         if k == "choice":
             if value not in self.choices:
                 opts = ", ".join(repr(c) for c in self.choices)
-                raise ConfigError(f"{where} must be one of {opts}, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be one of {opts}, got {shown(value)}.", self.name)
             return value
         if k == "activation":
             if not isinstance(value, str) or value not in ACTIVATIONS:
                 raise ConfigError(f"{where} must be an activation name ({', '.join(ACTIVATIONS)}), "
-                                  f"got {value!r}.", self.name)
+                                  f"got {shown(value)}.", self.name)
             return value
         if k == "initializer":
             if not isinstance(value, str) or value not in INITIALIZERS:
                 raise ConfigError(f"{where} must be an initializer name ({', '.join(INITIALIZERS)}), "
-                                  f"got {value!r}.", self.name)
+                                  f"got {shown(value)}.", self.name)
             return value
         if k == "ints":
             items = [value] * (self.length or 1) if isinstance(value, (int, np.integer)) else value
             if not isinstance(items, (list, tuple)) or (self.length is not None and len(items) != self.length):
                 n = self.length or "some"
-                raise ConfigError(f"{where} must be an int or a tuple of {n} ints, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be an int or a tuple of {n} ints, got {shown(value)}.", self.name)
             return tuple(self._check_range(self._as_int(v, where), where) for v in items)
         if k == "floats":
+            if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+                value = (value,)  # one number broadcasts, as in Keras
             if not isinstance(value, (list, tuple)):
-                raise ConfigError(f"{where} must be a tuple of numbers, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be a tuple of numbers, got {shown(value)}.", self.name)
             return tuple(Field(self.name, "float").validate(v, owner) for v in value)
         if k == "shape":
             if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
                 value = (value,)
             if not isinstance(value, (list, tuple)):
-                raise ConfigError(f"{where} must be a tuple of dimensions, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be a tuple of dimensions, got {shown(value)}.", self.name)
             out = []
             for v in value:
                 if v is None and self.allow_unknown:
@@ -116,7 +122,7 @@ class Field:
                     continue
                 iv = self._as_int(v, where)
                 if iv < 1 and not (self.allow_unknown and iv == -1):
-                    raise ConfigError(f"{where} dimensions must be positive integers, got {value!r}.", self.name)
+                    raise ConfigError(f"{where} dimensions must be positive integers, got {shown(value)}.", self.name)
                 out.append(iv)
             return tuple(out)
         if k == "layer":
@@ -124,21 +130,28 @@ class Field:
                 raise ConfigError(f"{where} must be a layer {{'class_name': ..., 'config': ...}}.", self.name)
             return value
         if k == "json":
-            return value
+            kind = object_kind(self.name)
+            try:
+                return check_keras_object(kind, value, where) if kind else value
+            except ConfigError as exc:
+                raise ConfigError(str(exc), self.name) from None
         raise ConfigError(f"{where} has an unknown field kind {k!r}.", self.name)
 
     def _as_int(self, value: Any, where: str) -> int:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)):
-            raise ConfigError(f"{where} must be an integer, got {value!r}.", self.name)
+            raise ConfigError(f"{where} must be an integer, got {shown(value)}.", self.name)
         if isinstance(value, float) and not value.is_integer():
-            raise ConfigError(f"{where} must be an integer, got {value!r}.", self.name)
+            raise ConfigError(f"{where} must be an integer, got {shown(value)}.", self.name)
+        if not -MAX_INT <= value <= MAX_INT:
+            raise ConfigError(f"{where} must be an integer of at most {MAX_INT:,} in size, got {shown(value)}.",
+                              self.name)
         return int(value)
 
     def _check_range(self, v, where):
         if self.min is not None and v < self.min:
-            raise ConfigError(f"{where} must be >= {self.min:g}, got {v!r}.", self.name)
+            raise ConfigError(f"{where} must be >= {self.min:g}, got {shown(v)}.", self.name)
         if self.max is not None and v > self.max:
-            raise ConfigError(f"{where} must be <= {self.max:g}, got {v!r}.", self.name)
+            raise ConfigError(f"{where} must be <= {self.max:g}, got {shown(v)}.", self.name)
         return v
 
 
@@ -154,6 +167,54 @@ class WeightSpec:
     @property
     def size(self) -> int:
         return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Fn:
+    """A numerics function given as an argument: ``forward`` in forward calls, ``backward`` in backward calls."""
+
+    forward: Callable
+    backward: Callable | None = None
+
+
+def activation_fn(name: str | None) -> Fn:
+    """An activation argument: the function forward, its derivative backward (``None`` = linear)."""
+    a = get_activation(name)
+    return Fn(a.fn, a.grad)
+
+
+@dataclass(frozen=True)
+class Numerics:
+    """How a layer computes, declared once: functions of ``engine.numerics`` and their arguments.
+
+    The engine calls ``forward(*inputs, *weights, **args)`` (plus ``training=`` and ``rng=`` when
+    ``training_args``) and ``backward(grad_out, cache, *weights, **args)``; the NumPy exporter writes the
+    same forward call into the generated module and copies the function's source.  ``weights`` are
+    weight names in the order the functions take them (a weight the layer does not have is passed as
+    ``None``); ``args`` are plain values or ``Fn`` (activations, inner layers' functions).
+    """
+
+    forward: Callable
+    backward: Callable | None = None
+    weights: tuple[str, ...] = ()
+    args: Mapping[str, Any] = field(default_factory=dict)
+    training_args: bool = False
+
+
+def resolve_args(args: Mapping[str, Any], backward: bool) -> dict[str, Any]:
+    """``Fn`` markers (also inside tuples and dicts) become the forward or backward function."""
+    def one(v):
+        if isinstance(v, Fn):
+            return v.backward if backward else v.forward
+        if isinstance(v, dict):
+            return {k: one(x) for k, x in v.items()}
+        if isinstance(v, tuple):
+            return tuple(one(x) for x in v)
+        return v
+    return {k: one(v) for k, v in args.items()}
+
+
+GRADIENT_KINDS = ("hand-written", "automatic", "none")
 
 
 def to_snake_case(name: str) -> str:
@@ -182,6 +243,14 @@ class Layer:
     max_inputs: ClassVar[int | None] = 1
     #: The Keras class-name prefix for default names (``Input`` -> ``input_layer`` like Keras 3).
     default_name_base: ClassVar[str | None] = None
+    #: How gradients are obtained: a hand-written backward, automatic differentiation (custom layers),
+    #: or none (then ``no_gradient_reason`` says why, e.g. integer outputs).
+    gradient: ClassVar[str] = "hand-written"
+    no_gradient_reason: ClassVar[str] = ""
+    #: Whether the inputs are integer ids (Embedding) rather than features.
+    integer_inputs: ClassVar[bool] = False
+    #: Arguments Keras's constructor requires although the engine has a default (Keras code always states them).
+    keras_required_args: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
         cfg = dict(config or {})
@@ -190,13 +259,13 @@ class Layer:
         if name is None:
             name = self.base_name()
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"{self.class_name}: 'name' must be non-empty text, got {name!r}.", "name")
+            raise ConfigError(f"{self.class_name}: 'name' must be non-empty text, got {shown(name)}.", "name")
         self.name: str = name
         owner = f"{self.class_name} '{name}'"
         declared = {f.name: f for f in self.all_fields()}
         unknown = sorted(set(cfg) - set(declared))
         if unknown:
-            raise ConfigError(f"{owner}: unknown argument '{unknown[0]}'; {self.class_name} accepts "
+            raise ConfigError(f"{owner}: unknown argument {shown(unknown[0])}; {self.class_name} accepts "
                               f"{', '.join(declared)}.", unknown[0])
         self.config: dict[str, Any] = {}
         for f in declared.values():
@@ -262,15 +331,31 @@ class Layer:
         return sum(s.size for s in self.weight_specs(input_shapes))
 
     # ----- computation -------------------------------------------------------------------------------
+    def config_args(self, *names: str) -> dict[str, Any]:
+        """``{name: config value}`` for the named arguments, to pass to a numerics function."""
+        return {n: self.config[n] for n in names}
+
+    def numerics(self) -> Numerics:
+        """The functions this layer computes with and their arguments from the config (see ``Numerics``)."""
+        raise NotImplementedError(f"{self.class_name} declares no numerics")
+
     def forward(self, inputs: list[np.ndarray], weights: dict[str, np.ndarray], *, training: bool = False,
                 rng: np.random.Generator | None = None) -> tuple[np.ndarray, Any]:
         """Return ``(output, cache)``; the cache is whatever ``backward`` needs."""
-        raise NotImplementedError
+        num = self.numerics()
+        extra = {"training": training, "rng": rng} if num.training_args else {}
+        return num.forward(*inputs, *(weights.get(w) for w in num.weights), **resolve_args(num.args, False),
+                           **extra)
 
     def backward(self, grad_out: np.ndarray, cache: Any,
                  weights: dict[str, np.ndarray]) -> tuple[list[np.ndarray | None], dict[str, np.ndarray]]:
         """Return gradients for each input (None for integer inputs) and for each trainable weight."""
-        raise NotImplementedError
+        num = self.numerics()
+        if self.gradient == "none":
+            return [None], {}  # piecewise constant (one input, checked by the contract test): nothing flows back
+        grad_in, grad_w = num.backward(grad_out, cache, *(weights.get(w) for w in num.weights),
+                                       **resolve_args(num.args, True))
+        return list(grad_in), {w: g for w, g in zip(num.weights, grad_w) if g is not None}
 
     def state_updates(self, cache: Any) -> dict[str, np.ndarray]:
         """New values of non-trainable weights after a training forward (BatchNormalization's moving stats)."""

@@ -1,10 +1,9 @@
 """Core layers: Input, Dense, Activation, Embedding (``keras/src/layers/core``)."""
 from __future__ import annotations
 
-import numpy as np
-
-from engine.activations import get_activation
-from engine.layers.base import Field, Layer, WeightSpec, register_layer
+from engine.errors import ConfigError
+from engine.layers.base import Field, Layer, Numerics, WeightSpec, activation_fn, register_layer
+from engine.numerics import core as num
 from engine.shapes import Shape, fmt_shape
 
 
@@ -90,24 +89,10 @@ class Dense(Layer):
             specs.append(WeightSpec("bias", (u,), self.config["bias_initializer"]))
         return specs
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        z = x @ weights["kernel"]
-        if self.config["use_bias"]:
-            z += weights["bias"]
-        act = get_activation(self.config["activation"])
-        y = act.fn(z)
-        return y, (x, z, y)
-
-    def backward(self, grad_out, cache, weights):
-        x, z, y = cache
-        g = get_activation(self.config["activation"]).grad(z, y, grad_out)
-        x2 = x.reshape(-1, x.shape[-1])
-        g2 = g.reshape(-1, g.shape[-1])
-        grads = {"kernel": x2.T @ g2}
-        if self.config["use_bias"]:
-            grads["bias"] = g2.sum(axis=0)
-        return [g @ weights["kernel"].T], grads
+    def numerics(self) -> Numerics:
+        act = self.config["activation"]
+        return Numerics(num.dense_forward, num.dense_backward, ("kernel", "bias"),
+                        {"activation": activation_fn(act)} if act not in (None, "linear") else {})
 
 
 @register_layer
@@ -128,14 +113,9 @@ class Activation(Layer):
     def output_shape(self, input_shapes: list[Shape]) -> Shape:
         return input_shapes[0]
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        y = get_activation(self.config["activation"]).fn(x)
-        return y, (x, y)
-
-    def backward(self, grad_out, cache, weights):
-        x, y = cache
-        return [get_activation(self.config["activation"]).grad(x, y, grad_out)], {}
+    def numerics(self) -> Numerics:
+        return Numerics(num.activation_forward, num.activation_backward,
+                        args={"activation": activation_fn(self.config["activation"])})
 
 
 @register_layer
@@ -145,21 +125,27 @@ class Embedding(Layer):
     Args:
         input_dim: size of the vocabulary (largest id + 1).
         output_dim: dimension of each embedding vector.
-        mask_zero: kept for Keras compatibility; the engine does not propagate masks.
+        mask_zero: must be False: masks are not propagated yet, so it is refused rather than ignored.
 
     Input shape: ``(batch, ...)`` integers.  Output shape: ``(batch, ..., output_dim)``.
     """
 
     class_name = "Embedding"
     family = "core"
+    integer_inputs = True
     fields = (
         Field("input_dim", "int", doc="Vocabulary size (largest token id + 1).", min=1),
         Field("output_dim", "int", doc="Dimension of each embedding vector.", min=1),
         Field("embeddings_initializer", "initializer", "random_uniform", "Initializer of the embedding matrix."),
         Field("embeddings_regularizer", "json", None, "Kept for Keras round trips; not applied by the engine."),
         Field("embeddings_constraint", "json", None, "Kept for Keras round trips; not applied by the engine."),
-        Field("mask_zero", "bool", False, "Keras masking flag; the engine does not propagate masks."),
+        Field("mask_zero", "bool", False, "Treat id 0 as padding and mask it downstream (not supported yet)."),
     )
+
+    def check_config(self) -> None:
+        if self.config["mask_zero"]:
+            raise ConfigError(f"{self.owner}: mask_zero=True is not supported yet (layergraph does not propagate "
+                              "masks, so padded steps would change the results); set mask_zero=False.", "mask_zero")
 
     def summary_args(self) -> str:
         return f"{self.config['input_dim']} → {self.config['output_dim']}"
@@ -171,16 +157,11 @@ class Embedding(Layer):
         return [WeightSpec("embeddings", (self.config["input_dim"], self.config["output_dim"]),
                            self.config["embeddings_initializer"])]
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        ids = np.asarray(inputs[0]).astype(np.int64)
-        n = self.config["input_dim"]
-        if ids.size and (ids.min() < 0 or ids.max() >= n):
-            raise ValueError(f"{self.owner} got token id {int(ids.max() if ids.max() >= n else ids.min())} "
-                             f"outside [0, {n}); raise input_dim or fix the data.")
-        return weights["embeddings"][ids], ids
+    def numerics(self) -> Numerics:
+        return Numerics(num.embedding_forward, num.embedding_backward, ("embeddings",))
 
-    def backward(self, grad_out, cache, weights):
-        ids = cache
-        g = np.zeros_like(weights["embeddings"])
-        np.add.at(g, ids.reshape(-1), grad_out.reshape(-1, grad_out.shape[-1]))
-        return [None], {"embeddings": g}
+    def forward(self, inputs, weights, *, training=False, rng=None):
+        try:
+            return super().forward(inputs, weights, training=training, rng=rng)
+        except ValueError as e:
+            raise ValueError(f"{self.owner} got {e}") from None

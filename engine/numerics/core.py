@@ -1,0 +1,46 @@
+"""Core layers: Dense, Activation, Embedding."""
+import numpy as np
+
+
+def dense_forward(x, kernel, bias=None, activation=None):
+    """``activation(x @ kernel + bias)`` on the last axis of ``(batch, ..., input_dim)``."""
+    z = x @ kernel
+    if bias is not None:
+        z += bias
+    y = z if activation is None else activation(z)
+    return y, (x, z, y)
+
+
+def dense_backward(g, cache, kernel, bias=None, activation=None):
+    x, z, y = cache
+    if activation is not None:
+        g = activation(z, y, g)
+    x2 = x.reshape(-1, x.shape[-1])
+    g2 = g.reshape(-1, g.shape[-1])
+    return (g @ kernel.T,), (x2.T @ g2, None if bias is None else g2.sum(axis=0))
+
+
+def activation_forward(x, activation):
+    y = activation(x)
+    return y, (x, y)
+
+
+def activation_backward(g, cache, activation):
+    x, y = cache
+    return (activation(x, y, g),), ()
+
+
+def embedding_forward(ids, embeddings):
+    """Rows of ``embeddings`` for integer ``ids`` of any shape; ids outside the table are an error."""
+    ids = np.asarray(ids).astype(np.int64)
+    n = embeddings.shape[0]
+    if ids.size and (ids.min() < 0 or ids.max() >= n):
+        bad = int(ids.max() if ids.max() >= n else ids.min())
+        raise ValueError(f"token id {bad} is outside [0, {n}); raise input_dim or fix the data.")
+    return embeddings[ids], ids
+
+
+def embedding_backward(g, ids, embeddings):
+    grad = np.zeros_like(embeddings)
+    np.add.at(grad, ids.reshape(-1), g.reshape(-1, g.shape[-1]))
+    return (None,), (grad,)
