@@ -45,7 +45,8 @@ STARTER_VALUES: dict[str, object] = {
 def starter_config(class_name: str) -> dict:
     """A valid config for a freshly added layer: Keras defaults plus starter values for required args."""
     cls = layer_class(class_name)
-    return {f.name: STARTER_VALUES[f.name] for f in cls.all_fields() if f.required and f.name in STARTER_VALUES}
+    return {f.name: f.starter if f.starter is not None else STARTER_VALUES[f.name] for f in cls.all_fields()
+            if f.required and (f.starter is not None or f.name in STARTER_VALUES)}
 
 
 def create_layer(class_name: str, config: dict | None = None) -> Layer:
