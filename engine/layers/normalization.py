@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.errors import ConfigError
-from engine.layers.base import Field, Layer, WeightSpec, register_layer
+from engine.layers.base import Field, Layer, Numerics, WeightSpec, register_layer
+from engine.numerics import normalization as num
 from engine.shapes import Shape, fmt_shape
 
 _KEPT = "Kept for Keras round trips; not applied by the engine."
@@ -101,58 +102,15 @@ class BatchNormalization(Layer):
         specs.append(WeightSpec("moving_variance", c, cfg["moving_variance_initializer"], trainable=False))
         return specs
 
-    def _param(self, weights, name, x, ax, default):
-        """A per-channel vector reshaped to broadcast against ``x`` along ``ax``."""
-        shape = [1] * x.ndim
-        shape[ax] = x.shape[ax]
-        v = weights[name] if name in weights else np.full(x.shape[ax], default)
-        return np.asarray(v, dtype=x.dtype).reshape(shape)
-
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        ax = self.config["axis"] % x.ndim
-        red = tuple(i for i in range(x.ndim) if i != ax)
-        eps = self.config["epsilon"]
-        batch_mode = bool(training and self.config["trainable"])
-        if batch_mode:
-            mean = x.mean(axis=red, keepdims=True)
-            var = x.var(axis=red, keepdims=True)
-        else:
-            mean = self._param(weights, "moving_mean", x, ax, 0.0)
-            var = self._param(weights, "moving_variance", x, ax, 1.0)
-        inv = 1.0 / np.sqrt(var + eps)
-        xhat = (x - mean) * inv
-        gamma = self._param(weights, "gamma", x, ax, 1.0)
-        beta = self._param(weights, "beta", x, ax, 0.0)
-        y = xhat * gamma + beta
-        updates = None
-        if batch_mode:
-            m = self.config["momentum"]
-            updates = {
-                "moving_mean": weights["moving_mean"] * m + mean.reshape(-1) * (1.0 - m),
-                "moving_variance": weights["moving_variance"] * m + var.reshape(-1) * (1.0 - m),
-            }
-        return y, (xhat, inv, gamma, red, batch_mode, updates)
-
-    def backward(self, grad_out, cache, weights):
-        xhat, inv, gamma, red, batch_mode, _ = cache
-        grads = {}
-        if self.config["scale"]:
-            grads["gamma"] = (grad_out * xhat).sum(axis=red)
-        if self.config["center"]:
-            grads["beta"] = grad_out.sum(axis=red)
-        gx = grad_out * gamma
-        if batch_mode:
-            # mean and variance depend on x: the classic three-term batch-norm gradient
-            gx = inv * (gx - gx.mean(axis=red, keepdims=True)
-                        - xhat * (gx * xhat).mean(axis=red, keepdims=True))
-        else:
-            gx = gx * inv
-        return [gx], grads
+    def numerics(self) -> Numerics:
+        # a frozen layer (trainable=False) normalizes with its moving statistics even while training, as in Keras
+        return Numerics(num.batch_normalization_forward, num.batch_normalization_backward,
+                        ("gamma", "beta", "moving_mean", "moving_variance"), self.config_args("axis", "epsilon"),
+                        training_args=self.config["trainable"])
 
     def state_updates(self, cache) -> dict[str, np.ndarray]:
-        updates = cache[-1]
-        return dict(updates) if updates else {}
+        stats = num.batch_normalization_moving_stats(cache, self.config["momentum"])
+        return {} if stats is None else {"moving_mean": stats[0], "moving_variance": stats[1]}
 
 
 @register_layer
@@ -216,41 +174,6 @@ class LayerNormalization(Layer):
             specs.append(WeightSpec("beta", wshape, cfg["beta_initializer"]))
         return specs
 
-    def _broadcast(self, v, x, axes):
-        shape = [1] * x.ndim
-        for a in axes:
-            shape[a] = x.shape[a]
-        return np.asarray(v, dtype=x.dtype).reshape(shape)
-
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        axes = sorted(a % x.ndim for a in self.config["axis"])
-        red = tuple(axes)
-        mean = x.mean(axis=red, keepdims=True)
-        var = x.var(axis=red, keepdims=True)
-        inv = 1.0 / np.sqrt(var + self.config["epsilon"])
-        rms = self.config["rms_scaling"]
-        xhat = x * inv if rms else (x - mean) * inv
-        y = xhat
-        gamma = self._broadcast(weights["gamma"], x, axes) if "gamma" in weights else None
-        if gamma is not None:
-            y = y * gamma
-        if "beta" in weights:
-            y = y + self._broadcast(weights["beta"], x, axes)
-        return y, (x, mean, xhat, inv, gamma, red, axes)
-
-    def backward(self, grad_out, cache, weights):
-        x, mean, xhat, inv, gamma, red, axes = cache
-        batch_axes = tuple(i for i in range(x.ndim) if i not in axes)
-        grads = {}
-        if "gamma" in weights:
-            grads["gamma"] = (grad_out * xhat).sum(axis=batch_axes).reshape(weights["gamma"].shape)
-        if "beta" in weights:
-            grads["beta"] = grad_out.sum(axis=batch_axes).reshape(weights["beta"].shape)
-        g = grad_out if gamma is None else grad_out * gamma
-        if self.config["rms_scaling"]:
-            # y = x * (var + eps)^-1/2 and d var / dx = 2 (x - mean) / n
-            gx = inv * g - inv ** 3 * (x - mean) * (g * x).mean(axis=red, keepdims=True)
-        else:
-            gx = inv * (g - g.mean(axis=red, keepdims=True) - xhat * (g * xhat).mean(axis=red, keepdims=True))
-        return [gx], grads
+    def numerics(self) -> Numerics:
+        return Numerics(num.layer_normalization_forward, num.layer_normalization_backward, ("gamma", "beta"),
+                        self.config_args("axis", "epsilon", "rms_scaling"))

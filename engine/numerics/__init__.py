@@ -14,7 +14,8 @@ Conventions (``engine.layers.base.Numerics`` declares how a layer calls them):
 - An activation argument is a function ``f(x)`` in a forward call and its derivative
   ``f_grad(x, y, g)`` in a backward call.
 """
-from engine.numerics import activation_layers, activations, core  # noqa: F401
+from engine.numerics import (activation_layers, activations, core, merging,  # noqa: F401
+                             normalization, regularization, reshaping)
 
 #: The modules whose functions may be copied into exported code, in the order they are copied.
-MODULES = (activations, core, activation_layers)
+MODULES = (activations, core, activation_layers, normalization, regularization, merging, reshaping)
