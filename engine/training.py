@@ -351,11 +351,8 @@ class Trainer:
 
 
 def output_activation(plan: CompiledGraph, nid: str) -> str | None:
-    """The activation that produces an output node's values (Dense(activation=...), Activation, Softmax)."""
-    layer = plan.layers[nid]
-    if layer.class_name == "Softmax":
-        return "softmax"
-    return layer.config.get("activation")
+    """The activation that produces an output node's values, as its layer declares it (``Layer.output_activation``)."""
+    return plan.layers[nid].output_activation()
 
 
 def nonfinite_error(plan: CompiledGraph, bad: str | None, losses: dict[str, float] | None = None,

@@ -14,6 +14,7 @@ from engine.export.identifiers import call, comment, literal, sanitize
 from engine.export.plan import ExportPlan, make_plan
 from engine.graph import LayerGraph
 from engine.layers import LAYERS, REQUIRED, Layer, layer_class
+from engine.losses import default_loss
 from engine.validation import ValidationResult
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW", "adagrad": "Adagrad",
@@ -78,19 +79,14 @@ def _value_source(field_name: str, kind: str, value: Any) -> str:
     return literal(value)
 
 
-#: Arguments Keras requires although the engine has a default for them.
-KERAS_REQUIRED = {"AveragePooling1D": ("pool_size",), "AveragePooling2D": ("pool_size",)}
-
-
 def layer_arguments(layer: Layer, skip: tuple[str, ...] = ()) -> list[str]:
     """``arg=value`` for every argument that differs from its Keras default, in declaration order."""
     args = []
-    required = KERAS_REQUIRED.get(layer.class_name, ())
     for f in layer.all_fields():
         if f.name in skip:
             continue
         value = layer.config.get(f.name)
-        if f.default is not REQUIRED and f.name not in required and _norm(value) == _norm(f.default):
+        if f.default is not REQUIRED and not f.keras_required and _norm(value) == _norm(f.default):
             continue
         args.append(f"{f.name}={_value_source(f.name, f.kind, value)}")
     return args
@@ -209,13 +205,7 @@ def _default_loss(plan: ExportPlan) -> str:
     out = plan.outputs[0] if plan.outputs else None
     if out is None:
         return "mse"
-    layer = plan.layer(out)
-    act = layer.config.get("activation")
-    if layer.class_name == "Softmax" or act == "softmax":
-        return "sparse_categorical_crossentropy"
-    if act == "sigmoid":
-        return "binary_crossentropy"
-    return "mse"
+    return default_loss(plan.layer(out).output_activation(), None, ())
 
 
 def _training_source(plan: ExportPlan, t: dict[str, Any]) -> list[str]:

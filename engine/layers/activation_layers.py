@@ -52,6 +52,10 @@ class ReLU(_Elementwise):
             parts.append(f"threshold {c['threshold']:g}")
         return ", ".join(parts)
 
+    def output_activation(self) -> str | None:
+        # without a leak, outputs below the threshold are exactly zero, as after a plain relu
+        return "relu" if not self.config["negative_slope"] else None
+
     def numerics(self) -> Numerics:
         return Numerics(num.relu_layer_forward, num.relu_layer_backward,
                         args=self.config_args("max_value", "negative_slope", "threshold"))
@@ -129,6 +133,9 @@ class Softmax(_Elementwise):
                 raise self.shape_error(f"would normalize over the batch axis (axis {a}) of {fmt_shape(shape)}; "
                                        "use axis=-1.")
         return shape
+
+    def output_activation(self) -> str | None:
+        return "softmax"
 
     def numerics(self) -> Numerics:
         return Numerics(num.softmax_layer_forward, num.softmax_layer_backward,

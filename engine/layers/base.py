@@ -49,6 +49,9 @@ class Field:
     length: int | None = None
     optional: bool = False
     allow_unknown: bool = False
+    #: Keras's constructor requires this argument although the engine has a default for it, so exported
+    #: Keras code always writes it (``AveragePooling2D(pool_size)``).
+    keras_required: bool = False
 
     @property
     def required(self) -> bool:
@@ -339,6 +342,16 @@ class Layer:
         grad_in, grad_w = num.backward(grad_out, cache, *(weights.get(w) for w in num.weights),
                                        **resolve_args(num.args, True))
         return list(grad_in), {w: g for w, g in zip(num.weights, grad_w) if g is not None}
+
+    def output_activation(self) -> str | None:
+        """The activation this layer's output ends with (``'softmax'``, ``'sigmoid'``, ``'relu'``, ...), or None.
+
+        It decides whether an output is a classifier (and so the default loss and the confusion matrix) and
+        whether a layer can have dead units.  By default it is the layer's ``activation`` argument; a layer
+        that always ends with an activation (Softmax, ReLU) says so by overriding this.
+        """
+        act = self.config.get("activation")
+        return None if act in (None, "linear") else act
 
     def state_updates(self, cache: Any) -> dict[str, np.ndarray]:
         """New values of non-trainable weights after a training forward (BatchNormalization's moving stats)."""

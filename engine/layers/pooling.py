@@ -22,9 +22,10 @@ _RANK_TEXT = {1: "a 3-D input (batch, steps, features)", 2: "a 4-D input (batch,
 _AXIS_NAMES = {1: ("steps",), 2: ("height", "width")}
 
 
-def _pool_fields(rank: int) -> tuple[Field, ...]:
+def _pool_fields(rank: int, keras_required: bool = False) -> tuple[Field, ...]:
     return (
-        Field("pool_size", "ints", (2,) * rank, "Size of the pooling window.", length=rank, min=1),
+        Field("pool_size", "ints", (2,) * rank, "Size of the pooling window.", length=rank, min=1,
+              keras_required=keras_required),
         Field("strides", "ints", None, "Step between windows (None = pool_size).", length=rank, min=1,
               optional=True),
         Field("padding", "choice", "valid", "'valid' drops windows that do not fit; 'same' pads so that "
@@ -150,7 +151,7 @@ class AveragePooling1D(BasePooling):
     class_name = "AveragePooling1D"
     rank = 1
     mode = "average"
-    fields = _pool_fields(1)
+    fields = _pool_fields(1, keras_required=True)
 
 
 @register_layer
@@ -169,7 +170,7 @@ class AveragePooling2D(BasePooling):
     class_name = "AveragePooling2D"
     rank = 2
     mode = "average"
-    fields = _pool_fields(2)
+    fields = _pool_fields(2, keras_required=True)
 
 
 class BaseGlobalPooling(Layer):
