@@ -312,8 +312,8 @@ class _Importer:
                 raise self.fail(f"{owner}: layergraph does not support the Keras argument '{key}' "
                                 f"(value {value!r}).")
             elif value is not None and key.endswith(("_regularizer", "_constraint")):
-                self.notes.append(f"{owner}: {key} dropped (layergraph's {cname} does not keep it; it does not "
-                                  "change predictions).")
+                raise self.fail(f"{owner}: argument {key} would change training and layergraph's {cname} does not "
+                                "apply it; remove it in Keras before saving.")
         return out
 
     def _check_dtype(self, owner: str, value: Any) -> None:

@@ -35,7 +35,7 @@ def layer_class(class_name: str) -> type[Layer]:
 #: Values for required arguments when a layer is added from the palette (Keras has no default for them).
 STARTER_VALUES: dict[str, object] = {
     "units": 32, "filters": 32, "kernel_size": 3, "rate": 0.25, "n": 4, "target_shape": (-1,), "dims": (2, 1),
-    "input_dim": 1000, "output_dim": 64, "stddev": 0.1, "activation": "relu",
+    "input_dim": 1000, "output_dim": 64, "stddev": 0.1, "activation": "relu", "axes": -1,
     "layer": {"class_name": "LSTM", "config": {"units": 32}},
 }
 

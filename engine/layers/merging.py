@@ -1,4 +1,4 @@
-"""Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate (``keras/src/layers/merging``).
+"""Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot (``keras/src/layers/merging``).
 
 Element-wise merges follow Keras's broadcast rule (``base_merge.py``): the non-batch shapes are aligned on
 their trailing axes and each pair of sizes must be equal or 1; a lower-rank input gets size-1 axes inserted
@@ -208,3 +208,54 @@ class Concatenate(BaseMerge):
 
     def numerics(self) -> Numerics:
         return Numerics(num.concatenate_forward, num.concatenate_backward, args=self.config_args("axis"))
+
+
+@register_layer
+class Dot(BaseMerge):
+    """Dot product of two inputs per sample, summing over ``axes[0]`` of the first and ``axes[1]`` of the second.
+
+    Args:
+        axes: one axis for both inputs, or a pair ``(axis of input 0, axis of input 1)``; not the batch axis.
+        normalize: L2-normalize both inputs along their axis first, so the output is the cosine similarity.
+
+    Input shape: exactly two tensors of rank >= 2 whose ``axes`` sizes match.
+    Output shape: the first input's other axes followed by the second's (without the batch), e.g.
+    ``(batch, 3, 5)`` and ``(batch, 4, 5)`` with ``axes=2`` give ``(batch, 3, 4)``; ``(batch, 1)`` for two vectors.
+    """
+
+    class_name = "Dot"
+    max_inputs = 2
+    fields = (
+        Field("axes", "ints", doc="Axis to sum over: one for both inputs or (axis of input 0, axis of input 1).",
+              length=2),
+        Field("normalize", "bool", False, "L2-normalize each input along its axis first (cosine similarity)."),
+    )
+
+    def summary_args(self) -> str:
+        a, b = self.config["axes"]
+        text = f"axes {a}" if a == b else f"axes ({a}, {b})"
+        return text + (", normalized" if self.config["normalize"] else "")
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        self.check_arity(input_shapes)
+        batch = self._batch(input_shapes)
+        a, b = input_shapes
+        for s in (a, b):
+            if len(s) < 2:
+                raise self.shape_error(f"needs inputs with a feature axis but gets {fmt_shape(s)}.")
+        axes = []
+        for i, (s, ax) in enumerate(zip(input_shapes, self.config["axes"])):
+            if not -len(s) <= ax < len(s) or ax % len(s) == 0:
+                raise self.shape_error(f"sums over axis {ax} of input {i} {fmt_shape(s)}, which is "
+                                       f"{'the batch axis' if -len(s) <= ax < len(s) else 'not an axis'}; pick an "
+                                       f"axis between 1 and {len(s) - 1} or -1.")
+            axes.append(ax % len(s))
+        da, db = a[axes[0]], b[axes[1]]
+        if da is not None and db is not None and da != db:
+            raise self.shape_error(f"multiplies axis {axes[0]} of {fmt_shape(a)} (size {da}) with axis {axes[1]} "
+                                   f"of {fmt_shape(b)} (size {db}); the summed axes must have the same size.")
+        out = [d for i, d in enumerate(a[1:], 1) if i != axes[0]] + [d for i, d in enumerate(b[1:], 1) if i != axes[1]]
+        return (batch, *(out or [1]))
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.dot_forward, num.dot_backward, args=self.config_args("axes", "normalize"))

@@ -1,5 +1,5 @@
-"""Regularization layers: Dropout, SpatialDropout1D/2D/3D, GaussianNoise, GaussianDropout
-(``keras/src/layers/regularization``).
+"""Regularization layers: Dropout, SpatialDropout1D/2D/3D, GaussianNoise, GaussianDropout, AlphaDropout,
+ActivityRegularization (``keras/src/layers/regularization``).
 
 All of them are the identity at inference.  While training they draw their noise from the ``rng`` the
 executor passes to ``forward`` (``seed`` is kept for Keras round trips and only used when no ``rng`` is
@@ -230,3 +230,56 @@ class GaussianDropout(Layer):
     def numerics(self) -> Numerics:
         return Numerics(num.gaussian_dropout_forward, num.gaussian_dropout_backward,
                         args=self.config_args("rate", "seed"), training_args=True)
+
+
+@register_layer
+class AlphaDropout(Dropout):
+    """Dropout that keeps a SELU network self-normalizing: while training, dropped inputs are set to SELU's
+    negative saturation value and the result is scaled and shifted to keep the mean and variance.
+
+    Args:
+        rate: float between 0 and 1, fraction of the inputs to drop.
+        noise_shape: optional shape of the drop mask (batch first, None entries follow the input).
+        seed: kept for Keras round trips.
+
+    Input shape: any.  Output shape: same as the input.
+    """
+
+    class_name = "AlphaDropout"
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.alpha_dropout_forward, num.alpha_dropout_backward,
+                        args=self.config_args("rate", "noise_shape", "seed"), training_args=True)
+
+
+@register_layer
+class ActivityRegularization(Layer):
+    """Passes its input through and adds ``(l1 * sum|x| + l2 * sum x²) / batch`` to the loss, which pushes
+    the activations towards zero (sparse or small) while training.
+
+    Args:
+        l1: L1 factor (sparsity).
+        l2: L2 factor (small activations).
+
+    Input shape: any.  Output shape: same as the input.
+    """
+
+    class_name = "ActivityRegularization"
+    family = "regularization"
+    fields = (
+        Field("l1", "float", 0.0, "Factor of the sum of absolute activations added to the loss.", min=0.0),
+        Field("l2", "float", 0.0, "Factor of the sum of squared activations added to the loss.", min=0.0),
+    )
+
+    def summary_args(self) -> str:
+        return ", ".join(f"{k} {self.config[k]:g}" for k in ("l1", "l2") if self.config[k])
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        return input_shapes[0]
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.activity_regularization_forward, num.activity_regularization_backward,
+                        args=self.config_args("l1", "l2"))
+
+    def added_loss(self, cache) -> float:
+        return num.activity_penalty(cache, self.config["l1"], self.config["l2"])

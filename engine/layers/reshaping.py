@@ -1,4 +1,4 @@
-"""Reshaping layers: Flatten, Reshape, Permute, RepeatVector, UpSampling2D, ZeroPadding2D, Cropping2D
+"""Reshaping layers: Flatten, Reshape, Permute, RepeatVector, Identity, UpSampling2D, ZeroPadding2D, Cropping2D
 (``keras/src/layers/reshaping``).  None has weights; each backward is the inverse re-arrangement.
 """
 from __future__ import annotations
@@ -159,6 +159,23 @@ class RepeatVector(Layer):
 
     def numerics(self) -> Numerics:
         return Numerics(num.repeat_vector_forward, num.repeat_vector_backward, args=self.config_args("n"))
+
+
+@register_layer
+class Identity(Layer):
+    """Passes its input through unchanged (a placeholder, or a named tap point in a graph).
+
+    Input shape: any.  Output shape: same as the input.
+    """
+
+    class_name = "Identity"
+    family = "reshaping"
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        return input_shapes[0]
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.identity_forward, num.identity_backward)
 
 
 def _linear_resize_matrix(n: int, factor: int, dtype) -> np.ndarray:

@@ -101,9 +101,11 @@ def layer_normalization_backward(g, cache, gamma=None, beta=None, axis=(-1,), ep
 
 def group_normalization_forward(x, gamma=None, beta=None, groups=32, axis=-1, epsilon=1e-3):
     """Channels of ``axis`` split into ``groups``; each sample's group normalized over its channels and
-    every other non-batch axis, then scaled by ``gamma`` and shifted by ``beta`` per channel."""
+    every other non-batch axis, then scaled by ``gamma`` and shifted by ``beta`` per channel
+    (``groups=-1``: one group per channel)."""
     ax = axis % x.ndim
     c = x.shape[ax]
+    groups = c if groups == -1 else groups
     grouped = x.reshape(x.shape[:ax] + (groups, c // groups) + x.shape[ax + 1:])
     red = tuple(i for i in range(1, grouped.ndim) if i != ax)
     mean = grouped.mean(axis=red, keepdims=True)
@@ -119,7 +121,7 @@ def group_normalization_forward(x, gamma=None, beta=None, groups=32, axis=-1, ep
 
 
 def group_normalization_backward(g, cache, gamma=None, beta=None, groups=32, axis=-1, epsilon=1e-3):
-    xhat, inv, ax, groups, red = cache
+    xhat, inv, ax, groups, red = cache  # groups as resolved by the forward
     others = tuple(i for i in range(g.ndim) if i != ax)
     c = g.shape[ax]
     ggamma = None if gamma is None else (g * xhat).sum(axis=others)
