@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer
 
@@ -35,6 +36,8 @@ class Orphan:
     lock_path: Path
     original: Path | None
     saved_at: float
+    #: the name an untitled document showed (the example or model it came from), None for "untitled"
+    name: str | None = None
 
     def discard(self) -> None:
         for p in (self.graph_path, self.meta_path, self.lock_path):
@@ -64,9 +67,11 @@ class Autosaver(QObject):
     """Writes ``doc`` every ``interval_ms`` while it has unsaved changes."""
 
     def __init__(self, doc, directory: Path | None = None, interval_ms: int = INTERVAL_MS,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, name_of: Callable[[], str | None] | None = None) -> None:
         super().__init__(parent)
         self.doc = doc
+        #: the name an untitled document shows (the window's example name), kept with the copy
+        self.name_of = name_of or (lambda: None)
         self.directory = Path(directory) if directory else default_directory()
         self.pid = os.getpid()
         self.graph_path = self.directory / f"autosave-{self.pid}.lgraph"
@@ -99,7 +104,7 @@ class Autosaver(QObject):
             self.directory.mkdir(parents=True, exist_ok=True)
             save_document(self.graph_path, self.doc.graph, self.doc.weights, self.doc.training)
             meta = {"original": str(self.doc.path) if self.doc.path else None, "saved_at": time.time(),
-                    "pid": self.pid}
+                    "pid": self.pid, "name": None if self.doc.path else self.name_of()}
             atomic_write_bytes(self.meta_path, json.dumps(meta).encode("utf-8"))
         except OSError as exc:
             self.last_error = f"autosave failed: {exc}"
@@ -155,7 +160,8 @@ def find_orphans(directory: Path, exclude_pid: int | None = None) -> list[Orphan
             meta = {}
         original = Path(meta["original"]) if meta.get("original") else None
         saved_at = float(meta.get("saved_at") or graph_path.stat().st_mtime)
-        orphan = Orphan(graph_path, meta_path, lock, original, saved_at)
+        name = meta.get("name") if isinstance(meta.get("name"), str) and meta.get("name") else None
+        orphan = Orphan(graph_path, meta_path, lock, original, saved_at, name)
         if original is not None and original.exists() and original.stat().st_mtime >= saved_at:
             orphan.discard()  # the file itself was saved later: nothing to restore
             continue

@@ -198,7 +198,8 @@ class FileActions:
         newest, older = orphans[0], orphans[1:]
         for o in older:
             o.discard()
-        what = str(newest.original) if newest.original else "an untitled graph"
+        what = str(newest.original) if newest.original else (
+            f"the unsaved {newest.name}.lgraph" if newest.name else "an untitled graph")
         if not self.w.dialogs.ask_restore(f"layergraph did not close normally. An autosaved copy of {what} "
                                           "has changes that were never saved. Restore it?"):
             newest.discard()
@@ -209,7 +210,7 @@ class FileActions:
             self.w.dialogs.error("Cannot restore the autosave", str(exc))
             newest.discard()
             return False
-        self.w.example_name = None
+        self.w.example_name = None if newest.original else newest.name  # the title names it as before
         self.doc.replace(document, newest.original)
         self.doc.undo_stack.resetClean()
         newest.discard()

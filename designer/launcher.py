@@ -1,5 +1,6 @@
 """The ``layergraph`` console script: headless subcommands go to ``engine.cli`` without importing Qt;
-no subcommand (or ``open``) starts the designer."""
+``doctor`` checks what the designer needs; no subcommand (or ``open``) starts the designer, once
+``system_check`` has found the system libraries Qt needs (Qt itself would abort with a core dump)."""
 from __future__ import annotations
 
 import sys
@@ -13,13 +14,28 @@ def main(argv: list[str] | None = None) -> int:
         from engine.cli import main as cli_main
 
         return cli_main(argv)
+    from designer.system_check import doctor, missing_libraries, read_requirements, startup_problem
+
+    if argv and argv[0] == "doctor":
+        return doctor(argv[1:])
     if argv and argv[0] == "open":
         argv = argv[1:]
+    problem = startup_problem()
+    if problem:
+        print(f"layergraph: {problem}", file=sys.stderr)
+        return 1
     try:
         from designer.app import main as designer_main
     except ImportError as exc:
-        print(f"layergraph: the designer cannot start ({exc}); install layergraph with its Qt dependencies "
-              "and the system libraries listed in README.md.", file=sys.stderr)
+        print(f"layergraph: the designer cannot start ({exc}).", file=sys.stderr)
+        missing = missing_libraries(read_requirements()) if sys.platform.startswith("linux") else []
+        if missing:
+            from designer.system_check import describe_missing
+
+            print(describe_missing(missing), file=sys.stderr)
+        else:
+            print("Install layergraph with its Qt dependencies (README.md, Set-up); `layergraph doctor` "
+                  "checks them.", file=sys.stderr)
         return 1
     return designer_main(argv)
 

@@ -5,25 +5,34 @@ Exit codes: 0 success, 1 the graph is invalid or the command failed on valid inp
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from pathlib import Path
 
-from engine.errors import FileFormatError, LayergraphError
+from engine.errors import FileFormatError, LayergraphError, UsageError, one_line, shown
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+MAX_MESSAGE = 2000
 COMMANDS = ("validate", "summary", "layers", "train", "predict", "export", "import")
 
 
 def error(msg: str) -> None:
-    """One ``layergraph: ...`` line on stderr (every command reports failures this way)."""
-    print(f"layergraph: {msg}", file=sys.stderr)
+    """One ``layergraph: ...`` line on stderr (every command reports failures this way).
+
+    Line breaks and control characters are escaped and an overlong message is cut, whatever it quotes.
+    """
+    text = one_line(str(msg))
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE - 1] + "…"
+    print(f"layergraph: {text}", file=sys.stderr)
 
 
 def print_problems(graph, result, file=None) -> None:
     """Each validation problem on its own line, prefixed by the layer's name."""
     for p in result.problems:
         where = f"{graph.node(p.node_id).name}: " if p.node_id in graph else ""
-        print(f"{where}{p.message}", file=file or sys.stdout)
+        print(one_line(f"{where}{p.message}"), file=file or sys.stdout)
 
 
 def _load(path: str):
@@ -32,8 +41,19 @@ def _load(path: str):
     return load_document(path)
 
 
+# inline code (``x`` or `x`), then **strong** and *emphasis*; code is matched first, so a ``*`` inside
+# code (``h*w*c``) is left alone
+_MARKUP = re.compile(r"``(.+?)``|`([^`]+)`|\*\*(\S(?:.*?\S)?)\*\*|(?<![\w*])\*(\S(?:[^*]*?\S)?)\*(?![\w*])")
+
+
+def plain_text(markup: str) -> str:
+    """A docstring paragraph as one line of terminal text: RST/Markdown inline markup removed, lines joined."""
+    text = _MARKUP.sub(lambda m: next(g for g in m.groups() if g is not None), markup)
+    return " ".join(text.split())
+
+
 def cmd_layers(args) -> int:
-    """List the catalog by family with each layer's one-line doc."""
+    """List the catalog by family with each layer's summary (the first paragraph of its doc)."""
     from engine.layers import FAMILIES, LAYERS
 
     for fam in FAMILIES:
@@ -42,7 +62,7 @@ def cmd_layers(args) -> int:
             continue
         print(f"{fam}:")
         for cls in members:
-            print(f"  {cls.class_name:<24} {cls.doc().splitlines()[0]}")
+            print(f"  {cls.class_name:<24} {plain_text(cls.doc())}")
     return EXIT_OK
 
 
@@ -99,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                               "as graphs of Keras 3 layers.")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("open", help="open the designer on GRAPH or an example (the default without a command)")
+    sub.add_parser("doctor", help="check the system libraries Qt needs and the display; name what is missing")
     sub.add_parser("layers", help="list the layer catalog").set_defaults(func=cmd_layers)
     for name, fn, doc in (("validate", cmd_validate, "print the graph's problems, one per line"),
                           ("summary", cmd_summary, "print a Keras-style summary table")):
@@ -141,13 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not valid Unicode must still print
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     if not getattr(args, "func", None):
         build_parser().print_help()
         return EXIT_INVALID
     try:
         return args.func(args)
-    except FileFormatError as exc:
+    except (FileFormatError, UsageError) as exc:
         error(str(exc))
         return EXIT_UNREADABLE
     except LayergraphError as exc:
@@ -156,6 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         error("interrupted")
         return 130
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError, RecursionError,
+            MemoryError, OverflowError, UnicodeError) as exc:
+        # Last resort: every reader raises FileFormatError for what it can recognise; anything else that
+        # escapes is still one line and exit 2 (LAYERGRAPH_TRACEBACK=1 shows where it came from).
+        if os.environ.get("LAYERGRAPH_TRACEBACK"):
+            raise
+        error(f"unexpected {type(exc).__name__} while running '{args.command}': {shown(str(exc))} "
+              "(set LAYERGRAPH_TRACEBACK=1 for details)")
+        return EXIT_UNREADABLE
 
 
 if __name__ == "__main__":

@@ -6,14 +6,13 @@ Input layer name.  Classification labels are integer class ids of shape ``(n,)``
 from __future__ import annotations
 
 import csv
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from engine.errors import FileFormatError
+from engine.errors import FileFormatError, shown
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 DIGITS_FILE = RESOURCES / "datasets" / "digits.csv.gz"
@@ -148,13 +147,15 @@ def load_dataset(name_or_path: str, label_column: str | int | None = None, seed:
 
 def load_npz(path: Path):
     """Arrays ``x`` and ``y``, or one array per Input layer name plus ``y``."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise FileFormatError(f"{path}: cannot read the arrays ({exc}).") from None
+    from engine.fileformat import read_npz
+
+    arrays = read_npz(path, "data arrays")
     if "y" not in arrays:
-        raise FileFormatError(f"{path}: no array named 'y' (the labels/targets); found {', '.join(arrays) or 'none'}.")
+        found = ", ".join(shown(k) for k in list(arrays)[:10]) or "none"
+        raise FileFormatError(f"{path}: no array named 'y' (the labels/targets); found {found}.")
+    for k, v in arrays.items():
+        if v.ndim == 0:
+            raise FileFormatError(f"{path}: array {shown(k)} is a single number; store the samples along axis 0.")
     y = arrays.pop("y")
     if not arrays:
         raise FileFormatError(f"{path}: no input arrays; store the features as 'x' (or one array per Input name).")
@@ -162,9 +163,9 @@ def load_npz(path: Path):
     n = len(y)
     for k, v in (arrays.items()):
         if v.dtype.kind not in "fiub":
-            raise FileFormatError(f"{path}: array '{k}' has dtype {v.dtype}; expected numbers.")
+            raise FileFormatError(f"{path}: array {shown(k)} has dtype {v.dtype}; expected numbers.")
         if len(v) != n:
-            raise FileFormatError(f"{path}: array '{k}' has {len(v)} samples but 'y' has {n}.")
+            raise FileFormatError(f"{path}: array {shown(k)} has {len(v)} samples but 'y' has {n}.")
     return x, y
 
 
@@ -198,7 +199,8 @@ def load_csv(path: Path, label_column: str | int | None = None):
     elif label_column in header:
         li = header.index(label_column)
     else:
-        raise FileFormatError(f"{path}: no column named {label_column!r}; columns are {', '.join(header)}.")
+        raise FileFormatError(f"{path}: no column named {shown(label_column)}; columns are "
+                              f"{', '.join(shown(h) for h in header[:20])}.")
     feats = [i for i in range(len(header)) if i != li]
     try:
         x = np.array([[float(r[i]) for i in feats] for r in rows], dtype=np.float32)

@@ -9,17 +9,22 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import stat
 import tempfile
+import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine.errors import ConfigError, FileFormatError, GraphError
-from engine.graph import LayerGraph, jsonable
+from engine.errors import ConfigError, FileFormatError, GraphError, shown
+from engine.graph import EdgesError, LayerGraph, check_name, check_node_id, jsonable
 from engine.layers import LAYERS
+from engine.training_settings import read_training_settings
 
 FORMAT = "layergraph"
 VERSION = 1
@@ -49,12 +54,19 @@ def document_to_json(graph: LayerGraph, training: dict[str, Any] | None = None,
             "weights": weights_file, "training": dict(training or {})}
 
 
-
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then ``os.replace``."""
+    """Write to a temporary file in the same folder, fsync, then ``os.replace``.
+
+    The file gets the mode a plain ``open(path, "w")`` would give it: the existing file's mode, else
+    0666 minus the umask (``mkstemp`` alone would make every saved file 0600).  Temporaries of ours
+    left by a killed save (``.NAME.<pid>.*.tmp`` of a process that is gone) are removed first.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    folder = path.parent if str(path.parent) else Path(".")
+    _remove_stale_temporaries(folder, path.name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
+        _chmod(fd, tmp, _mode_for(path))
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
@@ -68,6 +80,91 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         raise
 
 
+def _mode_for(path: Path) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (``/proc``), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _chmod(fd: int, tmp: str, mode: int) -> None:
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, mode)
+    else:  # Windows: only the read-only bit exists
+        os.chmod(tmp, mode)
+
+
+_TEMP_TAIL = re.compile(r"\.(\d+)\.[A-Za-z0-9_]+\.tmp$|\.[A-Za-z0-9_]{8}\.tmp$")
+STALE_TEMP_SECONDS = 3600
+
+
+def _remove_stale_temporaries(folder: Path, name: str) -> None:
+    """Delete ``.NAME.<pid>.<random>.tmp`` files whose writing process is gone (or, for names without a
+    pid, from older versions, that are over an hour old).  Anything else is left alone."""
+    prefix = f".{name}."
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(prefix) and e.name.endswith(".tmp")]
+    except OSError:
+        return
+    for entry in entries:
+        m = _TEMP_TAIL.fullmatch(entry.name[len(prefix) - 1:])
+        if m is None:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            stale = (not _process_alive(int(m.group(1))) if m.group(1)
+                     else time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMP_SECONDS)
+            if stale:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread of ours may be saving this file right now
+    if os.name != "posix":
+        return True  # no safe liveness probe: leave it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
+
+
+def check_writable(path: str | os.PathLike, what: str = "the output") -> None:
+    """Raise ``FileFormatError`` unless ``path`` can be (re)written: its folder exists and is writable and
+    it is not a folder itself.  Commands call this before their work, so a long run never ends unsaved."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        if path.is_dir():
+            raise FileFormatError(f"{path}: is a folder; {what} must be a file path.")
+        if not folder.is_dir():
+            raise FileFormatError(f"{path}: cannot write {what}: the folder {folder} does not exist.")
+        if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise FileFormatError(f"{path}: cannot write {what}: permission denied.")
+    except (OSError, ValueError) as exc:
+        raise FileFormatError(f"{path}: cannot write {what} ({getattr(exc, 'strerror', None) or exc}).") from None
+
+
 def weights_path_for(path: Path) -> Path:
     return Path(path).with_suffix(".npz")
 
@@ -75,7 +172,8 @@ def weights_path_for(path: Path) -> Path:
 def save_weights(path: Path, weights: Weights) -> None:
     import io
 
-    arrays = {f"{nid}/{wname}": np.ascontiguousarray(arr) for nid, ws in weights.items() for wname, arr in ws.items()}
+    arrays = {member_name(nid, wname): np.array(arr, order="C")  # (ascontiguousarray makes 0-d arrays 1-d)
+              for nid, ws in weights.items() for wname, arr in ws.items()}
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write_bytes(Path(path), buf.getvalue())
@@ -95,6 +193,12 @@ def save_document(path: str | os.PathLike, graph: LayerGraph, weights: Weights |
 
 
 # ----- reading -----------------------------------------------------------------------------------------
+MAX_POSITION = 1e9
+"""Largest canvas coordinate accepted (far beyond any real layout; larger numbers are damage)."""
+MAX_JSON_INT = 2**63
+"""Largest integer accepted anywhere in a document."""
+
+
 def load_document(path: str | os.PathLike, with_weights: bool = True) -> Document:
     path = Path(path)
     try:
@@ -107,28 +211,60 @@ def load_document(path: str | os.PathLike, with_weights: bool = True) -> Documen
     except IsADirectoryError:
         raise FileFormatError(f"{path}: is a folder, not a layergraph document.") from None
     except OSError as exc:
-        raise FileFormatError(f"{path}: cannot be read ({exc.strerror}).") from None
-    try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise FileFormatError(f"{path}: is not UTF-8 text; a layergraph document is JSON.") from None
-    except json.JSONDecodeError as exc:
-        raise FileFormatError(f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg}).") from None
-    except ValueError as exc:
-        raise FileFormatError(f"{path}: {exc}") from None
+        raise FileFormatError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    data = parse_document_json(raw, str(path))
     doc = document_from_json(data, str(path))
     if with_weights and data.get("weights"):
         wname = data["weights"]
-        if not isinstance(wname, str) or Path(wname).name != wname:
-            raise FileFormatError(f"{path}: 'weights' must be a file name beside the document, got {wname!r}.")
+        if not isinstance(wname, str) or Path(wname).name != wname or len(wname) > 255 or "\0" in wname:
+            raise FileFormatError(f"{path}: 'weights' must be a file name beside the document, got {shown(wname)}.")
         wpath = path.parent / wname
-        if wpath.exists():
+        try:
+            present = wpath.is_file()
+        except (OSError, ValueError) as exc:
+            raise FileFormatError(f"{path}: the weights file {shown(wname)} cannot be opened "
+                                  f"({getattr(exc, 'strerror', None) or exc}).") from None
+        if present:
             doc.weights = load_weights(wpath, doc.graph)
     return doc
 
 
+def parse_document_json(raw: bytes, where: str) -> Any:
+    """JSON text to data, refusing NaN/Infinity, numbers out of range, deep nesting and text that is not
+    valid Unicode (an unpaired surrogate could be read but never written back)."""
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float,
+                          parse_int=_bounded_int)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeDecodeError:
+        raise FileFormatError(f"{where}: is not UTF-8 text; a layergraph document is JSON.") from None
+    except UnicodeEncodeError:
+        raise FileFormatError(f"{where}: holds an unpaired surrogate (\\ud800-\\udfff escape); text must be "
+                              "valid Unicode.") from None
+    except json.JSONDecodeError as exc:
+        raise FileFormatError(f"{where}: line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg}).") from None
+    except RecursionError:
+        raise FileFormatError(f"{where}: the JSON is nested too deeply to be a layergraph document.") from None
+    except ValueError as exc:
+        raise FileFormatError(f"{where}: {exc}") from None
+    return data
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in a layergraph document")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {shown(text)} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > 20 or abs(int(text)) > MAX_JSON_INT:
+        raise ValueError(f"the integer {shown(text)} is out of range")
+    return int(text)
 
 
 def document_from_json(data: Any, where: str = "<document>") -> Document:
@@ -139,10 +275,11 @@ def document_from_json(data: Any, where: str = "<document>") -> Document:
     if not isinstance(data, dict):
         raise fail("top level", "expected a JSON object.")
     if data.get("format") != FORMAT:
-        raise fail("format", f"expected \"{FORMAT}\", got {data.get('format')!r}; this is not a layergraph document.")
+        raise fail("format", f"expected \"{FORMAT}\", got {shown(data.get('format'))}; this is not a layergraph "
+                             "document.")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise fail("version", f"expected an integer, got {version!r}.")
+        raise fail("version", f"expected an integer, got {shown(version)}.")
     if version > VERSION:
         raise fail("version", f"the file is version {version}, written by a newer layergraph; this one reads "
                               f"up to version {VERSION}. Update layergraph to open it.")
@@ -154,69 +291,167 @@ def document_from_json(data: Any, where: str = "<document>") -> Document:
     if not isinstance(edges, list):
         raise fail("edges", "missing or not a list.")
     graph = LayerGraph()
-    ids: set[str] = set()
     for i, nd in enumerate(nodes):
-        place = f"nodes[{i}]"
-        if not isinstance(nd, dict):
-            raise fail(place, "expected an object.")
-        for key, typ in (("id", str), ("class_name", str), ("name", str)):
-            if not isinstance(nd.get(key), typ) or not nd.get(key):
-                raise fail(f"{place}.{key}", f"missing or not text (got {nd.get(key)!r}).")
-        nid, cname, name = nd["id"], nd["class_name"], nd["name"]
-        if nid in ids:
-            raise fail(f"{place}.id", f"duplicate id {nid!r}.")
-        if cname not in LAYERS:
-            raise fail(f"{place}.class_name", f"unknown layer type {cname!r} (layer '{name}').")
-        cfg = nd.get("config", {})
-        if not isinstance(cfg, dict):
-            raise fail(f"{place}.config", "expected an object.")
-        pos = nd.get("position", [0, 0])
-        if (not isinstance(pos, list) or len(pos) != 2
-                or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) for p in pos)):
-            raise fail(f"{place}.position", f"expected [x, y] numbers, got {pos!r}.")
-        try:
-            graph.add_node(cname, cfg, (pos[0], pos[1]), name, nid)
-        except (ConfigError, GraphError) as exc:
-            raise fail(f"{place} ('{name}')", str(exc)) from None
-        ids.add(nid)
+        _add_node_from_json(graph, nd, f"nodes[{i}]", fail)
+    pending = []
     for i, ed in enumerate(edges):
         place = f"edges[{i}]"
         if not isinstance(ed, dict):
             raise fail(place, "expected an object.")
         s, t, k = ed.get("source"), ed.get("target"), ed.get("index", 0)
-        if s not in ids or t not in ids:
-            raise fail(place, f"refers to a node that does not exist ({s!r} → {t!r}).")
+        if not isinstance(s, str) or not isinstance(t, str) or s not in graph or t not in graph:
+            raise fail(place, f"refers to a node that does not exist ({shown(s)} → {shown(t)}).")
         if not isinstance(k, int) or isinstance(k, bool) or k < 0:
-            raise fail(f"{place}.index", f"expected a non-negative integer, got {k!r}.")
-        try:
-            graph.connect(s, t, k)
-        except GraphError as exc:
-            raise fail(place, str(exc)) from None
+            raise fail(f"{place}.index", f"expected a non-negative integer, got {shown(k)}.")
+        pending.append((s, t, k))
+    try:
+        graph.connect_many(pending)
+    except EdgesError as exc:
+        raise fail("edges" if exc.index is None else f"edges[{exc.index}]", str(exc)) from None
     training = data.get("training") or {}
     if not isinstance(training, dict):
         raise fail("training", "expected an object.")
+    training = read_training_settings(training)
     graph.metadata["training"] = training
     return Document(graph, None, training)
 
 
-def load_weights(path: Path, graph: LayerGraph | None = None) -> Weights:
-    """Read ``node_id/weight`` arrays with ``allow_pickle=False``; unknown nodes are an error."""
+def _add_node_from_json(graph: LayerGraph, nd: Any, place: str, fail) -> None:
+    if not isinstance(nd, dict):
+        raise fail(place, "expected an object.")
+    for key in ("id", "class_name", "name"):
+        if not isinstance(nd.get(key), str) or not nd.get(key):
+            raise fail(f"{place}.{key}", f"missing or not text (got {shown(nd.get(key))}).")
+    nid, cname, name = nd["id"], nd["class_name"], nd["name"]
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            out: Weights = {}
-            for key in npz.files:
-                nid, sep, wname = key.partition("/")
-                if not sep or not wname:
-                    raise FileFormatError(f"{path}: array {key!r} is not named 'node_id/weight_name'.")
-                if graph is not None and nid not in graph:
-                    raise FileFormatError(f"{path}: array {key!r} belongs to node {nid!r}, "
-                                          "which is not in the document.")
-                arr = npz[key]
-                if arr.dtype.kind not in "fiu":
-                    raise FileFormatError(f"{path}: array {key!r} has dtype {arr.dtype}, expected numbers.")
-                out.setdefault(nid, {})[wname] = arr
+        check_node_id(nid)
+        check_name(name)
+    except (ConfigError, GraphError) as exc:
+        raise fail(place, f"{exc}.") from None
+    if nid in graph:
+        raise fail(f"{place}.id", f"duplicate id {shown(nid)}.")
+    if cname not in LAYERS:
+        raise fail(f"{place}.class_name", f"unknown layer type {shown(cname)} (layer {shown(name)}).")
+    cfg = nd.get("config", {})
+    if not isinstance(cfg, dict):
+        raise fail(f"{place}.config", "expected an object.")
+    pos = nd.get("position", [0, 0])
+    if (not isinstance(pos, list) or len(pos) != 2
+            or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and abs(p) <= MAX_POSITION
+                       for p in pos)):
+        raise fail(f"{place}.position", f"expected [x, y] numbers of at most {MAX_POSITION:g} in size, got "
+                                        f"{shown(pos)}.")
+    try:
+        graph.add_node(cname, cfg, (pos[0], pos[1]), name, nid)
+    except (ConfigError, GraphError) as exc:
+        raise fail(f"{place} ({shown(name)})", str(exc)) from None
+
+
+# ----- weights: one .npz member per array, named by an escaped path --------------------------------------
+_MEMBER_ESCAPE = re.compile(r"[%/\x00-\x1f\x7f]")
+_MEMBER_UNESCAPE = re.compile(r"%([0-9A-F]{2})")
+
+
+def member_name(*path: str) -> str:
+    """The ``.npz`` member (without ``.npy``) of the array at ``path``, e.g. ``("n3", "kernel")``.
+
+    Each component has ``%``, ``/`` and control characters percent-escaped, then components are joined by
+    ``/``: injective for any path of any depth, and the identity for ordinary ids and names, so files
+    written before the scheme read the same (docs/ARCHITECTURE.md).
+    """
+    return "/".join(_MEMBER_ESCAPE.sub(lambda m: f"%{ord(m.group()):02X}", part) for part in path)
+
+
+def member_path(name: str) -> tuple[str, ...]:
+    """The inverse of ``member_name``."""
+    return tuple(_MEMBER_UNESCAPE.sub(lambda m: chr(int(m.group(1), 16)), part) for part in name.split("/"))
+
+
+def load_weights(path: Path, graph: LayerGraph | None = None) -> Weights:
+    """Read ``node_id/weight`` arrays (``member_name``); unknown nodes are an error."""
+    out: Weights = {}
+    for key, arr in read_npz(path, "weights").items():
+        parts = member_path(key)
+        if len(parts) != 2 or not all(parts):
+            raise FileFormatError(f"{path}: array {shown(key)} is not named 'node_id/weight_name'.")
+        nid, wname = parts
+        if graph is not None and nid not in graph:
+            raise FileFormatError(f"{path}: array {shown(key)} belongs to node {shown(nid)}, "
+                                  "which is not in the document.")
+        if arr.dtype.kind not in "fiu":
+            raise FileFormatError(f"{path}: array {shown(key)} has dtype {arr.dtype}, expected numbers.")
+        out.setdefault(nid, {})[wname] = arr
+    return out
+
+
+MAX_NPZ_MEMBERS = 100_000
+MAX_NPY_HEADER = 10_000
+
+
+def read_npz(path: str | os.PathLike, what: str = "arrays") -> dict[str, np.ndarray]:
+    """Every array of a ``.npz`` (a zip of ``.npy`` members), read without pickle and only after each
+    header was checked: numeric dtype, and a shape whose size matches the bytes the member holds.
+
+    Anything else -- a ``.npy`` under a ``.npz`` name, a member that is not ``.npy``, a duplicate, a
+    damaged archive -- is a ``FileFormatError`` naming the file and the member.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    if magic == b"\x93NUMPY":
+        raise FileFormatError(f"{path}: is a single .npy array, not a .npz archive; save it with numpy.savez.")
+    if not magic.startswith(b"PK"):
+        raise FileFormatError(f"{path}: is not a .npz archive (numpy.savez) of {what}.")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_NPZ_MEMBERS:
+                raise FileFormatError(f"{path}: the archive has {len(infos):,} members; not a .npz of {what}.")
+            out: dict[str, np.ndarray] = {}
+            for info in infos:
+                if not info.filename.endswith(".npy"):
+                    raise FileFormatError(f"{path}: member {shown(info.filename)} is not a .npy array.")
+                key = info.filename[:-4]
+                if key in out:
+                    raise FileFormatError(f"{path}: the array {shown(key)} is stored twice.")
+                with zf.open(info) as fh:
+                    out[key] = read_npy(fh, info.file_size, f"{path}: array {shown(key)}")
             return out
     except FileFormatError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise FileFormatError(f"{path}: cannot read the weights ({exc}).") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError,
+            RuntimeError, zlib.error) as exc:
+        raise FileFormatError(f"{path}: cannot read the {what} ({shown(str(exc))}).") from None
+
+
+def read_npy(fh, size: int, where: str) -> np.ndarray:
+    """One ``.npy`` stream of ``size`` bytes: header checked against ``size`` before anything is allocated."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(fh, max_header_size=MAX_NPY_HEADER)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = fmt.read_array_header_2_0(fh, max_header_size=MAX_NPY_HEADER)
+        else:
+            raise ValueError(f"unknown .npy version {version}")
+    except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, tokenize errors, ...
+        raise FileFormatError(f"{where} has a malformed .npy header ({shown(str(exc))}).") from None
+    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise FileFormatError(f"{where} has dtype {shown(str(dtype))}; expected numbers.")
+    nbytes = math.prod(shape) * dtype.itemsize
+    held = size - fh.tell()
+    if nbytes != held:
+        raise FileFormatError(f"{where} declares shape {shown(shape)} ({nbytes:,} bytes) but holds {held:,} bytes; "
+                              "the file is damaged.")
+    buf = bytearray(nbytes)
+    view, got = memoryview(buf), 0
+    while got < nbytes:
+        n = fh.readinto(view[got:])
+        if not n:
+            raise FileFormatError(f"{where} is truncated.")
+        got += n
+    return np.frombuffer(buf, dtype).reshape(shape, order="F" if fortran else "C")

@@ -13,10 +13,18 @@ from typing import Any, Iterable
 
 import networkx as nx
 
-from engine.errors import ConfigError, GraphError
+from engine.errors import ConfigError, GraphError, shown
 from engine.layers import Layer, layer_class
 
 Position = tuple[float, float]
+
+
+class EdgesError(GraphError):
+    """An edge of ``LayerGraph.connect_many`` is illegal; ``index`` is its position, None for a cycle."""
+
+    def __init__(self, message: str, index: int | None) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,45 @@ class Edge:
 
 
 _NAME_SUFFIX = re.compile(r"^(.*?)(?:_(\d+))?$")
+
+MAX_NAME_LENGTH = 200
+"""Longest layer name or node id accepted (Keras has no limit; a 50 MB name only makes output unusable)."""
+
+
+def check_name(name: Any) -> None:
+    """A layer name is non-empty Unicode text without NUL, at most ``MAX_NAME_LENGTH`` characters.
+
+    Anything else printable is allowed (exporters sanitize names into identifiers), but NUL ends strings
+    in C libraries (HDF5, zip) and an unpaired surrogate cannot be written as UTF-8.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"a layer name must be non-empty text, got {shown(name)}", "name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConfigError(f"the layer name {shown(name)} has {len(name):,} characters; at most "
+                          f"{MAX_NAME_LENGTH} are allowed", "name")
+    if "\0" in name or not _is_utf8(name):
+        raise ConfigError(f"the layer name {shown(name)} contains a NUL or an unpaired surrogate; use plain text",
+                          "name")
+
+
+def check_node_id(node_id: Any) -> None:
+    """A node id is non-empty printable text without ``/``, at most ``MAX_NAME_LENGTH`` characters."""
+    if not isinstance(node_id, str) or not node_id:
+        raise GraphError(f"a node id must be non-empty text, got {shown(node_id)}")
+    if len(node_id) > MAX_NAME_LENGTH:
+        raise GraphError(f"the node id {shown(node_id)} has {len(node_id):,} characters; at most "
+                         f"{MAX_NAME_LENGTH} are allowed")
+    if "/" in node_id or not node_id.isprintable() or not _is_utf8(node_id):
+        raise GraphError(f"the node id {shown(node_id)} contains '/', a control character or an unpaired "
+                         "surrogate; ids are plain printable text")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class LayerGraph:
@@ -153,8 +200,7 @@ class LayerGraph:
         cfg = dict(config or {})
         cfg.pop("name", None)
         if name is not None:
-            if not isinstance(name, str) or not name.strip():
-                raise ConfigError("a layer name must be non-empty text", "name")
+            check_name(name)
             if name in self._names:
                 raise ConfigError(f"the name '{name}' is already used by another layer; choose another", "name")
         else:
@@ -162,7 +208,9 @@ class LayerGraph:
         layer = cls({**cfg, "name": name})
         if node_id is None:
             node_id = self._new_id()
-        elif node_id in self._nodes:
+        else:
+            check_node_id(node_id)
+        if node_id in self._nodes:
             raise GraphError(f"node id {node_id!r} already exists")
         full = layer.get_config()
         full.pop("name")
@@ -218,26 +266,31 @@ class LayerGraph:
 
     def can_connect(self, source: str, target: str, index: int | None = None) -> tuple[bool, str]:
         """Whether ``source -> target[index]`` is legal; the reason when it is not."""
+        why = self._edge_problem(source, target, index)
+        if not why and nx.has_path(self._g, target, source):
+            why = f"connecting '{self._nodes[source].name}' to '{self._nodes[target].name}' would create a cycle"
+        return not why, why
+
+    def _edge_problem(self, source: str, target: str, index: int | None) -> str:
+        """Why the edge is illegal apart from cycles ("" when it is fine)."""
         if source not in self._nodes or target not in self._nodes:
-            return False, "both ends must be layers in the graph"
+            return "both ends must be layers in the graph"
         if source == target:
-            return False, "a layer cannot feed itself"
+            return "a layer cannot feed itself"
         tgt = self._nodes[target]
         cls = layer_class(tgt.class_name)
         ins = self._in_edges[target]
         if cls.max_inputs == 0:
-            return False, f"{tgt.class_name} '{tgt.name}' is an Input and takes no incoming connection"
+            return f"{tgt.class_name} '{tgt.name}' is an Input and takes no incoming connection"
         if index is None:
             index = self.free_input_index(target)
         if index < 0:
-            return False, "input index must be non-negative"
+            return "input index must be non-negative"
         if index in ins:
-            return False, f"input {index} of '{tgt.name}' is already connected; disconnect it first"
+            return f"input {index} of '{tgt.name}' is already connected; disconnect it first"
         if cls.max_inputs is not None and index >= cls.max_inputs:
-            return False, f"{tgt.class_name} '{tgt.name}' takes at most {cls.max_inputs} input(s)"
-        if nx.has_path(self._g, target, source):
-            return False, f"connecting '{self._nodes[source].name}' to '{tgt.name}' would create a cycle"
-        return True, ""
+            return f"{tgt.class_name} '{tgt.name}' takes at most {cls.max_inputs} input(s)"
+        return ""
 
     def connect(self, source: str, target: str, index: int | None = None) -> Edge:
         ok, why = self.can_connect(source, target, index)
@@ -246,6 +299,29 @@ class LayerGraph:
         if index is None:
             index = self.free_input_index(target)
         return self._add_edge(Edge(source, target, index))
+
+    def connect_many(self, edges: Iterable[tuple[str, str, int]]) -> None:
+        """Add many edges with one cycle check at the end (loading a file): linear, where ``connect``'s
+        per-edge path search would make a long chain listed in reverse quadratic.
+
+        All or nothing: on an illegal edge or a cycle, the edges added so far are removed and
+        ``EdgesError`` says which edge (its position in ``edges``) or that they form a cycle.
+        """
+        added: list[Edge] = []
+        try:
+            for i, (s, t, k) in enumerate(edges):
+                why = self._edge_problem(s, t, k)
+                if why:
+                    raise EdgesError(why, i)
+                added.append(self._add_edge(Edge(s, t, k)))
+            if added and not nx.is_directed_acyclic_graph(self._g):
+                cycle = [self._nodes[u].name for u, _v, *_ in nx.find_cycle(self._g)]
+                raise EdgesError(f"the connections form a cycle through {', '.join(shown(n) for n in cycle[:5])}"
+                                 + (", ..." if len(cycle) > 5 else ""), None)
+        except EdgesError:
+            for e in reversed(added):
+                self.disconnect(e)
+            raise
 
     def _add_edge(self, edge: Edge) -> Edge:
         self._g.add_edge(edge.source, edge.target, key=edge.index)
@@ -280,8 +356,7 @@ class LayerGraph:
         node = self.node(node_id)
         if name == node.name:
             return
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError("a layer name must be non-empty text", "name")
+        check_name(name)
         if name in self._names:
             raise ConfigError(f"the name '{name}' is already used by another layer; choose another", "name")
         del self._names[node.name]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import sys
 import time
 import warnings
@@ -17,14 +18,21 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from engine.errors import FileFormatError, TrainingError
+from engine.errors import FileFormatError, TrainingError, UsageError, shown
 from engine.executor import CompiledGraph, Executor, ParamStore, WeightsMismatchWarning
-from engine.fileformat import atomic_write_bytes, load_document, save_document, save_weights, weights_path_for
+from engine.fileformat import (atomic_write_bytes, check_writable, load_document, read_npy, read_npz, save_document,
+                               save_weights, weights_path_for)
 from engine.training import Callback, fit
+from engine.training_settings import DATASET
 from engine.validation import infer_shapes
 from engine.cli import EXIT_INVALID, EXIT_OK, error, print_problems
 
 DEFAULTS = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "validation_split": 0.0}
+MAX_COUNT = 2**31 - 1
+MAX_SEED = 2**32 - 1
+#: setting -> its command-line flag (messages name the flag when the value came from it)
+FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "learning_rate": "--lr", "seed": "--seed",
+         "validation_split": "--validation-split"}
 
 
 def _load_valid(path: str):
@@ -103,7 +111,7 @@ def _settings(args, previous: dict[str, Any]) -> dict[str, Any]:
     lr = args.lr
     if lr is None and args.optimizer in (None, previous.get("optimizer")):
         lr = previous.get("learning_rate")  # a previous rate belongs to the previous optimizer only
-    return {"data": args.data,
+    return {DATASET: args.data,
             "epochs": pick(args.epochs, "epochs"),
             "batch_size": pick(args.batch_size, "batch_size"),
             "optimizer": pick(args.optimizer, "optimizer"),
@@ -113,6 +121,32 @@ def _settings(args, previous: dict[str, Any]) -> dict[str, Any]:
             "seed": pick(args.seed, "seed")}
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_settings(s: dict[str, Any], args, graph: str) -> None:
+    """Every setting is usable before any work starts; the message names the flag or the document key."""
+    def bad(key: str, expected: str) -> None:
+        given = getattr(args, key if key != "learning_rate" else "lr", None) is not None
+        where = FLAGS[key] if given else f"{graph}: training.{key}"
+        raise (UsageError if given else FileFormatError)(f"{where} must be {expected}, got {shown(s[key])}.")
+
+    for key in ("epochs", "batch_size"):
+        v = s[key]
+        if not _is_int(v) or not (key == "epochs" or v >= 1) or not 0 <= v <= MAX_COUNT:
+            bad(key, f"an integer from {0 if key == 'epochs' else 1} to {MAX_COUNT:,}")
+    if s["seed"] is not None and (not _is_int(s["seed"]) or not 0 <= s["seed"] <= MAX_SEED):
+        bad("seed", f"an integer from 0 to {MAX_SEED:,}")
+    lr = s["learning_rate"]
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr)
+                           or lr <= 0):
+        bad("learning_rate", "a positive finite number")
+    vs = s["validation_split"]
+    if vs is not None and (isinstance(vs, bool) or not isinstance(vs, (int, float)) or not 0 <= vs < 1):
+        bad("validation_split", "a number from 0 up to (not including) 1")
+
+
 def run_train(args) -> int:
     """Train GRAPH on --data; exit 0 when weights were written, 1 on an invalid graph or failed run."""
     from engine.datasets import load_dataset
@@ -120,11 +154,15 @@ def run_train(args) -> int:
     doc, plan = _load_valid(args.graph)
     if plan is None:
         return EXIT_INVALID
+    s = _settings(args, doc.training or {})
+    _check_settings(s, args, args.graph)
+    _check_outputs(args)
     label_column = args.label_column
     if isinstance(label_column, str) and label_column.lstrip("-").isdigit():
         label_column = int(label_column)
     x, y = load_dataset(args.data, label_column=label_column)
-    s = _settings(args, doc.training or {})
+    if args.label_column is not None:  # the designer opens the .csv on the same column
+        s["label_column"] = args.label_column
     if not isinstance(s["optimizer"], str):
         s["optimizer"] = str(s["optimizer"].get("name", "adam")) if isinstance(s["optimizer"], dict) else "adam"
     with warnings.catch_warnings():
@@ -151,14 +189,39 @@ def run_train(args) -> int:
     return EXIT_OK
 
 
+def _check_outputs(args) -> None:
+    """Everything ``train`` will write can be written (checked before training, so no run is lost)."""
+    if args.output:
+        out = Path(args.output)
+        check_writable(out, "the trained document")
+        check_writable(weights_path_for(out), "the trained weights")
+        return
+    graph = Path(args.graph)
+    check_writable(graph, "the document's training settings")
+    check_writable(_weights_beside(graph), "the trained weights")
+
+
+def _weights_beside(path: Path) -> Path:
+    """The weights file GRAPH references (when it is a plain name beside it), else ``<stem>.npz``."""
+    try:
+        ref = json.loads(path.read_text(encoding="utf-8")).get("weights")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        ref = None
+    return _weights_path(path, ref)
+
+
+def _weights_path(path: Path, ref: Any) -> Path:
+    ok = isinstance(ref, str) and ref and Path(ref).name == ref and "\0" not in ref
+    return path.parent / ref if ok else weights_path_for(path)
+
+
 def _save_beside(path: Path, weights, training: dict[str, Any]) -> Path:
     """Write the weights beside GRAPH, then update only its ``weights`` reference and ``training`` settings."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise FileFormatError(f"{path}: cannot be re-read to record the weights ({exc}).") from None
-    ref = data.get("weights")
-    wpath = path.parent / ref if isinstance(ref, str) and ref and Path(ref).name == ref else weights_path_for(path)
+    wpath = _weights_path(path, data.get("weights"))
     save_weights(wpath, weights)
     data["weights"] = wpath.name
     data["training"] = training
@@ -169,18 +232,17 @@ def _save_beside(path: Path, weights, training: dict[str, Any]) -> Path:
 
 # ----- predict ------------------------------------------------------------------------------------------
 def _read_input(path: Path, plan: CompiledGraph) -> Any:
-    if not path.exists():
+    if not path.is_file():
         raise FileFormatError(f"{path}: no such file.")
-    try:
-        if path.suffix.lower() == ".npy":
-            return np.load(path, allow_pickle=False)
-        if path.suffix.lower() == ".npz":
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        else:
-            raise FileFormatError(f"{path}: use a .npy array, or a .npz with one array per Input layer name.")
-    except (OSError, ValueError, EOFError) as exc:
-        raise FileFormatError(f"{path}: cannot read the arrays ({exc}).") from None
+    if path.suffix.lower() == ".npy":
+        try:
+            with open(path, "rb") as fh:
+                return _batch(read_npy(fh, path.stat().st_size, str(path)), str(path))
+        except OSError as exc:
+            raise FileFormatError(f"{path}: cannot read the array ({exc.strerror or exc}).") from None
+    if path.suffix.lower() != ".npz":
+        raise FileFormatError(f"{path}: use a .npy array, or a .npz with one array per Input layer name.")
+    arrays = {k: _batch(v, f"{path}: array {shown(k)}") for k, v in read_npz(path, "input arrays").items()}
     names = plan.input_names
     if len(names) == 1 and len(arrays) == 1:
         return next(iter(arrays.values()))
@@ -189,6 +251,12 @@ def _read_input(path: Path, plan: CompiledGraph) -> Any:
         raise TrainingError(f"{path} has arrays {', '.join(repr(k) for k in arrays)} but the graph's inputs are "
                             f"{', '.join(repr(n) for n in names)}; name one array after each Input layer.")
     return {n: arrays[n] for n in names}
+
+
+def _batch(arr: np.ndarray, where: str) -> np.ndarray:
+    if arr.ndim == 0:
+        raise FileFormatError(f"{where} is a single number; inputs are batches with the samples along axis 0.")
+    return arr
 
 
 def _write_outputs(path: Path, out: np.ndarray | dict[str, np.ndarray]) -> None:
@@ -205,6 +273,9 @@ def _write_outputs(path: Path, out: np.ndarray | dict[str, np.ndarray]) -> None:
 
 def run_predict(args) -> int:
     """Inference with GRAPH's saved weights; outputs to .npy (one output) or .npz (several)."""
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}.")
+    check_writable(Path(args.output), "the predictions")
     doc, plan = _load_valid(args.graph)
     if plan is None:
         return EXIT_INVALID

@@ -34,6 +34,8 @@ def keras_layer(layer: Layer, input_shapes, weights: dict[str, np.ndarray] | Non
     if weights is not None:
         specs = layer.weight_specs(list(input_shapes))
         kl.set_weights([weights[s.name] for s in specs])
+        if specs and hasattr(kl, "finalize_state"):
+            kl.finalize_state()  # Normalization reads its adapted weights from here, as after loading a file
     return kl
 
 
@@ -69,8 +71,25 @@ def keras_forward(layer: Layer, inputs: list[np.ndarray], weights: dict[str, np.
     return np.asarray(out)
 
 
-def random_inputs(shapes, rng, dtype=np.float32, batch=3):
+def random_inputs(shapes, rng, dtype=np.float32, batch=3, layer: Layer | None = None):
+    """Random data for ``shapes``; token ids below ``input_dim`` for layers that take integer inputs."""
+    if layer is not None and layer.integer_inputs:
+        high = layer.config.get("input_dim") or layer.config.get("num_tokens") or 4
+        return [rng.integers(0, high, size=(batch, *s[1:])).astype(np.int32) for s in shapes]
     return [rng.standard_normal((batch, *s[1:])).astype(dtype) for s in shapes]
+
+
+def assert_case_matches_keras(class_name: str, config: dict, input_shapes):
+    """Shape rule, parameter count, weight names/shapes/order and forward of one CASES line against Keras."""
+    layer = create_layer(class_name, config)
+    kshape, _ = keras_output_shape(layer, input_shapes)
+    assert layer.output_shape(list(input_shapes)) == kshape
+    kl = keras_layer(layer, input_shapes)
+    specs = layer.weight_specs(list(input_shapes))
+    assert layer.param_count(list(input_shapes)) == kl.count_params()
+    assert [s.shape for s in specs] == [tuple(w.shape) for w in kl.weights]
+    assert [s.name for s in specs] == [w.name for w in kl.weights]
+    assert_forward_matches_keras(class_name, config, input_shapes)
 
 
 def assert_forward_matches_keras(class_name: str, config: dict, input_shapes, *, rng=None, rtol=1e-5,
@@ -84,7 +103,7 @@ def assert_forward_matches_keras(class_name: str, config: dict, input_shapes, *,
                for k, v in weights.items()}
     if "moving_variance" in weights:
         weights["moving_variance"] = np.abs(weights["moving_variance"]) + 0.5
-    xs = inputs if inputs is not None else random_inputs(input_shapes, rng, batch=batch)
+    xs = inputs if inputs is not None else random_inputs(input_shapes, rng, batch=batch, layer=layer)
     ours, _ = layer.forward(xs, weights, training=False)
     theirs = keras_forward(layer, xs, weights)
     assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
@@ -111,7 +130,9 @@ def assert_gradients_match_fd(class_name: str, config: dict, input_shapes, *, rn
     weights = {k: v + rng.uniform(-0.3, 0.3, v.shape) for k, v in weights.items()}
     if "moving_variance" in weights:
         weights["moving_variance"] = np.abs(weights["moving_variance"]) + 0.5
-    xs = inputs if inputs is not None else [rng.standard_normal((batch, *s[1:])) for s in input_shapes]
+    if inputs is None:
+        inputs = random_inputs(input_shapes, rng, np.float64, batch=batch, layer=layer)
+    xs = inputs
     seed = 1234
 
     def run():

@@ -4,7 +4,7 @@ from __future__ import annotations
 FAMILY_COLORS = {
     "core": "#4C78A8", "convolutional": "#E8743B", "pooling": "#3E9651", "recurrent": "#9467BD",
     "normalization": "#17A2B8", "regularization": "#8C6D31", "reshaping": "#C9A227", "merging": "#D6336C",
-    "activation": "#6C757D",
+    "activation": "#6C757D", "preprocessing": "#2F8F83",
 }
 
 LIGHT = {

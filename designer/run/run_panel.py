@@ -27,7 +27,7 @@ from engine.losses import LOSSES, default_loss
 from engine.optimizers import OPTIMIZERS
 from engine.training import output_activation, validation_cut
 
-from .data_plots import DataView
+from .data_plots import NO_DATA_NOTE, DataView
 from .node_plots import LayerView
 from .plots import CurvesView, apply_plot_theme
 from .snapshots import data_fit_problem, describe_data, grid_kind, node_snapshot, sample_indices, take_samples
@@ -133,10 +133,11 @@ class RunPanel(QWidget):
             self.speed.addItem(text, pace)
         self.speed.setToolTip("Slow a run down to watch it learn; can be changed while it runs")
         self.speed.currentIndexChanged.connect(lambda _i: self._speed_changed())
+        # what is changed most often first, so it is in view on a short screen: Speed, Learning rate
         for label, w in (("Dataset", self.dataset), ("Label column", self.label_column), ("", self.preview),
-                         ("Loss", self.loss), ("Optimizer", self.optimizer), ("Learning rate", self.lr),
-                         ("Batch size", self.batch_size), ("Epochs", self.epochs),
-                         ("Validation split", self.val_split), ("Seed", self.seed), ("Speed", self.speed)):
+                         ("Speed", self.speed), ("Learning rate", self.lr), ("Epochs", self.epochs),
+                         ("Batch size", self.batch_size), ("Optimizer", self.optimizer), ("Loss", self.loss),
+                         ("Validation split", self.val_split), ("Seed", self.seed)):
             form.addRow(label, w)
         self.settings_widgets = [self.dataset, self.label_column, self.loss, self.optimizer, self.lr,
                                  self.batch_size, self.epochs, self.val_split, self.seed]
@@ -155,12 +156,12 @@ class RunPanel(QWidget):
         self.progress_bar = QProgressBar()
         self.progress_bar.setFormat("")
         self.progress_bar.setTextVisible(True)
-        self.rate_label = QLabel("")
-        self.reason = QLabel("")
+        self.rate_label = HidingLabel()
+        self.reason = HidingLabel()
         self.reason.setWordWrap(True)
         self.reason.setObjectName("runProblem")
         self.reason.setStyleSheet("color: #b3261e;")
-        self.message = QLabel("")
+        self.message = HidingLabel()
         self.message.setWordWrap(True)
         # the controls and the progress first: they stay in view when the dock is short during a run
         for w in (self.progress_bar, self.rate_label, self.reason, self.message):
@@ -278,21 +279,21 @@ class RunPanel(QWidget):
         self._check_timer.start()
 
     def compute_problem(self) -> str | None:
-        """Why Train is unavailable now (graph problems, unreadable data, data that does not fit)."""
-        res = self.doc.result
-        if len(self.doc.graph) == 0:
-            return "The graph is empty; add an Input and some layers."
-        if res.problems:
-            n = len(res.problems)
-            first = res.problems[0]
-            where = self.doc.graph.node(first.node_id).name + ": " if first.node_id in self.doc.graph else ""
-            return f"Fix the graph first ({n} problem{'s' if n > 1 else ''}) — {where}{first.message}"
+        """Why Train is unavailable now (graph problems, unreadable data, data that does not fit).
+
+        The data preview describes the chosen data whatever the graph; the "auto" loss names the loss
+        only when the current graph and data decide it."""
+        self.loss.setItemText(0, "auto")
         try:
             x, y, _kind = self.load_data()
         except LayergraphError as exc:
             self.preview.setText("")
-            return str(exc)
+            return self._graph_problem() or str(exc)
         self.preview.setText(describe_data(x, y))
+        res = self.doc.result
+        graph_problem = self._graph_problem()
+        if graph_problem:
+            return graph_problem
         try:
             plan = CompiledGraph(self.doc.graph, res)
         except LayergraphError as exc:
@@ -306,6 +307,17 @@ class RunPanel(QWidget):
         if problem:
             return f"The data does not fit the graph: {problem}"
         self._show_data(plan, x, y, _kind, round(self.val_split.value(), 4))
+        return None
+
+    def _graph_problem(self) -> str | None:
+        res = self.doc.result
+        if len(self.doc.graph) == 0:
+            return "The graph is empty; add an Input and some layers."
+        if res.problems:
+            n = len(res.problems)
+            first = res.problems[0]
+            where = self.doc.graph.node(first.node_id).name + ": " if first.node_id in self.doc.graph else ""
+            return f"Fix the graph first ({n} problem{'s' if n > 1 else ''}) — {where}{first.message}"
         return None
 
     def update_state(self) -> None:
@@ -323,6 +335,8 @@ class RunPanel(QWidget):
         self.pause_button.setEnabled(not idle)
         self.pause_button.setText("Resume" if self.state == "paused" else "Pause")
         self.stop_button.setEnabled(not idle)
+        # idle with no progress to report, an empty bar would look like a text field: hide it
+        self.progress_bar.setVisible(not idle or bool(self.progress_bar.format()))
         self.reset_button.setEnabled(idle and bool(self.doc.weights))
         self.csv_button.setEnabled(bool(self.curves.epochs or self.curves.batches))
         for w in self.settings_widgets:
@@ -335,13 +349,35 @@ class RunPanel(QWidget):
             self._schedule_check()
 
     def _on_doc_reset(self) -> None:
+        """Another document was set: from now on everything the panel and the plot docks show is about
+        it (its settings, no progress or result of the previous one), computed now rather than on the
+        next check, so nothing of the previous document (or of none) is ever on screen."""
+        message = ""
         if self.thread is not None:  # another document replaced this one: abandon the run, keep nothing
             self.thread.control.stop()
-            self._end_run("stopped", "The run was stopped because another document was opened.")
+            self._end_run("stopped", "")
+            message = "The run was stopped because another document was opened."
         self.apply_settings(self.doc.training)
-        self.curves.reset()
+        self.selected = None
         self.layer_view.set_node(None)
-        self._schedule_check()
+        self._clear_run_views()
+        self.data_view.show_note(NO_DATA_NOTE)
+        self.message.setStyleSheet("")
+        self.message.setText(message)
+        self._check_timer.stop()
+        self.update_state()
+
+    def _clear_run_views(self) -> None:
+        """Forget the last run's curves, pictures, progress and speed (new document, or weights reset)."""
+        self.curves.reset()
+        self.layer_view.reset()
+        if self.scene is not None:
+            self.scene.clear_decorations()
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("")
+        self.rate_label.setText("")
+        self._shown_data = None  # the Data view goes back to the bare data
+        self._trained_pass = None
 
     # ----- run control ---------------------------------------------------------------------------------
     def train(self, step_only: bool = False) -> bool:
@@ -441,15 +477,8 @@ class RunPanel(QWidget):
         if self.state != "idle":
             return
         self.doc.set_weights(None)
-        self.curves.reset()
-        self.layer_view.reset()
-        if self.scene is not None:
-            self.scene.clear_decorations()
-        self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("")
-        self.rate_label.setText("")
+        self._clear_run_views()
         self.message.setText("Weights reset; the next run starts from fresh initial weights.")
-        self._shown_data = None  # the Data view goes back to the bare data
         self.update_state()
 
     def wait_for_end(self, timeout_ms: int = END_WAIT_MS) -> bool:
@@ -638,6 +667,18 @@ class RunPanel(QWidget):
             self.curves.export_csv(path if path.lower().endswith(".csv") else path + ".csv")
 
 
+class HidingLabel(QLabel):
+    """A label that takes no room while it says nothing (no blank gap above the settings)."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.hide()
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt override)
+        super().setText(text)
+        self.setVisible(bool(text))
+
+
 def _fmt_time(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     h, rest = divmod(seconds, 3600)
@@ -646,7 +687,8 @@ def _fmt_time(seconds: float) -> str:
 
 
 def attach_run_panel(window) -> RunPanel:
-    """Add the Run dock and the Training curves / Layer activity / Data view docks to ``window``.
+    """Add the Run dock and the Training curves / Layer activity / Data view docks to ``window``
+    (``designer.dock_layout`` arranges them).
 
     The panel follows ``window.doc`` (validation, weights, locking) and ``window.scene`` (selection,
     badges, highlights); file questions go through ``window.dialogs`` when it has one.
@@ -661,38 +703,15 @@ def attach_run_panel(window) -> RunPanel:
     if code is not None:  # the code view matters less during a run; the inspector keeps its room
         window.tabifyDockWidget(code, window.run_dock)
         window.run_dock.raise_()
-    window.splitDockWidget(window.curves_dock, window.layer_dock, Qt.Orientation.Horizontal)
-    window.splitDockWidget(window.layer_dock, window.data_dock, Qt.Orientation.Horizontal)
-    window.resizeDocks([window.curves_dock], [260], Qt.Orientation.Vertical)  # more when a run starts
     inspector = getattr(window, "inspector_dock", None)
     if inspector is not None:  # the Run settings fit without scrolling on a 1000-pixel-high window
         window.resizeDocks([inspector, window.run_dock], [230, panel.sizeHint().height()], Qt.Orientation.Vertical)
-    window.resizeDocks([window.curves_dock, window.layer_dock, window.data_dock], [470, 420, 540],
-                       Qt.Orientation.Horizontal)
     view_menu = next((a.menu() for a in window.menuBar().actions()
                       if a.menu() is not None and a.text().replace("&", "") == "View"), None)
     if view_menu is not None:
         view_menu.addSeparator()
         for dock in (window.run_dock, window.curves_dock, window.layer_dock, window.data_dock):
             view_menu.addAction(dock.toggleViewAction())
-    panel.run_started.connect(lambda: _give_plots_room(window))
     window.run_panel = panel
     return panel
 
-
-PLOTS_SHARE = 0.4
-
-
-def _give_plots_room(window) -> None:
-    """At the start of a run, let the plot docks take at least ``PLOTS_SHARE`` of the window's
-    height: the canvas is locked while a run is alive, and the plots are what a person watches."""
-    dock = window.curves_dock
-    if not dock.isVisible() or window.dockWidgetArea(dock) != Qt.DockWidgetArea.BottomDockWidgetArea:
-        return
-    want = int(window.height() * PLOTS_SHARE)
-    if dock.height() < want:
-        window.resizeDocks([dock], [want], Qt.Orientation.Vertical)
-    inspector = getattr(window, "inspector_dock", None)
-    if inspector is not None and inspector.isVisible() and window.dockWidgetArea(inspector) == window.dockWidgetArea(
-            window.run_dock):  # the inspector is read-only during a run: the Run controls get its room
-        window.resizeDocks([inspector, window.run_dock], [1, window.height()], Qt.Orientation.Vertical)

@@ -11,12 +11,24 @@ from pathlib import Path
 import numpy as np
 
 from engine.cli import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, error
-from engine.errors import FileFormatError, LayergraphError
+from engine.errors import FileFormatError, GraphError, LayergraphError, shown
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """A ``.npz`` of ``arrays``; refuses one whose members are not exactly the keys (a zip name ends at a
+    NUL, so two keys could collide or one be cut short)."""
+    import zipfile
+
     buf = io.BytesIO()
     np.savez(buf, **arrays)
+    with zipfile.ZipFile(buf) as zf:
+        names = zf.namelist()
+    for key, name in zip(arrays, names):
+        if name != f"{key}.npy":
+            raise GraphError(f"the weight array {shown(key)} cannot be stored under its own name in a .npz; "
+                             "rename the layer.")
+    if len(set(names)) != len(arrays):
+        raise GraphError("two weight arrays would share one name in the .npz; rename the layers.")
     return buf.getvalue()
 
 
@@ -82,6 +94,19 @@ def run_export(args) -> int:
     return EXIT_OK
 
 
+def check_readable_back(imported, out: Path) -> None:
+    """What ``import`` writes must load again: the JSON it would write goes through the document reader."""
+    import json
+
+    from engine.fileformat import document_from_json, document_to_json, parse_document_json
+
+    try:
+        body = json.dumps(document_to_json(imported.graph, imported.training), allow_nan=False, ensure_ascii=False)
+    except ValueError as exc:
+        raise FileFormatError(f"{exc}") from None
+    document_from_json(parse_document_json(body.encode("utf-8"), str(out)), str(out))
+
+
 def run_import(args) -> int:
     from engine.export.keras_import import import_model
     from engine.fileformat import save_document
@@ -94,6 +119,11 @@ def run_import(args) -> int:
         return EXIT_UNREADABLE
     except LayergraphError as exc:
         error(f"{args.model}: {exc}")
+        return EXIT_INVALID
+    try:
+        check_readable_back(imported, out)
+    except FileFormatError as exc:
+        error(f"{args.model}: the imported model would not make a valid layergraph document: {exc}")
         return EXIT_INVALID
     for note in imported.notes:
         print(f"note: {note}", file=sys.stderr)

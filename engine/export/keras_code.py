@@ -62,7 +62,7 @@ def _short_envelope(value: Any) -> Any:
         return value
     return {k: v for k, v in value.items()
             if not (k == "registered_name" and v is None)
-            and not (k == "module" and isinstance(v, str) and v.startswith("keras"))}
+            and not (k == "module" and v in ("keras.regularizers", "keras.constraints"))}
 
 
 def _value_source(field_name: str, kind: str, value: Any) -> str:
@@ -82,11 +82,12 @@ def _value_source(field_name: str, kind: str, value: Any) -> str:
 def layer_arguments(layer: Layer, skip: tuple[str, ...] = ()) -> list[str]:
     """``arg=value`` for every argument that differs from its Keras default, in declaration order."""
     args = []
+    required = layer.keras_required_args
     for f in layer.all_fields():
         if f.name in skip:
             continue
         value = layer.config.get(f.name)
-        if f.default is not REQUIRED and not f.keras_required and _norm(value) == _norm(f.default):
+        if f.default is not REQUIRED and f.name not in required and _norm(value) == _norm(f.default):
             continue
         args.append(f"{f.name}={_value_source(f.name, f.kind, value)}")
     return args
@@ -165,7 +166,9 @@ LOAD_WEIGHTS = '''def load_weights(model, path):
     with np.load(path, allow_pickle=False) as data:
         for layer in model.layers:
             if layer.weights:
-                layer.set_weights([data[f"{layer.name}/{i}"] for i in range(len(layer.weights))])'''
+                layer.set_weights([data[f"{layer.name}/{i}"] for i in range(len(layer.weights))])
+                if hasattr(layer, "finalize_state"):
+                    layer.finalize_state()  # as Keras's loader does (Normalization reads its statistics)'''
 
 
 def _training_settings(plan: ExportPlan, training: dict | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -18,15 +19,17 @@ from typing import Any
 import numpy as np
 
 from engine.optimizers import OPTIMIZERS
-from engine.errors import ConfigError, FileFormatError, GraphError
-from engine.graph import LayerGraph
+from engine.errors import ConfigError, FileFormatError, GraphError, shown
+from engine.graph import EdgesError, LayerGraph, check_name
 from engine.initializers import INITIALIZERS
+from engine.keras_objects import check_keras_object, object_kind
 from engine.layers import LAYERS, Layer
 from engine.validation import infer_shapes
 
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 MAX_WEIGHTS_BYTES = 2 * 1024 ** 3
 MAX_MEMBERS = 10_000
+MAX_CLASS_NAME = 80
 ANY = object()
 
 #: Keras-only keys and the values that may be dropped because they never change the layer's results.
@@ -39,10 +42,13 @@ KERAS_ONLY: dict[str, Any] = {
     "return_state": (False,), "stateful": (False,), "unroll": ANY, "zero_output_for_mask": ANY,
     "time_major": (False,), "implementation": ANY, "use_cudnn": ANY, "autocast": ANY,
     "data_format": ("channels_last", None), "noise_shape": (None,), "input_length": ANY,
-    "dropout": ANY, "recurrent_dropout": ANY, "rms_scaling": (False,), "mask_zero": ANY,
+    "dropout": ANY, "recurrent_dropout": ANY, "rms_scaling": (False,), "mask_zero": (False,),
 }
 _DROPPABLE_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
 _FLOAT_POLICIES = ("float32",)
+#: The ``module`` Keras 3 writes for its own layers (``None`` in older configs); anything else is custom code.
+_LAYER_MODULES = (None, "keras.layers", "keras", "keras.models")
+_INITIALIZER_MODULE = "keras.initializers"
 
 
 @dataclass
@@ -98,8 +104,14 @@ def _parse_json(raw: bytes, where: str) -> Any:
     def reject(name: str) -> Any:
         raise ValueError(f"{name} is not allowed")
 
+    def finite(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(f"the number {shown(text)} is out of range")
+        return value
+
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=reject)
+        return json.loads(raw.decode("utf-8"), parse_constant=reject, parse_float=finite)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FileFormatError(f"{where}: the model config is not valid JSON ({exc}).") from None
     except RecursionError:
@@ -168,10 +180,10 @@ class _Importer:
         elif kind in ("Functional", "Model"):
             nodes, edges, h5_layers = self._functional(body, layers)
         else:
-            raise self.fail(f"the file holds a {kind!r}, not a Sequential or Functional model; subclassed "
+            raise self.fail(f"the file holds a {shown(kind)}, not a Sequential or Functional model; subclassed "
                             "models carry Python code, which layergraph never runs.")
         graph = self._build_graph(nodes, edges)
-        weights = self._weights(graph, h5_layers) if self.h5 is not None else {}
+        weights = self._read_weights(graph, h5_layers) if self.h5 is not None else {}
         return ImportedModel(graph, weights, _training(cfg.get("compile_config")), self.notes)
 
     # --- model structure
@@ -229,9 +241,16 @@ class _Importer:
         name = lcfg.get("name") or raw.get("name")
         if not isinstance(cname, str) or not isinstance(name, str) or not name:
             raise FileFormatError(f"{self.where}: layers[{index}] has no class name or layer name.")
+        try:
+            check_name(name)
+            if len(cname) > MAX_CLASS_NAME:
+                raise ConfigError(f"its class name {shown(cname)} is {len(cname):,} characters long; not a Keras layer")
+        except ConfigError as exc:
+            raise FileFormatError(f"{self.where}: layers[{index}]: {exc}.") from None
         module, registered = raw.get("module"), raw.get("registered_name")
-        if registered not in (None, cname) or (module is not None and not str(module).startswith("keras")):
-            raise self.fail(f"layer '{name}' is a custom class {registered or cname!r} (module {module!r}); "
+        if registered not in (None, cname) or module not in _LAYER_MODULES:
+            raise self.fail(f"layer {shown(name)} is a custom class {shown(registered or cname)} (module "
+                            f"{shown(module)}); "
                             "layergraph only reads the built-in Keras layers of its catalog.")
         return cname, name, lcfg, raw
 
@@ -257,7 +276,7 @@ class _Importer:
             if not isinstance(h, list) or len(h) < 3 or not isinstance(h[0], str):
                 raise FileFormatError(f"{self.where}: {cname} '{name}' has an unreadable input reference.")
             if h[1] != 0 or h[2] != 0:
-                raise self.fail(f"{cname} '{name}' uses output {h[2]} of call {h[1]} of '{h[0]}'; layergraph "
+                raise self.fail(f"{cname} '{name}' uses output {h[2]} of call {h[1]} of {shown(h[0])}; layergraph "
                                 "supports single-output layers called once.")
             out.append(h[0])
         return out
@@ -269,7 +288,8 @@ class _Importer:
             raise self.fail(f"InputLayer '{name}' has no batch shape; give keras.Input a shape.")
         for key, value in lcfg.items():
             if key not in ("batch_shape", "batch_input_shape", "dtype", "name") and not _droppable(key, value):
-                raise self.fail(f"InputLayer '{name}': argument {key}={value!r} is not supported by layergraph.")
+                raise self.fail(f"InputLayer '{name}': argument {shown(key)}={shown(value)} is not supported by "
+                                "layergraph.")
         dtype = _dtype_name(lcfg.get("dtype")) or "float32"
         if dtype.startswith(("int", "uint")):
             dtype = "int32"
@@ -289,6 +309,9 @@ class _Importer:
         if cname in ("Sequential", "Functional", "Model"):
             raise self.fail(f"{owner} is a model nested inside the model; layergraph graphs are flat. Call its "
                             "layers directly in the outer model before saving.")
+        if cname == "Masking":
+            raise self.fail(f"{owner}: masks are not supported yet (layergraph does not propagate them, so the "
+                            "masked steps would change the results); remove the Masking layer before importing.")
         cls = LAYERS.get(cname)
         if cls is None or cls.max_inputs == 0:
             raise self.fail(f"{owner}: layergraph has no {cname} layer; its catalog has "
@@ -307,11 +330,12 @@ class _Importer:
                 out[key] = self._value(owner, key, f.kind, f.default, value)
             elif not _droppable(key, value):
                 if key in KERAS_ONLY:
-                    raise self.fail(f"{owner}: argument {key}={value!r} changes the layer's results and layergraph "
-                                    "does not support it; set it to its default in Keras before saving.")
-                raise self.fail(f"{owner}: layergraph does not support the Keras argument '{key}' "
-                                f"(value {value!r}).")
-            elif value is not None and key.endswith(("_regularizer", "_constraint")):
+                    raise self.fail(f"{owner}: argument {shown(key)}={shown(value)} changes the layer's results and "
+                                    "layergraph does not support it; set it to its default in Keras before saving.")
+                raise self.fail(f"{owner}: layergraph does not support the Keras argument {shown(key)} "
+                                f"(value {shown(value)}).")
+            elif value is not None and object_kind(key):
+                check_keras_object(object_kind(key), value, f"{owner}: argument '{key}'")
                 raise self.fail(f"{owner}: argument {key} would change training and layergraph's {cname} does not "
                                 "apply it; remove it in Keras before saving.")
         return out
@@ -340,13 +364,17 @@ class _Importer:
         if value is None or isinstance(value, str):
             name = value
         elif isinstance(value, dict):
+            module, cname = value.get("module", _INITIALIZER_MODULE), value.get("class_name")
+            if module != _INITIALIZER_MODULE or value.get("registered_name") not in (None, cname):
+                raise self.fail(f"{owner}: {key} is {shown(cname)} from module {shown(module)}, not one of Keras's "
+                                "own initializers; layergraph reads only those.")
             name = _initializer_name(value)
         else:
             name = None
         if name in INITIALIZERS:
             return name
         label = value.get("class_name") if isinstance(value, dict) else value
-        self.notes.append(f"{owner}: {key} {label!r} is not one of layergraph's initializers; kept the trained "
+        self.notes.append(f"{owner}: {key} {shown(label)} is not one of layergraph's initializers; kept the trained "
                           f"weights and set {default!r} for re-initialisation.")
         return default
 
@@ -378,18 +406,29 @@ class _Importer:
                 raise self.fail(msg if owner in msg else f"{owner}: {msg}") from None
         for src, dst, k in edges:
             if src not in ids:
-                raise FileFormatError(f"{self.where}: layer '{dst}' refers to a layer '{src}' that is not in "
-                                      "the model.")
-            try:
-                graph.connect(ids[src], ids[dst], k)
-            except GraphError as exc:
-                raise self.fail(f"cannot connect '{src}' to '{dst}': {exc}") from None
+                raise FileFormatError(f"{self.where}: layer {shown(dst)} refers to a layer {shown(src)} that is "
+                                      "not in the model.")
+        try:
+            graph.connect_many((ids[src], ids[dst], k) for src, dst, k in edges)
+        except EdgesError as exc:
+            where = "" if exc.index is None else "cannot connect {} to {}: ".format(*map(shown, edges[exc.index][:2]))
+            raise self.fail(f"{where}{exc}") from None
         result = infer_shapes(graph)
         if not result.ok:
             p = result.problems[0]
             raise self.fail(f"the imported graph is not valid: {p.message}")
         self.result = result
         return graph
+
+    def _read_weights(self, graph: LayerGraph, h5_layers: list[tuple[str, str]]):
+        """``_weights``, with whatever a damaged HDF5 file makes h5py raise turned into one clear error."""
+        try:
+            return self._weights(graph, h5_layers)
+        except (ConfigError, FileFormatError):
+            raise
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, UnicodeError) as exc:
+            raise FileFormatError(f"{self.where}: model.weights.h5 is damaged ({type(exc).__name__}: "
+                                  f"{shown(str(exc))}).") from None
 
     def _weights(self, graph: LayerGraph, h5_layers: list[tuple[str, str]]):
         used: dict[str, int] = {}
@@ -495,14 +534,24 @@ def _initializer_name(env: dict) -> str | None:
     if not isinstance(cname, str):
         return None
     if cname == "VarianceScaling":
-        return _VS_NAMES.get((cfg.get("mode"), cfg.get("distribution"), float(cfg.get("scale", 1.0))))
+        return _VS_NAMES.get((cfg.get("mode"), cfg.get("distribution"), _number(cfg.get("scale", 1.0))))
     name = to_snake_case(cname)
     defaults = {"random_normal": {"mean": 0.0, "stddev": 0.05}, "random_uniform": {"minval": -0.05, "maxval": 0.05},
                 "orthogonal": {"gain": 1.0}}
     for k, v in defaults.get(name, {}).items():
-        if k in cfg and float(cfg[k]) != v:
+        if k in cfg and _number(cfg[k]) != v:
             return None
     return name
+
+
+def _number(value: Any) -> float | None:
+    """A config number as float; None for anything else (text, lists, huge integers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def _tensor_list(value: Any) -> list[list]:
@@ -573,6 +622,8 @@ def _training(compile_config: Any) -> dict[str, Any]:
             out["optimizer"] = name.lower()
         lr = opt["config"].get("learning_rate")
         if isinstance(lr, (int, float)) and not isinstance(lr, bool):
+            if not (isinstance(lr, float) or abs(lr) < 2**53) or not math.isfinite(lr):
+                raise ConfigError(f"the optimizer's learning_rate {shown(lr)} is not a usable number.")
             out["learning_rate"] = float(f"{lr:.7g}")  # float32 in the file: 0.05, not 0.0500000007
     elif isinstance(opt, str) and opt.lower() in OPTIMIZERS:
         out["optimizer"] = opt.lower()

@@ -59,7 +59,7 @@ def make_plan(graph: LayerGraph, result: ValidationResult | None = None, strict:
         raise GraphError("the graph has no output layer; connect a layer after the Input.")
     order = graph.topological_order()
     ids = Identifiers(reserved)
-    idents = {nid: ids.get(nid, graph.node(nid).name) for nid in order}
+    idents = ids.assign({nid: graph.node(nid).name for nid in order})
     plan = ExportPlan(graph, result, order, idents, graph.input_nodes(), graph.output_nodes())
     for nid in order:
         shapes = [result.node_shapes.get(s) for s in graph.inputs_of(nid)]
@@ -93,5 +93,5 @@ def weight_arrays(plan: ExportPlan, weights: Weights | None, key_name: Any = Non
             if tuple(arr.shape) != tuple(spec.shape):
                 raise GraphError(f"{plan.layer(nid).owner}: saved weight '{spec.name}' has shape {tuple(arr.shape)} "
                                  f"but the layer needs {tuple(spec.shape)}; train the graph again.")
-            out[f"{name}/{i}"] = np.ascontiguousarray(arr)
+            out[f"{name}/{i}"] = np.array(arr, order="C")  # (ascontiguousarray would make a 0-d weight 1-d)
     return out

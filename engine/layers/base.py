@@ -13,10 +13,14 @@ from typing import Any, Callable, ClassVar, Mapping
 import numpy as np
 
 from engine.activations import ACTIVATIONS, get_activation
-from engine.errors import ConfigError, ShapeError
+from engine.errors import ConfigError, ShapeError, shown
 from engine.initializers import INITIALIZERS, get_initializer
 from engine.regularizers import Penalties, parse_constraint, parse_regularizer
+from engine.keras_objects import check_keras_object, object_kind
 from engine.shapes import Shape, fmt_shape
+
+MAX_INT = 2**31 - 1
+"""Largest integer argument (Keras sizes, seeds and indices are 32-bit; larger values are file damage)."""
 
 REQUIRED = object()
 """Default of a field the user must give (Keras: a positional constructor argument)."""
@@ -50,9 +54,6 @@ class Field:
     length: int | None = None
     optional: bool = False
     allow_unknown: bool = False
-    #: Keras's constructor requires this argument although the engine has a default for it, so exported
-    #: Keras code always writes it (``AveragePooling2D(pool_size)``).
-    keras_required: bool = False
 
     @property
     def required(self) -> bool:
@@ -68,51 +69,53 @@ class Field:
         k = self.kind
         if k == "bool":
             if not isinstance(value, (bool, np.bool_)):
-                raise ConfigError(f"{where} must be true or false, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be true or false, got {shown(value)}.", self.name)
             return bool(value)
         if k == "int":
             return self._check_range(self._as_int(value, where), where)
         if k == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise ConfigError(f"{where} must be a number, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be a number, got {shown(value)}.", self.name)
             v = float(value)
             if not math.isfinite(v):
-                raise ConfigError(f"{where} must be a finite number, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be a finite number, got {shown(value)}.", self.name)
             return self._check_range(v, where)
         if k == "str":
             if not isinstance(value, str):
-                raise ConfigError(f"{where} must be text, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be text, got {shown(value)}.", self.name)
             return value
         if k == "choice":
             if value not in self.choices:
                 opts = ", ".join(repr(c) for c in self.choices)
-                raise ConfigError(f"{where} must be one of {opts}, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be one of {opts}, got {shown(value)}.", self.name)
             return value
         if k == "activation":
             if not isinstance(value, str) or value not in ACTIVATIONS:
                 raise ConfigError(f"{where} must be an activation name ({', '.join(ACTIVATIONS)}), "
-                                  f"got {value!r}.", self.name)
+                                  f"got {shown(value)}.", self.name)
             return value
         if k == "initializer":
             if not isinstance(value, str) or value not in INITIALIZERS:
                 raise ConfigError(f"{where} must be an initializer name ({', '.join(INITIALIZERS)}), "
-                                  f"got {value!r}.", self.name)
+                                  f"got {shown(value)}.", self.name)
             return value
         if k == "ints":
             items = [value] * (self.length or 1) if isinstance(value, (int, np.integer)) else value
             if not isinstance(items, (list, tuple)) or (self.length is not None and len(items) != self.length):
                 n = self.length or "some"
-                raise ConfigError(f"{where} must be an int or a tuple of {n} ints, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be an int or a tuple of {n} ints, got {shown(value)}.", self.name)
             return tuple(self._check_range(self._as_int(v, where), where) for v in items)
         if k == "floats":
+            if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+                value = (value,)  # one number broadcasts, as in Keras
             if not isinstance(value, (list, tuple)):
-                raise ConfigError(f"{where} must be a tuple of numbers, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be a tuple of numbers, got {shown(value)}.", self.name)
             return tuple(Field(self.name, "float").validate(v, owner) for v in value)
         if k == "shape":
             if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
                 value = (value,)
             if not isinstance(value, (list, tuple)):
-                raise ConfigError(f"{where} must be a tuple of dimensions, got {value!r}.", self.name)
+                raise ConfigError(f"{where} must be a tuple of dimensions, got {shown(value)}.", self.name)
             out = []
             for v in value:
                 if v is None and self.allow_unknown:
@@ -120,7 +123,7 @@ class Field:
                     continue
                 iv = self._as_int(v, where)
                 if iv < 1 and not (self.allow_unknown and iv == -1):
-                    raise ConfigError(f"{where} dimensions must be positive integers, got {value!r}.", self.name)
+                    raise ConfigError(f"{where} dimensions must be positive integers, got {shown(value)}.", self.name)
                 out.append(iv)
             return tuple(out)
         if k == "layer":
@@ -128,21 +131,28 @@ class Field:
                 raise ConfigError(f"{where} must be a layer {{'class_name': ..., 'config': ...}}.", self.name)
             return value
         if k == "json":
-            return value
+            kind = object_kind(self.name)
+            try:
+                return check_keras_object(kind, value, where) if kind else value
+            except ConfigError as exc:
+                raise ConfigError(str(exc), self.name) from None
         raise ConfigError(f"{where} has an unknown field kind {k!r}.", self.name)
 
     def _as_int(self, value: Any, where: str) -> int:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)):
-            raise ConfigError(f"{where} must be an integer, got {value!r}.", self.name)
+            raise ConfigError(f"{where} must be an integer, got {shown(value)}.", self.name)
         if isinstance(value, float) and not value.is_integer():
-            raise ConfigError(f"{where} must be an integer, got {value!r}.", self.name)
+            raise ConfigError(f"{where} must be an integer, got {shown(value)}.", self.name)
+        if not -MAX_INT <= value <= MAX_INT:
+            raise ConfigError(f"{where} must be an integer of at most {MAX_INT:,} in size, got {shown(value)}.",
+                              self.name)
         return int(value)
 
     def _check_range(self, v, where):
         if self.min is not None and v < self.min:
-            raise ConfigError(f"{where} must be >= {self.min:g}, got {v!r}.", self.name)
+            raise ConfigError(f"{where} must be >= {self.min:g}, got {shown(v)}.", self.name)
         if self.max is not None and v > self.max:
-            raise ConfigError(f"{where} must be <= {self.max:g}, got {v!r}.", self.name)
+            raise ConfigError(f"{where} must be <= {self.max:g}, got {shown(v)}.", self.name)
         return v
 
 
@@ -242,6 +252,10 @@ class Layer:
     #: or none (then ``no_gradient_reason`` says why, e.g. integer outputs).
     gradient: ClassVar[str] = "hand-written"
     no_gradient_reason: ClassVar[str] = ""
+    #: Whether the inputs are integer ids (Embedding) rather than features.
+    integer_inputs: ClassVar[bool] = False
+    #: Arguments Keras's constructor requires although the engine has a default (Keras code always states them).
+    keras_required_args: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
         cfg = dict(config or {})
@@ -250,13 +264,13 @@ class Layer:
         if name is None:
             name = self.base_name()
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"{self.class_name}: 'name' must be non-empty text, got {name!r}.", "name")
+            raise ConfigError(f"{self.class_name}: 'name' must be non-empty text, got {shown(name)}.", "name")
         self.name: str = name
         owner = f"{self.class_name} '{name}'"
         declared = {f.name: f for f in self.all_fields()}
         unknown = sorted(set(cfg) - set(declared))
         if unknown:
-            raise ConfigError(f"{owner}: unknown argument '{unknown[0]}'; {self.class_name} accepts "
+            raise ConfigError(f"{owner}: unknown argument {shown(unknown[0])}; {self.class_name} accepts "
                               f"{', '.join(declared)}.", unknown[0])
         self.config: dict[str, Any] = {}
         for f in declared.values():
@@ -368,8 +382,8 @@ class Layer:
                  weights: dict[str, np.ndarray]) -> tuple[list[np.ndarray | None], dict[str, np.ndarray]]:
         """Return gradients for each input (None for integer inputs) and for each trainable weight."""
         num = self.numerics()
-        if num.backward is None:
-            raise NotImplementedError(f"{self.owner} has no gradient: {self.no_gradient_reason}")
+        if self.gradient == "none":
+            return [None], {}  # piecewise constant (one input, checked by the contract test): nothing flows back
         grad_in, grad_w = num.backward(grad_out, cache, *(weights.get(w) for w in num.weights),
                                        **resolve_args(num.args, True))
         return list(grad_in), {w: g for w, g in zip(num.weights, grad_w) if g is not None}

@@ -1,6 +1,7 @@
 """Core layers: Input, Dense, Activation, Embedding (``keras/src/layers/core``)."""
 from __future__ import annotations
 
+from engine.errors import ConfigError
 from engine.layers.base import PENALTY_DOC, Field, Layer, Numerics, WeightSpec, activation_fn, register_layer
 from engine.numerics import core as num
 from engine.shapes import Shape, fmt_shape
@@ -124,21 +125,27 @@ class Embedding(Layer):
     Args:
         input_dim: size of the vocabulary (largest id + 1).
         output_dim: dimension of each embedding vector.
-        mask_zero: kept for Keras compatibility; the engine does not propagate masks.
+        mask_zero: must be False: masks are not propagated yet, so it is refused rather than ignored.
 
     Input shape: ``(batch, ...)`` integers.  Output shape: ``(batch, ..., output_dim)``.
     """
 
     class_name = "Embedding"
     family = "core"
+    integer_inputs = True
     fields = (
         Field("input_dim", "int", doc="Vocabulary size (largest token id + 1).", min=1),
         Field("output_dim", "int", doc="Dimension of each embedding vector.", min=1),
         Field("embeddings_initializer", "initializer", "random_uniform", "Initializer of the embedding matrix."),
         Field("embeddings_regularizer", "json", None, PENALTY_DOC),
         Field("embeddings_constraint", "json", None, PENALTY_DOC),
-        Field("mask_zero", "bool", False, "Keras masking flag; the engine does not propagate masks."),
+        Field("mask_zero", "bool", False, "Treat id 0 as padding and mask it downstream (not supported yet)."),
     )
+
+    def check_config(self) -> None:
+        if self.config["mask_zero"]:
+            raise ConfigError(f"{self.owner}: mask_zero=True is not supported yet (layergraph does not propagate "
+                              "masks, so padded steps would change the results); set mask_zero=False.", "mask_zero")
 
     def summary_args(self) -> str:
         return f"{self.config['input_dim']} → {self.config['output_dim']}"

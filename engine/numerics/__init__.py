@@ -14,8 +14,10 @@ Conventions (``engine.layers.base.Numerics`` declares how a layer calls them):
 - An activation argument is a function ``f(x)`` in a forward call and its derivative
   ``f_grad(x, y, g)`` in a backward call.
 """
-from engine.numerics import (activation_layers, activations, core, merging,  # noqa: F401
-                             normalization, regularization, reshaping)
+from engine.numerics import (  # noqa: F401
+    activation_layers, activations, conv, core, gru, lstm, merging, normalization, pooling, preprocessing, recurrent,
+    regularization, resampling, reshaping)
 
 #: The modules whose functions may be copied into exported code, in the order they are copied.
-MODULES = (activations, core, activation_layers, normalization, regularization, merging, reshaping)
+MODULES = (activations, core, activation_layers, conv, pooling, resampling, preprocessing, recurrent, lstm, gru,
+           normalization, regularization, merging, reshaping)

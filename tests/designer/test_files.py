@@ -271,6 +271,25 @@ def test_crash_autosave_is_offered_and_restored(tmp_path, make_window):
     assert find_orphans(tmp_path / "autosave") == []
 
 
+def test_a_restored_autosave_of_an_example_keeps_its_name(tmp_path, make_window):
+    """An untitled copy of an example (or an imported model) shows the example's name; after a crash its
+    autosave came back as "untitled.lgraph"."""
+    crashed = make_window()
+    assert crashed.files.open_example(EXAMPLES_DIR / "spirals_mlp.lgraph", ask=False)
+    build(crashed)
+    assert crashed.autosaver.save_now()
+    pid = dead_pid()  # the session that wrote the copy is gone
+    for path in (crashed.autosaver.graph_path, crashed.autosaver.meta_path):
+        path.rename(path.with_name(path.name.replace(str(crashed.autosaver.pid), str(pid))))
+    w = make_window()
+    assert w.files.offer_autosave_restore()
+    assert "spirals_mlp.lgraph" in w.dialogs.asked[-1]
+    assert w.doc.path is None and w.is_modified()
+    assert w.display_name() == "spirals_mlp.lgraph"
+    assert w.windowTitle().startswith("spirals_mlp.lgraph*")
+    assert len(w.doc.graph) == len(crashed.doc.graph)
+
+
 def test_declined_or_stale_autosaves_are_removed(tmp_path, make_window):
     g = LayerGraph()
     g.add_node("Dense", {"units": 7})

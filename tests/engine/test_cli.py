@@ -63,6 +63,27 @@ def test_layers_lists_the_catalog(capsys):
         assert name in out
 
 
+def test_layers_prints_plain_text_without_markup_and_whole_summaries(capsys):
+    assert main(["layers"]) == 0
+    out = capsys.readouterr().out
+    assert "`" not in out and "**" not in out
+    line = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("  ")}
+    assert "a tensor of shape (batch dimension excluded)" in line["Input"]
+    assert "becomes (batch, h*w*c)" in line["Flatten"]  # a * inside code stays
+    assert line["Dropout"].rstrip().endswith("passes the input through.")  # a summary over two lines, joined
+
+
+@pytest.mark.parametrize("markup, text", [
+    ("a ``shape`` of `units`", "a shape of units"),
+    ("**bold** and *emphasis* but 2 * 3 and ``h*w*c``", "bold and emphasis but 2 * 3 and h*w*c"),
+    ("over two\n    lines", "over two lines"),
+])
+def test_plain_text_strips_inline_markup(markup, text):
+    from engine.cli import plain_text
+
+    assert plain_text(markup) == text
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_bundled_example_is_valid(path, capsys):
     assert main(["validate", str(path)]) == 0

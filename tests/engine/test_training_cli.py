@@ -150,3 +150,33 @@ def test_train_on_a_builtin_dataset(tmp_path):
     save_document(path, g)
     assert main(["train", str(path), "--data", "moons", "--epochs", "2"]) == 0
     assert json.loads(path.read_text())["training"]["loss"] == "binary_crossentropy"
+
+
+def test_train_stores_the_dataset_under_the_key_the_designer_reads(tmp_path):
+    """``train`` used to write ``training.data``; the designer reads ``training.dataset`` and opened the
+    file on its default dataset instead."""
+    g, _ = chain(("Dense", {"units": 4, "activation": "tanh"}), ("Dense", {"units": 1, "activation": "sigmoid"}),
+                 input_shape=(2,))
+    path = tmp_path / "m.lgraph"
+    save_document(path, g)
+    assert main(["train", str(path), "--data", "moons", "--epochs", "1"]) == 0
+    stored = json.loads(path.read_text())["training"]
+    assert stored["dataset"] == "moons" and "data" not in stored
+    assert load_document(path).training["dataset"] == "moons"
+
+
+def test_a_file_written_with_the_older_data_key_opens_on_its_dataset(tmp_path):
+    g, _ = chain(("Dense", {"units": 3, "activation": "softmax"}), input_shape=(2,))
+    path = tmp_path / "old.lgraph"
+    save_document(path, g)
+    data = json.loads(path.read_text())
+    data["training"] = {"data": "circles", "epochs": 4}
+    path.write_text(json.dumps(data))
+    assert load_document(path).training == {"dataset": "circles", "epochs": 4}
+    data["training"] = {"data": "circles", "dataset": "xor"}  # both spellings: the current key wins
+    path.write_text(json.dumps(data))
+    assert load_document(path).training == {"dataset": "xor"}
+    # and training it again rewrites the current key only
+    assert main(["train", str(path), "--data", "xor", "--epochs", "1"]) == 0
+    stored = json.loads(path.read_text())["training"]
+    assert stored["dataset"] == "xor" and "data" not in stored

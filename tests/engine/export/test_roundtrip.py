@@ -194,7 +194,7 @@ def test_exported_files_pass_ruff_and_py_compile(world):
         str(p) for p in world["tmp"].glob("*_numpy.py")) + [str(world["tmp"] / "mlp_train.py")]
     for f in files:
         subprocess.run([sys.executable, "-m", "py_compile", f], check=True)
-    r = subprocess.run(["ruff", "check", "--isolated", *files], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", *files], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
 
 

@@ -98,7 +98,7 @@ def test_hostile_names_export_code_that_runs_and_does_nothing_else(tmp_path):
         assert "__import__" not in names and "system" not in names  # the rest only inside string literals
         jobs[to] = [{"module": str(out), "x": str(tmp_path / "x.npz"), "out": str(tmp_path / f"y_{to}.npz")}]
     files = [str(tmp_path / "evil_keras.py"), str(tmp_path / "evil_numpy.py")]
-    r = subprocess.run(["ruff", "check", "--isolated", *files], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", *files], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     for to, script in (("keras", KERAS_DRIVER), ("numpy", NUMPY_DRIVER)):
@@ -170,10 +170,10 @@ def test_refuses_custom_class(tmp_path, capsys):
 
 def test_refuses_layer_outside_catalog(tmp_path, capsys):
     def mutate(layers):
-        layers[1]["class_name"] = "Conv3D"
+        layers[1]["class_name"] = "Conv4D"
 
     code, err = _import(tmp_path, _json_with(tmp_path, mutate), capsys)
-    assert code == 1 and "Conv3D 'hidden'" in err and "no Conv3D layer" in err
+    assert code == 1 and "Conv4D 'hidden'" in err and "no Conv4D layer" in err
 
 
 def test_refuses_arguments_that_change_numbers(tmp_path, capsys):
@@ -304,7 +304,7 @@ def test_every_keras_code_variant_passes_ruff(tmp_path, weights_file, training):
     g.connect(i, d)
     path = tmp_path / "variant.py"
     path.write_text(keras_code(g, weights_file, training, strict=True))
-    r = subprocess.run(["ruff", "check", "--isolated", str(path)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", str(path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
     assert ("def main(argv=None):" in path.read_text()) == (training is not None)
 

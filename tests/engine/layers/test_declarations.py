@@ -1,6 +1,6 @@
 """What a layer declares about itself, checked against Keras and against its own outputs.
 
-Knowledge about a layer lives on its class (``Layer.output_activation``, ``Field.keras_required``) and
+Knowledge about a layer lives on its class (``Layer.output_activation``, ``Layer.keras_required_args``) and
 everything else reads it there; these tests fail when a declaration is wrong or missing.
 """
 import inspect
@@ -13,7 +13,7 @@ from engine.errors import LayergraphError
 from engine.layers import LAYERS, create_layer, starter_config
 from tests.oracle import keras
 
-TRY_SHAPES = [(None, 4, 4, 3), (None, 5, 3), (None, 6)]
+TRY_SHAPES = [(None, 4, 4, 3), (None, 5, 3), (None, 6), (None, 2, 3, 3, 2), (None, 3, 32)]
 
 
 def _configs():
@@ -40,7 +40,7 @@ def _output(layer):
         # perturbed weights, so that e.g. PReLU's zero-initialised slopes do not make it a ReLU
         weights = {k: v + rng.uniform(-0.5, 0.5, v.shape).astype(v.dtype)
                    for k, v in layer.init_weights(shapes, rng).items()}
-        if layer.class_name == "Embedding":
+        if layer.integer_inputs:
             xs = [rng.integers(0, 10, size=(4, *shape[1:]))]
         else:
             xs = [rng.standard_normal((4, *s[1:])).astype(np.float32) * 3 for s in shapes]
@@ -89,9 +89,10 @@ def _keras_required(class_name):
 @pytest.mark.parametrize("class_name", sorted(n for n in LAYERS if n != "Input"))
 def test_arguments_keras_requires_are_declared_required(class_name):
     """Exported Keras code must write every argument Keras's constructor requires: our field is either
-    required too, or declares ``keras_required`` (so ``AveragePooling2D(pool_size=...)`` is always written)."""
+    required too, or listed in ``keras_required_args`` (so ``AveragePooling2D(pool_size=...)`` is always written)."""
     fields = {f.name: f for f in LAYERS[class_name].all_fields()}
     for name in _keras_required(class_name):
         assert name in fields, f"{class_name}: Keras requires {name!r}, which the layer does not declare"
         f = fields[name]
-        assert f.required or f.keras_required, f"{class_name}: Keras requires {name!r}; declare keras_required=True"
+        assert f.required or name in LAYERS[class_name].keras_required_args, \
+            f"{class_name}: Keras requires {name!r}; list it in keras_required_args"
