@@ -249,6 +249,47 @@ class Executor:
             caches[nid] = cache
         return ForwardPass(acts, caches, training, {nid: acts[nid] for nid in plan.output_ids})
 
+    def added_loss(self, params: ParamStore | Weights, fwd: ForwardPass) -> float:
+        """The losses layers add to the model's, summed: ``Layer.added_loss`` (ActivityRegularization), weight
+        regularizers ``reg(w)`` of trainable weights and activity regularizers ``reg(output) / batch``."""
+        values = params.values if isinstance(params, ParamStore) else params
+        total = 0.0
+        for nid, layer in self.plan.layers.items():
+            if nid not in fwd.caches:
+                continue
+            total += layer.added_loss(fwd.caches[nid])
+            pen = layer.penalties
+            if not pen:
+                continue
+            for w, reg in self._weight_regularizers(params, nid):
+                total += reg.penalty(values[nid][w])
+            if pen.activity is not None:
+                y = fwd.activations[nid]
+                total += pen.activity.penalty(y) / max(len(y), 1)
+        return total
+
+    def _weight_regularizers(self, params: ParamStore | Weights, nid: str):
+        """``(weight name, regularizer)`` for the trainable weights of node ``nid`` that have one."""
+        pen = self.plan.layers[nid].penalties
+        if not pen.weights:
+            return []
+        values = params.values if isinstance(params, ParamStore) else params
+        names = set(values.get(nid, {}))
+        out = []
+        for prefix, reg in pen.weights.items():
+            w = pen.weight_for(prefix, names)
+            if w is not None and (not isinstance(params, ParamStore) or params.is_trainable(nid, w)):
+                out.append((w, reg))
+        return out
+
+    def apply_constraints(self, params: ParamStore) -> None:
+        """Project constrained weights after an optimizer step (Keras applies ``variable.constraint``)."""
+        for nid, layer in self.plan.layers.items():
+            for prefix, con in layer.penalties.constraints.items():
+                w = layer.penalties.weight_for(prefix, set(params.values.get(nid, {})))
+                if w is not None and params.is_trainable(nid, w):
+                    params.values[nid][w][...] = con.apply(params.values[nid][w])
+
     def apply_state_updates(self, params: ParamStore, fwd: ForwardPass) -> None:
         """Write non-trainable state (BatchNormalization's moving stats) computed by a training forward."""
         for nid, layer in self.plan.layers.items():
@@ -277,7 +318,14 @@ class Executor:
             if not srcs:
                 in_grads[nid] = g
                 continue
-            gin, gw = plan.layers[nid].backward(g, fwd.caches[nid], values.get(nid, {}))
+            layer = plan.layers[nid]
+            if layer.penalties.activity is not None:
+                y = fwd.activations[nid]
+                g = g + layer.penalties.activity.grad(y) / max(len(y), 1)
+            gin, gw = layer.backward(g, fwd.caches[nid], values.get(nid, {}))
+            for w, reg in self._weight_regularizers(params, nid):
+                gw = dict(gw)
+                gw[w] = gw[w] + reg.grad(values[nid][w])
             if gw:
                 wgrads[nid] = gw
             for src, gi in zip(srcs, gin):

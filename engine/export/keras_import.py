@@ -370,8 +370,8 @@ class _Importer:
                                 f"(value {shown(value)}).")
             elif value is not None and object_kind(key):
                 check_keras_object(object_kind(key), value, f"{owner}: argument '{key}'")
-                self.notes.append(f"{owner}: {key} dropped (layergraph's {cname} does not keep it; it does not "
-                                  "change predictions).")
+                raise self.fail(f"{owner}: argument {key} would change training and layergraph's {cname} does not "
+                                "apply it; remove it in Keras before saving.")
         return out
 
     def _check_dtype(self, owner: str, value: Any) -> None:
