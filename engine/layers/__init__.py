@@ -38,7 +38,6 @@ def layer_class(class_name: str) -> type[Layer]:
 STARTER_VALUES: dict[str, object] = {
     "units": 32, "filters": 32, "kernel_size": 3, "rate": 0.25, "n": 4, "target_shape": (-1,), "dims": (2, 1),
     "input_dim": 1000, "output_dim": 64, "stddev": 0.1, "activation": "relu", "output_size": 4, "axes": -1,
-    "num_tokens": 10, "height": 8, "width": 8, "bin_boundaries": (0.0,), "scale": 1 / 255,
     "layer": {"class_name": "LSTM", "config": {"units": 32}},
 }
 
