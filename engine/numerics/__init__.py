@@ -14,7 +14,7 @@ Conventions (``engine.layers.base.Numerics`` declares how a layer calls them):
 - An activation argument is a function ``f(x)`` in a forward call and its derivative
   ``f_grad(x, y, g)`` in a backward call.
 """
-from engine.numerics import activation_layers, activations, core, preprocessing  # noqa: F401
+from engine.numerics import activation_layers, activations, augmentation, core, preprocessing  # noqa: F401
 
 #: The modules whose functions may be copied into exported code, in the order they are copied.
-MODULES = (activations, core, activation_layers, preprocessing)
+MODULES = (activations, core, activation_layers, preprocessing, augmentation)
