@@ -36,6 +36,9 @@ class _Augmentation(Layer):
         for name, lowest, open_low in self.factors:
             if self.config[name] is not None:
                 self._check_factor(name, lowest, open_low)
+                if len(self.config[name]) == 1:  # Keras's own range for one number (Keras refuses a 1-tuple)
+                    f = abs(self.config[name][0])
+                    self.config[name] = (max(-f, lowest), f)
         if "value_range" in self.config and len(self.config["value_range"]) != 2:
             raise ConfigError(f"{self.owner}: value_range must be two numbers [low, high], got "
                               f"{list(self.config['value_range'])}.", "value_range")
@@ -45,24 +48,19 @@ class _Augmentation(Layer):
         span = f"({lowest:g}, 1]" if open_low else f"[{lowest:g}, 1]"
         if len(values) not in (1, 2):
             raise ConfigError(f"{self.owner}: {name} must be one number or two (a range), got {list(values)}.", name)
-        if len(values) == 1 and lowest < 0:  # a single number f means the range (-f, f)
-            bad = not (lowest < values[0] <= 1 if open_low else lowest <= values[0] <= 1)
-        elif len(values) == 1:
-            bad = not lowest <= values[0] <= 1
-        elif name == "factor":  # Keras's base check of a factor range
-            bad = values[0] > 1 or values[1] < lowest
-        else:
-            bad = any(not (lowest < v <= 1 if open_low else lowest <= v <= 1) for v in values)
-        if bad:
-            raise ConfigError(f"{self.owner}: {name} must be a number or a range of numbers in {span}, got "
-                              f"{list(values)}.", name)
 
-    def get_config(self) -> dict:
-        out = super().get_config()
-        for name, _, _ in self.factors:  # one number stays a number, as Keras takes it
-            if out[name] is not None and len(out[name]) == 1:
-                out[name] = out[name][0]
-        return out
+        def inside(v: float) -> bool:
+            return (lowest < v if open_low else lowest <= v) and v <= 1
+
+        if len(values) == 2 and name == "factor":  # Keras's base check of a factor range
+            bad = values[0] > 1 or values[1] < lowest
+        elif len(values) == 2:
+            bad = not all(inside(v) for v in values)
+        else:  # one number f is the range (-|f|, |f|) (from 0 for a contrast), itself a valid range
+            bad = not inside(values[0]) or (lowest < 0 and not inside(-abs(values[0])))
+        if bad:
+            raise ConfigError(f"{self.owner}: {name} must be a number or a range of numbers in {span} (one number f "
+                              f"is the range -f, f), got {list(values)}.", name)
 
     def data_format(self) -> str:
         return self.config.get("data_format") or "channels_last"

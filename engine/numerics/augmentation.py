@@ -55,8 +55,8 @@ def random_flip_backward(g, flips, mode="horizontal_and_vertical", data_format="
 # ----- affine resampling (RandomRotation, RandomZoom, RandomTranslation) -------------------------------------
 def factor_range(factor, lowest=-1.0):
     """Keras's ``(lower, upper)``: one number ``f`` gives ``(max(-|f|, lowest), |f|)``, two are sorted."""
-    if len(factor) == 1:
-        f = abs(factor[0])
+    if np.ndim(factor) == 0 or len(factor) == 1:
+        f = abs(np.ravel(factor)[0])
         return max(-f, lowest), f
     return min(factor), max(factor)
 
@@ -136,7 +136,7 @@ def affine_taps(transforms, height, width, interpolation, fill_mode):
 
 def affine_forward(x, transforms, interpolation, fill_mode, fill_value):
     """Resample ``(batch, h, w, c)`` images through Keras's per-image affine rows (``ops.image.affine_transform``)."""
-    b, h, w, c = x.shape
+    h, w, c = x.shape[1:]
     index, weight, outside = affine_taps(transforms, h, w, interpolation, fill_mode)
     flat = x.reshape(-1, c)
     y = np.zeros((index.shape[1], c), dtype=x.dtype)

@@ -207,6 +207,7 @@ def test_contrast_brightness_and_flip_equal_keras_for_the_same_draw():
     ("RandomRotation", {"factor": 1.5}, "factor"),
     ("RandomRotation", {"factor": [0.1, 0.2, 0.3]}, "factor"),
     ("RandomZoom", {"height_factor": -1.0}, "height_factor"),
+    ("RandomZoom", {"height_factor": 1.0}, "height_factor"),  # the range (-1, 1) reaches a zoom to one point
     ("RandomZoom", {"height_factor": 0.2, "width_factor": [0.1, 1.2]}, "width_factor"),
     ("RandomTranslation", {"height_factor": 0.1, "width_factor": [-1.5, 0.0]}, "width_factor"),
     ("RandomContrast", {"factor": -0.2}, "factor"),
@@ -221,6 +222,13 @@ def test_arguments_keras_refuses_or_the_engine_cannot_honour_are_refused(class_n
     with pytest.raises(ConfigError) as err:
         create_layer(class_name, config)
     assert err.value.field == field
+
+
+@pytest.mark.parametrize("class_name,factor", [("RandomRotation", 0.3), ("RandomContrast", 0.4),
+                                               ("RandomBrightness", -0.2)])
+def test_one_number_becomes_the_range_keras_keeps(class_name, factor):
+    ours = create_layer(class_name, {"factor": factor}).get_config()["factor"]
+    assert ours == list(_keras_layer(class_name, factor=factor).get_config()["factor"])
 
 
 def test_images_only_and_crop_needs_known_sizes():
