@@ -236,3 +236,25 @@ def test_images_only_and_crop_needs_known_sizes():
         create_layer("RandomFlip").output_shape([(None, 5, 3)])
     with pytest.raises(ShapeError, match="known input height"):
         create_layer("RandomCrop", {"height": 2, "width": 2}).output_shape([(None, None, 4, 3)])
+
+
+def test_a_cnn_trains_through_every_augmentation_and_predicts_as_without_them():
+    from engine.training import fit, predict
+    from tests.engine.graph_helpers import chain
+
+    augment = [("RandomFlip", {}), ("RandomRotation", {"factor": 0.2}), ("RandomZoom", {"height_factor": 0.2}),
+               ("RandomTranslation", {"height_factor": 0.2, "width_factor": 0.2}),
+               ("RandomContrast", {"factor": 0.3, "value_range": [0, 1]}),
+               ("RandomBrightness", {"factor": 0.2, "value_range": [0, 1]}),
+               ("RandomCrop", {"height": 6, "width": 6})]  # the image's own size: the identity at inference
+    model = [("Conv2D", {"filters": 2, "kernel_size": 3}), ("Flatten", {}),
+             ("Dense", {"units": 3, "activation": "softmax"})]
+    g, ids = chain(*augment, *model, input_shape=(6, 6, 1))
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 1, (40, 6, 6, 1)).astype(np.float32), rng.integers(0, 3, 40)
+    runs = [fit(g, x, y, epochs=2, batch_size=8, seed=s) for s in (7, 7, 8)]
+    assert runs[0].history == runs[1].history != runs[2].history  # the draws come from the run's seed
+    plain, plain_ids = chain(*model, input_shape=(6, 6, 1))
+    weights = {p: runs[0].params.values[i] for p, i in zip(plain_ids[1:], ids[-3:]) if i in runs[0].params.values}
+    np.testing.assert_array_equal(predict(g, x, params=runs[0].params),
+                                  predict(plain, x, params=weights))
