@@ -17,11 +17,11 @@ def augmentation_rng(rng):
     return rng if rng is not None else np.random.default_rng()
 
 
-def to_channels_last(x, data_format):
+def images_to_channels_last(x, data_format):
     return np.moveaxis(x, 1, -1) if data_format == "channels_first" else x
 
 
-def from_channels_last(x, data_format):
+def images_from_channels_last(x, data_format):
     return np.moveaxis(x, -1, 1) if data_format == "channels_first" else x
 
 
@@ -31,9 +31,9 @@ def random_flip_forward(x, mode="horizontal_and_vertical", data_format="channels
     x = as_float(x)
     if not training:
         return x, None
-    x = to_channels_last(x, data_format)
+    x = images_to_channels_last(x, data_format)
     flips = augmentation_rng(rng).random(x.shape[0]) <= 0.5
-    return from_channels_last(flip_images(x, flips, mode), data_format), flips
+    return images_from_channels_last(flip_images(x, flips, mode), data_format), flips
 
 
 def flip_images(x, flips, mode):
@@ -48,8 +48,8 @@ def flip_images(x, flips, mode):
 def random_flip_backward(g, flips, mode="horizontal_and_vertical", data_format="channels_last"):
     if flips is None:
         return (g,), ()
-    g = to_channels_last(g, data_format)
-    return (from_channels_last(flip_images(g, flips, mode), data_format),), ()
+    g = images_to_channels_last(g, data_format)
+    return (images_from_channels_last(flip_images(g, flips, mode), data_format),), ()
 
 
 # ----- affine resampling (RandomRotation, RandomZoom, RandomTranslation) -------------------------------------
@@ -134,7 +134,7 @@ def affine_taps(transforms, height, width, interpolation, fill_mode):
     return np.stack(index), np.stack(weight), outside.ravel()
 
 
-def affine_forward(x, transforms, interpolation, fill_mode, fill_value):
+def affine_resample(x, transforms, interpolation, fill_mode, fill_value):
     """Resample ``(batch, h, w, c)`` images through Keras's per-image affine rows (``ops.image.affine_transform``)."""
     h, w, c = x.shape[1:]
     index, weight, outside = affine_taps(transforms, h, w, interpolation, fill_mode)
@@ -147,7 +147,7 @@ def affine_forward(x, transforms, interpolation, fill_mode, fill_value):
     return y.reshape(x.shape), (index, weight, x.shape, transforms)
 
 
-def affine_backward(g, cache):
+def affine_resample_grad(g, cache):
     index, weight, shape, _ = cache
     c = shape[-1]
     gf = g.reshape(-1, c)
@@ -161,7 +161,7 @@ def affine_backward(g, cache):
 def random_affine_backward(g, cache, data_format="channels_last"):
     if cache is None:
         return g
-    return from_channels_last(affine_backward(to_channels_last(g, data_format), cache), data_format)
+    return images_from_channels_last(affine_resample_grad(images_to_channels_last(g, data_format), cache), data_format)
 
 
 def random_rotation_forward(x, factor, fill_mode="reflect", interpolation="bilinear", fill_value=0.0,
@@ -170,12 +170,12 @@ def random_rotation_forward(x, factor, fill_mode="reflect", interpolation="bilin
     x = as_float(x)
     if not training:
         return x, None
-    x = to_channels_last(x, data_format)
+    x = images_to_channels_last(x, data_format)
     lower, upper = factor_range(factor)
     angles = augmentation_rng(rng).uniform(lower * 360.0, upper * 360.0, size=x.shape[0])
-    y, cache = affine_forward(x, rotation_transforms(angles, x.shape[1], x.shape[2]), interpolation, fill_mode,
+    y, cache = affine_resample(x, rotation_transforms(angles, x.shape[1], x.shape[2]), interpolation, fill_mode,
                               fill_value)
-    return from_channels_last(y, data_format), cache
+    return images_from_channels_last(y, data_format), cache
 
 
 def random_rotation_backward(g, cache, factor, fill_mode="reflect", interpolation="bilinear", fill_value=0.0,
@@ -189,7 +189,7 @@ def random_zoom_forward(x, height_factor, width_factor=None, fill_mode="reflect"
     x = as_float(x)
     if not training:
         return x, None
-    x = to_channels_last(x, data_format)
+    x = images_to_channels_last(x, data_format)
     rng = augmentation_rng(rng)
     lower, upper = factor_range(height_factor)
     zy = rng.uniform(1.0 + lower, 1.0 + upper, size=x.shape[0])
@@ -197,9 +197,9 @@ def random_zoom_forward(x, height_factor, width_factor=None, fill_mode="reflect"
     if width_factor is not None:
         lower, upper = factor_range(width_factor)
         zx = rng.uniform(1.0 + lower, 1.0 + upper, size=x.shape[0])
-    y, cache = affine_forward(x, zoom_transforms(zy, zx, x.shape[1], x.shape[2]), interpolation, fill_mode,
+    y, cache = affine_resample(x, zoom_transforms(zy, zx, x.shape[1], x.shape[2]), interpolation, fill_mode,
                               fill_value)
-    return from_channels_last(y, data_format), cache
+    return images_from_channels_last(y, data_format), cache
 
 
 def random_zoom_backward(g, cache, height_factor, width_factor=None, fill_mode="reflect", interpolation="bilinear",
@@ -213,13 +213,13 @@ def random_translation_forward(x, height_factor, width_factor, fill_mode="reflec
     x = as_float(x)
     if not training:
         return x, None
-    x = to_channels_last(x, data_format)
+    x = images_to_channels_last(x, data_format)
     rng = augmentation_rng(rng)
     b, h, w = x.shape[:3]
     dy = rng.uniform(*factor_range(height_factor), size=b) * h
     dx = rng.uniform(*factor_range(width_factor), size=b) * w
-    y, cache = affine_forward(x, translation_transforms(dy, dx), interpolation, fill_mode, fill_value)
-    return from_channels_last(y, data_format), cache
+    y, cache = affine_resample(x, translation_transforms(dy, dx), interpolation, fill_mode, fill_value)
+    return images_from_channels_last(y, data_format), cache
 
 
 def random_translation_backward(g, cache, height_factor, width_factor, fill_mode="reflect",
@@ -278,7 +278,7 @@ def central_window(in_h, in_w, height, width):
 def random_crop_forward(x, height, width, data_format="channels_last", training=False, rng=None):
     """A random ``height`` x ``width`` window (one place per batch) while training an image larger than it;
     otherwise the largest central window of the target aspect ratio, resized (bilinear) to the target."""
-    x = to_channels_last(as_float(x), data_format)
+    x = images_to_channels_last(as_float(x), data_format)
     in_h, in_w = x.shape[1:3]
     if training and in_h > height and in_w > width:
         rng = augmentation_rng(rng)
@@ -292,14 +292,14 @@ def random_crop_forward(x, height, width, data_format="channels_last", training=
         wh = resize_weights(rows, height, "bilinear").astype(x.dtype)
         ww = resize_weights(cols, width, "bilinear").astype(x.dtype)
         y = np.einsum("pw,bowc->bopc", ww, np.einsum("oh,bhwc->bowc", wh, y))
-    return from_channels_last(y, data_format), (x.shape, top, left, rows, cols, wh, ww)
+    return images_from_channels_last(y, data_format), (x.shape, top, left, rows, cols, wh, ww)
 
 
 def random_crop_backward(g, cache, height, width, data_format="channels_last"):
     shape, top, left, rows, cols, wh, ww = cache
-    g = to_channels_last(g, data_format)
+    g = images_to_channels_last(g, data_format)
     if wh is not None:
         g = np.einsum("oh,bowc->bhwc", wh, np.einsum("pw,bopc->bowc", ww, g))
     dx = np.zeros(shape, dtype=g.dtype)
     dx[:, top:top + rows, left:left + cols] = g
-    return (from_channels_last(dx, data_format),), ()
+    return (images_from_channels_last(dx, data_format),), ()

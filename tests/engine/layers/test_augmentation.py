@@ -75,6 +75,14 @@ def test_random_crop_keeps_the_central_window_resized_like_keras_smart_resize(si
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("image", [(7, 9), (2, 2), (3, 6)])
+@pytest.mark.parametrize("training", [False, True])
+def test_random_crop_central_window_gradients_match_finite_differences(image, training):
+    x = [np.random.default_rng(2).normal(size=(2, *image, 2))]
+    assert_gradients_match_fd("RandomCrop", {"height": 4, "width": 3}, [(None, *image, 2)], training=training,
+                              inputs=x)
+
+
 def test_random_crop_draws_every_window_position_once_per_batch():
     x = np.arange(7 * 6, dtype=np.float32).reshape(1, 7, 6, 1).repeat(2, axis=0)
     layer = create_layer("RandomCrop", {"height": 4, "width": 3})
