@@ -110,7 +110,8 @@ def _predict_name(graph: LayerGraph, class_name: str) -> str:
 
 
 class RemoveNodesCommand(Command):
-    """Delete nodes with their edges; undo restores the same ids, names, edge indices and node order."""
+    """Delete nodes with their edges; undo restores the same ids, names, edge indices, node order
+    and trained weights."""
 
     def __init__(self, doc, node_ids: list[str]) -> None:
         super().__init__(doc)
@@ -118,6 +119,7 @@ class RemoveNodesCommand(Command):
         self._nodes: list[Node] = []
         self._edges: list[Edge] = []
         self._order: list[str] = []
+        self._weights = None  # the deleted layers' trained weights (``doc.node_weights``)
         if len(self.node_ids) == 1:
             self.setText(f"Delete '{self._name(self.node_ids[0])}'")
         else:
@@ -128,12 +130,13 @@ class RemoveNodesCommand(Command):
 
     def redo(self) -> None:
         self._order = list(self.graph.nodes)
+        self._weights = self.doc.node_weights(self.node_ids)
         removed = self.doc.remove_nodes(self.node_ids)
         self._nodes = [n for n, _ in removed]
         self._edges = sorted({e for _, es in removed for e in es})
 
     def undo(self) -> None:
-        self.doc.restore_nodes(self._nodes, self._edges, self._order)
+        self.doc.restore_nodes(self._nodes, self._edges, self._order, self._weights)
 
 
 class MoveNodesCommand(Command):

@@ -8,6 +8,7 @@ fires, so the canvas, problems list, summary and code view all follow the docume
 from __future__ import annotations
 
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -16,6 +17,14 @@ from PySide6.QtGui import QUndoStack
 from engine.fileformat import Document, load_document, save_document
 from engine.graph import Edge, LayerGraph, Node, Position
 from engine.validation import ValidationResult, Validator
+
+
+@dataclass(frozen=True)
+class RemovedWeights:
+    """Trained weights taken out with deleted layers: the weights dict they came from, and theirs."""
+
+    source: dict[str, dict[str, Any]] | None
+    arrays: dict[str, dict[str, Any]]
 
 
 class GraphDocument(QObject):
@@ -124,25 +133,36 @@ class GraphDocument(QObject):
         self.node_moved.emit(node_id)
 
     def remove_nodes(self, node_ids: list[str]) -> list[tuple[Node, list[Edge]]]:
-        """Remove several nodes (and their edges) with one revalidation at the end."""
+        """Remove several nodes (and their edges and trained weights) with one revalidation at the end."""
         removed = []
+        dropped = False
         for nid in node_ids:
             edges = self.graph.in_edges(nid) + self.graph.out_edges(nid)
             for e in edges:
                 self.disconnect(e, revalidate=False)
             node, _ = self.graph.remove_node(nid)
             removed.append((node, edges))
-            if self.weights:
-                self.weights.pop(nid, None)
+            if self.weights and self.weights.pop(nid, None) is not None:
+                dropped = True
             self.node_removed.emit(nid)
         self._revalidate()
+        if dropped:
+            self.weights_changed.emit()
         return removed
 
-    def restore_nodes(self, nodes: list[Node], edges: list[Edge], order: list[str] | None = None) -> None:
-        """Undo of ``remove_nodes``: the same ids, names, configs and edge indices.
+    def node_weights(self, node_ids: list[str]) -> RemovedWeights:
+        """The trained weights of ``node_ids``, to hand back to ``restore_nodes`` on undo."""
+        held = {nid: self.weights[nid] for nid in node_ids if self.weights and nid in self.weights}
+        return RemovedWeights(self.weights, held)
+
+    def restore_nodes(self, nodes: list[Node], edges: list[Edge], order: list[str] | None = None,
+                      weights: RemovedWeights | None = None) -> None:
+        """Undo of ``remove_nodes``: the same ids, names, configs, edge indices and trained weights.
 
         ``order`` is the node order before the removal; restoring it keeps the model's input and
-        output order (and ``graph.to_dict()``) exactly as it was.
+        output order (and ``graph.to_dict()``) exactly as it was.  ``weights`` (from ``node_weights``)
+        go back only into the weights they were taken from: after a new run or a reset the other
+        layers' weights are not the ones these belonged with.
         """
         for node in nodes:
             self.graph.restore_node(node)
@@ -153,7 +173,12 @@ class GraphDocument(QObject):
                 self.edge_added.emit(e)
         if order is not None:
             self.graph.reorder_nodes(order)
+        restored = weights is not None and weights.arrays and weights.source is self.weights
+        if restored:
+            self.weights.update(weights.arrays)
         self._revalidate()
+        if restored:
+            self.weights_changed.emit()
 
     def add_subgraph(self, data: dict, offset: Position = (0.0, 0.0), fresh: bool = True) -> dict[str, str]:
         mapping = self.graph.add_subgraph(data, offset, fresh=fresh)

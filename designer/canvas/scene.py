@@ -19,7 +19,8 @@ from designer.canvas.colors import DARK, LIGHT
 from designer.canvas.drag_edge_item import DragEdgeItem
 from designer.canvas.edge_item import EdgeItem
 from designer.canvas.layout import layered_positions
-from designer.canvas.node_item import HEADER, WIDTH, NodeItem
+from designer.canvas.node_item import BASE_HEIGHT, HEADER, WIDTH, NodeItem
+from designer.canvas.placement import free_offset, paste_offset
 from designer.canvas.overview import Overview
 from designer.canvas.port_item import PortItem
 from engine.graph import Edge
@@ -74,6 +75,8 @@ class GraphScene(QGraphicsScene):
     def rebuild(self) -> None:
         """Rebuild every item in one pass: nodes, then their ports, then each wire's path once."""
         self._selection_blocked = True
+        for item in self._edges.values():
+            item.detach()  # cards and wires refer to each other: break the cycle so both are freed now
         for item in list(self._edges.values()) + list(self._nodes.values()):
             self.removeItem(item)
         self._nodes.clear()
@@ -276,19 +279,45 @@ class GraphScene(QGraphicsScene):
             self.status_message.emit(why)
         return why
 
-    def _drop_position(self, scene_pos: QPointF) -> tuple[float, float]:
-        x, y = scene_pos.x() - WIDTH / 2, scene_pos.y() - HEADER / 2
+    def snap(self, x: float, y: float) -> tuple[float, float]:
         if self.snap_to_grid:
             g = self.grid_size
             x, y = round(x / g) * g, round(y / g) * g
         return (x, y)
 
+    def _drop_position(self, scene_pos: QPointF) -> tuple[float, float]:
+        """Where a new card goes for a drop at ``scene_pos``: centred under it, or the nearest free place."""
+        x, y = self.snap(scene_pos.x() - WIDTH / 2, scene_pos.y() - HEADER / 2)
+        dx, dy = free_offset(self, QRectF(x, y, WIDTH, BASE_HEIGHT), self.visible_rect())
+        return (x + dx, y + dy)
+
+    def visible_rect(self) -> QRectF | None:
+        """The part of the scene the user is looking at (None without a view)."""
+        views = self.views()
+        if not views:
+            return None
+        v = views[0]
+        return v.mapToScene(v.viewport().rect()).boundingRect()
+
+    def reveal_nodes(self, ids) -> None:
+        """Scroll the view, if needed, so the cards ``ids`` are on screen."""
+        rect = QRectF()
+        for nid in ids:
+            item = self._nodes.get(nid)
+            if item is not None:
+                rect = rect.united(item.sceneBoundingRect())
+        views = self.views()
+        if views and not rect.isNull():
+            views[0].ensureVisible(rect, 40, 40)
+
     def add_node_at(self, class_name: str, scene_pos: QPointF) -> str | None:
-        """Add a layer centred under ``scene_pos`` with a starter config; returns its id (None if refused)."""
+        """Add a layer with a starter config centred under ``scene_pos`` (or at the nearest place free of
+        other cards); returns its id (None if refused)."""
         command = cmds.AddNodeCommand(self.doc, class_name, starter_config(class_name), self._drop_position(scene_pos))
         if self.push(command):
             return None
         self.select_nodes([command.node_id])
+        self.reveal_nodes([command.node_id])
         return command.node_id
 
     def insert_on_edge(self, class_name: str, edge: Edge, scene_pos: QPointF) -> str | None:
@@ -297,6 +326,7 @@ class GraphScene(QGraphicsScene):
         if self.push(command):
             return None
         self.select_nodes([command.node_id])
+        self.reveal_nodes([command.node_id])
         return command.node_id
 
     def drop_layer(self, class_name: str, scene_pos: QPointF) -> str | None:
@@ -373,11 +403,12 @@ class GraphScene(QGraphicsScene):
             self.status_message.emit(why)
             return why
         count = self._last_paste[1] + 1 if self._last_paste and self._last_paste[0] == text else 1
-        command = cmds.PasteCommand(self.doc, data, (PASTE_STEP * count, PASTE_STEP * count))
+        command = cmds.PasteCommand(self.doc, data, paste_offset(self, data, PASTE_STEP * count))
         why = self.push(command)
         if not why:
             self._last_paste = (text, count)
             self.select_nodes(command.node_ids)
+            self.reveal_nodes(command.node_ids)
         return why
 
     def cut(self) -> str | None:
@@ -391,11 +422,13 @@ class GraphScene(QGraphicsScene):
         ids = self.selected_node_ids()
         if not ids:
             return None
-        command = cmds.PasteCommand(self.doc, self.graph.to_dict(ids), (PASTE_STEP, PASTE_STEP))
+        data = self.graph.to_dict(ids)
+        command = cmds.PasteCommand(self.doc, data, paste_offset(self, data, PASTE_STEP))
         command.setText(command.text().replace("Paste", "Duplicate", 1))
         why = self.push(command)
         if not why:
             self.select_nodes(command.node_ids)
+            self.reveal_nodes(command.node_ids)
         return why
 
     # ----- live decorations (training run panel) -----------------------------------------------------
@@ -493,7 +526,7 @@ class GraphScene(QGraphicsScene):
         if reroute is not None and reroute in self._edges:
             self._edges[reroute].setVisible(True)
         if cand is None:
-            return self.push(cmds.DisconnectCommand(self.doc, reroute)) if reroute is not None else None
+            return self._drop_wire(reroute) if reroute is not None else None
         if not ok:
             self.status_message.emit(reason)
             return reason
@@ -507,6 +540,14 @@ class GraphScene(QGraphicsScene):
         connect = cmds.ConnectCommand(self.doc, src, tgt, idx)
         return self.push(cmds.CompositeCommand(self.doc, connect.text().replace("Connect", "Reconnect", 1),
                                                [cmds.DisconnectCommand(self.doc, reroute), connect]))
+
+    def _drop_wire(self, edge: Edge) -> str | None:
+        """A wire's end dragged off its input onto empty canvas: disconnect it, and say so."""
+        command = cmds.DisconnectCommand(self.doc, edge)
+        why = self.push(command)
+        if not why:
+            self.status_message.emit(f"{command.text()} (the wire was dropped on empty canvas; Undo brings it back)")
+        return why
 
     @property
     def wire(self) -> DragEdgeItem | None:

@@ -51,6 +51,19 @@ class Identifiers:
         self._by_key: dict[str, str] = {}
         self._taken: set[str] = set(RESERVED) | set(reserved)
 
+    def assign(self, names: dict[str, str]) -> dict[str, str]:
+        """Identifiers for ``{key: name}``: every name that is free as it is keeps it exactly, and only the
+        rest get a suffix, so layer ``dense_1`` is never renamed because layer ``dense`` needed a suffix."""
+        bases = {key: sanitize(name) for key, name in names.items()}
+        counts: dict[str, int] = {}
+        for base in bases.values():
+            counts[base] = counts.get(base, 0) + 1
+        for key, base in bases.items():
+            if counts[base] == 1 and base not in self._taken:
+                self._taken.add(base)
+                self._by_key[key] = base
+        return {key: self.get(key, names[key]) for key in names}
+
     def get(self, key: str, name: str | None = None) -> str:
         if key in self._by_key:
             return self._by_key[key]

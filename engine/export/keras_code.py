@@ -78,14 +78,10 @@ def _value_source(field_name: str, kind: str, value: Any) -> str:
     return literal(value)
 
 
-#: Arguments Keras requires although the engine has a default for them.
-KERAS_REQUIRED = {"AveragePooling1D": ("pool_size",), "AveragePooling2D": ("pool_size",)}
-
-
 def layer_arguments(layer: Layer, skip: tuple[str, ...] = ()) -> list[str]:
     """``arg=value`` for every argument that differs from its Keras default, in declaration order."""
     args = []
-    required = KERAS_REQUIRED.get(layer.class_name, ())
+    required = layer.keras_required_args
     for f in layer.all_fields():
         if f.name in skip:
             continue

@@ -59,7 +59,7 @@ def make_plan(graph: LayerGraph, result: ValidationResult | None = None, strict:
         raise GraphError("the graph has no output layer; connect a layer after the Input.")
     order = graph.topological_order()
     ids = Identifiers(reserved)
-    idents = {nid: ids.get(nid, graph.node(nid).name) for nid in order}
+    idents = ids.assign({nid: graph.node(nid).name for nid in order})
     plan = ExportPlan(graph, result, order, idents, graph.input_nodes(), graph.output_nodes())
     for nid in order:
         shapes = [result.node_shapes.get(s) for s in graph.inputs_of(nid)]

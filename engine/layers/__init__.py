@@ -16,6 +16,7 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     normalization,
     regularization,
     reshaping,
+    spatial_reshaping,
     merging,
     activation_layers,
     preprocessing,
@@ -37,7 +38,7 @@ def layer_class(class_name: str) -> type[Layer]:
 #: Values for required arguments when a layer is added from the palette (Keras has no default for them).
 STARTER_VALUES: dict[str, object] = {
     "units": 32, "filters": 32, "kernel_size": 3, "rate": 0.25, "n": 4, "target_shape": (-1,), "dims": (2, 1),
-    "input_dim": 1000, "output_dim": 64, "stddev": 0.1, "activation": "relu",
+    "input_dim": 1000, "output_dim": 64, "stddev": 0.1, "activation": "relu", "output_size": 4,
     "height": 24, "width": 24, "factor": 0.1, "height_factor": 0.1, "width_factor": 0.1,
     "layer": {"class_name": "LSTM", "config": {"units": 32}},
 }

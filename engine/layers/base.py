@@ -249,6 +249,8 @@ class Layer:
     no_gradient_reason: ClassVar[str] = ""
     #: Whether the inputs are integer ids (Embedding) rather than features.
     integer_inputs: ClassVar[bool] = False
+    #: Arguments Keras's constructor requires although the engine has a default (Keras code always states them).
+    keras_required_args: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
         cfg = dict(config or {})

@@ -1,49 +1,37 @@
-"""Pooling layers: Max/Average pooling in 1-D and 2-D, global pooling (``keras/src/layers/pooling``).
+"""Pooling layers in 1, 2 and 3 spatial dimensions: max/average and global (``keras/src/layers/pooling``).
 
-``BasePooling`` holds the arguments, the shape rule and the calls into ``engine.kernels.pool`` once;
-the four windowed layers only state their rank and mode.  1-D pooling runs the 2-D kernel with a
-height-1 axis.  ``BaseGlobalPooling`` does the same for the global layers.
+``BasePooling`` and ``BaseGlobalPooling`` hold the arguments, the shape rule and the numerics call once;
+a concrete layer states its ``rank`` and ``mode``.  The numbers come from ``engine.numerics.pooling``.
 """
 from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-
-from engine.kernels import pool as kp
-from engine.layers.base import Field, Layer, register_layer
+from engine.layers.base import Field, Numerics, register_layer
+from engine.layers.spatial import AXIS_NAMES, SpatialLayer, compact, data_format_field
+from engine.numerics import pooling as num
 from engine.shapes import Shape, conv_output_length, fmt_shape
 
-DATA_FORMAT = Field("data_format", "choice", "channels_last",
-                    "Axis order; the engine supports channels_last (batch, ..., channels) only.",
-                    choices=("channels_last",))
 
-_RANK_TEXT = {1: "a 3-D input (batch, steps, features)", 2: "a 4-D input (batch, height, width, channels)"}
-_AXIS_NAMES = {1: ("steps",), 2: ("height", "width")}
-
-
-def _pool_fields(rank: int) -> tuple[Field, ...]:
-    return (
-        Field("pool_size", "ints", (2,) * rank, "Size of the pooling window.", length=rank, min=1),
-        Field("strides", "ints", None, "Step between windows (None = pool_size).", length=rank, min=1,
-              optional=True),
-        Field("padding", "choice", "valid", "'valid' drops windows that do not fit; 'same' pads so that "
-              "output = ceil(input / strides).", choices=("valid", "same")),
-        DATA_FORMAT,
-    )
-
-
-def _expect_rank(layer: Layer, shape: Shape, rank: int, fix: str) -> None:
-    if len(shape) != rank + 2:
-        raise layer.shape_error(f"expects {_RANK_TEXT[rank]} but gets {fmt_shape(shape)}; {fix}.")
-
-
-class BasePooling(Layer):
+class BasePooling(SpatialLayer):
     """Windowed max or average pooling over ``rank`` spatial axes."""
 
     family = "pooling"
-    rank: ClassVar[int] = 2
     mode: ClassVar[str] = "max"
+    channel_word = "features"
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "fields" not in cls.__dict__:
+            rank = cls.rank
+            cls.fields = (
+                Field("pool_size", "ints", (2,) * rank, "Size of the pooling window.", length=rank, min=1),
+                Field("strides", "ints", None, "Step between windows (None = pool_size).", length=rank, min=1,
+                      optional=True),
+                Field("padding", "choice", "valid", "'valid' drops windows that do not fit; 'same' pads so that "
+                      "output = ceil(input / strides).", choices=("valid", "same")),
+                data_format_field(),
+            )
 
     @property
     def strides(self) -> tuple[int, ...]:
@@ -60,42 +48,32 @@ class BasePooling(Layer):
 
     def output_shape(self, input_shapes: list[Shape]) -> Shape:
         (shape,) = input_shapes
-        _expect_rank(self, shape, self.rank, "remove it or add a Reshape before it")
+        self.expect_spatial(shape, "remove it or add a Reshape before it")
         pool, strides, padding = self.config["pool_size"], self.strides, self.config["padding"]
+        spatial_in, channels = self.split(shape)
         spatial = []
-        for axis, n, k, s in zip(_AXIS_NAMES[self.rank], shape[1:-1], pool, strides):
+        for axis, n, k, s in zip(AXIS_NAMES[self.rank], spatial_in, pool, strides):
             out = conv_output_length(n, k, padding, s)
             if out is not None and out <= 0:
                 raise self.shape_error(
                     f"has a pool of {k} along {axis} but the input {axis} is only {n} (input "
                     f"{fmt_shape(shape)}); use padding='same', a smaller pool_size, or a larger input.")
             spatial.append(out)
-        return (shape[0], *spatial, shape[-1])
+        return self.join(shape[0], spatial, channels)
 
-    def _as_2d(self, x: np.ndarray) -> np.ndarray:
-        return x[:, None] if self.rank == 1 else x
-
-    def _pool2d_args(self):
-        pool, strides = self.config["pool_size"], self.strides
-        if self.rank == 1:
-            pool, strides = (1, *pool), (1, *strides)
-        return pool, strides, self.config["padding"]
-
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = self._as_2d(inputs[0])
+    def numerics(self) -> Numerics:
+        cfg = self.config
+        args = {"pool_size": compact(cfg["pool_size"]), "strides": compact(cfg["strides"]),
+                "padding": cfg["padding"], **self.format_args()}
         if self.mode == "max":
-            out, cache = kp.max_pool2d(x, *self._pool2d_args())
-        else:
-            out, cache = kp.avg_pool2d(x, *self._pool2d_args())
-        return (out[:, 0] if self.rank == 1 else out), cache
+            return Numerics(num.max_pool_forward, num.max_pool_backward, args=args)
+        return Numerics(num.average_pool_forward, num.average_pool_backward, args=args)
 
-    def backward(self, grad_out, cache, weights):
-        g = self._as_2d(grad_out)
-        if self.mode == "max":
-            dx = kp.max_pool2d_backward(g, cache)
-        else:
-            dx = kp.avg_pool2d_backward(g, cache)
-        return [dx[:, 0] if self.rank == 1 else dx], {}
+
+class AveragePooling(BasePooling):
+    mode = "average"
+    #: Keras has no default for ``pool_size`` here (the engine's is 2), so Keras code always states it.
+    keras_required_args = ("pool_size",)
 
 
 @register_layer
@@ -112,8 +90,6 @@ class MaxPooling1D(BasePooling):
 
     class_name = "MaxPooling1D"
     rank = 1
-    mode = "max"
-    fields = _pool_fields(1)
 
 
 @register_layer
@@ -131,12 +107,29 @@ class MaxPooling2D(BasePooling):
 
     class_name = "MaxPooling2D"
     rank = 2
-    mode = "max"
-    fields = _pool_fields(2)
+    channel_word = "channels"
 
 
 @register_layer
-class AveragePooling1D(BasePooling):
+class MaxPooling3D(BasePooling):
+    """Max pooling for volumes: the largest value of each ``pool_size`` window, per channel.
+
+    Args:
+        pool_size: window (depth, height, width).
+        strides: step between windows (None = pool_size).
+        padding: 'valid' (no padding) or 'same' (pad with -inf so output = ceil(input / strides)).
+
+    Input shape: ``(batch, depth, height, width, channels)``.
+    Output shape: ``(batch, pooled_depth, pooled_height, pooled_width, channels)``.
+    """
+
+    class_name = "MaxPooling3D"
+    rank = 3
+    channel_word = "channels"
+
+
+@register_layer
+class AveragePooling1D(AveragePooling):
     """Average pooling for temporal data: the mean of each window of ``pool_size`` steps.
 
     Args:
@@ -149,12 +142,10 @@ class AveragePooling1D(BasePooling):
 
     class_name = "AveragePooling1D"
     rank = 1
-    mode = "average"
-    fields = _pool_fields(1)
 
 
 @register_layer
-class AveragePooling2D(BasePooling):
+class AveragePooling2D(AveragePooling):
     """Average pooling for images: the mean of each ``pool_size`` window, per channel.
 
     Args:
@@ -168,18 +159,35 @@ class AveragePooling2D(BasePooling):
 
     class_name = "AveragePooling2D"
     rank = 2
-    mode = "average"
-    fields = _pool_fields(2)
+    channel_word = "channels"
 
 
-class BaseGlobalPooling(Layer):
+@register_layer
+class AveragePooling3D(AveragePooling):
+    """Average pooling for volumes: the mean of each ``pool_size`` window, per channel.
+
+    Args:
+        pool_size: window (depth, height, width).
+        strides: step between windows (None = pool_size).
+        padding: 'valid' or 'same' ('same' averages only the real, non-padded positions).
+
+    Input shape: ``(batch, depth, height, width, channels)``.
+    Output shape: ``(batch, pooled_depth, pooled_height, pooled_width, channels)``.
+    """
+
+    class_name = "AveragePooling3D"
+    rank = 3
+    channel_word = "channels"
+
+
+# ----- global pooling ----------------------------------------------------------------------------------------
+class BaseGlobalPooling(SpatialLayer):
     """Max or mean over every spatial axis, leaving ``(batch, channels)`` (or 1-sized axes with keepdims)."""
 
     family = "pooling"
-    rank: ClassVar[int] = 2
     mode: ClassVar[str] = "max"
     fields = (
-        DATA_FORMAT,
+        data_format_field(),
         Field("keepdims", "bool", False, "Keep the pooled axes with length 1 instead of dropping them."),
     )
 
@@ -189,44 +197,32 @@ class BaseGlobalPooling(Layer):
     def output_shape(self, input_shapes: list[Shape]) -> Shape:
         (shape,) = input_shapes
         fix = "remove it or add a Reshape before it"
-        if self.rank == 2 and len(shape) == 3:
-            fix = "use GlobalMaxPooling1D/GlobalAveragePooling1D for sequences"
-        elif self.rank == 1 and len(shape) == 4:
-            fix = "use GlobalMaxPooling2D/GlobalAveragePooling2D for images"
-        _expect_rank(self, shape, self.rank, fix)
+        if len(shape) - 2 in (1, 2, 3) and len(shape) - 2 != self.rank:
+            kind = {1: "sequences", 2: "images", 3: "volumes"}[len(shape) - 2]
+            r = len(shape) - 2
+            fix = f"use GlobalMaxPooling{r}D/GlobalAveragePooling{r}D for {kind}"
+        self.expect_spatial(shape, fix)
+        channels = self.split(shape)[1]
         if self.config["keepdims"]:
-            return (shape[0], *([1] * self.rank), shape[-1])
-        return (shape[0], shape[-1])
+            return self.join(shape[0], (1,) * self.rank, channels)
+        return (shape[0], channels)
 
-    def _axes(self) -> tuple[int, ...]:
-        return tuple(range(1, self.rank + 1))
-
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        keep = self.config["keepdims"]
+    def numerics(self) -> Numerics:
+        args = {"keepdims": self.config["keepdims"], **self.format_args()}
         if self.mode == "max":
-            return x.max(axis=self._axes(), keepdims=keep), x
-        return x.mean(axis=self._axes(), keepdims=keep), x.shape
-
-    def backward(self, grad_out, cache, weights):
-        g = grad_out.reshape(grad_out.shape[0], grad_out.shape[-1])
-        if self.mode == "max":
-            return [kp.global_max_backward(g, cache)], {}
-        shape = cache
-        n = int(np.prod(shape[1:-1]))
-        dx = np.broadcast_to((g / n)[:, *([None] * self.rank), :], shape)
-        return [np.ascontiguousarray(dx)], {}
+            return Numerics(num.global_max_pool_forward, num.global_max_pool_backward, args=args)
+        return Numerics(num.global_average_pool_forward, num.global_average_pool_backward, args=args)
 
 
 @register_layer
 class GlobalMaxPooling1D(BaseGlobalPooling):
-    """Global max pooling for temporal data: the largest value of each feature over all steps.
+    """Global max pooling for temporal data: the largest value of each channel over steps.
 
     Args:
-        keepdims: keep the steps axis with length 1.
+        keepdims: keep the pooled axes with length 1.
 
     Input shape: ``(batch, steps, features)``.
-    Output shape: ``(batch, features)``, or ``(batch, 1, features)`` with keepdims.
+    Output shape: ``(batch, channels)``, or ``(batch, 1, channels)`` with keepdims.
     """
 
     class_name = "GlobalMaxPooling1D"
@@ -239,7 +235,7 @@ class GlobalMaxPooling2D(BaseGlobalPooling):
     """Global max pooling for images: the largest value of each channel over height and width.
 
     Args:
-        keepdims: keep the height and width axes with length 1.
+        keepdims: keep the pooled axes with length 1.
 
     Input shape: ``(batch, height, width, channels)``.
     Output shape: ``(batch, channels)``, or ``(batch, 1, 1, channels)`` with keepdims.
@@ -251,14 +247,30 @@ class GlobalMaxPooling2D(BaseGlobalPooling):
 
 
 @register_layer
-class GlobalAveragePooling1D(BaseGlobalPooling):
-    """Global average pooling for temporal data: the mean of each feature over all steps.
+class GlobalMaxPooling3D(BaseGlobalPooling):
+    """Global max pooling for volumes: the largest value of each channel over depth, height and width.
 
     Args:
-        keepdims: keep the steps axis with length 1.
+        keepdims: keep the pooled axes with length 1.
+
+    Input shape: ``(batch, depth, height, width, channels)``.
+    Output shape: ``(batch, channels)``, or ``(batch, 1, 1, 1, channels)`` with keepdims.
+    """
+
+    class_name = "GlobalMaxPooling3D"
+    rank = 3
+    mode = "max"
+
+
+@register_layer
+class GlobalAveragePooling1D(BaseGlobalPooling):
+    """Global average pooling for temporal data: the mean of each channel over steps.
+
+    Args:
+        keepdims: keep the pooled axes with length 1.
 
     Input shape: ``(batch, steps, features)``.
-    Output shape: ``(batch, features)``, or ``(batch, 1, features)`` with keepdims.
+    Output shape: ``(batch, channels)``, or ``(batch, 1, channels)`` with keepdims.
     """
 
     class_name = "GlobalAveragePooling1D"
@@ -271,7 +283,7 @@ class GlobalAveragePooling2D(BaseGlobalPooling):
     """Global average pooling for images: the mean of each channel over height and width.
 
     Args:
-        keepdims: keep the height and width axes with length 1.
+        keepdims: keep the pooled axes with length 1.
 
     Input shape: ``(batch, height, width, channels)``.
     Output shape: ``(batch, channels)``, or ``(batch, 1, 1, channels)`` with keepdims.
@@ -280,3 +292,158 @@ class GlobalAveragePooling2D(BaseGlobalPooling):
     class_name = "GlobalAveragePooling2D"
     rank = 2
     mode = "average"
+
+
+@register_layer
+class GlobalAveragePooling3D(BaseGlobalPooling):
+    """Global average pooling for volumes: the mean of each channel over depth, height and width.
+
+    Args:
+        keepdims: keep the pooled axes with length 1.
+
+    Input shape: ``(batch, depth, height, width, channels)``.
+    Output shape: ``(batch, channels)``, or ``(batch, 1, 1, 1, channels)`` with keepdims.
+    """
+
+    class_name = "GlobalAveragePooling3D"
+    rank = 3
+    mode = "average"
+
+
+# ----- adaptive pooling --------------------------------------------------------------------------------------
+class BaseAdaptivePooling(SpatialLayer):
+    """Max or mean over ``output_size`` windows that cover each spatial axis (PyTorch-style bins)."""
+
+    family = "pooling"
+    mode: ClassVar[str] = "max"
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "fields" not in cls.__dict__:
+            cls.fields = (
+                Field("output_size", "ints", doc="Output size of each spatial axis (an int applies to all).",
+                      length=cls.rank, min=1),
+                data_format_field(),
+            )
+
+    def summary_args(self) -> str:
+        return "→ " + "×".join(map(str, self.config["output_size"]))
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        (shape,) = input_shapes
+        self.expect_spatial(shape, "remove it or add a Reshape before it")
+        return self.join(shape[0], self.config["output_size"], self.split(shape)[1])
+
+    def numerics(self) -> Numerics:
+        args = {"output_size": compact(self.config["output_size"]), **self.format_args()}
+        if self.mode == "max":
+            return Numerics(num.adaptive_max_pool_forward, num.adaptive_max_pool_backward, args=args)
+        return Numerics(num.adaptive_average_pool_forward, num.adaptive_average_pool_backward, args=args)
+
+
+@register_layer
+class AdaptiveAveragePooling1D(BaseAdaptivePooling):
+    """Adaptive average pooling for sequences: the mean of each of ``output_size`` windows over steps.
+
+    Window ``i`` of an axis of length ``n`` spans ``floor(i*n/out)`` to ``ceil((i+1)*n/out)``, so any input
+    size gives the same output size.
+
+    Args:
+        output_size: output size of each spatial axis.
+
+    Input shape: ``(batch, steps, features)``.  Output shape: ``(batch, output_size, features)``.
+    """
+
+    class_name = "AdaptiveAveragePooling1D"
+    rank = 1
+    mode = "average"
+
+
+@register_layer
+class AdaptiveAveragePooling2D(BaseAdaptivePooling):
+    """Adaptive average pooling for images: the mean of each of ``output_size`` windows over height and width.
+
+    Window ``i`` of an axis of length ``n`` spans ``floor(i*n/out)`` to ``ceil((i+1)*n/out)``, so any input
+    size gives the same output size.
+
+    Args:
+        output_size: output size of each spatial axis.
+
+    Input shape: ``(batch, height, width, channels)``.  Output shape: ``(batch, *output_size, channels)``.
+    """
+
+    class_name = "AdaptiveAveragePooling2D"
+    rank = 2
+    mode = "average"
+
+
+@register_layer
+class AdaptiveAveragePooling3D(BaseAdaptivePooling):
+    """Adaptive average pooling for volumes: the mean of each of ``output_size`` windows over depth, height and width.
+
+    Window ``i`` of an axis of length ``n`` spans ``floor(i*n/out)`` to ``ceil((i+1)*n/out)``, so any input
+    size gives the same output size.
+
+    Args:
+        output_size: output size of each spatial axis.
+
+    Input shape: ``(batch, depth, height, width, channels)``.  Output shape: ``(batch, *output_size, channels)``.
+    """
+
+    class_name = "AdaptiveAveragePooling3D"
+    rank = 3
+    mode = "average"
+
+
+@register_layer
+class AdaptiveMaxPooling1D(BaseAdaptivePooling):
+    """Adaptive max pooling for sequences: the largest value of each of ``output_size`` windows over steps.
+
+    Window ``i`` of an axis of length ``n`` spans ``floor(i*n/out)`` to ``ceil((i+1)*n/out)``, so any input
+    size gives the same output size.
+
+    Args:
+        output_size: output size of each spatial axis.
+
+    Input shape: ``(batch, steps, features)``.  Output shape: ``(batch, output_size, features)``.
+    """
+
+    class_name = "AdaptiveMaxPooling1D"
+    rank = 1
+    mode = "max"
+
+
+@register_layer
+class AdaptiveMaxPooling2D(BaseAdaptivePooling):
+    """Adaptive max pooling for images: the largest value of each of ``output_size`` windows over height and width.
+
+    Window ``i`` of an axis of length ``n`` spans ``floor(i*n/out)`` to ``ceil((i+1)*n/out)``, so any input
+    size gives the same output size.
+
+    Args:
+        output_size: output size of each spatial axis.
+
+    Input shape: ``(batch, height, width, channels)``.  Output shape: ``(batch, *output_size, channels)``.
+    """
+
+    class_name = "AdaptiveMaxPooling2D"
+    rank = 2
+    mode = "max"
+
+
+@register_layer
+class AdaptiveMaxPooling3D(BaseAdaptivePooling):
+    """Adaptive max pooling for volumes: the largest value of each of ``output_size`` windows per axis.
+
+    Window ``i`` of an axis of length ``n`` spans ``floor(i*n/out)`` to ``ceil((i+1)*n/out)``, so any input
+    size gives the same output size.
+
+    Args:
+        output_size: output size of each spatial axis.
+
+    Input shape: ``(batch, depth, height, width, channels)``.  Output shape: ``(batch, *output_size, channels)``.
+    """
+
+    class_name = "AdaptiveMaxPooling3D"
+    rank = 3
+    mode = "max"

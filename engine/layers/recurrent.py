@@ -1,18 +1,22 @@
 """Recurrent layers: SimpleRNN, LSTM, GRU and the Bidirectional wrapper (``keras/src/layers/rnn``).
 
-The time loops live in ``engine/kernels/recurrent.py``; here each layer projects the inputs of all
-time steps in one matmul, hands the projection to its kernel, and turns the kernel's gradients back
-into kernel, bias and input gradients with one matmul each.
+The numerics live in ``engine/numerics/`` (``recurrent.py``, ``lstm.py``, ``gru.py``); here each layer
+declares its weights, its shape rule and which of those functions it runs with which arguments.
+Bidirectional passes its inner layers' functions to ``bidirectional_forward``.
 """
 from __future__ import annotations
 
+import inspect
+import threading
 from typing import Any
 
 import numpy as np
 
 from engine.errors import ConfigError, ShapeError
-from engine.kernels import recurrent as K
-from engine.layers.base import Field, Layer, WeightSpec, register_layer
+from engine.layers.base import (Field, Fn, Layer, Numerics, WeightSpec, activation_fn, register_layer,
+                                resolve_args)
+from engine.numerics import gru, lstm
+from engine.numerics import recurrent as num
 from engine.shapes import Shape, fmt_shape
 
 _PASSTHROUGH = "Kept for Keras round trips; not applied by the engine."
@@ -60,7 +64,7 @@ def _rnn_fields(*, gates: bool, extra: tuple[Field, ...] = ()) -> tuple[Field, .
 
 
 class BaseRNN(Layer):
-    """Shared shape rule, input projection, dropout and backward bookkeeping of the RNN layers."""
+    """Shared config checks, shape rule, weights and numerics arguments of the RNN layers."""
 
     family = "recurrent"
     gates: int = 1
@@ -105,90 +109,39 @@ class BaseRNN(Layer):
         return specs
 
     # ----- computation -------------------------------------------------------------------------------
-    def input_bias(self, weights: dict[str, np.ndarray]) -> np.ndarray | None:
-        return weights["bias"] if self.config["use_bias"] else None
+    def numerics(self) -> Numerics:
+        cfg = self.config
+        args = {"activation": activation_fn(cfg["activation"])}
+        if "recurrent_activation" in cfg:
+            args["recurrent_activation"] = activation_fn(cfg["recurrent_activation"])
+        args.update(self.extra_args())
+        args.update(self.config_args("return_sequences", "go_backwards", "dropout", "recurrent_dropout"))
+        return Numerics(*self.functions, weights=("kernel", "recurrent_kernel", "bias"), args=args,
+                        training_args=True)
 
-    def run(self, xp: np.ndarray, weights: dict[str, np.ndarray], rec_masks: np.ndarray | None):
-        """Time loop over the projected inputs ``(t, b, gates*u)``; returns ``(hs (t, b, u), cache)``."""
-        raise NotImplementedError
-
-    def run_backward(self, d_hs: np.ndarray, cache: Any):
-        """Returns ``(d_xp, d_recurrent_kernel, d_recurrent_bias or None)``."""
-        raise NotImplementedError
-
-    def dropout_masks(self, batch: int, feats: int, dtype, training: bool, rng):
-        """Keras's masks, fixed over time: ``(n, b, f)`` input and ``(gates, b, u)`` recurrent (or None).
-
-        With recurrent dropout Keras switches to its per-gate implementation, so each gate gets its own
-        input mask; otherwise one input mask serves all gates.
-        """
-        rate, rec_rate = self.config["dropout"], self.config["recurrent_dropout"]
-        if not training or (rate == 0 and rec_rate == 0):
-            return None, None
-        rng = rng if rng is not None else np.random.default_rng()
-
-        def draw(r, shape):
-            return ((rng.uniform(size=shape) < 1.0 - r) / (1.0 - r)).astype(dtype)
-
-        n_in = self.gates if rec_rate > 0 else 1
-        in_masks = draw(rate, (n_in, batch, feats)) if rate > 0 else None
-        rec_masks = draw(rec_rate, (self.gates, batch, self.config["units"])) if rec_rate > 0 else None
-        return in_masks, rec_masks
+    def extra_args(self) -> dict[str, Any]:
+        return {}
 
     def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        xt = x.transpose(1, 0, 2)              # time-major (t, b, f)
-        if self.config["go_backwards"]:
-            xt = xt[::-1]
-        xt = np.ascontiguousarray(xt)
-        steps, batch, feats = xt.shape
-        in_masks, rec_masks = self.dropout_masks(batch, feats, x.dtype, training, rng)
-        kernel = weights["kernel"]
-        if in_masks is None:
-            xp = (xt.reshape(-1, feats) @ kernel).reshape(steps, batch, -1)
-        else:                                   # one block of gate columns per input mask
-            xp = np.empty((steps, batch, kernel.shape[1]), dtype=np.result_type(x, kernel))
-            for blk, m in self._blocks(in_masks, kernel.shape[1]):
-                xp[..., blk] = ((xt * m).reshape(-1, feats) @ kernel[:, blk]).reshape(steps, batch, -1)
-        bias = self.input_bias(weights)
-        if bias is not None:
-            xp += bias
-        hs, cache = self.run(xp, weights, rec_masks)
-        out = hs.transpose(1, 0, 2) if self.config["return_sequences"] else hs[-1]
-        return np.ascontiguousarray(out), (xt, in_masks, cache, hs.shape)
+        return forward_with_buffers(self, inputs, weights, training, rng)
 
-    @staticmethod
-    def _blocks(masks: np.ndarray, width: int):
-        w = width // len(masks)
-        return [(slice(k * w, (k + 1) * w), m) for k, m in enumerate(masks)]
 
-    def backward(self, grad_out, cache, weights):
-        xt, in_masks, kcache, hs_shape = cache
-        steps, batch, feats = xt.shape
-        if self.config["return_sequences"]:
-            d_hs = np.ascontiguousarray(grad_out.transpose(1, 0, 2))
-        else:
-            d_hs = np.zeros(hs_shape, dtype=grad_out.dtype)
-            d_hs[-1] = grad_out
-        d_xp, d_r, d_rb = self.run_backward(d_hs, kcache)
-        kernel = weights["kernel"]
-        d_xp2 = d_xp.reshape(steps * batch, -1)
-        if in_masks is None:
-            d_k = xt.reshape(-1, feats).T @ d_xp2
-            dx = (d_xp2 @ kernel.T).reshape(steps, batch, feats)
-        else:
-            d_k = np.empty_like(kernel)
-            dx = np.zeros_like(xt)
-            for blk, m in self._blocks(in_masks, kernel.shape[1]):
-                d_k[:, blk] = (xt * m).reshape(-1, feats).T @ d_xp2[:, blk]
-                dx += (d_xp2[:, blk] @ kernel[:, blk].T).reshape(steps, batch, feats) * m
-        grads = {"kernel": d_k, "recurrent_kernel": d_r}
-        if self.config["use_bias"]:
-            d_b = d_xp2.sum(axis=0)
-            grads["bias"] = d_b if d_rb is None else np.stack([d_b, d_rb])  # GRU reset_after: (2, 3u)
-        if self.config["go_backwards"]:
-            dx = dx[::-1]
-        return [np.ascontiguousarray(dx.transpose(1, 0, 2))], grads
+def forward_with_buffers(layer: Layer, inputs, weights, training: bool, rng):
+    """The base forward call plus this thread's reusable work arrays at inference (the numerics'
+    ``buffers`` argument); training allocates fresh, since its caches outlive the call."""
+    num = layer.numerics()
+    return num.forward(*inputs, *(weights.get(w) for w in num.weights), **resolve_args(num.args, False),
+                       training=training, rng=rng, buffers=None if training else _inference_buffers())
+
+
+_BUFFERS = threading.local()
+
+
+def _inference_buffers() -> dict:
+    pool = getattr(_BUFFERS, "pool", None)
+    if pool is None:
+        pool = _BUFFERS.pool = {}
+    return pool
 
 
 @register_layer
@@ -210,12 +163,7 @@ class SimpleRNN(BaseRNN):
     class_name = "SimpleRNN"
     gates = 1
     fields = _rnn_fields(gates=False)
-
-    def run(self, xp, weights, rec_masks):
-        return K.simple_rnn_forward(xp, weights["recurrent_kernel"], self.config["activation"], rec_masks)
-
-    def run_backward(self, d_hs, cache):
-        return (*K.simple_rnn_backward(d_hs, cache), None)
+    functions = (num.simple_rnn_forward, num.simple_rnn_backward)
 
 
 @register_layer
@@ -241,6 +189,7 @@ class LSTM(BaseRNN):
     fields = _rnn_fields(gates=True, extra=(
         Field("unit_forget_bias", "bool", True, "Add 1 to the forget-gate bias at initialisation."),
     )) + (Field("use_cudnn", "json", "auto", _PASSTHROUGH),)
+    functions = (lstm.lstm_forward, lstm.lstm_backward)
 
     def init_weights(self, input_shapes, rng, dtype=np.float32):
         weights = super().init_weights(input_shapes, rng, dtype)
@@ -248,72 +197,6 @@ class LSTM(BaseRNN):
             u = self.config["units"]
             weights["bias"][u:2 * u] = 1.0
         return weights
-
-    def run(self, xp, weights, rec_masks):
-        return K.lstm_forward(xp, weights["recurrent_kernel"], self.config["activation"],
-                              self.config["recurrent_activation"], rec_masks)
-
-    def run_backward(self, d_hs, cache):
-        return (*K.lstm_backward(d_hs, cache), None)
-
-    def _fused(self, training: bool) -> bool:
-        cfg = self.config
-        dropout = training and (cfg["dropout"] > 0 or cfg["recurrent_dropout"] > 0)
-        return cfg["activation"] == "tanh" and cfg["recurrent_activation"] == "sigmoid" and not dropout
-
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        """The default cell without dropout runs the fused feature-major kernel; the rest the generic one.
-
-        Inference keeps no per-step cache (only the input): a backward after it reruns the forward.
-        """
-        if not self._fused(training):
-            return super().forward(inputs, weights, training=training, rng=rng)
-        x = inputs[0]
-        if training:
-            return self._fused_forward(x, weights)
-        seq = self.config["return_sequences"]
-        xa = self._feature_major(x, self.input_bias(weights) is not None, pooled=True)
-        hs = K.lstm_fused_infer(xa, weights["kernel"], weights["recurrent_kernel"], self.input_bias(weights), seq)
-        out = (hs.transpose(2, 0, 1) if seq else hs.T).copy()          # hs is a scratch array: always copy
-        return out, ("fused", x, None)
-
-    def _feature_major(self, x: np.ndarray, ones: bool, pooled: bool = False) -> np.ndarray:
-        """``(t, f [+ ones row], b)`` copy of ``x (b, t, f)``, reversed in time for go_backwards."""
-        batch, steps, feats = x.shape
-        shape = (steps, feats + ones, batch)
-        xa = K.scratch("lstm_x", shape, x.dtype) if pooled else np.empty(shape, dtype=x.dtype)
-        xa[:, :feats] = x.transpose(1, 2, 0)[::-1] if self.config["go_backwards"] else x.transpose(1, 2, 0)
-        xa[:, feats:] = 1
-        return xa
-
-    def _fused_forward(self, x: np.ndarray, weights):
-        bias = self.input_bias(weights)
-        xa = self._feature_major(x, bias is not None)
-        hs, kcache = K.lstm_fused_forward(xa, weights["kernel"], weights["recurrent_kernel"], bias)
-        out = hs[1:].transpose(2, 0, 1) if self.config["return_sequences"] else hs[-1].T
-        return np.ascontiguousarray(out), ("fused", xa[:, :x.shape[2]], kcache)
-
-    def backward(self, grad_out, cache, weights):
-        if not (isinstance(cache[0], str) and cache[0] == "fused"):
-            return super().backward(grad_out, cache, weights)
-        if cache[2] is None:                                            # inference forward: rerun with a cache
-            cache = self._fused_forward(cache[1], weights)[1]
-        _, xt, kcache = cache
-        steps, feats, batch = xt.shape
-        seq = self.config["return_sequences"]
-        d_hs = grad_out.transpose(1, 2, 0) if seq else grad_out.T
-        d_xp, d_r = K.lstm_fused_backward(np.ascontiguousarray(d_hs), kcache, weights["recurrent_kernel"],
-                                          last_only=not seq)
-        x2 = xt.transpose(0, 2, 1).reshape(steps * batch, feats)      # (t, b) rows like d_xp's columns (a copy)
-        kernel = weights["kernel"]
-        grads = {"kernel": x2.T @ d_xp.T, "recurrent_kernel": d_r}
-        if self.config["use_bias"]:
-            grads["bias"] = d_xp.sum(axis=1)
-        dx = (kernel @ d_xp).reshape(feats, steps, batch)                # (f, t, b)
-        if self.config["go_backwards"]:
-            dx = dx[:, ::-1]
-        return [np.ascontiguousarray(dx.transpose(2, 1, 0))], grads
-
 
 @register_layer
 class GRU(BaseRNN):
@@ -340,26 +223,14 @@ class GRU(BaseRNN):
         Field("reset_after", "bool", True, "Apply the reset gate after the recurrent matmul (Keras 3 default)."),
         Field("use_cudnn", "json", "auto", _PASSTHROUGH),
     )
+    functions = (gru.gru_forward, gru.gru_backward)
 
     def bias_shape(self):
         u3 = 3 * self.config["units"]
         return (2, u3) if self.config["reset_after"] else (u3,)
 
-    def input_bias(self, weights):
-        if not self.config["use_bias"]:
-            return None
-        return weights["bias"][0] if self.config["reset_after"] else weights["bias"]
-
-    def _recurrent_bias(self, weights):
-        return weights["bias"][1] if self.config["use_bias"] and self.config["reset_after"] else None
-
-    def run(self, xp, weights, rec_masks):
-        return K.gru_forward(xp, weights["recurrent_kernel"], self._recurrent_bias(weights),
-                             self.config["activation"], self.config["recurrent_activation"],
-                             self.config["reset_after"], rec_masks)
-
-    def run_backward(self, d_hs, cache):
-        return K.gru_backward(d_hs, cache)
+    def extra_args(self) -> dict[str, Any]:
+        return self.config_args("reset_after")
 
 
 RNN_CLASSES: dict[str, type[BaseRNN]] = {c.class_name: c for c in (SimpleRNN, LSTM, GRU)}
@@ -388,6 +259,14 @@ class Bidirectional(Layer):
         Field("backward_layer", "layer", None, "Optional config of the backward layer (defaults to a "
               "reversed copy of 'layer').", optional=True),
     )
+
+    def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
+        cfg = {**(config or {}), **kwargs}
+        if "merge_mode" in cfg and cfg["merge_mode"] is None:
+            raise ConfigError(f"Bidirectional '{cfg.get('name') or self.base_name()}': merge_mode=None (the two "
+                              "directions as separate outputs) is not supported, a layer has one output here; "
+                              "use 'concat', 'sum', 'mul' or 'ave'.", "merge_mode")
+        super().__init__(cfg)
 
     def check_config(self) -> None:
         base = self.config["layer"]
@@ -445,46 +324,27 @@ class Bidirectional(Layer):
             out.update({f"{prefix}_{k}": v for k, v in inner.init_weights(input_shapes, rng, dtype).items()})
         return out
 
-    @staticmethod
-    def _split(weights: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
-        n = len(prefix) + 1
-        return {k[n:]: v for k, v in weights.items() if k.startswith(prefix + "_")}
+    def numerics(self) -> Numerics:
+        """The inner layers' functions run through ``bidirectional_forward``, their args passed along."""
+        inner = {}
+        for prefix, layer in (("forward", self.forward_layer), ("backward", self.backward_layer)):
+            n = layer.numerics()
+            inner[f"{prefix}_layer"] = Fn(n.forward, n.backward)
+            inner[f"{prefix}_args"] = _non_default_args(n.forward, n.args)
+        weights = tuple(f"{p}_{w}" for p in ("forward", "backward") for w in ("kernel", "recurrent_kernel", "bias"))
+        return Numerics(num.bidirectional_forward, num.bidirectional_backward, weights=weights,
+                        args={**inner, **self.config_args("merge_mode")}, training_args=True)
 
     def forward(self, inputs, weights, *, training=False, rng=None):
-        y, fc = self.forward_layer.forward(inputs, self._split(weights, "forward"), training=training, rng=rng)
-        y_rev, bc = self.backward_layer.forward(inputs, self._split(weights, "backward"), training=training,
-                                                rng=rng)
-        seq = self.forward_layer.config["return_sequences"]
-        if seq:
-            y_rev = y_rev[:, ::-1]
-        mode = self.config["merge_mode"]
-        if mode == "concat":
-            out = np.concatenate([y, y_rev], axis=-1)
-        elif mode == "sum":
-            out = y + y_rev
-        elif mode == "ave":
-            out = (y + y_rev) / 2
-        else:
-            out = y * y_rev
-        return out, (fc, bc, y, y_rev, seq)
+        return forward_with_buffers(self, inputs, weights, training, rng)
 
-    def backward(self, grad_out, cache, weights):
-        fc, bc, y, y_rev, seq = cache
-        mode = self.config["merge_mode"]
-        if mode == "concat":
-            u = y.shape[-1]
-            g_f, g_b = grad_out[..., :u], grad_out[..., u:]
-        elif mode == "sum":
-            g_f = g_b = grad_out
-        elif mode == "ave":
-            g_f = g_b = grad_out / 2
-        else:
-            g_f, g_b = grad_out * y_rev, grad_out * y
-        if seq:
-            g_b = g_b[:, ::-1]
-        (dx_f,), gw_f = self.forward_layer.backward(np.ascontiguousarray(g_f), fc, self._split(weights, "forward"))
-        (dx_b,), gw_b = self.backward_layer.backward(np.ascontiguousarray(g_b), bc,
-                                                     self._split(weights, "backward"))
-        grads = {f"forward_{k}": v for k, v in gw_f.items()}
-        grads.update({f"backward_{k}": v for k, v in gw_b.items()})
-        return [dx_f + dx_b], grads
+
+def _non_default_args(fn, args: dict[str, Any]) -> dict[str, Any]:
+    """``args`` without those equal to ``fn``'s defaults (shorter exported calls; the same computation)."""
+    params = inspect.signature(fn).parameters
+    out = {}
+    for k, v in args.items():
+        value = v.forward if isinstance(v, Fn) else v
+        if params[k].default is inspect.Parameter.empty or params[k].default != value:
+            out[k] = v
+    return out

@@ -1,5 +1,6 @@
-"""Reshaping layers: Flatten, Reshape, Permute, RepeatVector, UpSampling2D, ZeroPadding2D, Cropping2D
-(``keras/src/layers/reshaping``).  None has weights; each backward is the inverse re-arrangement.
+"""Reshaping layers: Flatten, Reshape, Permute, RepeatVector (``keras/src/layers/reshaping``; the spatial
+ones, ZeroPadding/Cropping/UpSampling, are in ``spatial_reshaping``).  None has weights; each backward is
+the inverse re-arrangement.
 """
 from __future__ import annotations
 
@@ -14,17 +15,10 @@ from engine.shapes import Shape, fmt_shape
 DATA_FORMAT = Field("data_format", "choice", "channels_last",
                     "Axis order; the engine supports channels_last (batch, ..., channels) only.",
                     choices=("channels_last",))
-IMAGE_INPUT = "a 4-D input (batch, height, width, channels)"
 
 
 def _fmt_dims(dims) -> str:
     return "(" + ", ".join("?" if d is None else str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
-
-
-def _expect_image(layer: Layer, shape: Shape) -> None:
-    if len(shape) != 4:
-        raise layer.shape_error(f"expects {IMAGE_INPUT} but gets {fmt_shape(shape)}; "
-                                "remove it or add a Reshape before it.")
 
 
 @register_layer
@@ -173,189 +167,3 @@ class RepeatVector(Layer):
 
     def backward(self, grad_out, cache, weights):
         return [grad_out.sum(axis=1)], {}
-
-
-def _linear_resize_matrix(n: int, factor: int, dtype) -> np.ndarray:
-    """``(n*factor, n)`` linear interpolation with half-pixel centres and edge clamping (jax.image.resize)."""
-    pos = np.clip((np.arange(n * factor) + 0.5) / factor - 0.5, 0, n - 1)
-    lo = np.floor(pos).astype(np.intp)
-    hi = np.minimum(lo + 1, n - 1)
-    frac = pos - lo
-    m = np.zeros((n * factor, n))
-    rows = np.arange(n * factor)
-    np.add.at(m, (rows, lo), 1 - frac)
-    np.add.at(m, (rows, hi), frac)
-    return m.astype(dtype)
-
-
-@register_layer
-class UpSampling2D(Layer):
-    """Upsamples images by repeating (nearest) or interpolating (bilinear) rows and columns.
-
-    Args:
-        size: integer factors (rows, columns).
-        interpolation: 'nearest' or 'bilinear'.
-
-    Input shape: ``(batch, height, width, channels)``.
-    Output shape: ``(batch, height * size[0], width * size[1], channels)``.
-    """
-
-    class_name = "UpSampling2D"
-    family = "reshaping"
-    fields = (
-        Field("size", "ints", (2, 2), "Upsampling factors (rows, columns).", length=2, min=1),
-        DATA_FORMAT,
-        Field("interpolation", "choice", "nearest", "How new pixels are filled.", choices=("nearest", "bilinear")),
-    )
-
-    def summary_args(self) -> str:
-        text = "×".join(map(str, self.config["size"]))
-        return text + (", bilinear" if self.config["interpolation"] == "bilinear" else "")
-
-    def output_shape(self, input_shapes: list[Shape]) -> Shape:
-        (shape,) = input_shapes
-        _expect_image(self, shape)
-        (b, h, w, c), (fh, fw) = shape, self.config["size"]
-        return (b, None if h is None else h * fh, None if w is None else w * fw, c)
-
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        b, h, w, c = x.shape
-        fh, fw = self.config["size"]
-        if self.config["interpolation"] == "nearest":
-            big = np.broadcast_to(x[:, :, None, :, None, :], (b, h, fh, w, fw, c))
-            return big.reshape(b, h * fh, w * fw, c), x.shape
-        mh, mw = _linear_resize_matrix(h, fh, x.dtype), _linear_resize_matrix(w, fw, x.dtype)
-        rows = (mh @ x.reshape(b, h, w * c)).reshape(b * h * fh, w, c)
-        return (mw @ rows).reshape(b, h * fh, w * fw, c), (x.shape, mh, mw)
-
-    def backward(self, grad_out, cache, weights):
-        fh, fw = self.config["size"]
-        if self.config["interpolation"] == "nearest":
-            b, h, w, c = cache
-            return [grad_out.reshape(b, h, fh, w, fw, c).sum(axis=(2, 4))], {}
-        (b, h, w, c), mh, mw = cache
-        g_rows = mw.T @ grad_out.reshape(b * h * fh, w * fw, c)
-        return [(mh.T @ g_rows.reshape(b, h * fh, w * c)).reshape(b, h, w, c)], {}
-
-
-def _pairs(layer: Layer, arg: str) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Keras's three spellings (int, (sym_h, sym_w), ((top, bottom), (left, right))) as the last one."""
-    value = layer.config[arg]
-
-    def as_int(v) -> int:
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise ConfigError(f"{layer.owner}: argument '{arg}' must hold non-negative integers, got {value!r}.",
-                              arg)
-        return int(v)
-
-    def pair(v) -> tuple[int, int]:
-        if isinstance(v, (list, tuple)):
-            if len(v) != 2:
-                raise ConfigError(f"{layer.owner}: each entry of '{arg}' must be an int or a pair, got {value!r}.",
-                                  arg)
-            return as_int(v[0]), as_int(v[1])
-        return as_int(v), as_int(v)
-
-    if isinstance(value, (list, tuple)):
-        if len(value) != 2:
-            raise ConfigError(f"{layer.owner}: argument '{arg}' must be an int, (height, width) or "
-                              f"((top, bottom), (left, right)), got {value!r}.", arg)
-        return pair(value[0]), pair(value[1])
-    n = as_int(value)
-    return (n, n), (n, n)
-
-
-def _fmt_pairs(p) -> str:
-    flat = {v for pair in p for v in pair}
-    return str(flat.pop()) if len(flat) == 1 else f"(({p[0][0]}, {p[0][1]}), ({p[1][0]}, {p[1][1]}))"
-
-
-@register_layer
-class ZeroPadding2D(Layer):
-    """Adds rows and columns of zeros around each image.
-
-    Args:
-        padding: int (all sides), (rows, cols) symmetric, or ((top, bottom), (left, right)).
-
-    Input shape: ``(batch, height, width, channels)``.
-    Output shape: ``(batch, top + height + bottom, left + width + right, channels)``.
-    """
-
-    class_name = "ZeroPadding2D"
-    family = "reshaping"
-    fields = (
-        Field("padding", "json", ((1, 1), (1, 1)),
-              "int, (rows, cols) or ((top, bottom), (left, right)) of zeros to add."),
-        DATA_FORMAT,
-    )
-
-    def check_config(self) -> None:
-        self.config["padding"] = _pairs(self, "padding")
-
-    def summary_args(self) -> str:
-        return "pad " + _fmt_pairs(self.config["padding"])
-
-    def output_shape(self, input_shapes: list[Shape]) -> Shape:
-        (shape,) = input_shapes
-        _expect_image(self, shape)
-        (top, bottom), (left, right) = self.config["padding"]
-        b, h, w, c = shape
-        return (b, None if h is None else h + top + bottom, None if w is None else w + left + right, c)
-
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        return np.pad(inputs[0], ((0, 0), *self.config["padding"], (0, 0))), None
-
-    def backward(self, grad_out, cache, weights):
-        (top, bottom), (left, right) = self.config["padding"]
-        _, h, w, _ = grad_out.shape
-        return [grad_out[:, top:h - bottom, left:w - right]], {}
-
-
-@register_layer
-class Cropping2D(Layer):
-    """Removes rows and columns from the edges of each image.
-
-    Args:
-        cropping: int (all sides), (rows, cols) symmetric, or ((top, bottom), (left, right)).
-
-    Input shape: ``(batch, height, width, channels)``.
-    Output shape: ``(batch, height - top - bottom, width - left - right, channels)``.
-    """
-
-    class_name = "Cropping2D"
-    family = "reshaping"
-    fields = (
-        Field("cropping", "json", ((0, 0), (0, 0)),
-              "int, (rows, cols) or ((top, bottom), (left, right)) to remove."),
-        DATA_FORMAT,
-    )
-
-    def check_config(self) -> None:
-        self.config["cropping"] = _pairs(self, "cropping")
-
-    def summary_args(self) -> str:
-        return "crop " + _fmt_pairs(self.config["cropping"])
-
-    def output_shape(self, input_shapes: list[Shape]) -> Shape:
-        (shape,) = input_shapes
-        _expect_image(self, shape)
-        b, h, w, c = shape
-        out = [b]
-        for n, (before, after), axis in zip((h, w), self.config["cropping"], ("height", "width")):
-            if n is not None and before + after >= n:
-                raise self.shape_error(
-                    f"crops {before} + {after} from a {axis} of {n} (input {fmt_shape(shape)}), which leaves "
-                    f"nothing; crop less than {n} in total along {axis}.")
-            out.append(None if n is None else n - before - after)
-        return (*out, c)
-
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        (top, bottom), (left, right) = self.config["cropping"]
-        _, h, w, _ = x.shape
-        return x[:, top:h - bottom, left:w - right], x.shape
-
-    def backward(self, grad_out, cache, weights):
-        (top, bottom), (left, right) = self.config["cropping"]
-        return [np.pad(grad_out, ((0, 0), (top, bottom), (left, right), (0, 0)))], {}

@@ -14,7 +14,10 @@ Conventions (``engine.layers.base.Numerics`` declares how a layer calls them):
 - An activation argument is a function ``f(x)`` in a forward call and its derivative
   ``f_grad(x, y, g)`` in a backward call.
 """
-from engine.numerics import activation_layers, activations, augmentation, core, preprocessing  # noqa: F401
+from engine.numerics import (  # noqa: F401
+    activation_layers, activations, augmentation, conv, core, gru, lstm, pooling, preprocessing, recurrent,
+    resampling)
 
 #: The modules whose functions may be copied into exported code, in the order they are copied.
-MODULES = (activations, core, activation_layers, preprocessing, augmentation)
+MODULES = (activations, core, activation_layers, conv, pooling, resampling, preprocessing, augmentation, recurrent,
+           lstm, gru)

@@ -1,6 +1,7 @@
 """Undo commands: every action undoes and redoes back to the exact previous document."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from designer import commands as c
@@ -26,33 +27,49 @@ def connect(doc, s, t, i=0):
 
 @pytest.fixture
 def chain(doc):
-    """input_layer (8,) -> dense (4) -> dense_1 (2), plus an unconnected dropout."""
+    """input_layer (8,) -> dense (4) -> dense_1 (2), plus an unconnected dropout; both Dense layers
+    hold trained weights (random float32 arrays, as a run leaves them)."""
     i = add(doc, "Input", {"shape": (8,)})
     d1 = add(doc, "Dense", {"units": 4}, (250, 0))
     d2 = add(doc, "Dense", {"units": 2}, (500, 0))
     dr = add(doc, "Dropout", {"rate": 0.5}, (250, 200))
     connect(doc, i, d1)
     connect(doc, d1, d2)
+    rng = np.random.default_rng(0)
+    doc.set_weights({nid: {"kernel": rng.normal(size=(n_in, n)).astype(np.float32),
+                           "bias": rng.normal(size=n).astype(np.float32)}
+                     for nid, n_in, n in ((d1, 8, 4), (d2, 4, 2))})
     doc.undo_stack.clear()
     return i, d1, d2, dr
 
 
+def weights_state(doc) -> dict:
+    """The document's trained weights as exact bytes, dtypes and shapes (comparable with ==)."""
+    return {nid: {k: (a.dtype.str, a.shape, a.tobytes()) for k, a in ws.items()}
+            for nid, ws in (doc.weights or {}).items()}
+
+
+def state(doc) -> tuple[dict, dict]:
+    return doc.graph.to_dict(), weights_state(doc)
+
+
 def roundtrip(doc, command):
-    """Push, undo, redo; assert exact document equality at each step; return (before, after)."""
-    before = doc.graph.to_dict()
+    """Push, undo, redo; assert exact document equality (graph and trained weights) at each step;
+    return the graph dicts (before, after)."""
+    before = state(doc)
     n = doc.undo_stack.count()
     assert c.push(doc, command) is None
-    after = doc.graph.to_dict()
-    assert after != before
+    after = state(doc)
+    assert after[0] != before[0]
     assert doc.undo_stack.count() == n + 1
     doc.undo_stack.undo()
-    assert doc.graph.to_dict() == before
+    assert state(doc) == before
     doc.undo_stack.redo()
-    assert doc.graph.to_dict() == after
+    assert state(doc) == after
     doc.undo_stack.undo()
-    assert doc.graph.to_dict() == before
+    assert state(doc) == before
     doc.undo_stack.redo()
-    return before, after
+    return before[0], after[0]
 
 
 def test_add_node_label_and_stable_id(doc, chain):
@@ -71,6 +88,34 @@ def test_remove_nodes_restores_edges_ids_and_order(doc, chain):
     doc.undo_stack.undo()
     assert doc.graph.input_nodes() == [i]
     assert doc.result.node_shapes[d2] == (None, 2)
+
+
+def test_deleting_trained_layers_and_undo_restore_their_weights_exactly(doc, chain):
+    i, d1, d2, dr = chain
+    trained = weights_state(doc)
+    assert set(trained) == {d1, d2}
+    for command in (c.RemoveNodesCommand(doc, [d1]), c.RemoveNodesCommand(doc, [d2, i]),
+                    c.ReconnectAroundCommand(doc, d1),
+                    c.CompositeCommand(doc, "Delete", [c.DisconnectCommand(doc, Edge(i, d1, 0)),
+                                                       c.RemoveNodesCommand(doc, [d2])])):
+        assert c.push(doc, command) is None
+        gone = {d1, d2} - set(doc.graph.nodes)
+        assert gone and gone.isdisjoint(doc.weights)
+        for _ in range(3):  # undo/redo cycles keep them too
+            doc.undo_stack.undo()
+            assert weights_state(doc) == trained
+            doc.undo_stack.redo()
+            assert gone.isdisjoint(doc.weights)
+        doc.undo_stack.undo()
+        assert weights_state(doc) == trained
+
+
+def test_undo_puts_weights_back_only_into_the_weights_they_came_from(doc, chain):
+    i, d1, d2, dr = chain
+    assert c.push(doc, c.RemoveNodesCommand(doc, [d1])) is None
+    doc.set_weights(None)  # Reset weights (or a new run) since the delete
+    doc.undo_stack.undo()
+    assert d1 in doc.graph and doc.weights is None
 
 
 def test_connect_disconnect_and_labels(doc, chain):

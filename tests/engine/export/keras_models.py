@@ -94,6 +94,55 @@ def sequence():
     return k.Model(x0, out, name="sequence")
 
 
+def volume():
+    """The 3-D spatial layers, one of them channels_first."""
+    k = keras()
+    L = k.layers
+    x0 = k.Input((6, 6, 4, 2), name="volume")
+    x = L.Conv3D(4, 3, padding="same", activation="relu", **K)(x0)
+    x = L.Conv3D(4, (2, 2, 1), groups=2, **K)(x)
+    x = L.ZeroPadding3D(((1, 0), (0, 1), (1, 1)))(x)
+    x = L.Cropping3D(((0, 1), (1, 0), (0, 1)))(x)
+    x = L.MaxPooling3D(2, padding="same")(x)
+    x = L.Conv3DTranspose(3, 2, strides=2, **K)(x)
+    x = L.AveragePooling3D((2, 2, 1), strides=1)(x)
+    x = L.UpSampling3D((1, 1, 2))(x)
+    x = L.Permute((4, 1, 2, 3))(x)
+    x = L.Conv3D(2, 2, data_format="channels_first", **K)(x)
+    a = L.GlobalAveragePooling3D(data_format="channels_first")(x)
+    b = L.Flatten()(L.GlobalMaxPooling3D(keepdims=True)(x))
+    c = L.Flatten()(L.AdaptiveMaxPooling3D(2, data_format="channels_first")(x))
+    d = L.Flatten()(L.AdaptiveAveragePooling3D((1, 2, 3))(x0))
+    return k.Model(x0, L.Concatenate()([a, b, c, d]), name="volume")
+
+
+def signal():
+    """The 1-D spatial layers that a sequence model does not use."""
+    k = keras()
+    L = k.layers
+    x0 = k.Input((9, 3), name="signal")
+    x = L.SeparableConv1D(4, 3, padding="same", depth_multiplier=2, activation="relu", **SEP)(x0)
+    x = L.DepthwiseConv1D(2, strides=2, **DW)(x)
+    x = L.ZeroPadding1D((2, 1))(x)
+    x = L.Cropping1D((1, 0))(x)
+    x = L.Conv1DTranspose(3, 3, strides=2, padding="same", **K)(x)
+    x = L.UpSampling1D(2)(x)
+    x = L.MaxPooling1D(2, data_format="channels_first")(x)
+    a = L.Flatten()(L.AdaptiveAveragePooling1D(5)(x))
+    b = L.Flatten()(L.AdaptiveMaxPooling1D(4)(x0))
+    return k.Model(x0, L.Concatenate()([a, b]), name="signal")
+
+
+def adaptive():
+    """Adaptive pooling of images to fixed sizes, whatever the input size."""
+    k = keras()
+    L = k.layers
+    x0 = k.Input((7, 5, 3), name="picture")
+    a = L.Flatten()(L.AdaptiveAveragePooling2D((3, 2))(x0))
+    b = L.Flatten()(L.AdaptiveMaxPooling2D(2, data_format="channels_first")(x0))
+    return k.Model(x0, L.Dense(2, **K)(L.Concatenate()([a, b])), name="adaptive")
+
+
 def merging():
     """Two inputs, two outputs, a skip connection (Add of a tensor and its transform) and every merge."""
     k = keras()
@@ -160,7 +209,8 @@ def preprocessing():
 
 
 MODELS = {"mlp": mlp, "conv": conv, "sequence": sequence, "merging": merging, "embedding": embedding,
-          "activations": activations, "preprocessing": preprocessing}
+          "activations": activations, "preprocessing": preprocessing, "volume": volume, "signal": signal,
+          "adaptive": adaptive}
 
 
 def sample_inputs(model, n: int = 5, seed: int = 1):

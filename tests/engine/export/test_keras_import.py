@@ -63,7 +63,7 @@ def test_unknown_initializer_falls_back_with_a_note(tmp_path):
 
 
 @pytest.mark.parametrize("layer, expect", [
-    ("conv", "Conv2D 'conv2d': argument 'data_format'"),
+    ("upsampling", "UpSampling2D 'up_sampling2d': argument 'interpolation'"),
     ("stateful", "LSTM 'lstm': 'stateful'"),
     ("renorm", "BatchNormalization 'batch_normalization': renorm"),
     ("mask_zero", "Embedding 'embedding': mask_zero=True is not supported"),
@@ -73,7 +73,7 @@ def test_refuses_options_that_change_the_numbers(tmp_path, layer, expect):
     k = keras()
     L = k.layers
     model = {
-        "conv": lambda: k.Sequential([k.Input((3, 8, 8)), L.Conv2D(2, 3, data_format="channels_first", **Z)]),
+        "upsampling": lambda: k.Sequential([k.Input((3, 4, 2)), L.UpSampling2D(2, interpolation="bicubic")]),
         "stateful": lambda: k.Sequential([k.Input((5, 3), batch_size=2), L.LSTM(2, stateful=True, **Z,
                                                                                  recurrent_initializer="zeros")]),
         "renorm": lambda: k.Sequential([k.Input((4,)), L.BatchNormalization(renorm=True)]),

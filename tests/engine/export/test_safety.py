@@ -170,10 +170,10 @@ def test_refuses_custom_class(tmp_path, capsys):
 
 def test_refuses_layer_outside_catalog(tmp_path, capsys):
     def mutate(layers):
-        layers[1]["class_name"] = "Conv3D"
+        layers[1]["class_name"] = "Conv4D"
 
     code, err = _import(tmp_path, _json_with(tmp_path, mutate), capsys)
-    assert code == 1 and "Conv3D 'hidden'" in err and "no Conv3D layer" in err
+    assert code == 1 and "Conv4D 'hidden'" in err and "no Conv4D layer" in err
 
 
 def test_refuses_arguments_that_change_numbers(tmp_path, capsys):

@@ -46,6 +46,34 @@ CASES = [
     ("SeparableConv2D", {"filters": 3, "kernel_size": 3, "depth_multiplier": 2, "strides": 2, "padding": "same",
                          "activation": "relu"}, [(None, 7, 6, 3)]),
     ("SeparableConv2D", {"filters": 2, "kernel_size": 2, "dilation_rate": 2, "use_bias": False}, [(None, 6, 6, 3)]),
+    ("Conv3D", {"filters": 3, "kernel_size": 2}, [(None, 4, 5, 3, 2)]),
+    ("Conv3D", {"filters": 2, "kernel_size": (3, 2, 2), "strides": (2, 1, 2), "padding": "same",
+                "activation": "relu"}, [(None, 5, 4, 4, 2)]),
+    ("Conv3D", {"filters": 4, "kernel_size": 2, "groups": 2, "dilation_rate": (1, 2, 1), "use_bias": False},
+     [(None, 4, 5, 3, 4)]),
+    ("Conv1DTranspose", {"filters": 3, "kernel_size": 3}, [(None, 5, 2)]),
+    ("Conv1DTranspose", {"filters": 2, "kernel_size": 4, "strides": 2, "padding": "same", "activation": "tanh"},
+     [(None, 4, 3)]),
+    ("Conv1DTranspose", {"filters": 2, "kernel_size": 3, "strides": 3, "output_padding": 1}, [(None, 3, 2)]),
+    ("Conv3DTranspose", {"filters": 2, "kernel_size": 2, "strides": 2}, [(None, 2, 3, 2, 2)]),
+    ("Conv3DTranspose", {"filters": 2, "kernel_size": (3, 2, 3), "strides": (1, 2, 2), "padding": "same",
+                         "use_bias": False}, [(None, 3, 2, 3, 2)]),
+    ("DepthwiseConv1D", {"kernel_size": 3}, [(None, 7, 3)]),
+    ("DepthwiseConv1D", {"kernel_size": 2, "depth_multiplier": 2, "strides": 2, "padding": "same",
+                         "activation": "relu"}, [(None, 7, 2)]),
+    ("SeparableConv1D", {"filters": 4, "kernel_size": 3}, [(None, 8, 2)]),
+    ("SeparableConv1D", {"filters": 3, "kernel_size": 2, "depth_multiplier": 2, "dilation_rate": 2,
+                         "padding": "same", "use_bias": False}, [(None, 7, 3)]),
+    ("Conv2D", {"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same", "groups": 2,
+                "data_format": "channels_first", "activation": "relu"}, [(None, 2, 7, 6)]),
+    ("Conv1D", {"filters": 3, "kernel_size": 2, "padding": "causal", "data_format": "channels_first"},
+     [(None, 2, 6)]),
+    ("Conv2DTranspose", {"filters": 2, "kernel_size": 3, "strides": 2, "data_format": "channels_first"},
+     [(None, 3, 3, 4)]),
+    ("DepthwiseConv2D", {"kernel_size": 2, "depth_multiplier": 2, "data_format": "channels_first"},
+     [(None, 2, 5, 4)]),
+    ("SeparableConv1D", {"filters": 3, "kernel_size": 3, "padding": "same", "data_format": "channels_first"},
+     [(None, 2, 6)]),
 ]
 IDS = [f"{c}-{i}" for i, (c, _, _) in enumerate(CASES)]
 
@@ -141,7 +169,7 @@ def test_input_channels_must_divide_by_groups():
 
 @pytest.mark.parametrize("bad", [{"filters": 0}, {"kernel_size": 0}, {"strides": 0}, {"dilation_rate": (1, 0)},
                                  {"padding": "causal"}, {"padding": "full"}, {"kernel_size": (3, 3, 3)},
-                                 {"data_format": "channels_first"}])
+                                 {"data_format": "channels_middle"}])
 def test_bad_arguments_name_the_argument(bad):
     cfg = {"filters": 2, "kernel_size": 3, **bad}
     with pytest.raises(ConfigError, match=next(iter(bad))):

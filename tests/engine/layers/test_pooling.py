@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 from engine.errors import ConfigError, ShapeError
-from engine.kernels import pool as kp
 from engine.layers import create_layer
 from tests.oracle import (assert_forward_matches_keras, assert_gradients_match_fd, keras_output_shape,
                           keras_param_count, keras_rejects)
@@ -22,10 +21,33 @@ WINDOWED_1D = [
     ({"pool_size": 4, "strides": 1}, (None, 7, 2)),
     ({"pool_size": 3, "padding": "same"}, (None, 10, 2)),
 ]
+WINDOWED_3D = [
+    ({}, (None, 4, 5, 4, 2)),
+    ({"pool_size": (2, 3, 2), "strides": (1, 2, 2), "padding": "same"}, (None, 3, 5, 4, 2)),
+    ({"pool_size": 2, "strides": 1}, (None, 3, 3, 4, 2)),
+]
+CHANNELS_FIRST = [
+    ({"pool_size": 3, "strides": 2, "padding": "same", "data_format": "channels_first"}, (None, 2, 7, 5)),
+    ({"data_format": "channels_first"}, (None, 2, 4, 6)),
+]
 CASES = ([(cls, cfg, shape) for cls in ("MaxPooling2D", "AveragePooling2D") for cfg, shape in WINDOWED_2D]
          + [(cls, cfg, shape) for cls in ("MaxPooling1D", "AveragePooling1D") for cfg, shape in WINDOWED_1D]
+         + [(cls, cfg, shape) for cls in ("MaxPooling3D", "AveragePooling3D") for cfg, shape in WINDOWED_3D]
+         + [(cls, cfg, shape) for cls in ("MaxPooling2D", "AveragePooling2D") for cfg, shape in CHANNELS_FIRST]
          + [(f"Global{m}Pooling{r}D", cfg, shape) for m in ("Max", "Average")
-            for r, shape in ((1, (None, 6, 3)), (2, (None, 4, 5, 3))) for cfg in ({}, {"keepdims": True})])
+            for r, shape in ((1, (None, 6, 3)), (2, (None, 4, 5, 3)), (3, (None, 3, 4, 2, 3)))
+            for cfg in ({}, {"keepdims": True})]
+         + [(f"Global{m}Pooling{r}D", {"data_format": "channels_first", "keepdims": k}, shape)
+            for m in ("Max", "Average") for r, shape in ((1, (None, 3, 6)), (3, (None, 2, 3, 4, 2)))
+            for k in (False, True)]
+         + [("AdaptiveAveragePooling1D", {"output_size": 3}, (None, 8, 2)),
+            ("AdaptiveMaxPooling1D", {"output_size": 4}, (None, 6, 2)),
+            ("AdaptiveAveragePooling2D", {"output_size": (2, 3)}, (None, 5, 7, 2)),
+            ("AdaptiveMaxPooling2D", {"output_size": (3, 2), "data_format": "channels_first"}, (None, 2, 7, 4)),
+            ("AdaptiveMaxPooling2D", {"output_size": 5}, (None, 3, 4, 2)),      # more outputs than inputs
+            ("AdaptiveAveragePooling3D", {"output_size": (2, 1, 3)}, (None, 3, 4, 5, 2)),
+            ("AdaptiveMaxPooling3D", {"output_size": 2}, (None, 3, 5, 4, 2)),
+            ("AdaptiveAveragePooling2D", {"output_size": 2, "data_format": "channels_first"}, (None, 3, 5, 4))])
 
 
 def distinct_inputs(shape, seed=0, batch=2):
@@ -84,7 +106,7 @@ def test_same_padding_never_fails_on_small_inputs():
 
 @pytest.mark.parametrize("config,field", [({"pool_size": 0}, "pool_size"), ({"padding": "full"}, "padding"),
                                           ({"strides": (1, 2, 3)}, "strides"),
-                                          ({"data_format": "channels_first"}, "data_format")])
+                                          ({"data_format": "channels_middle"}, "data_format")])
 def test_bad_config_names_the_argument(config, field):
     with pytest.raises(ConfigError, match=field):
         create_layer("MaxPooling2D", config)
@@ -107,61 +129,3 @@ def test_layers_keep_the_input_dtype(cls, dtype):
     out, cache = layer.forward([x], {})
     (dx,), _ = layer.backward(np.ones_like(out), cache, {})
     assert out.dtype == dx.dtype == dtype and dx.shape == x.shape
-
-
-# ----- kernels against their naive references ------------------------------------------------------------------
-KERNEL_CASES = [
-    ((2, 2), (2, 2), "valid", (2, 8, 8, 3)),      # reshape fast path
-    ((2, 2), (2, 2), "valid", (2, 7, 9, 2)),      # fast path with a cropped edge
-    ((3, 3), (3, 3), "valid", (1, 9, 10, 2)),     # fast path, 3×3
-    ((3, 3), (2, 2), "same", (2, 7, 8, 2)),
-    ((3, 3), (1, 1), "same", (1, 5, 6, 2)),
-    ((2, 3), (1, 2), "valid", (2, 5, 8, 2)),
-    ((2, 2), (3, 3), "same", (1, 7, 7, 1)),       # strides larger than the pool
-    ((2, 2), (2, 2), "same", (1, 5, 5, 2)),       # strides == pool but with padding
-    ((1, 3), (1, 2), "same", (2, 1, 9, 2)),       # the 1-D layout
-]
-
-
-@pytest.mark.parametrize("pool,strides,padding,shape", KERNEL_CASES)
-@pytest.mark.parametrize("ties", [False, True])
-def test_max_pool_kernel_matches_naive(pool, strides, padding, shape, ties):
-    rng = np.random.default_rng(3)
-    x = rng.integers(0, 3, shape).astype(np.float64) if ties else rng.standard_normal(shape)
-    out, cache = kp.max_pool2d(x, pool, strides, padding)
-    np.testing.assert_array_equal(out, kp.pool2d_naive(x, pool, strides, padding, "max"))
-    g = rng.standard_normal(out.shape)
-    dx = kp.max_pool2d_backward(g, cache)
-    np.testing.assert_allclose(dx, kp.pool2d_backward_naive(g, x, pool, strides, padding, "max"), atol=1e-12)
-    # each output's gradient lands on exactly one input element, even with ties
-    dx_ones = kp.max_pool2d_backward(np.ones_like(out), cache)
-    assert dx_ones.sum() == out.size
-
-
-@pytest.mark.parametrize("pool,strides,padding,shape", KERNEL_CASES)
-def test_avg_pool_kernel_matches_naive(pool, strides, padding, shape):
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal(shape)
-    out, geo = kp.avg_pool2d(x, pool, strides, padding)
-    np.testing.assert_allclose(out, kp.pool2d_naive(x, pool, strides, padding, "avg"), atol=1e-12)
-    g = rng.standard_normal(out.shape)
-    np.testing.assert_allclose(kp.avg_pool2d_backward(g, geo),
-                               kp.pool2d_backward_naive(g, x, pool, strides, padding, "avg"), atol=1e-12)
-
-
-def test_avg_pool_kernel_does_not_modify_its_input():
-    x = np.random.default_rng(5).standard_normal((1, 4, 4, 2))
-    before = x.copy()
-    kp.avg_pool2d(x, (1, 1), (1, 1), "valid")
-    kp.max_pool2d(x, (1, 1), (1, 1), "valid")
-    np.testing.assert_array_equal(x, before)
-
-
-@pytest.mark.parametrize("shape", [(2, 5, 3), (2, 3, 4, 2)])
-def test_global_max_backward_matches_naive_with_ties(shape):
-    rng = np.random.default_rng(6)
-    x = rng.integers(0, 2, shape).astype(np.float64)
-    g = rng.standard_normal((shape[0], shape[-1]))
-    dx = kp.global_max_backward(g, x)
-    np.testing.assert_array_equal(dx, kp.global_max_backward_naive(g, x))
-    assert np.count_nonzero(dx) == np.count_nonzero(g)

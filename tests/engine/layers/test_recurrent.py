@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from engine.errors import ConfigError, ShapeError
-from engine.kernels import recurrent as K
 from engine.layers import create_layer
+from engine.numerics.recurrent import rnn_dropout_masks
+from tests.engine.layers import recurrent_naive as naive
 from tests.oracle import (assert_forward_matches_keras, assert_gradients_match_fd, keras, keras_layer,
                           keras_output_shape, keras_param_count)
 
@@ -91,43 +92,19 @@ def test_training_forward_with_masks_follows_keras_per_gate_cell(class_name, ext
     w = {k: v + rng.uniform(-0.3, 0.3, v.shape) for k, v in layer.init_weights(SEQ, rng, np.float64).items()}
     x = rng.standard_normal((6, 5, 4))
     out, _ = layer.forward([x], w, training=True, rng=np.random.default_rng(9))
-    in_m, rec_m = layer.dropout_masks(6, 4, np.float64, True, np.random.default_rng(9))
+    in_m, rec_m = rnn_dropout_masks(layer.gates, x, 3, cfg.get("dropout", 0.0), cfg["recurrent_dropout"],
+                                    np.random.default_rng(9))
     assert rec_m.shape == (layer.gates, 6, 3) and (in_m is None or in_m.shape == (layer.gates, 6, 4))
     assert 0 < (rec_m == 0).mean() < 1
     args = (x, w["kernel"], w["recurrent_kernel"], w.get("bias"), cfg.get("activation", "tanh"))
     if class_name == "SimpleRNN":
-        ref = K.simple_rnn_naive(*args, in_masks=in_m, rec_masks=rec_m)
+        ref = naive.simple_rnn_naive(*args, in_masks=in_m, rec_masks=rec_m)
     elif class_name == "LSTM":
-        ref = K.lstm_naive(*args, "sigmoid", in_masks=in_m, rec_masks=rec_m)
+        ref = naive.lstm_naive(*args, "sigmoid", in_masks=in_m, rec_masks=rec_m)
     else:
-        ref = K.gru_naive(*args, "sigmoid", cfg.get("reset_after", True), in_masks=in_m, rec_masks=rec_m)
+        ref = naive.gru_naive(*args, "sigmoid", cfg.get("reset_after", True), in_masks=in_m, rec_masks=rec_m)
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
     assert_forward_matches_keras(class_name, cfg, SEQ)   # inference ignores both dropouts
-
-
-def test_kernels_agree_with_naive_references():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((3, 6, 4))
-    for name, gates in (("SimpleRNN", 1), ("LSTM", 4), ("GRU", 3)):
-        u = 5
-        kern, rec = rng.standard_normal((4, gates * u)) * 0.5, rng.standard_normal((u, gates * u)) * 0.5
-        xp = np.einsum("btf,fg->tbg", x, kern)
-        if name == "SimpleRNN":
-            b = rng.standard_normal(u)
-            hs, _ = K.simple_rnn_forward(xp + b, rec, "tanh")
-            ref = K.simple_rnn_naive(x, kern, rec, b, "tanh")
-        elif name == "LSTM":
-            b = rng.standard_normal(4 * u)
-            hs, _ = K.lstm_forward(xp + b, rec, "tanh", "sigmoid")
-            ref = K.lstm_naive(x, kern, rec, b, "tanh", "sigmoid")
-        else:
-            b = rng.standard_normal((2, 3 * u))
-            hs, _ = K.gru_forward(xp + b[0], rec, b[1], "tanh", "sigmoid", True)
-            ref = K.gru_naive(x, kern, rec, b, "tanh", "sigmoid", True)
-            hs2, _ = K.gru_forward(xp + b[0], rec, None, "tanh", "sigmoid", False)
-            np.testing.assert_allclose(hs2.transpose(1, 0, 2), K.gru_naive(x, kern, rec, b[0], "tanh", "sigmoid",
-                                                                             False), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(hs.transpose(1, 0, 2), ref, rtol=1e-12, atol=1e-12)
 
 
 def test_float_dtype_is_kept():
@@ -265,3 +242,9 @@ def test_bad_configs_are_rejected_naming_the_argument():
         create_layer("Bidirectional", {"layer": {"class_name": "LSTM", "config": {"units": 0}}})
     with pytest.raises(ConfigError, match="merge_mode"):
         create_layer("Bidirectional", {**_bi_config("LSTM", "concat", False), "merge_mode": "max"})
+    with pytest.raises(ConfigError, match=r"merge_mode=None .* is not supported.*use 'concat'"):
+        create_layer("Bidirectional", {**_bi_config("LSTM", "concat", False), "merge_mode": None})
+
+
+# (class_name, config, input_shapes) lines for the registry contract (tests/engine/layers/test_layer_contract.py).
+CASES = [(c, cfg, SEQ) for c, cfg in RNN_CASES] + [("Bidirectional", _bi_config(*case), SEQ) for case in BI_CASES]
