@@ -20,10 +20,11 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     merging,
     activation_layers,
     preprocessing,
+    augmentation,
 )
 
 FAMILIES = ("core", "convolutional", "pooling", "recurrent", "normalization", "regularization",
-            "reshaping", "merging", "activation", "preprocessing")
+            "reshaping", "merging", "activation", "preprocessing", "augmentation")
 
 
 def layer_class(class_name: str) -> type[Layer]:
@@ -38,6 +39,7 @@ def layer_class(class_name: str) -> type[Layer]:
 STARTER_VALUES: dict[str, object] = {
     "units": 32, "filters": 32, "kernel_size": 3, "rate": 0.25, "n": 4, "target_shape": (-1,), "dims": (2, 1),
     "input_dim": 1000, "output_dim": 64, "stddev": 0.1, "activation": "relu", "output_size": 4, "axes": -1,
+    "height": 24, "width": 24, "factor": 0.1, "height_factor": 0.1, "width_factor": 0.1,
     "layer": {"class_name": "LSTM", "config": {"units": 32}},
 }
 

@@ -192,6 +192,16 @@ def normalized():
     return k.Model(x0, L.Dense(2, **K)(L.Flatten()(d)), name="normalized")
 
 
+def augment(L, x, size):
+    """Random augmentation: the identity at inference (RandomCrop of the image's own size too)."""
+    for layer in (L.RandomFlip("horizontal"), L.RandomRotation(0.1, fill_mode="constant", fill_value=0.5),
+                  L.RandomZoom(0.2, (-0.1, 0.3), interpolation="nearest"), L.RandomTranslation((-0.1, 0.2), 0.1),
+                  L.RandomContrast(0.3, value_range=(-3, 3)), L.RandomBrightness(0.1, value_range=(-3, 3)),
+                  L.RandomCrop(*size, seed=7)):
+        x = layer(x)
+    return x
+
+
 def preprocessing():
     """Raw pixels and raw values in: the preprocessing layers are part of the model."""
     k = keras()
@@ -199,6 +209,7 @@ def preprocessing():
     img = k.Input((7, 6, 3), name="pixels")
     x = L.Rescaling([1 / 255, 1 / 127.5, 1 / 64], offset=-0.5)(img)
     x = L.Normalization()(x)
+    x = augment(L, x, (7, 6))
     x = L.CenterCrop(5, 4)(x)
     x = L.Resizing(6, 3, interpolation="bilinear")(x)
     x = L.Resizing(4, 4, interpolation="nearest")(x)
