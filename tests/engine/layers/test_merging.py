@@ -177,3 +177,9 @@ def test_dot_shape_errors(config, shapes, match):
     with pytest.raises(ShapeError, match="exactly 2"):
         layer.output_shape(shapes + shapes[:1])
     assert create_layer("Dot", {"axes": [1, 2], "normalize": True}).summary_args() == "axes (1, 2), normalized"
+
+
+# (class_name, config, input_shapes) lines for the registry contract (tests/engine/layers/test_layer_contract.py).
+REGISTRY_CASES = ([(c, {}, shapes) for c in ELEMENTWISE for shapes in SHAPE_CASES[:1]]
+                  + [("Concatenate", cfg, shapes) for cfg, shapes in CONCAT_CASES]
+                  + [("Dot", cfg, shapes) for cfg, shapes in DOT_CASES])

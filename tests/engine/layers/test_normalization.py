@@ -210,3 +210,8 @@ def test_new_normalization_config_errors_and_summaries():
     assert create_layer("GroupNormalization", {}).summary_args() == "32 groups"
     assert create_layer("GroupNormalization", {"groups": -1}).summary_args() == "one group per channel"
     assert create_layer("RMSNormalization", {}).summary_args() == "axis -1"
+
+
+# (class_name, config, input_shapes) lines for the registry contract (tests/engine/layers/test_layer_contract.py).
+REGISTRY_CASES = ([("BatchNormalization", cfg, shapes) for cfg, shapes in BN_CASES]
+                  + [("LayerNormalization", cfg, shapes) for cfg, shapes in LN_CASES])

@@ -30,12 +30,15 @@ def test_noise_layers_shape_params_and_inference_match_keras(class_name, config,
     assert_forward_matches_keras(class_name, config, shapes)
 
 
-@pytest.mark.parametrize("class_name,config,shapes", [
+SPATIAL_DROPOUT_CASES = [
     ("SpatialDropout1D", {"rate": 0.4}, [(None, 5, 3)]),
     ("SpatialDropout2D", {"rate": 0.4}, [(None, 4, 4, 3)]),
     ("SpatialDropout2D", {"rate": 0.4, "data_format": "channels_first"}, [(None, 3, 4, 4)]),
     ("SpatialDropout3D", {"rate": 0.1}, [(None, 2, 2, 2, 3)]),
-])
+]
+
+
+@pytest.mark.parametrize("class_name,config,shapes", SPATIAL_DROPOUT_CASES)
 def test_spatial_dropout_shape_and_inference_match_keras(class_name, config, shapes):
     layer = create_layer(class_name, config)
     kl = keras_spatial(class_name, config)
