@@ -14,7 +14,7 @@ from engine.errors import FileFormatError, LayergraphError, UsageError, one_line
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 MAX_MESSAGE = 2000
-COMMANDS = ("validate", "summary", "layers", "train", "predict", "export", "import")
+COMMANDS = ("validate", "summary", "layers", "explain", "train", "predict", "export", "import")
 
 
 def error(msg: str) -> None:
@@ -63,6 +63,29 @@ def cmd_layers(args) -> int:
         print(f"{fam}:")
         for cls in members:
             print(f"  {cls.class_name:<24} {plain_text(cls.doc())}")
+    return EXIT_OK
+
+
+def cmd_explain(args) -> int:
+    """The layer guide as Markdown; with ``--proof`` exit 1 when the engine disagrees with the reference."""
+    import json
+
+    from engine.guide import explain, parse_shape
+
+    config = None
+    if args.config is not None:
+        try:
+            config = json.loads(args.config)
+        except ValueError as exc:
+            raise UsageError(f"--config is not valid JSON: {exc}.") from None
+        if not isinstance(config, dict):
+            raise UsageError("--config must be a JSON object, e.g. '{\"units\": 8}'.")
+    shapes = parse_shape(args.input_shape) if args.input_shape else None
+    guide = explain(args.layer, config, shapes, proof=args.proof)
+    print(guide.markdown)
+    if guide.proof is not None and guide.proof.passed is False:
+        error(f"{args.layer}: the proof FAILED: the engine disagrees with the reference computation.")
+        return EXIT_INVALID
     return EXIT_OK
 
 
@@ -121,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("open", help="open the designer on GRAPH or an example (the default without a command)")
     sub.add_parser("doctor", help="check the system libraries Qt needs and the display; name what is missing")
     sub.add_parser("layers", help="list the layer catalog").set_defaults(func=cmd_layers)
+    ex = sub.add_parser("explain", help="print the guide for a catalog layer (Markdown)")
+    ex.add_argument("layer", help="a class name from 'layergraph layers', e.g. Conv2D")
+    ex.add_argument("--config", default=None, help="the layer's arguments as a JSON object")
+    ex.add_argument("--input-shape", default=None, help="sample shape without the batch, e.g. 28,28,1 "
+                                                        "(';' between the inputs of a merge layer)")
+    ex.add_argument("--proof", action="store_true", help="run the proof: engine vs an independent NumPy reference")
+    ex.set_defaults(func=cmd_explain)
     for name, fn, doc in (("validate", cmd_validate, "print the graph's problems, one per line"),
                           ("summary", cmd_summary, "print a Keras-style summary table")):
         sp = sub.add_parser(name, help=doc)

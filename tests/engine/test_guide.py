@@ -1,0 +1,169 @@
+"""The layer guide (``layergraph explain``): sections, computed numbers, proofs, prose data."""
+import re
+
+import numpy as np
+import pytest
+
+from engine.cli import main
+from engine.guide import SECTIONS, explain, explainable_layers, missing_prose, parse_shape
+from engine.guide.prose import PROSE_SECTIONS, all_prose, has_full_prose, parse_prose
+from engine.errors import FileFormatError
+from engine.layers import LAYERS, create_layer
+from engine.numerics import conv, core, lstm, pooling
+
+ALL = explainable_layers()
+
+#: Layers whose prose is written in full; the rest print "Not written yet" (the test below keeps this honest).
+FULL_PROSE: set[str] = set()
+
+
+def headings(markdown):
+    return re.findall(r"^## (.+)$", markdown, flags=re.M)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_layer_has_every_section_in_order_and_its_proof_passes_when_it_has_one(name):
+    guide = explain(name, proof=True)
+    assert headings(guide.markdown) == list(SECTIONS)
+    assert guide.proof.passed in (True, None)
+    if guide.proof.passed is None:
+        assert "No independent reference" in guide.markdown
+
+
+def test_layers_without_a_proof_are_only_those_listed():
+    """Which layers have no independent reference yet (shrink this list as references are written)."""
+    no_proof = {n for n in ALL if explain(n, proof=True).proof.passed is None}
+    assert no_proof == {
+        "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D",
+        "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "Bidirectional", "Reshape", "Permute", "RepeatVector",
+        "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D",
+        "UpSampling1D", "UpSampling2D", "UpSampling3D", "Concatenate", "ReLU", "ELU", "Softmax", "PReLU",
+        "Normalization", "CenterCrop", "Resizing", "Discretization", "CategoryEncoding"}
+
+
+@pytest.mark.parametrize("name,config,shape", [
+    ("Conv2D", {"filters": 3, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"}, "5,7,2"),
+    ("Conv1D", {"filters": 2, "kernel_size": 3, "padding": "causal", "dilation_rate": 2}, "8,3"),
+    ("Conv2D", {"filters": 4, "kernel_size": 2, "groups": 2, "data_format": "channels_first"}, "4,5,5"),
+    ("Conv2DTranspose", {"filters": 2, "kernel_size": 4, "strides": 2, "padding": "same"}, "3,3,2"),
+    ("Conv2DTranspose", {"filters": 2, "kernel_size": 3, "strides": 2}, "3,2,2"),
+    ("DepthwiseConv2D", {"kernel_size": 3, "depth_multiplier": 2, "strides": 2, "padding": "same"}, "5,6,2"),
+    ("SeparableConv2D", {"filters": 3, "kernel_size": 2, "dilation_rate": 2}, "5,5,2"),
+    ("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}, "5,6,2"),
+    ("AveragePooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}, "5,6,2"),
+    ("LSTM", {"units": 3, "return_sequences": True, "go_backwards": True}, "4,2"),
+    ("GRU", {"units": 3, "reset_after": False}, "4,2"),
+    ("GRU", {"units": 2, "return_sequences": True}, "3,3"),
+    ("BatchNormalization", {"axis": 1, "center": False}, "3,4"),
+    ("Dense", {"units": 3, "activation": "softmax", "use_bias": False}, "2,4"),
+])
+def test_proof_passes_on_non_default_configs(name, config, shape):
+    guide = explain(name, config, parse_shape(shape), proof=True)
+    assert guide.proof.passed is True, guide.proof.text
+
+
+@pytest.mark.parametrize("name,module,fn", [
+    ("Dense", core, "dense_forward"), ("Conv2D", conv, "conv_gemm"), ("LSTM", lstm, "lstm_fused_infer"),
+    ("MaxPooling2D", pooling, "max_pool_forward"),
+])
+def test_proof_fails_when_the_engine_is_slightly_wrong(monkeypatch, name, module, fn):
+    """A numerics function off by 1e-3 makes the proof say FAIL and the command exit 1."""
+    original = getattr(module, fn)
+
+    def off_by_a_little(*args, **kwargs):
+        result = original(*args, **kwargs)
+        return (result[0] + 1e-3, *result[1:]) if isinstance(result, tuple) else result + 1e-3
+
+    monkeypatch.setattr(module, fn, off_by_a_little)
+    guide = explain(name, proof=True)
+    assert guide.proof.passed is False
+    assert "**FAIL**" in guide.markdown
+    assert main(["explain", name, "--proof"]) == 1
+
+
+@pytest.mark.parametrize("name,config,shape,params", [
+    ("Dense", {"units": 5}, "7", 7 * 5 + 5),
+    ("Conv2D", {"filters": 8, "kernel_size": 3}, "9,9,3", 3 * 3 * 3 * 8 + 8),
+    ("LSTM", {"units": 4}, "5,3", 4 * (3 * 4 + 4 * 4 + 4)),
+    ("GRU", {"units": 4}, "5,3", 3 * (3 * 4 + 4 * 4 + 2 * 4)),
+    ("GRU", {"units": 4, "reset_after": False}, "5,3", 3 * (3 * 4 + 4 * 4 + 4)),
+    ("BatchNormalization", {}, "6", 4 * 6),
+    ("SeparableConv2D", {"filters": 4, "kernel_size": 3}, "6,6,2", 3 * 3 * 2 + 2 * 4 + 4),
+])
+def test_guide_states_the_parameter_count_and_output_shape_of_the_declaration(name, config, shape, params):
+    """Counts written out by hand (the Keras formulas), and the shape the layer's rule gives."""
+    shapes = parse_shape(shape)
+    md = explain(name, config, shapes).markdown
+    assert create_layer(name, config).param_count(shapes) == params
+    assert f"= **{params:,}**" in md
+    assert f"# {params:,} parameters" in md
+    out = create_layer(name, config).output_shape(shapes)
+    assert f"- output: ({', '.join('None' if d is None else str(d) for d in out)})" in md
+
+
+def test_arguments_table_lists_every_field_and_marks_non_defaults():
+    md = explain("Conv2D", {"filters": 4, "kernel_size": 3, "padding": "same"}).markdown
+    table = md.split("## Arguments")[1].split("## Shapes")[0]
+    for f in LAYERS["Conv2D"].all_fields():
+        assert f"| `{f.name}` |" in table
+    assert "**'same'**" in table and "| 'valid' |" in table
+
+
+def test_how_shows_the_engine_function_source():
+    md = explain("Dense").markdown
+    assert "engine.numerics.core.dense_forward" in md
+    assert "def dense_forward(x, kernel, bias=None, activation=None):" in md
+
+
+def test_cli_explain_prints_markdown_and_refuses_bad_input(capsys):
+    assert main(["explain", "Dense", "--config", '{"units": 2}', "--input-shape", "3", "--proof"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Dense") and "**PASS**" in out
+    assert main(["explain", "Dense", "--config", "[1]"]) == 2
+    assert "JSON object" in capsys.readouterr().err
+    assert main(["explain", "NoSuchLayer"]) == 2
+    assert main(["explain", "Dense", "--input-shape", "a,b"]) == 2
+    assert main(["explain", "Dense", "--config", '{"units": 0}']) == 1
+
+
+def test_layer_without_prose_says_so_plainly():
+    name = next(n for n in ALL if not has_full_prose(n))
+    md = explain(name).markdown
+    for section in missing_prose(name):
+        assert f"_Not written yet: the '{section}' prose for {name} has not been written._" in md
+
+
+def test_which_layers_have_full_prose():
+    """The list of layers with every prose section written; the others are visible as missing."""
+    assert {n for n in ALL if has_full_prose(n)} == FULL_PROSE
+    assert set(all_prose()) == FULL_PROSE  # no half-written layer and no prose for a layer that does not exist
+
+
+def test_no_two_layers_share_a_paragraph():
+    seen = {}
+    for layer, sections in all_prose().items():
+        for section, text in sections.items():
+            for para in (p.strip() for p in re.split(r"\n\s*\n|\n- ", text)):
+                if len(para) < 25:
+                    continue
+                key = " ".join(para.lower().split())
+                assert key not in seen, f"{layer} {section} repeats {seen[key]}: {para[:60]}"
+                seen[key] = f"{layer} {section}"
+
+
+def test_prose_parser_refuses_unknown_sections_and_stray_text():
+    assert parse_prose("# A\n## What\nx\n\n## Summary\ny\n", "t.md") == {"A": {"What": "x", "Summary": "y"}}
+    for bad in ("# A\n## Purpose\nx\n", "stray\n# A\n", "# A\n## What\nx\n## What\ny\n", "# A\n# A\n"):
+        with pytest.raises(FileFormatError):
+            parse_prose(bad, "t.md")
+    assert len(PROSE_SECTIONS) == 8
+
+
+def test_dropout_proof_is_inference_identity_and_training_keeps_or_scales_units():
+    layer = create_layer("Dropout", {"rate": 0.25})
+    x = np.random.default_rng(1).uniform(0.5, 1.0, (4, 50))
+    out, _ = layer.forward([x], {}, training=True, rng=np.random.default_rng(2))
+    kept = out != 0
+    np.testing.assert_allclose(out[kept], x[kept] / 0.75)
+    assert 0.5 < kept.mean() < 0.95
+    assert explain("Dropout", {"rate": 0.25}, proof=True).proof.passed is True
