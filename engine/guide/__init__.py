@@ -23,6 +23,7 @@ SECTIONS = ("What", "Where it is used", "Why", "When to use it", "How", "Picture
             "Shapes and parameters", "Pros", "Cons and pitfalls", "Example", "Proof", "Applications",
             "Key points", "Summary")
 TOLERANCE = 1e-5
+GUIDE_APPLICATIONS = Path(__file__).resolve().parents[2] / "resources" / "guide" / "applications.json"
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "examples"
 #: Sample shapes (batch excluded) tried in order when no input shape is given; the first the layer accepts wins.
 CANDIDATE_SHAPES = ((4,), (6, 3), (6, 6, 2), (4, 4, 4, 2))
@@ -176,7 +177,21 @@ def applications_section(class_name: str) -> str:
             users.append(f"`{path.name}`")
     found = ("Bundled examples that use it: " + ", ".join(users) + ".") if users else \
         "No bundled example uses it yet."
-    return found + "\n\nWhich `keras.applications` architectures use it is not listed yet."
+    known = keras_applications_using(class_name)
+    if known is None:
+        return found + "\n\nWhich `keras.applications` architectures use it is not known (no applications.json)."
+    version, apps = known
+    listed = ", ".join(f"`{a}`" for a in apps) if apps else "none"
+    return found + f"\n\n`keras.applications` modules that construct it (Keras {version}): {listed}."
+
+
+def keras_applications_using(class_name: str) -> tuple[str, list[str]] | None:
+    """``(keras version, modules)`` from ``applications.json`` (written by ``tools/make_guide_applications.py``)."""
+    try:
+        data = json.loads(GUIDE_APPLICATIONS.read_text(encoding="utf-8"))
+        return str(data["keras_version"]), [str(a) for a in data["layers"].get(class_name, [])]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 # ----- proof ---------------------------------------------------------------------------------------------------

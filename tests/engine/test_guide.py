@@ -14,7 +14,12 @@ from engine.numerics import conv, core, lstm, pooling
 ALL = explainable_layers()
 
 #: Layers whose prose is written in full; the rest print "Not written yet" (the test below keeps this honest).
-FULL_PROSE: set[str] = set()
+FULL_PROSE = {
+    "Dense", "Activation", "Embedding",
+    "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
+    "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
+    "BatchNormalization", "Dropout", "LSTM", "GRU",
+}
 
 
 def headings(markdown):
@@ -167,3 +172,10 @@ def test_dropout_proof_is_inference_identity_and_training_keeps_or_scales_units(
     np.testing.assert_allclose(out[kept], x[kept] / 0.75)
     assert 0.5 < kept.mean() < 0.95
     assert explain("Dropout", {"rate": 0.25}, proof=True).proof.passed is True
+
+
+def test_applications_lists_bundled_examples_and_keras_applications_from_the_data_files():
+    md = explain("Conv2D").markdown
+    section = md.split("## Applications")[1].split("## Key points")[0]
+    assert "`digits_cnn.lgraph`" in section and "`resnet`" in section
+    assert "`xception`" in explain("SeparableConv2D").markdown.split("## Applications")[1]
