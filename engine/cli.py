@@ -13,6 +13,7 @@ from pathlib import Path
 from engine.errors import FileFormatError, LayergraphError, UsageError, one_line, shown
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
 MAX_MESSAGE = 2000
 COMMANDS = ("validate", "summary", "layers", "explain", "train", "predict", "export", "import")
 
@@ -200,7 +201,14 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().print_help()
         return EXIT_INVALID
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe is met here, not at interpreter exit where it cannot be caught
+        return code
+    except BrokenPipeError:
+        # the reader (head, less) closed the pipe early: stop quietly, as other Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (FileFormatError, UsageError) as exc:
         error(str(exc))
         return EXIT_UNREADABLE

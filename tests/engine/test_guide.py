@@ -1,5 +1,9 @@
 """The layer guide (``layergraph explain``): sections, computed numbers, proofs, prose data."""
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,11 +54,9 @@ def test_layers_without_a_proof_are_only_those_listed():
     ("Conv2D", {"filters": 3, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"}, "5,7,2"),
     ("Conv1D", {"filters": 2, "kernel_size": 3, "padding": "causal", "dilation_rate": 2}, "8,3"),
     ("Conv2D", {"filters": 4, "kernel_size": 2, "groups": 2, "data_format": "channels_first"}, "4,5,5"),
-    ("Conv2DTranspose", {"filters": 2, "kernel_size": 4, "strides": 2, "padding": "same"}, "3,3,2"),
     ("Conv2DTranspose", {"filters": 2, "kernel_size": 3, "strides": 2}, "3,2,2"),
     ("DepthwiseConv2D", {"kernel_size": 3, "depth_multiplier": 2, "strides": 2, "padding": "same"}, "5,6,2"),
     ("SeparableConv2D", {"filters": 3, "kernel_size": 2, "dilation_rate": 2}, "5,5,2"),
-    ("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}, "5,6,2"),
     ("AveragePooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}, "5,6,2"),
     ("LSTM", {"units": 3, "return_sequences": True, "go_backwards": True}, "4,2"),
     ("GRU", {"units": 3, "reset_after": False}, "4,2"),
@@ -179,3 +181,58 @@ def test_applications_lists_bundled_examples_and_keras_applications_from_the_dat
     section = md.split("## Applications")[1].split("## Key points")[0]
     assert "`digits_cnn.lgraph`" in section and "`resnet`" in section
     assert "`xception`" in explain("SeparableConv2D").markdown.split("## Applications")[1]
+
+
+@pytest.mark.parametrize("name,config,shape", [
+    ("Dense", {"units": 3, "activation": "relu"}, "5"),
+    ("Embedding", {"input_dim": 10, "output_dim": 4}, "6"),
+    ("Conv2D", {"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same"}, "7,7,2"),
+    ("Conv2DTranspose", {"filters": 2, "kernel_size": 4, "strides": 2, "padding": "same"}, "3,3,2"),
+    ("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}, "5,6,2"),
+    ("GRU", {"units": 3}, "4,2"),
+    ("Add", {}, "3;3"),
+])
+def test_example_code_runs_under_keras_and_builds_the_stated_model(name, config, shape):
+    """The Example block is executed by Keras 3; its model has the parameter count and shape the guide states."""
+    keras = pytest.importorskip("keras")
+    md = explain(name, config, parse_shape(shape)).markdown
+    code = md.split("## Example")[1].split("```python")[1].split("```")[0]
+    stated = re.search(r"# ([\d,]+) parameters, output (\(.*\))", code)
+    namespace = {}
+    exec(compile(code.replace("model.summary()", "pass"), f"<{name} example>", "exec"), namespace)  # our own code
+    model = namespace["model"]
+    assert isinstance(model, keras.Model)
+    assert model.count_params() == int(stated.group(1).replace(",", ""))
+    assert str(tuple(model.output.shape)) == stated.group(2)
+
+
+@pytest.mark.parametrize("argv", [["layers"], ["explain", "Conv2D"]])
+def test_output_piped_into_a_reader_that_closes_early_ends_without_a_traceback(argv):
+    """``layergraph layers | head`` used to end with a BrokenPipeError traceback."""
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "designer.launcher", *argv], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err and err == ""
+
+
+@pytest.mark.parametrize("word,hint", [("explian", "did you mean 'explain'?"), ("sumary", "did you mean 'summary'?"),
+                                       ("frobnicate", "Commands: open, doctor, validate")])
+def test_a_mistyped_command_is_named_as_unknown_with_the_closest_command(capsys, word, hint):
+    from designer import launcher
+
+    assert launcher.main([word, "Dense"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"layergraph: unknown command '{word}'") and hint in err and "explain" in err
+
+
+def test_an_existing_file_named_like_a_command_is_still_opened_as_a_graph(tmp_path, monkeypatch):
+    from designer import launcher
+
+    (tmp_path / "explian").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert launcher.unknown_command("explian") is None
+    assert launcher.unknown_command("model.lgraph") is None  # a missing file keeps its 'no such file' message
