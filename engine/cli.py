@@ -67,22 +67,36 @@ def cmd_layers(args) -> int:
     return EXIT_OK
 
 
-def cmd_explain(args) -> int:
-    """The layer guide as Markdown; with ``--proof`` exit 1 when the engine disagrees with the reference."""
+def _explain_config(text: str | None) -> dict | None:
     import json
 
-    from engine.guide import explain, parse_shape
+    if text is None:
+        return None
+    try:
+        config = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--config is not valid JSON: {exc}.") from None
+    if not isinstance(config, dict):
+        raise UsageError("--config must be a JSON object, e.g. '{\"units\": 8}'.")
+    return config
 
-    config = None
-    if args.config is not None:
-        try:
-            config = json.loads(args.config)
-        except ValueError as exc:
-            raise UsageError(f"--config is not valid JSON: {exc}.") from None
-        if not isinstance(config, dict):
-            raise UsageError("--config must be a JSON object, e.g. '{\"units\": 8}'.")
+
+def cmd_explain(args) -> int:
+    """The layer guide as Markdown; with ``--proof`` exit 1 when the engine disagrees with the reference."""
+    from engine.guide import explain, parse_shape, write_reference
+
+    if args.all:
+        if args.layer or args.config or args.input_shape or not args.output:
+            raise UsageError("explain --all takes no LAYER, --config or --input-shape, and needs -o DIR.")
+        failed = write_reference(Path(args.output), proof=args.proof)
+        print(f"wrote the guide of every layer and index.md to {args.output}")
+        for name in failed:
+            error(f"{name}: the proof FAILED: the engine disagrees with the reference computation.")
+        return EXIT_INVALID if failed else EXIT_OK
+    if not args.layer:
+        raise UsageError("explain needs a LAYER (see 'layergraph layers') or --all -o DIR.")
     shapes = parse_shape(args.input_shape) if args.input_shape else None
-    guide = explain(args.layer, config, shapes, proof=args.proof)
+    guide = explain(args.layer, _explain_config(args.config), shapes, proof=args.proof)
     print(guide.markdown)
     if guide.proof is not None and guide.proof.passed is False:
         error(f"{args.layer}: the proof FAILED: the engine disagrees with the reference computation.")
@@ -146,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="check the system libraries Qt needs and the display; name what is missing")
     sub.add_parser("layers", help="list the layer catalog").set_defaults(func=cmd_layers)
     ex = sub.add_parser("explain", help="print the guide for a catalog layer (Markdown)")
-    ex.add_argument("layer", help="a class name from 'layergraph layers', e.g. Conv2D")
+    ex.add_argument("layer", nargs="?", help="a class name from 'layergraph layers', e.g. Conv2D")
+    ex.add_argument("--all", action="store_true", help="write every layer's guide and an index to -o DIR")
+    ex.add_argument("-o", "--output", default=None, help="directory for --all")
     ex.add_argument("--config", default=None, help="the layer's arguments as a JSON object")
     ex.add_argument("--input-shape", default=None, help="sample shape without the batch, e.g. 28,28,1 "
                                                         "(';' between the inputs of a merge layer)")

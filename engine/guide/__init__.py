@@ -270,6 +270,35 @@ def explain(class_name: str, config: dict | None = None, input_shapes: list[Shap
     return Guide(class_name, "\n".join(out), proof_result)
 
 
+def write_reference(directory: Path, proof: bool = False) -> list[str]:
+    """Every layer's guide as ``<Layer>.md`` plus ``index.md`` by family; returns the layers whose proof failed."""
+    from engine.errors import FileFormatError
+    from engine.layers import FAMILIES
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileFormatError(f"{directory}: cannot create the directory ({exc.strerror}).") from None
+    failed, index = [], ["# layergraph layer guide", ""]
+    names = explainable_layers()
+    for family in FAMILIES:
+        members = [n for n in names if LAYERS[n].family == family]
+        if members:
+            index += [f"## {family}", ""]
+        for name in members:
+            guide = explain(name, proof=proof)
+            (directory / f"{name}.md").write_text(guide.markdown, encoding="utf-8")
+            if guide.proof is not None and guide.proof.passed is False:
+                failed.append(name)
+            todo = missing_prose(name)
+            note = f" (prose not written yet: {len(todo)} of {len(PROSE_SECTIONS)} sections)" if todo else ""
+            index.append(f"- [{name}]({name}.md): {LAYERS[name].doc().strip().splitlines()[0]}{note}")
+        if members:
+            index.append("")
+    (directory / "index.md").write_text("\n".join(index), encoding="utf-8")
+    return failed
+
+
 def missing_prose(class_name: str) -> list[str]:
     prose = prose_for(class_name)
     return [s for s in PROSE_SECTIONS if not prose.get(s)]

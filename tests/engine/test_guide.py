@@ -236,3 +236,14 @@ def test_an_existing_file_named_like_a_command_is_still_opened_as_a_graph(tmp_pa
     monkeypatch.chdir(tmp_path)
     assert launcher.unknown_command("explian") is None
     assert launcher.unknown_command("model.lgraph") is None  # a missing file keeps its 'no such file' message
+
+
+def test_explain_all_writes_every_guide_and_an_index_by_family(tmp_path, capsys):
+    assert main(["explain", "--all", "-o", str(tmp_path / "ref")]) == 0
+    files = {p.name for p in (tmp_path / "ref").iterdir()}
+    assert files == {f"{n}.md" for n in ALL} | {"index.md"}
+    index = (tmp_path / "ref" / "index.md").read_text()
+    assert index.index("## core") < index.index("[Dense](Dense.md)") < index.index("## convolutional")
+    assert "[Reshape](Reshape.md)" in index and "prose not written yet" in index.split("[Reshape]")[1].split("\n")[0]
+    assert main(["explain", "--all"]) == 2
+    assert main(["explain"]) == 2
