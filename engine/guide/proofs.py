@@ -321,6 +321,60 @@ def ref_rescaling(x, w, cfg):
     return x * np.asarray(cfg["scale"]) + np.asarray(cfg["offset"])
 
 
+def ref_reshape(x, w, cfg):
+    """y[b] = x[b] read in row-major order into target_shape (one -1 is inferred)"""
+    return x.reshape(x.shape[0], *cfg["target_shape"])
+
+
+def ref_permute(x, w, cfg):
+    """y[b, i_dims[0], i_dims[1], ...] = x[b, i_1, i_2, ...]: axis k of y is axis dims[k] of x"""
+    return np.transpose(x, (0, *cfg["dims"]))
+
+
+def ref_repeat_vector(x, w, cfg):
+    """y[b, t, :] = x[b, :] for every t < n"""
+    return np.stack([x] * cfg["n"], axis=1)
+
+
+def ref_concatenate(*xs, w, cfg):
+    """the inputs side by side along axis: y = [x1 | x2 | ...]"""
+    return np.concatenate(xs, axis=cfg["axis"])
+
+
+def ref_relu(x, w, cfg):
+    """Keras's rule: y = clip(x if x > threshold else 0, 0, max_value) + negative_slope * min(x - threshold, 0)"""
+    y = np.where(x > cfg["threshold"], x, 0.0)
+    if cfg["max_value"] is not None:
+        y = np.clip(y, 0.0, cfg["max_value"])
+    return y + cfg["negative_slope"] * np.minimum(x - cfg["threshold"], 0.0)
+
+
+def ref_elu(x, w, cfg):
+    """y = x if x > 0 else alpha * (exp(x) - 1)"""
+    return np.where(x > 0, x, cfg["alpha"] * (np.exp(np.minimum(x, 0)) - 1))
+
+
+def ref_softmax(x, w, cfg):
+    """y = exp(x) / sum of exp(x) over the axes (shifted by the max for stability)"""
+    axes = tuple(cfg["axis"])
+    e = np.exp(x - x.max(axis=axes, keepdims=True))
+    return e / e.sum(axis=axes, keepdims=True)
+
+
+def ref_prelu(x, w, cfg):
+    """y = x if x >= 0 else alpha * x, with a learned alpha per position (shared along shared_axes)"""
+    return np.where(x >= 0, x, w["alpha"] * x)
+
+
+def ref_upsampling(x, w, cfg):
+    """nearest: every position repeated size times along each spatial axis"""
+    size = cfg["size"] if isinstance(cfg["size"], tuple) else (cfg["size"],)
+    first = 2 if cfg.get("data_format") == "channels_first" else 1
+    for axis, times in enumerate(size):
+        x = np.repeat(x, times, axis=first + axis)
+    return x
+
+
 _CONV = ("Conv1D", "Conv2D", "Conv3D")
 _TRANSPOSE = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 _MERGE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
@@ -336,7 +390,12 @@ def reference(layer):
              "GRU": ref_gru, "BatchNormalization": ref_batch_norm, "Flatten": ref_flatten,
              "LeakyReLU": ref_leaky_relu, "Rescaling": ref_rescaling,
              "Dropout": ref_identity, "SpatialDropout1D": ref_identity, "SpatialDropout2D": ref_identity,
-             "SpatialDropout3D": ref_identity, "GaussianNoise": ref_identity, "GaussianDropout": ref_identity}
+             "SpatialDropout3D": ref_identity, "GaussianNoise": ref_identity, "GaussianDropout": ref_identity,
+             "Reshape": ref_reshape, "Permute": ref_permute, "RepeatVector": ref_repeat_vector,
+             "Concatenate": ref_concatenate, "ReLU": ref_relu, "ELU": ref_elu, "Softmax": ref_softmax,
+             "PReLU": ref_prelu, "UpSampling1D": ref_upsampling, "UpSampling3D": ref_upsampling}
+    if name == "UpSampling2D":
+        return (ref_upsampling, cfg) if cfg["interpolation"] == "nearest" else None
     if name == "Activation":
         return (ref_activation, cfg) if activation in REF_ACTIVATIONS else None
     if name in ("LSTM", "GRU", "SimpleRNN"):
