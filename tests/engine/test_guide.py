@@ -23,6 +23,7 @@ FULL_PROSE = {
     "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
     "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
     "BatchNormalization", "Dropout", "LSTM", "GRU",
+    "Flatten", "LayerNormalization", "SimpleRNN", "Add", "Concatenate",
 }
 
 
