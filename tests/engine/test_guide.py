@@ -24,6 +24,7 @@ FULL_PROSE = {
     "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
     "BatchNormalization", "Dropout", "LSTM", "GRU",
     "Flatten", "LayerNormalization", "SimpleRNN", "Add", "Concatenate",
+    "Reshape", "ReLU", "Softmax", "GlobalAveragePooling1D",
 }
 
 
