@@ -3,9 +3,24 @@
 ``system_check`` has found the system libraries Qt needs (Qt itself would abort with a core dump)."""
 from __future__ import annotations
 
+import difflib
+import re
 import sys
+from pathlib import Path
 
 from engine.cli import COMMANDS
+
+ALL_COMMANDS = ("open", "doctor") + COMMANDS
+_COMMAND_LIKE = re.compile(r"[a-z][a-z-]*")
+
+
+def unknown_command(word: str) -> str | None:
+    """The message for a first argument that is no file and looks like a mistyped command, else None."""
+    if Path(word).exists() or not _COMMAND_LIKE.fullmatch(word):
+        return None
+    close = difflib.get_close_matches(word, ALL_COMMANDS, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else "."
+    return f"layergraph: unknown command '{word}'{hint} Commands: {', '.join(ALL_COMMANDS)}."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         from engine.cli import main as cli_main
 
         return cli_main(argv)
+    problem = unknown_command(argv[0]) if argv and argv[0] not in ("open", "doctor") else None
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     from designer.system_check import doctor, missing_libraries, read_requirements, startup_problem
 
     if argv and argv[0] == "doctor":

@@ -20,6 +20,7 @@ from designer.canvas.scene import GraphScene
 from designer.canvas.view import GraphView
 from designer.document import GraphDocument
 from designer.file_actions import FileActions
+from designer.panels.guide_view import attach_guide
 from designer.run.run_panel import attach_run_panel
 from designer.panels.code_view import CodeView
 from designer.panels.inspector import Inspector
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self.scene.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
 
         self.run_panel = attach_run_panel(self)
+        self.guide = attach_guide(self)
         for dock in (self.run_dock, self.curves_dock, self.layer_dock, self.data_dock):
             self.view_menu.addAction(dock.toggleViewAction())
         dock_layout.arrange_idle(self)

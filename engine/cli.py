@@ -13,8 +13,9 @@ from pathlib import Path
 from engine.errors import FileFormatError, LayergraphError, UsageError, one_line, shown
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
 MAX_MESSAGE = 2000
-COMMANDS = ("validate", "summary", "layers", "train", "predict", "export", "import")
+COMMANDS = ("validate", "summary", "layers", "explain", "train", "predict", "export", "import")
 
 
 def error(msg: str) -> None:
@@ -63,6 +64,43 @@ def cmd_layers(args) -> int:
         print(f"{fam}:")
         for cls in members:
             print(f"  {cls.class_name:<24} {plain_text(cls.doc())}")
+    return EXIT_OK
+
+
+def _explain_config(text: str | None) -> dict | None:
+    import json
+
+    if text is None:
+        return None
+    try:
+        config = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--config is not valid JSON: {exc}.") from None
+    if not isinstance(config, dict):
+        raise UsageError("--config must be a JSON object, e.g. '{\"units\": 8}'.")
+    return config
+
+
+def cmd_explain(args) -> int:
+    """The layer guide as Markdown; with ``--proof`` exit 1 when the engine disagrees with the reference."""
+    from engine.guide import explain, parse_shape, write_reference
+
+    if args.all:
+        if args.layer or args.config or args.input_shape or not args.output:
+            raise UsageError("explain --all takes no LAYER, --config or --input-shape, and needs -o DIR.")
+        failed = write_reference(Path(args.output), proof=args.proof)
+        print(f"wrote the guide of every layer and index.md to {args.output}")
+        for name in failed:
+            error(f"{name}: the proof FAILED: the engine disagrees with the reference computation.")
+        return EXIT_INVALID if failed else EXIT_OK
+    if not args.layer:
+        raise UsageError("explain needs a LAYER (see 'layergraph layers') or --all -o DIR.")
+    shapes = parse_shape(args.input_shape) if args.input_shape else None
+    guide = explain(args.layer, _explain_config(args.config), shapes, proof=args.proof)
+    print(guide.markdown)
+    if guide.proof is not None and guide.proof.passed is False:
+        error(f"{args.layer}: the proof FAILED: the engine disagrees with the reference computation.")
+        return EXIT_INVALID
     return EXIT_OK
 
 
@@ -121,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("open", help="open the designer on GRAPH or an example (the default without a command)")
     sub.add_parser("doctor", help="check the system libraries Qt needs and the display; name what is missing")
     sub.add_parser("layers", help="list the layer catalog").set_defaults(func=cmd_layers)
+    ex = sub.add_parser("explain", help="print the guide for a catalog layer (Markdown)")
+    ex.add_argument("layer", nargs="?", help="a class name from 'layergraph layers', e.g. Conv2D")
+    ex.add_argument("--all", action="store_true", help="write every layer's guide and an index to -o DIR")
+    ex.add_argument("-o", "--output", default=None, help="directory for --all")
+    ex.add_argument("--config", default=None, help="the layer's arguments as a JSON object")
+    ex.add_argument("--input-shape", default=None, help="sample shape without the batch, e.g. 28,28,1 "
+                                                        "(';' between the inputs of a merge layer)")
+    ex.add_argument("--proof", action="store_true", help="run the proof: engine vs an independent NumPy reference")
+    ex.set_defaults(func=cmd_explain)
     for name, fn, doc in (("validate", cmd_validate, "print the graph's problems, one per line"),
                           ("summary", cmd_summary, "print a Keras-style summary table")):
         sp = sub.add_parser(name, help=doc)
@@ -170,7 +217,14 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().print_help()
         return EXIT_INVALID
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe is met here, not at interpreter exit where it cannot be caught
+        return code
+    except BrokenPipeError:
+        # the reader (head, less) closed the pipe early: stop quietly, as other Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (FileFormatError, UsageError) as exc:
         error(str(exc))
         return EXIT_UNREADABLE

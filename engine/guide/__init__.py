@@ -1,0 +1,308 @@
+"""The layer guide: what a catalog layer computes, as Markdown, from its own declaration.
+
+Prose (What, Why, ...) is data under ``resources/guide/``; every other section is computed from the layer's
+declaration (fields, shape rule, weight specs, numerics), so the guide cannot drift from the engine.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import LayergraphError, UsageError
+from engine.guide.picture import picture
+from engine.guide.proofs import reference
+from engine.guide.prose import PROSE_SECTIONS, prose_for
+from engine.layers import LAYERS, REQUIRED, Layer, layer_class, starter_config
+from engine.shapes import Shape, fmt_shape
+
+SECTIONS = ("What", "Where it is used", "Why", "When to use it", "How", "Picture", "Arguments",
+            "Shapes and parameters", "Pros", "Cons and pitfalls", "Example", "Proof", "Applications",
+            "Key points", "Summary")
+TOLERANCE = 1e-5
+GUIDE_APPLICATIONS = Path(__file__).resolve().parents[2] / "resources" / "guide" / "applications.json"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "examples"
+#: Sample shapes (batch excluded) tried in order when no input shape is given; the first the layer accepts wins.
+CANDIDATE_SHAPES = ((4,), (6, 3), (6, 6, 2), (4, 4, 4, 2))
+#: Layers whose first accepted candidate would be a poor illustration.
+PREFERRED_SHAPES = {"Flatten": (3, 3, 2), "Embedding": (5,), "CategoryEncoding": (3,), "RepeatVector": (3,),
+                    "CenterCrop": (4, 4, 2), "Resizing": (3, 3, 2)}
+#: Small values for required arguments the palette's starter config leaves out (proof loops stay quick).
+GUIDE_STARTER = {"filters": 4, "units": 3, "output_dim": 4, "input_dim": 10, "scale": 0.5, "height": 2, "width": 2,
+                 "bin_boundaries": (0.0, 0.5), "num_tokens": 4}
+
+
+@dataclass
+class Proof:
+    text: str
+    passed: bool | None  # None: no independent reference covers this layer yet
+
+
+@dataclass
+class Guide:
+    class_name: str
+    markdown: str
+    proof: Proof | None
+
+
+def parse_shape(text: str) -> list[Shape]:
+    """``"6,6,2"`` or ``"(6, 6, 2)"`` (batch excluded); ``;`` separates the inputs of a merge layer."""
+    shapes = []
+    for part in text.split(";"):
+        dims = [d.strip() for d in part.strip().strip("()[]").split(",") if d.strip()]
+        try:
+            sample = tuple(int(d) for d in dims)
+        except ValueError:
+            raise UsageError(f"--input-shape must be integers separated by commas, e.g. 6,6,2; got {text!r}.") from None
+        if not sample or min(sample) < 1 or max(sample) > 4096:
+            raise UsageError(f"--input-shape dimensions must be between 1 and 4096, got {text!r}.")
+        shapes.append((None, *sample))
+    return shapes
+
+
+def make_layer(class_name: str, config: dict | None) -> Layer:
+    if class_name not in LAYERS:
+        raise UsageError(f"unknown layer {class_name!r}; 'layergraph layers' lists the catalog.")
+    cls = layer_class(class_name)
+    if cls.max_inputs == 0:
+        raise UsageError(f"{class_name} has no computation to explain; it only declares a graph input.")
+    starter = {**starter_config(class_name),
+               **{f.name: GUIDE_STARTER[f.name] for f in cls.all_fields() if f.required and f.name in GUIDE_STARTER}}
+    return cls({**starter, **(config or {})})
+
+
+def default_input_shapes(layer: Layer) -> list[Shape]:
+    """The first small sample shape the layer accepts (as many inputs as it needs)."""
+    n = max(layer.min_inputs, 1)
+    preferred = PREFERRED_SHAPES.get(layer.class_name)
+    for sample in ((preferred,) if preferred else ()) + CANDIDATE_SHAPES:
+        shapes = [(None, *sample)] * n
+        try:
+            layer.output_shape(shapes)
+            return shapes
+        except LayergraphError:
+            continue
+    raise UsageError(f"{layer.class_name}: give --input-shape (no default shape fits this config).")
+
+
+# ----- computed sections ---------------------------------------------------------------------------------------
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _value(v) -> str:
+    if v is REQUIRED:
+        return "required"
+    return "None" if v is None else repr(tuple(v) if isinstance(v, list) else v)
+
+
+def arguments_table(layer: Layer) -> str:
+    rows = ["| argument | kind | default | allowed | this guide | doc |", "|---|---|---|---|---|---|"]
+    for f in layer.all_fields():
+        allowed = ", ".join(repr(c) for c in f.choices) if f.choices else ""
+        if f.min is not None or f.max is not None:
+            allowed = f"{'' if f.min is None else f'>= {f.min:g}'} {'' if f.max is None else f'<= {f.max:g}'}".strip()
+        value = layer.config.get(f.name)
+        given = _value(value)
+        if f.default is REQUIRED or value != f.default:
+            given = f"**{given}**"
+        rows.append(f"| `{f.name}` | {f.kind} | {_cell(_value(f.default))} | {_cell(allowed)} | {_cell(given)} "
+                    f"| {_cell(f.doc)} |")
+    return "\n".join(rows) + "\n\nArguments in **bold** differ from the default (or are required)."
+
+
+def shapes_section(layer: Layer, shapes: list[Shape]) -> str:
+    out = layer.output_shape(shapes)
+    specs = layer.weight_specs(shapes)
+    lines = [f"- input: {', '.join(fmt_shape(s) for s in shapes)}", f"- output: {fmt_shape(out)}", ""]
+    if not specs:
+        lines.append("No weights: 0 parameters.")
+        return "\n".join(lines)
+    lines += ["| weight | shape | count | trainable | initializer |", "|---|---|---|---|---|"]
+    for s in specs:
+        lines.append(f"| `{s.name}` | {fmt_shape(s.shape)} | {' × '.join(map(str, s.shape))} = {s.size:,} "
+                     f"| {'yes' if s.trainable else 'no'} | {s.initializer} |")
+    formula = " + ".join(f"{s.name} {s.size:,}" for s in specs)
+    trainable = sum(s.size for s in specs if s.trainable)
+    lines += ["", f"Parameters: {formula} = **{layer.param_count(shapes):,}** ({trainable:,} trainable)."]
+    return "\n".join(lines)
+
+
+def keras_call(layer: Layer) -> str:
+    from engine.export.keras_code import layer_arguments
+
+    return f"layers.{layer.class_name}({', '.join(layer_arguments(layer))})"
+
+
+def how_section(layer: Layer) -> str:
+    num = layer.numerics() if type(layer).numerics is not Layer.numerics else None
+    parts = ["In Keras 3:", "", "```python", "from keras import layers", "", f"layer = {keras_call(layer)}",
+             "```", ""]
+    if num is None:
+        parts.append("The engine computes this layer in its own `forward` method.")
+        return "\n".join(parts)
+    fn = num.forward
+    args = ", ".join(f"{k}={getattr(v, 'forward', v)!r}" if not hasattr(v, "forward") else
+                     f"{k}={getattr(v.forward, '__name__', v.forward)}" for k, v in num.args.items())
+    parts += [f"layergraph computes it with `{fn.__module__}.{fn.__name__}` (weights passed in the order "
+              f"{', '.join(num.weights) or 'none'}{'; ' + args if args else ''}). Its source, read from the engine:",
+              "", "```python", inspect.getsource(fn).rstrip(), "```"]
+    return "\n".join(parts)
+
+
+def example_section(layer: Layer, shapes: list[Shape]) -> str:
+    inputs = [f"keras.Input(shape={tuple(s[1:])!r}" + (", dtype='int32')" if layer.integer_inputs else ")")
+              for s in shapes]
+    lines = ["```python", "import keras", "from keras import layers", ""]
+    for i, src in enumerate(inputs):
+        lines.append(f"x{i} = {src}")
+    arg = f"[{', '.join(f'x{i}' for i in range(len(inputs)))}]" if len(inputs) > 1 else "x0"
+    stated = f"{layer.param_count(shapes):,} parameters, output {fmt_shape(layer.output_shape(shapes))}"
+    lines += [f"y = {keras_call(layer)}({arg})", f"model = keras.Model({arg}, y)", f"model.summary()  # {stated}",
+              "```"]
+    return "\n".join(lines)
+
+
+def applications_section(class_name: str) -> str:
+    users = []
+    for path in sorted(EXAMPLES_DIR.glob("*.lgraph")):
+        try:
+            nodes = json.loads(path.read_text(encoding="utf-8")).get("nodes", [])
+        except (OSError, ValueError):
+            continue
+        if any(isinstance(n, dict) and n.get("class_name") == class_name for n in nodes):
+            users.append(f"`{path.name}`")
+    found = ("Bundled examples that use it: " + ", ".join(users) + ".") if users else \
+        "No bundled example uses it yet."
+    known = keras_applications_using(class_name)
+    if known is None:
+        return found + "\n\nWhich `keras.applications` architectures use it is not known (no applications.json)."
+    version, apps = known
+    listed = ", ".join(f"`{a}`" for a in apps) if apps else "none"
+    return found + f"\n\n`keras.applications` modules that construct it (Keras {version}): {listed}."
+
+
+def keras_applications_using(class_name: str) -> tuple[str, list[str]] | None:
+    """``(keras version, modules)`` from ``applications.json`` (written by ``tools/make_guide_applications.py``)."""
+    try:
+        data = json.loads(GUIDE_APPLICATIONS.read_text(encoding="utf-8"))
+        return str(data["keras_version"]), [str(a) for a in data["layers"].get(class_name, [])]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+# ----- proof ---------------------------------------------------------------------------------------------------
+def proof_weights(layer: Layer, shapes: list[Shape], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Small seeded float64 weights; variances kept positive."""
+    weights = {}
+    for s in layer.weight_specs(shapes):
+        w = rng.uniform(-0.5, 0.5, s.shape)
+        weights[s.name] = np.abs(w) + 0.5 if "variance" in s.name else w
+    return weights
+
+
+def proof_inputs(layer: Layer, shapes: list[Shape], rng: np.random.Generator) -> list[np.ndarray]:
+    batch = 2
+    if layer.integer_inputs:
+        high = layer.config.get("input_dim", layer.config.get("num_tokens", 4))
+        return [rng.integers(0, high, (batch, *s[1:])) for s in shapes]
+    return [rng.uniform(-1.0, 1.0, (batch, *s[1:])) for s in shapes]
+
+
+def _array(a: np.ndarray) -> str:
+    return np.array2string(np.asarray(a).ravel()[:8], precision=6, suppress_small=True) + \
+        (" …" if np.asarray(a).size > 8 else "")
+
+
+def run_proof(layer: Layer, shapes: list[Shape], seed: int = 0) -> Proof:
+    ref = reference(layer)
+    if ref is None:
+        return Proof(f"No independent reference for {layer.class_name} with this config is written yet, so there "
+                     "is no proof here; the engine's output is checked against Keras in the test suite.", None)
+    fn, cfg = ref
+    rng = np.random.default_rng(seed)
+    weights = proof_weights(layer, shapes, rng)
+    xs = proof_inputs(layer, shapes, rng)
+    engine_out, _ = layer.forward(xs, weights, training=False)
+    expected = fn(xs[0], weights, cfg) if len(xs) == 1 else fn(*xs, w=weights, cfg=cfg)
+    engine_out = np.asarray(engine_out, dtype=np.float64)
+    same_shape = engine_out.shape == np.shape(expected)
+    diff = float(np.max(np.abs(engine_out - expected))) if same_shape else float("inf")
+    passed = bool(same_shape and diff <= TOLERANCE)
+    source = inspect.getsource(getattr(fn, "source_of", fn)).rstrip()
+    lines = [f"Seeded weights (numpy `default_rng({seed})`, uniform in [-0.5, 0.5]) and a batch of 2 inputs of shape "
+             f"{fmt_shape((2, *shapes[0][1:]))}; the engine's forward pass is compared with this plain-NumPy "
+             "reference, written for the guide without any engine code:", "", "```python", source, "```", "",
+             f"- weights: {', '.join(f'{k} {fmt_shape(v.shape)}' for k, v in weights.items()) or 'none'}",
+             f"- engine output {fmt_shape(engine_out.shape)}: {_array(engine_out)}",
+             f"- reference output {fmt_shape(np.shape(expected))}: {_array(expected)}",
+             f"- max |engine − reference| = {diff:.3g} (tolerance {TOLERANCE:g})", "",
+             f"**{'PASS' if passed else 'FAIL'}**"]
+    return Proof("\n".join(lines), passed)
+
+
+# ----- the whole guide -----------------------------------------------------------------------------------------
+def explain(class_name: str, config: dict | None = None, input_shapes: list[Shape] | None = None,
+            proof: bool = False) -> Guide:
+    """The guide for one catalog layer; ``proof`` runs the Proof section (else it says how to run it)."""
+    layer = make_layer(class_name, config)
+    shapes = input_shapes or default_input_shapes(layer)
+    if len(shapes) < layer.min_inputs:
+        shapes = shapes * layer.min_inputs
+    layer.output_shape(shapes)  # a shape the layer refuses is reported before anything is written
+    prose = prose_for(class_name)
+    proof_result = run_proof(layer, shapes) if proof else None
+    computed = {
+        "How": how_section(layer), "Picture": picture(layer, shapes), "Arguments": arguments_table(layer),
+        "Shapes and parameters": shapes_section(layer, shapes), "Example": example_section(layer, shapes),
+        "Proof": proof_result.text if proof_result else "Run `layergraph explain "
+                 f"{class_name} --proof` to check the engine against an independent NumPy computation.",
+        "Applications": applications_section(class_name),
+    }
+    out = [f"# {class_name}", "", f"_{layer.doc().strip()}_", ""]
+    for section in SECTIONS:
+        body = computed.get(section) or prose.get(section) or \
+            f"_Not written yet: the {section!r} prose for {class_name} has not been written._"
+        out += [f"## {section}", "", body, ""]
+    return Guide(class_name, "\n".join(out), proof_result)
+
+
+def write_reference(directory: Path, proof: bool = False) -> list[str]:
+    """Every layer's guide as ``<Layer>.md`` plus ``index.md`` by family; returns the layers whose proof failed."""
+    from engine.errors import FileFormatError
+    from engine.layers import FAMILIES
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileFormatError(f"{directory}: cannot create the directory ({exc.strerror}).") from None
+    failed, index = [], ["# layergraph layer guide", ""]
+    names = explainable_layers()
+    for family in FAMILIES:
+        members = [n for n in names if LAYERS[n].family == family]
+        if members:
+            index += [f"## {family}", ""]
+        for name in members:
+            guide = explain(name, proof=proof)
+            (directory / f"{name}.md").write_text(guide.markdown, encoding="utf-8")
+            if guide.proof is not None and guide.proof.passed is False:
+                failed.append(name)
+            todo = missing_prose(name)
+            note = f" (prose not written yet: {len(todo)} of {len(PROSE_SECTIONS)} sections)" if todo else ""
+            index.append(f"- [{name}]({name}.md): {LAYERS[name].doc().strip().splitlines()[0]}{note}")
+        if members:
+            index.append("")
+    (directory / "index.md").write_text("\n".join(index), encoding="utf-8")
+    return failed
+
+
+def missing_prose(class_name: str) -> list[str]:
+    prose = prose_for(class_name)
+    return [s for s in PROSE_SECTIONS if not prose.get(s)]
+
+
+def explainable_layers() -> list[str]:
+    return [name for name, cls in LAYERS.items() if cls.max_inputs != 0]
