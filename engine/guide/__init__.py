@@ -26,7 +26,7 @@ TOLERANCE = 1e-5
 GUIDE_APPLICATIONS = Path(__file__).resolve().parents[2] / "resources" / "guide" / "applications.json"
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "examples"
 #: Sample shapes (batch excluded) tried in order when no input shape is given; the first the layer accepts wins.
-CANDIDATE_SHAPES = ((4,), (6, 3), (6, 6, 2), (4, 4, 4, 2))
+CANDIDATE_SHAPES = ((4,), (6, 3), (6, 6, 2), (4, 4, 4, 2), (3, 32))  # last: GroupNormalization's 32 groups
 #: Layers whose first accepted candidate would be a poor illustration.
 PREFERRED_SHAPES = {"Flatten": (3, 3, 2), "Embedding": (5,), "CategoryEncoding": (3,), "RepeatVector": (3,),
                     "CenterCrop": (4, 4, 2), "Resizing": (3, 3, 2)}
