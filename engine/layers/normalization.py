@@ -284,7 +284,7 @@ class UnitNormalization(Layer):
 
 @register_layer
 class RMSNormalization(Layer):
-    """Root-mean-square normalization: ``x / sqrt(mean(x**2) + epsilon) * scale`` over ``axis``.
+    """Root-mean-square normalization: ``x / sqrt(mean(x²) + epsilon) * scale`` over ``axis``.
 
     Unlike LayerNormalization it does not subtract the mean and has no offset (as in many Transformers).
 
