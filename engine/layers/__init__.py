@@ -20,6 +20,7 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     merging,
     activation_layers,
     preprocessing,
+    group,
 )
 
 FAMILIES = ("core", "convolutional", "pooling", "recurrent", "normalization", "regularization",
@@ -39,6 +40,10 @@ STARTER_VALUES: dict[str, object] = {
     "units": 32, "filters": 32, "kernel_size": 3, "rate": 0.25, "n": 4, "target_shape": (-1,), "dims": (2, 1),
     "input_dim": 1000, "output_dim": 64, "stddev": 0.1, "activation": "relu", "output_size": 4,
     "layer": {"class_name": "LSTM", "config": {"units": 32}},
+    "graph": {"nodes": [{"id": "n1", "name": "block_input", "class_name": "Input", "config": {"shape": [32]}},
+                        {"id": "n2", "name": "block_dense", "class_name": "Dense",
+                         "config": {"units": 32, "activation": "relu"}}],
+              "edges": [{"source": "n1", "target": "n2", "index": 0}]},
 }
 
 

@@ -1,0 +1,194 @@
+"""Group nodes (engine/layers/group.py): a subgraph used as one layer.
+
+Oracles: the same layers without the group (the flat graph, whose layers are each checked against Keras
+and finite differences), Keras's own nested model, and finite differences through the group.
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from engine.errors import ConfigError
+from engine.executor import ParamStore, compile_graph
+from engine.fileformat import load_document, save_document
+from engine.graph import LayerGraph
+from engine.summary import summarize
+from engine.validation import infer_shapes
+from tests.oracle import keras, numeric_grad
+
+INNER = [("Dense", {"units": 5, "activation": "tanh"}), ("BatchNormalization", {}), ("Dense", {"units": 2})]
+
+
+def inner_graph(layers=INNER, width=3) -> dict:
+    g = LayerGraph()
+    prev = g.add_node("Input", {"shape": [width]}, name="block_in")
+    for cname, cfg in layers:
+        nid = g.add_node(cname, cfg)
+        g.connect(prev, nid)
+        prev = nid
+    return g.to_dict()
+
+
+def grouped_and_flat() -> tuple[LayerGraph, LayerGraph, str]:
+    """Input(4) -> Dense(3) -> [group of INNER] -> Dense(1), and the same layers without the group."""
+    grouped, flat = LayerGraph(), LayerGraph()
+    for g in (grouped, flat):
+        i = g.add_node("Input", {"shape": [4]}, node_id="i")
+        d = g.add_node("Dense", {"units": 3}, node_id="d")
+        g.connect(i, d)
+    grp = grouped.add_node("Group", {"graph": inner_graph()}, node_id="g")
+    grouped.connect("d", grp)
+    prev = "d"
+    for k, (cname, cfg) in enumerate(INNER):
+        flat.add_node(cname, cfg, node_id=f"f{k}")
+        flat.connect(prev, f"f{k}")
+        prev = f"f{k}"
+    for g, src in ((grouped, grp), (flat, prev)):
+        g.add_node("Dense", {"units": 1}, node_id="o")
+        g.connect(src, "o")
+    return grouped, flat, grp
+
+
+def flat_weights(params: ParamStore, group_layer) -> dict:
+    """The grouped graph's weights renamed to the flat graph's node ids."""
+    inner_ids = [n for n in group_layer.inner.topological_order() if n not in group_layer.input_ids]
+    out = {k: v for k, v in params.values.items() if k != "g"}
+    for k, nid in enumerate(inner_ids):
+        ws = {w.split("/", 1)[1]: a for w, a in params.values["g"].items() if w.startswith(nid + "/")}
+        if ws:
+            out[f"f{k}"] = ws
+    return out
+
+
+def randomized(params: ParamStore, seed=1) -> None:
+    rng = np.random.default_rng(seed)
+    for ws in params.values.values():
+        for k, a in ws.items():
+            a[...] = rng.uniform(0.5, 1.5, a.shape) if "variance" in k else rng.normal(0, 0.5, a.shape)
+
+
+def test_group_shapes_params_and_summary_equal_the_flat_graph():
+    grouped, flat, grp = grouped_and_flat()
+    rg, rf = infer_shapes(grouped), infer_shapes(flat)
+    assert rg.ok, rg.problems
+    assert rg.node_shapes[grp] == (None, 2)
+    assert summarize(grouped).total == summarize(flat).total == 4 * 3 + 3 + 3 * 5 + 5 + 4 * 5 + 5 * 2 + 2 + 3
+    assert summarize(grouped).trainable == summarize(flat).trainable
+
+
+def test_group_forward_backward_and_state_updates_equal_the_flat_graph():
+    grouped, flat, grp = grouped_and_flat()
+    ex_g, pg = compile_graph(grouped, seed=0, dtype=np.float64)
+    randomized(pg)
+    ex_f, pf = compile_graph(flat, seed=0, dtype=np.float64)
+    pf.load(flat_weights(pg, ex_g.plan.layers[grp]))
+    x = np.random.default_rng(2).normal(size=(6, 4))
+    for training in (False, True):
+        fg = ex_g.forward(pg, ex_g.plan.prepare_inputs(x, np.float64), training=training)
+        ff = ex_f.forward(pf, ex_f.plan.prepare_inputs(x, np.float64), training=training)
+        np.testing.assert_allclose(fg.outputs["o"], ff.outputs["o"], rtol=1e-12)
+    g_out = np.random.default_rng(3).normal(size=(6, 1))
+    wg, ig = ex_g.backward(pg, fg, {"o": g_out})
+    wf, if_ = ex_f.backward(pf, ff, {"o": g_out})
+    np.testing.assert_allclose(ig["i"], if_["i"], rtol=1e-10)
+    renamed = flat_weights(type("P", (), {"values": wg})(), ex_g.plan.layers[grp])
+    assert renamed.keys() == wf.keys()
+    for nid in wf:
+        for k in wf[nid]:
+            np.testing.assert_allclose(renamed[nid][k], wf[nid][k], rtol=1e-10, atol=1e-12)
+    ex_g.apply_state_updates(pg, fg)
+    ex_f.apply_state_updates(pf, ff)
+    moved = [k for k in pg.values[grp] if k.endswith("/moving_mean")]
+    assert len(moved) == 1
+    np.testing.assert_allclose(pg.values[grp][moved[0]], pf.values["f1"]["moving_mean"], rtol=1e-12)
+    assert not np.allclose(pf.values["f1"]["moving_mean"], 0)  # the update happened
+
+
+def test_group_weight_gradient_matches_finite_differences():
+    grouped, _, grp = grouped_and_flat()
+    ex, params = compile_graph(grouped, seed=0, dtype=np.float64)
+    randomized(params)
+    x = ex.plan.prepare_inputs(np.random.default_rng(4).normal(size=(5, 4)), np.float64)
+
+    def loss() -> float:
+        return float((ex.forward(params, x).outputs["o"] ** 2).sum() / 2)
+
+    fwd = ex.forward(params, x)
+    wgrads, _ = ex.backward(params, fwd, {"o": fwd.outputs["o"]})
+    for name, arr in params.values[grp].items():
+        if "moving" in name:
+            continue
+        idx = tuple(np.unravel_index(3 % arr.size, arr.shape))
+        assert wgrads[grp][name][idx] == pytest.approx(numeric_grad(loss, arr, idx), rel=1e-5,
+                                                       abs=1e-8), name
+
+
+def test_group_predictions_and_param_count_equal_keras_nested_model():
+    k = keras()
+    grouped, _, grp = grouped_and_flat()
+    ex, params = compile_graph(grouped, seed=0)
+    randomized(params)
+    block = k.Sequential([k.Input((3,)), k.layers.Dense(5, activation="tanh"), k.layers.BatchNormalization(),
+                          k.layers.Dense(2)])
+    inp = k.Input((4,))
+    out = k.layers.Dense(1)(block(k.layers.Dense(3)(inp)))
+    model = k.Model(inp, out)
+    assert model.count_params() == summarize(grouped).total
+    inner = ex.plan.layers[grp]
+    plan = inner._compiled
+    block.set_weights([params.values[grp][f"{nid}/{s.name}"] for nid in plan.order for s in plan.weight_specs(nid)])
+    model.layers[1].set_weights([params.values["d"]["kernel"], params.values["d"]["bias"]])
+    model.layers[3].set_weights([params.values["o"]["kernel"], params.values["o"]["bias"]])
+    x = np.random.default_rng(5).normal(size=(7, 4)).astype(np.float32)
+    np.testing.assert_allclose(ex.predict(params, x), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_group_saves_and_loads_with_weights_as_deeper_npz_paths(tmp_path):
+    grouped, _, grp = grouped_and_flat()
+    ex, params = compile_graph(grouped, seed=0)
+    randomized(params)
+    path = tmp_path / "m.lgraph"
+    save_document(path, grouped, params.snapshot())
+    members = zipfile.ZipFile(tmp_path / "m.npz").namelist()
+    assert any(m.startswith(f"{grp}/") and m.count("/") == 2 for m in members), members
+    body = json.loads(path.read_text())
+    assert body["version"] == 2
+    inner_dense = body["nodes"][2]["config"]["graph"]["nodes"][1]
+    assert inner_dense["config"] == {"units": 5, "activation": "tanh"}  # inner configs keep only non-defaults
+    doc = load_document(path)
+    assert doc.graph.to_dict() == grouped.to_dict()
+    ex2, params2 = compile_graph(doc.graph, weights=doc.weights)
+    assert not params2.warnings
+    x = np.random.default_rng(6).normal(size=(3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(ex2.predict(params2, x), ex.predict(params, x))
+
+
+def test_group_input_shape_mismatch_is_a_validation_problem_naming_the_inner_input():
+    g = LayerGraph()
+    i = g.add_node("Input", {"shape": [4]})
+    grp = g.add_node("Group", {"graph": inner_graph(width=3)})
+    g.connect(i, grp)
+    result = infer_shapes(g)
+    assert not result.ok
+    assert "'block_in' expects (None, 3) but gets (None, 4)" in result.problems[0].message
+
+
+@pytest.mark.parametrize("graph, says", [
+    ({"nodes": []}, "no Input layer"),
+    ({"nodes": [{"id": "a", "name": "a", "class_name": "Input", "config": {"shape": [2]}},
+                {"id": "b", "name": "b", "class_name": "Dense", "config": {"units": 1}},
+                {"id": "c", "name": "c", "class_name": "Dense", "config": {"units": 1}}],
+      "edges": [{"source": "a", "target": "b"}, {"source": "a", "target": "c"}]}, "exactly one output"),
+    ({"nodes": [{"id": "a", "name": "a", "class_name": "Input", "config": {"shape": [2]}},
+                {"id": "b", "name": "b", "class_name": "Dense", "config": {"units": 1}}],
+      "edges": [{"source": "a", "target": "zz"}]}, "must join two layers"),
+    ({"nodes": [{"id": "a/b", "name": "a", "class_name": "Input", "config": {"shape": [2]}}]}, "contains '/'"),
+    ("not a graph", "must be {'nodes'"),
+])
+def test_bad_group_content_is_a_config_error(graph, says):
+    with pytest.raises(ConfigError, match="Group") as exc:
+        LayerGraph().add_node("Group", {"graph": graph})
+    assert says in str(exc.value)
