@@ -16,9 +16,10 @@ import numpy as np
 
 from engine.errors import GraphError
 from engine.export import numpy_runtime
-from engine.export.identifiers import call, comment, literal
+from engine.export.identifiers import call, camel_case, comment, literal
 from engine.export.numerics_source import definitions, is_numerics_function, sources_for
 from engine.layers.base import Fn, Layer
+from engine.layers.group import Group
 from engine.export.plan import ExportPlan, Weights, make_plan
 from engine.graph import LayerGraph
 
@@ -149,7 +150,31 @@ def _config_args(func: str, config: dict, names: tuple[str, ...], used: set[str]
 
 
 def _wref(plan: ExportPlan, nid: str, i: int) -> str:
-    return f"W[{literal(f'{plan.name(nid)}/{i}')}]"
+    key = literal(f"{plan.name(nid)}/{i}")
+    return f"W[prefix + {key}]" if plan.in_group else f"W[{key}]"
+
+
+# ----- groups: each its own function ``GroupBlock(inputs..., W, prefix)`` -----------------------------------
+def group_line(plan: ExportPlan, nid: str, blocks: dict[str, list[str]], used: set[str],
+               used_numerics: set[str]) -> str:
+    """``var = NameBlock(inputs, W, prefix)``, defining the function in ``blocks`` (name -> source lines)."""
+    layer = plan.layer(nid)
+    fn = base = f"{camel_case(plan.idents[nid])}Block"
+    i = 1
+    while fn in blocks:
+        fn, i = f"{base}{i}", i + 1
+    inner = make_plan(layer.inner, reserved=RUNTIME_NAMES | {"prefix"})
+    inner.in_group = True
+    params = [inner.idents[n] for n in inner.inputs]
+    blocks[fn] = []  # taken before the inner groups name theirs
+    body = [node_line(inner, n, used, used_numerics, blocks) for n in inner.order if n not in inner.inputs]
+    blocks[fn] = [f"def {fn}({', '.join(params)}, W, prefix):",
+                  f"    # the layers of the group {comment(plan.name(nid))}",
+                  *("    " + ln for ln in body), f"    return {inner.idents[inner.outputs[0]]}"]
+    key = literal(f"{plan.name(nid)}/")
+    prefix = f"prefix + {key}" if plan.in_group else key
+    srcs = [plan.idents[s] for s in plan.graph.inputs_of(nid)]
+    return call(f"{plan.idents[nid]} = {fn}", [*srcs, "W", prefix])
 
 
 def _rnn_call(cls_name: str, cfg: dict, x: str, weights: list[str], used: set[str], head: str = "",
@@ -205,8 +230,12 @@ def _plain(value: Any) -> Any:
     return value.forward if isinstance(value, Fn) else value
 
 
-def node_line(plan: ExportPlan, nid: str, used: set[str], used_numerics: set[str] | None = None) -> str:
-    """``var = kernel(inputs, weights, args)`` for one node."""
+def node_line(plan: ExportPlan, nid: str, used: set[str], used_numerics: set[str] | None = None,
+              blocks: dict[str, list[str]] | None = None) -> str:
+    """``var = kernel(inputs, weights, args)`` for one node (a group's function goes into ``blocks``)."""
+    if isinstance(plan.layer(nid), Group):
+        return group_line(plan, nid, blocks if blocks is not None else {}, used,
+                          used_numerics if used_numerics is not None else set())
     if declares_numerics(plan.layer(nid)):
         return numerics_line(plan, nid, used_numerics if used_numerics is not None else set())
     node = plan.graph.node(nid)
@@ -255,12 +284,13 @@ def numpy_code(graph: LayerGraph, weights_file: str = "model.weights.npz", *, pl
     multi = len(plan.inputs) > 1
     used: set[str] = set()
     used_numerics: set[str] = set()
+    blocks: dict[str, list[str]] = {}
     body = []
     for nid in plan.order:
         if nid in plan.inputs:
             body.append(_input_line(plan, nid, multi))
         else:
-            body.append(node_line(plan, nid, used, used_numerics))
+            body.append(node_line(plan, nid, used, used_numerics, blocks))
     outs = [plan.idents[n] for n in plan.outputs]
     ret = outs[0] if len(outs) == 1 else "[" + ", ".join(outs) + "]"
     names = ", ".join(comment(repr(plan.name(n))) for n in plan.inputs)
@@ -277,6 +307,8 @@ def numpy_code(graph: LayerGraph, weights_file: str = "model.weights.npz", *, pl
         lines += ["# The graph was not trained: the weights file holds freshly initialised weights.", ""]
     for src in kernels:
         lines += ["", src, ""]
+    for block in blocks.values():
+        lines += ["", *block, ""]
     lines += ["",
               "def load_weights(path=WEIGHTS_FILE):",
               '    """The trained weights, read once: arrays "<layer name>/<i>" in Keras get_weights() order."""',

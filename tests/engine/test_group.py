@@ -192,3 +192,45 @@ def test_bad_group_content_is_a_config_error(graph, says):
     with pytest.raises(ConfigError, match="Group") as exc:
         LayerGraph().add_node("Group", {"graph": graph})
     assert says in str(exc.value)
+
+
+def test_keras_export_writes_the_group_as_its_own_model_with_equal_predictions(tmp_path):
+    from engine.export.cli import write_export
+
+    grouped, _, grp = grouped_and_flat()
+    ex, params = compile_graph(grouped, seed=0)
+    randomized(params)
+    out = tmp_path / "exported.py"
+    write_export(grouped, params.snapshot(), out, "keras")
+    src = out.read_text()
+    assert "def GroupModel(name='group'):" in src
+    assert "group = GroupModel(name='group')(dense)" in src
+    namespace: dict = {"__file__": str(out)}
+    exec(compile(src, str(out), "exec"), namespace)  # our own generated file, the object under test
+    model = namespace["build_model"]()
+    assert isinstance(model.get_layer("group"), keras().Model)
+    assert model.count_params() == summarize(grouped).total
+    x = np.random.default_rng(7).normal(size=(5, 4)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x, verbose=0), ex.predict(params, x), rtol=1e-4, atol=1e-5)
+
+
+def test_numpy_export_writes_the_group_as_its_own_function_with_equal_predictions(tmp_path):
+    from engine.export.cli import write_export
+
+    grouped, _, grp = grouped_and_flat()
+    outer = LayerGraph()  # a group inside a group: the function of the inner one is written too
+    i = outer.add_node("Input", {"shape": [4]}, node_id="i")
+    g2 = outer.add_node("Group", {"graph": grouped.to_dict()}, name="outer_block", node_id="g2")
+    outer.connect(i, g2)
+    ex, params = compile_graph(outer, seed=0)
+    randomized(params)
+    out = tmp_path / "exported_np.py"
+    write_export(outer, params.snapshot(), out, "numpy")
+    src = out.read_text()
+    assert "def OuterBlockBlock(input_layer, W, prefix):" in src and "def GroupBlock(block_in, W, prefix):" in src
+    assert "outer_block = OuterBlockBlock(input_layer, W, 'outer_block/')" in src
+    assert "group = GroupBlock(" in src and "W, prefix + 'group/')" in src  # its weights under both prefixes
+    namespace: dict = {"__file__": str(out)}
+    exec(compile(src, str(out), "exec"), namespace)  # our own generated file, the object under test
+    x = np.random.default_rng(8).normal(size=(5, 4)).astype(np.float32)
+    np.testing.assert_allclose(namespace["predict"](x), ex.predict(params, x), rtol=1e-4, atol=1e-5)
