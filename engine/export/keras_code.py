@@ -96,7 +96,8 @@ def layer_arguments(layer: Layer, skip: tuple[str, ...] = ()) -> list[str]:
 def _class_ref(class_name: str) -> str:
     if class_name not in LAYERS or not class_name.isidentifier():
         raise ConfigError(f"unknown layer type {class_name!r}")
-    return f"layers.{class_name}"
+    module = LAYERS[class_name].keras_module
+    return f"layers.{class_name}" if module == "keras.layers" else f"{module}.{class_name}"
 
 
 def nested_layer_source(spec: dict) -> str:

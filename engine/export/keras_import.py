@@ -24,6 +24,7 @@ from engine.graph import EdgesError, LayerGraph, check_name
 from engine.initializers import INITIALIZERS
 from engine.keras_objects import check_keras_object, object_kind
 from engine.layers import LAYERS, Layer
+from engine.layers.group import Group, join_weights
 from engine.validation import infer_shapes
 
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
@@ -47,7 +48,8 @@ KERAS_ONLY: dict[str, Any] = {
 _DROPPABLE_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
 _FLOAT_POLICIES = ("float32",)
 #: The ``module`` Keras 3 writes for its own layers (``None`` in older configs); anything else is custom code.
-_LAYER_MODULES = (None, "keras.layers", "keras", "keras.models")
+_LAYER_MODULES = (None, "keras.layers", "keras", "keras.models", "keras.src.models.functional")
+_MODEL_CLASSES = ("Sequential", "Functional", "Model")
 _INITIALIZER_MODULE = "keras.initializers"
 
 
@@ -162,6 +164,7 @@ class _Importer:
     def __init__(self, config: Any, h5, where: str) -> None:
         self.config, self.h5, self.where = config, h5, where
         self.notes: list[str] = []
+        self.groups: dict[str, tuple[_Importer, list[tuple[str, str]]]] = {}  # nested model name -> its import
 
     def fail(self, msg: str) -> ConfigError:
         return ConfigError(msg)
@@ -248,7 +251,8 @@ class _Importer:
         except ConfigError as exc:
             raise FileFormatError(f"{self.where}: layers[{index}]: {exc}.") from None
         module, registered = raw.get("module"), raw.get("registered_name")
-        if registered not in (None, cname) or module not in _LAYER_MODULES:
+        own_module = getattr(LAYERS.get(cname), "keras_module", None)
+        if registered not in (None, cname) or (module not in _LAYER_MODULES and module != own_module):
             raise self.fail(f"layer {shown(name)} is a custom class {shown(registered or cname)} (module "
                             f"{shown(module)}); "
                             "layergraph only reads the built-in Keras layers of its catalog.")
@@ -299,23 +303,23 @@ class _Importer:
         return {"class_name": "Input", "name": name, "config": {"shape": list(shape[1:]), "dtype": dtype}}
 
     def _layer_node(self, cname: str, name: str, lcfg: dict) -> dict:
-        return {"class_name": cname, "name": name, "config": self._convert(cname, name, lcfg)}
+        config = self._convert(cname, name, lcfg)
+        return {"class_name": "Group" if cname in _MODEL_CLASSES else cname, "name": name, "config": config}
 
     def _convert(self, cname: str, name: str, lcfg: dict) -> dict:
         owner = f"{cname} '{name}'"
         if cname == "Lambda":
             raise self.fail(f"{owner} holds Python code, which layergraph never runs from a file; replace it with "
                             "catalog layers before importing.")
-        if cname in ("Sequential", "Functional", "Model"):
-            raise self.fail(f"{owner} is a model nested inside the model; layergraph graphs are flat. Call its "
-                            "layers directly in the outer model before saving.")
+        if cname in _MODEL_CLASSES:
+            return self._group_config(cname, name, lcfg)
         if cname == "Masking":
             raise self.fail(f"{owner}: masks are not supported yet (layergraph does not propagate them, so the "
                             "masked steps would change the results); remove the Masking layer before importing.")
         cls = LAYERS.get(cname)
-        if cls is None or cls.max_inputs == 0:
+        if cls is None or cls.max_inputs == 0 or cls is Group:  # (a Keras group is a model, read above)
             raise self.fail(f"{owner}: layergraph has no {cname} layer; its catalog has "
-                            f"{', '.join(sorted(c for c in LAYERS if c != 'Input'))}.")
+                            f"{', '.join(sorted(c for c in LAYERS if c not in ('Input', 'Group')))}.")
         fields = {f.name: f for f in cls.all_fields()}
         out: dict[str, Any] = {}
         for key, value in lcfg.items():
@@ -339,6 +343,25 @@ class _Importer:
                 self.notes.append(f"{owner}: {key} dropped (layergraph's {cname} does not keep it; it does not "
                                   "change predictions).")
         return out
+
+    def _group_config(self, cname: str, name: str, lcfg: dict) -> dict:
+        """A model used as a layer becomes a ``Group`` whose graph is that model, imported the same way."""
+        if "layers" not in lcfg:
+            raise self.fail(f"{cname} '{name}' has no layers in its config; save the model it belongs to again.")
+        sub = _Importer({"class_name": cname, "config": lcfg}, None, f"{self.where} → {name}")
+        sub.notes = self.notes
+        body = lcfg
+        nodes, edges, h5_layers = (sub._sequential if cname == "Sequential" else sub._functional)(body, lcfg["layers"])
+        inner = sub._build_graph(nodes, edges)
+        if len(inner.output_nodes()) != 1:
+            raise self.fail(f"{cname} '{name}' has {len(inner.output_nodes())} outputs; a group has exactly one.")
+        self.groups[name] = (sub, h5_layers)
+        for key, value in lcfg.items():
+            if key not in ("name", "layers", "input_layers", "output_layers", "build_input_shape", "trainable",
+                           "dtype") and not _droppable(key, value):
+                raise self.fail(f"{cname} '{name}': layergraph does not support the argument {shown(key)}.")
+        self._check_dtype(f"{cname} '{name}'", lcfg.get("dtype"))
+        return {"graph": inner.to_dict(), "trainable": bool(lcfg.get("trainable", True))}
 
     def _check_dtype(self, owner: str, value: Any) -> None:
         name = _dtype_name(value)
@@ -430,9 +453,12 @@ class _Importer:
             raise FileFormatError(f"{self.where}: model.weights.h5 is damaged ({type(exc).__name__}: "
                                   f"{shown(str(exc))}).") from None
 
-    def _weights(self, graph: LayerGraph, h5_layers: list[tuple[str, str]]):
+    def _weights(self, graph: LayerGraph, h5_layers: list[tuple[str, str]], root: Any = False):
+        """Each node's weights from the ``layers/<path>`` groups under ``root`` (a nested model's own
+        ``layers`` group for the layers of a group node)."""
         used: dict[str, int] = {}
-        root = self._hard(self.h5, "layers", "the weights file")
+        if root is False:
+            root = self._hard(self.h5, "layers", "the weights file")
         out: dict[str, dict[str, np.ndarray]] = {}
         for name, cname in h5_layers:
             base = to_snake_case(cname)
@@ -448,6 +474,12 @@ class _Importer:
             group = self._hard(root, path, layer.owner) if root is not None else None
             if group is None:
                 raise self.fail(f"{layer.owner}: its weights are missing from model.weights.h5 (no 'layers/{path}').")
+            if isinstance(layer, Group):
+                sub, sub_layers = self.groups[name]
+                sub.result = infer_shapes(layer.inner)
+                inner = sub._weights(layer.inner, sub_layers, self._hard(group, "layers", layer.owner))
+                out[node.id] = join_weights(inner)
+                continue
             arrays = self._collect(group, layer)
             if len(arrays) != len(specs):
                 raise self.fail(f"{layer.owner}: the file holds {len(arrays)} weight arrays but the layer needs "

@@ -234,3 +234,32 @@ def test_numpy_export_writes_the_group_as_its_own_function_with_equal_prediction
     exec(compile(src, str(out), "exec"), namespace)  # our own generated file, the object under test
     x = np.random.default_rng(8).normal(size=(5, 4)).astype(np.float32)
     np.testing.assert_allclose(namespace["predict"](x), ex.predict(params, x), rtol=1e-4, atol=1e-5)
+
+
+def test_keras_models_used_as_layers_import_as_groups_and_export_back(tmp_path):
+    """A Sequential stem, a block built twice and a model inside a model (tests/engine/export/keras_models.py)."""
+    from engine.export.cli import write_export
+    from engine.export.keras_import import import_model
+    from tests.engine.export.keras_models import nested, randomize, sample_inputs
+
+    model = nested()
+    randomize(model)
+    model.save(tmp_path / "nested.keras")
+    imported = import_model(tmp_path / "nested.keras")
+    g = imported.graph
+    assert [n.class_name for n in g.nodes.values()] == ["Input", "Group", "Group", "Group", "Group", "Dense"]
+    wrapper = g.layer(g.node_by_name("wrapper").id)
+    assert any(n.class_name == "Group" for n in wrapper.inner.nodes.values())  # the model inside a model
+    assert summarize(g).total == model.count_params()
+    ex, params = compile_graph(g, weights=imported.weights)
+    assert not params.warnings
+    x = sample_inputs(model)["values"]
+    want = model.predict(x, verbose=0)
+    np.testing.assert_allclose(ex.predict(params, x), want, rtol=1e-4, atol=1e-5)
+    for to in ("keras", "numpy"):
+        out = tmp_path / f"nested_{to}.py"
+        write_export(g, imported.weights, out, to)
+        namespace: dict = {"__file__": str(out)}
+        exec(compile(out.read_text(), str(out), "exec"), namespace)  # our own generated file, under test
+        got = namespace["build_model"]().predict(x, verbose=0) if to == "keras" else namespace["predict"](x)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=to)

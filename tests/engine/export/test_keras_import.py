@@ -36,19 +36,31 @@ def test_compile_settings_become_training_settings(tmp_path):
     assert doc.weights and doc.graph.metadata["training"] == doc.training
 
 
-@pytest.mark.parametrize("kind", ["shared", "nested"])
-def test_refuses_structure_a_flat_graph_cannot_hold(tmp_path, kind):
+@pytest.mark.parametrize("kind", ["shared", "shared model"])
+def test_refuses_structure_a_graph_cannot_hold(tmp_path, kind):
     k = keras()
     i = k.Input((4,))
     if kind == "shared":
         d = k.layers.Dense(4, name="twice", **Z)
         model, expect = k.Model(i, d(d(i))), "Dense 'twice' is called 2 times"
-    else:
+    else:  # one model used twice shares its weights; a group node is one call
         inner = k.Sequential([k.layers.Dense(4, **Z)], name="inner")
-        model, expect = k.Model(i, inner(i)), "Sequential 'inner' is a model nested"
+        model, expect = k.Model(i, inner(inner(i))), "Sequential 'inner' is called 2 times"
     model.save(tmp_path / "m.keras")
     with pytest.raises(ConfigError, match=expect):
         import_model(tmp_path / "m.keras")
+
+
+def test_nested_sequential_without_input_imports_as_a_group(tmp_path):
+    k = keras()
+    i = k.Input((4,))
+    inner = k.Sequential([k.layers.Dense(3, name="d")], name="inner")
+    model = k.Model(i, inner(i))
+    model.save(tmp_path / "m.keras")
+    imported = import_model(tmp_path / "m.keras")
+    node = imported.graph.node_by_name("inner")
+    assert node.class_name == "Group"
+    np.testing.assert_array_equal(next(iter(imported.weights[node.id].values())), inner.get_weights()[0])
 
 
 def test_unknown_initializer_falls_back_with_a_note(tmp_path):
