@@ -40,17 +40,14 @@ STARTER_VALUES: dict[str, object] = {
     "units": 32, "filters": 32, "kernel_size": 3, "rate": 0.25, "n": 4, "target_shape": (-1,), "dims": (2, 1),
     "input_dim": 1000, "output_dim": 64, "stddev": 0.1, "activation": "relu", "output_size": 4,
     "layer": {"class_name": "LSTM", "config": {"units": 32}},
-    "graph": {"nodes": [{"id": "n1", "name": "block_input", "class_name": "Input", "config": {"shape": [32]}},
-                        {"id": "n2", "name": "block_dense", "class_name": "Dense",
-                         "config": {"units": 32, "activation": "relu"}}],
-              "edges": [{"source": "n1", "target": "n2", "index": 0}]},
 }
 
 
 def starter_config(class_name: str) -> dict:
     """A valid config for a freshly added layer: Keras defaults plus starter values for required args."""
     cls = layer_class(class_name)
-    return {f.name: STARTER_VALUES[f.name] for f in cls.all_fields() if f.required and f.name in STARTER_VALUES}
+    return {f.name: f.starter if f.starter is not None else STARTER_VALUES[f.name] for f in cls.all_fields()
+            if f.required and (f.starter is not None or f.name in STARTER_VALUES)}
 
 
 def create_layer(class_name: str, config: dict | None = None) -> Layer:

@@ -53,6 +53,8 @@ class Field:
     length: int | None = None
     optional: bool = False
     allow_unknown: bool = False
+    #: A value for a required argument when the layer is dropped from the palette (Keras has no default).
+    starter: Any = None
 
     @property
     def required(self) -> bool:

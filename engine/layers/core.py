@@ -185,8 +185,9 @@ class LayerScale(Layer):
     keras_module = "keras.src.applications.convnext"
     keras_required_args = ("init_values", "projection_dim")
     fields = (
-        Field("init_values", "float", doc="Starting value of every scale."),
-        Field("projection_dim", "int", doc="Number of channels: the size of the input's last axis.", min=1),
+        Field("init_values", "float", doc="Starting value of every scale.", starter=1e-6),
+        Field("projection_dim", "int", doc="Number of channels: the size of the input's last axis.", min=1,
+              starter=32),
     )
 
     def summary_args(self) -> str:

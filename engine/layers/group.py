@@ -22,6 +22,12 @@ from engine.shapes import Shape, fmt_shape
 
 WEIGHT_SEP = "/"
 
+#: What a group dropped from the palette holds: one Dense layer behind its Input.
+STARTER_GRAPH = {"nodes": [{"id": "n1", "name": "block_input", "class_name": "Input", "config": {"shape": [32]}},
+                           {"id": "n2", "name": "block_dense", "class_name": "Dense",
+                            "config": {"units": 32, "activation": "relu"}}],
+                 "edges": [{"source": "n1", "target": "n2", "index": 0}]}
+
 
 def inner_weight_name(inner_id: str, weight: str) -> str:
     """The group-level name of an inner layer's weight."""
@@ -64,7 +70,8 @@ class Group(Layer):
     class_name = "Group"
     family = "core"
     fields = (
-        Field("graph", "json", doc="The layers inside the group and their connections ({'nodes', 'edges'})."),
+        Field("graph", "json", doc="The layers inside the group and their connections ({'nodes', 'edges'}).",
+              starter=STARTER_GRAPH),
     )
     min_inputs = 1
     max_inputs = None
