@@ -52,6 +52,10 @@ _FLOAT_POLICIES = ("float32",)
 #: The ``module`` Keras 3 writes for its own layers (``None`` in older configs); anything else is custom code.
 _LAYER_MODULES = (None, "keras.layers", "keras", "keras.models", "keras.src.models.functional")
 _MODEL_CLASSES = ("Sequential", "Functional", "Model")
+#: Element-wise operations a functional model may call as ``keras.ops.add(a, b)`` (ConvNeXt's residuals):
+#: saved as operations of this module, read as the catalog's merge layer of the same name.
+_OPS_MODULE = "keras.src.ops.numpy"
+_OPS = ("Add", "Subtract", "Multiply")
 _INITIALIZER_MODULE = "keras.initializers"
 
 
@@ -250,12 +254,14 @@ class _Importer:
         nodes, edges, h5_layers = [], [], []
         for i, raw in enumerate(layers):
             cname, name, lcfg, raw = self._entry(raw, i)
-            h5_layers.append((name, cname))
+            op = raw.get("module") == _OPS_MODULE
+            if not op:  # an operation (keras.ops.add) is no layer: it has no weights entry in the file
+                h5_layers.append((name, cname))
             if cname == "InputLayer":
                 nodes.append(self._input_node(name, lcfg))
                 continue
             nodes.append(self._layer_node(cname, name, lcfg))
-            for k, src in enumerate(self._inbound(name, cname, raw.get("inbound_nodes") or [])):
+            for k, src in enumerate(self._inbound(name, cname, raw.get("inbound_nodes") or [], op)):
                 edges.append((src, name, k))
         outputs = [t[0] for t in _tensor_list(body.get("output_layers"))]
         inputs = [t[0] for t in _tensor_list(body.get("input_layers"))]
@@ -285,14 +291,20 @@ class _Importer:
         except ConfigError as exc:
             raise FileFormatError(f"{self.where}: layers[{index}]: {exc}.") from None
         module, registered = raw.get("module"), raw.get("registered_name")
+        if module == _OPS_MODULE and cname not in _OPS:
+            raise self.fail(f"layer {shown(name)} is the operation keras.ops.{to_snake_case(cname)}; layergraph reads "
+                            f"only {', '.join(f'keras.ops.{o.lower()}' for o in _OPS)} among operations.")
         own_module = getattr(LAYERS.get(cname), "keras_module", None)
-        if registered not in (None, cname) or (module not in _LAYER_MODULES and module != own_module):
+        if registered not in (None, cname) or (module not in _LAYER_MODULES + (_OPS_MODULE,)
+                                               and module != own_module):
             raise self.fail(f"layer {shown(name)} is a custom class {shown(registered or cname)} (module "
                             f"{shown(module)}); "
                             "layergraph only reads the built-in Keras layers of its catalog.")
         return cname, name, lcfg, raw
 
-    def _inbound(self, name: str, cname: str, inbound: list) -> list[str]:
+    def _inbound(self, name: str, cname: str, inbound: list, op: bool = False) -> list[str]:
+        """Names of the layers feeding this call (an operation such as ``keras.ops.add`` takes them as
+        separate arguments, a layer as one tensor or one list)."""
         if len(inbound) > 1:
             raise self.fail(f"{cname} '{name}' is called {len(inbound)} times (shared weights); a layergraph "
                             "node is one call of one layer. Use separate layers.")
@@ -302,6 +314,8 @@ class _Importer:
         if isinstance(node, dict):  # Keras 3: {"args": [tensor or [tensors]], "kwargs": {...}}
             args = node.get("args") or []
             extra = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None and k != "training"}
+            if op and not extra and args and all(isinstance(a, dict) for a in args):
+                args = [args]
             if extra or len(args) != 1:
                 raise self.fail(f"{cname} '{name}' is called with extra arguments ({', '.join(extra) or 'several'}); "
                                 "layergraph layers take only their input tensors.")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from engine.errors import ConfigError
+from engine.executor import compile_graph
 from engine.export.keras_import import import_keras_model, import_model
 from tests.oracle import keras
 
@@ -99,3 +100,22 @@ def test_refuses_options_that_change_the_numbers(tmp_path, layer, expect):
     with pytest.raises(ConfigError) as info:
         import_model(path)
     assert str(info.value).startswith(expect)
+
+
+def test_keras_ops_add_imports_as_an_add_layer_and_other_operations_are_refused(tmp_path):
+    """ConvNeXt's residuals are ``keras.ops.add(a, b)``: saved as an operation with two tensor arguments."""
+    k = keras()
+    i = k.Input((4,))
+    d = k.layers.Dense(4, name="d")(i)
+    model = k.Model(i, k.layers.Dense(2, name="out")(k.ops.add(i, d)))
+    model.save(tmp_path / "ops.keras")
+    imported = import_model(tmp_path / "ops.keras")
+    adds = [n for n in imported.graph.nodes.values() if n.class_name == "Add"]
+    assert len(adds) == 1 and len(imported.graph.in_edges(adds[0].id)) == 2
+    ex, params = compile_graph(imported.graph, weights=imported.weights)
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    np.testing.assert_allclose(ex.predict(params, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    refused = k.Model(i, k.ops.maximum(i, d))
+    refused.save(tmp_path / "max.keras")
+    with pytest.raises(ConfigError, match=r"operation keras.ops.maximum; layergraph reads only keras.ops.add"):
+        import_model(tmp_path / "max.keras")
