@@ -199,8 +199,9 @@ def weights_path_for(path: Path) -> Path:
 def save_weights(path: Path, weights: Weights) -> None:
     import io
 
-    # a group's inner weight "inner_id/kernel" is the path (group id, inner id, kernel)
-    arrays = {member_name(nid, *wname.split(WEIGHT_SEP)): np.array(arr, order="C")  # (ascontiguousarray makes 0-d arrays 1-d)
+    # a group's inner weight "inner_id/kernel" is the path (group id, inner id, kernel);
+    # np.array(order="C") because ascontiguousarray makes 0-d arrays 1-d
+    arrays = {member_name(nid, *wname.split(WEIGHT_SEP)): np.array(arr, order="C")
               for nid, ws in weights.items() for wname, arr in ws.items()}
     buf = io.BytesIO()
     np.savez(buf, **arrays)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import ConfigError, GraphError, ShapeError, shown
+from engine.errors import ConfigError, GraphError, shown
 from engine.layers.base import Field, Layer, WeightSpec, register_layer
 from engine.shapes import Shape, fmt_shape
 
