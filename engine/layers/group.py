@@ -48,6 +48,22 @@ def join_weights(per_node: dict[str, dict[str, np.ndarray]]) -> dict[str, np.nda
     return {inner_weight_name(nid, k): v for nid, ws in per_node.items() for k, v in ws.items()}
 
 
+MAX_GROUP_DEPTH = 32
+"""Deepest nesting of groups accepted (far beyond real models; bounds the recursion of building them)."""
+
+
+def _nesting_depth(data: Any) -> int:
+    """How many levels of groups ``data`` holds inside it (0 for none), walked without recursion."""
+    depth, level = 0, [data]
+    while level and depth <= MAX_GROUP_DEPTH:
+        inner = [nd.get("config", {}).get("graph") for g in level if isinstance(g, dict)
+                 for nd in (g.get("nodes") if isinstance(g.get("nodes"), list) else [])
+                 if isinstance(nd, dict) and nd.get("class_name") == "Group" and isinstance(nd.get("config"), dict)]
+        level = inner
+        depth += bool(inner)
+    return depth
+
+
 def _edge_triples(edges: list, graph) -> list[tuple[str, str, int]]:
     """``(source, target, index)`` of edge data, each checked to be plain and to name inner nodes."""
     out = []
@@ -87,6 +103,9 @@ class Group(Layer):
         from engine.graph import LayerGraph  # engine.graph imports the layer catalog
 
         data = self.config["graph"]
+        if _nesting_depth(data) > MAX_GROUP_DEPTH:
+            raise ConfigError(f"{self.owner}: groups are nested more than {MAX_GROUP_DEPTH} deep; a file like this "
+                              "is damaged or hostile.", "graph")
         if not isinstance(data, dict) or not isinstance(data.get("nodes"), list) \
                 or not isinstance(data.get("edges", []), list):
             raise ConfigError(f"{self.owner}: argument 'graph' must be {{'nodes': [...], 'edges': [...]}}, "

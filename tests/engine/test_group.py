@@ -263,3 +263,14 @@ def test_keras_models_used_as_layers_import_as_groups_and_export_back(tmp_path):
         exec(compile(out.read_text(), str(out), "exec"), namespace)  # our own generated file, under test
         got = namespace["build_model"]().predict(x, verbose=0) if to == "keras" else namespace["predict"](x)
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=to)
+
+
+def test_groups_nested_too_deeply_are_refused_before_building_them():
+    """A hostile file could nest groups until building them overflowed Python's stack (a crash, not an error)."""
+    data = inner_graph()
+    for _ in range(200):
+        data = {"nodes": [{"id": "i", "name": "i", "class_name": "Input", "config": {"shape": [3]}},
+                          {"id": "g", "name": "g", "class_name": "Group", "config": {"graph": data}}],
+                "edges": [{"source": "i", "target": "g"}]}
+    with pytest.raises(ConfigError, match="nested more than 32 deep"):
+        LayerGraph().add_node("Group", {"graph": data})
