@@ -198,7 +198,10 @@ def preprocessing():
 
 
 def nested():
-    """Models used as layers: a Sequential stem, a residual block reused twice, a model inside a model."""
+    """Models used as layers: a Sequential stem, a residual block built twice, a model inside a model, and
+    ConvNeXt's Keras-internal LayerScale inside the blocks."""
+    from keras.src.applications.convnext import LayerScale
+
     k = keras()
     L = k.layers
     stem = k.Sequential([k.Input((6,)), L.Dense(8, activation="relu", **K), L.BatchNormalization()], name="stem")
@@ -206,7 +209,7 @@ def nested():
     def block(name):
         x0 = k.Input((8,))
         h = L.Dense(8, activation="tanh", **K)(x0)
-        return k.Model(x0, L.Add()([x0, L.Dense(8, **K)(h)]), name=name)
+        return k.Model(x0, L.Add()([x0, LayerScale(0.5, 8)(L.Dense(8, **K)(h))]), name=name)
 
     inner = block("inner_block")
     x1 = k.Input((8,))
