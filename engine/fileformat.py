@@ -24,12 +24,14 @@ import numpy as np
 from engine.errors import ConfigError, FileFormatError, GraphError, shown
 from engine.graph import EdgesError, LayerGraph, check_name, check_node_id, jsonable
 from engine.layers import LAYERS
+from engine.layers.group import WEIGHT_SEP
 from engine.memory import check_allocation
 from engine.training_settings import read_training_settings
 from engine.weight_coverage import Manifest, check_file_weights, fresh_notice, manifest_of, weights_to_save
 
 FORMAT = "layergraph"
-VERSION = 1
+VERSION = 2
+"""2: ``Group`` nodes (engine/layers/group.py), whose inner weights are deeper ``.npz`` paths; 1 reads as is."""
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 Weights = dict[str, dict[str, np.ndarray]]
@@ -59,15 +61,24 @@ def document_to_json(graph: LayerGraph, training: dict[str, Any] | None = None,
     ``weight_shapes`` lists the nodes (and shapes) the weights file belongs to; see ``engine.weight_coverage``.
     """
     data = graph.to_dict()
-    for nd in data["nodes"]:
-        defaults = {f.name: f.default for f in LAYERS[nd["class_name"]].all_fields()}
-        nd["config"] = {k: v for k, v in nd["config"].items()
-                        if k not in defaults or jsonable(defaults[k]) != jsonable(v)}
+    _drop_defaults(data["nodes"])
     body = {"format": FORMAT, "version": VERSION, "nodes": data["nodes"], "edges": data["edges"],
             "weights": weights_file, "training": dict(training or {})}
     if weights_file is not None and weight_shapes is not None:
         body["weight_shapes"] = weight_shapes
     return body
+
+
+def _drop_defaults(nodes: list[dict[str, Any]]) -> None:
+    """Keep only non-default arguments in node configs, also of the layers inside groups."""
+    for nd in nodes:
+        defaults = {f.name: f.default for f in LAYERS[nd["class_name"]].all_fields()}
+        nd["config"] = {k: v for k, v in nd["config"].items()
+                        if k not in defaults or jsonable(defaults[k]) != jsonable(v)}
+        inner = nd["config"].get("graph") if nd["class_name"] == "Group" else None
+        if isinstance(inner, dict):
+            inner = nd["config"]["graph"] = jsonable(inner)
+            _drop_defaults(inner["nodes"])
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
@@ -188,7 +199,9 @@ def weights_path_for(path: Path) -> Path:
 def save_weights(path: Path, weights: Weights) -> None:
     import io
 
-    arrays = {member_name(nid, wname): np.array(arr, order="C")  # (ascontiguousarray makes 0-d arrays 1-d)
+    # a group's inner weight "inner_id/kernel" is the path (group id, inner id, kernel);
+    # np.array(order="C") because ascontiguousarray makes 0-d arrays 1-d
+    arrays = {member_name(nid, *wname.split(WEIGHT_SEP)): np.array(arr, order="C")
               for nid, ws in weights.items() for wname, arr in ws.items()}
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -400,13 +413,17 @@ def member_path(name: str) -> tuple[str, ...]:
 
 
 def load_weights(path: Path, graph: LayerGraph | None = None) -> Weights:
-    """Read ``node_id/weight`` arrays (``member_name``); unknown nodes are an error."""
+    """Read ``node_id/weight`` arrays (``member_name``); unknown nodes are an error.
+
+    A deeper path is a group's inner weight: ``(g1, n2, kernel)`` is weight ``n2/kernel`` of node ``g1``.
+    """
     out: Weights = {}
     for key, arr in read_npz(path, "weights").items():
         parts = member_path(key)
-        if len(parts) != 2 or not all(parts):
-            raise FileFormatError(f"{path}: array {shown(key)} is not named 'node_id/weight_name'.")
-        nid, wname = parts
+        if len(parts) < 2 or not all(parts) or any(WEIGHT_SEP in p for p in parts[1:]):
+            raise FileFormatError(f"{path}: array {shown(key)} is not named 'node_id/weight_name' "
+                                  "(or 'group_id/inner_id/.../weight_name').")
+        nid, wname = parts[0], WEIGHT_SEP.join(parts[1:])
         if graph is not None and nid not in graph:
             raise FileFormatError(f"{path}: array {shown(key)} belongs to node {shown(nid)}, "
                                   "which is not in the document.")

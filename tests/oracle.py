@@ -5,6 +5,7 @@ Every layer test compares against these, never against numbers the engine produc
 from __future__ import annotations
 
 import os
+import re
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -19,6 +20,13 @@ def keras():
     return k
 
 
+def keras_class(layer: Layer):
+    """Keras's class of ``layer``: from ``keras.layers``, or the internal module the layer declares."""
+    import importlib
+
+    return getattr(importlib.import_module(type(layer).keras_module), layer.class_name)
+
+
 def keras_config(layer: Layer) -> dict:
     """Our config is Keras's constructor kwargs; drop the engine-only None placeholders."""
     return {k: v for k, v in layer.get_config().items() if v is not None or k == "activation"}
@@ -26,8 +34,7 @@ def keras_config(layer: Layer) -> dict:
 
 def keras_layer(layer: Layer, input_shapes, weights: dict[str, np.ndarray] | None = None):
     """Build the Keras twin of ``layer`` for ``input_shapes`` and copy ``weights`` into it."""
-    k = keras()
-    cls = getattr(k.layers, layer.class_name)
+    cls = keras_class(layer)
     kl = cls.from_config(keras_config(layer))
     shapes = [tuple(s) for s in input_shapes]
     kl.build(shapes[0] if len(shapes) == 1 else shapes)
@@ -42,8 +49,10 @@ def keras_layer(layer: Layer, input_shapes, weights: dict[str, np.ndarray] | Non
 def keras_output_shape(layer: Layer, input_shapes):
     """Keras's own ``compute_output_shape`` via a symbolic call (raises what Keras raises)."""
     k = keras()
-    cls = getattr(k.layers, layer.class_name)
+    cls = keras_class(layer)
     kl = cls.from_config(keras_config(layer))
+    if type(layer).keras_module != "keras.layers":  # Keras-internal LayerScale's call reads a weight that
+        kl.build(tuple(input_shapes[0]) if len(input_shapes) == 1 else [tuple(s) for s in input_shapes])  # build makes
     ins = [k.KerasTensor(tuple(s)) for s in input_shapes]
     out = kl.compute_output_spec(ins[0] if len(ins) == 1 else ins)
     return tuple(out.shape), kl
@@ -52,7 +61,7 @@ def keras_output_shape(layer: Layer, input_shapes):
 def keras_rejects(layer, shape) -> bool:
     """True when the Keras twin refuses the input (InputSpec rank check or shape computation)."""
     k = keras()
-    kl = getattr(k.layers, layer.class_name).from_config(keras_config(layer))
+    kl = keras_class(layer).from_config(keras_config(layer))
     try:
         kl(k.KerasTensor(shape))
     except (ValueError, IndexError):
@@ -88,7 +97,8 @@ def assert_case_matches_keras(class_name: str, config: dict, input_shapes):
     specs = layer.weight_specs(list(input_shapes))
     assert layer.param_count(list(input_shapes)) == kl.count_params()
     assert [s.shape for s in specs] == [tuple(w.shape) for w in kl.weights]
-    assert [s.name for s in specs] == [w.name for w in kl.weights]
+    # an unnamed Keras weight (LayerScale's) is auto-named "variable", "variable_1", ... per process
+    assert [s.name for s in specs] == [re.sub(r"^variable_\d+$", "variable", w.name) for w in kl.weights]
     assert_forward_matches_keras(class_name, config, input_shapes)
 
 

@@ -44,7 +44,7 @@ def export_files(graph, weights, training: dict | None, to: str, out: Path,
         src, arrays = write_numpy_export(graph, weights, out)
     else:
         plan = make_plan(graph)
-        arrays = weight_arrays(plan, weights, keras_names(plan).__getitem__)
+        arrays = weight_arrays(plan, weights, keras_names(plan).__getitem__, keras_names)
         src = keras_code(graph, wpath.name if arrays else None, (training or {}) if with_training else None,
                          result=plan.result, model_name=out.stem, strict=True)
     compile(src, str(out), "exec")  # a generator bug must never produce a broken file

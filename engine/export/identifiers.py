@@ -44,6 +44,11 @@ def sanitize(name: str, fallback: str = "layer") -> str:
     return ident
 
 
+def camel_case(ident: str) -> str:
+    """``res_block_1`` -> ``ResBlock1``: a function name no layer variable can shadow (those are lowercase)."""
+    return "".join(part[:1].upper() + part[1:] for part in ident.split("_")) or "Group"
+
+
 class Identifiers:
     """Gives each key (a node id) one unique identifier derived from its display name."""
 

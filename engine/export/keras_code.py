@@ -10,11 +10,12 @@ import re
 from typing import Any
 
 from engine.errors import ConfigError, GraphError, LayergraphError
-from engine.export.identifiers import call, comment, literal, sanitize
+from engine.export.identifiers import call, camel_case, comment, literal, sanitize
 from engine.export.plan import ExportPlan, make_plan
 from engine.graph import LayerGraph
 from engine.layers import LAYERS, REQUIRED, Layer, layer_class
 from engine.losses import default_loss
+from engine.layers.group import Group
 from engine.validation import ValidationResult
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW", "adagrad": "Adagrad",
@@ -96,7 +97,8 @@ def layer_arguments(layer: Layer, skip: tuple[str, ...] = ()) -> list[str]:
 def _class_ref(class_name: str) -> str:
     if class_name not in LAYERS or not class_name.isidentifier():
         raise ConfigError(f"unknown layer type {class_name!r}")
-    return f"layers.{class_name}"
+    module = LAYERS[class_name].keras_module
+    return f"layers.{class_name}" if module == "keras.layers" else f"{module}.{class_name}"
 
 
 def nested_layer_source(spec: dict) -> str:
@@ -119,26 +121,52 @@ def layer_line(plan: ExportPlan, nid: str) -> str:
         if layer.config.get("dtype", "float32") != "float32":
             args.append(f"dtype={literal(layer.config['dtype'])}")
         return call(f"{var} = keras.Input", args + [name_arg])
-    args = layer_arguments(layer) + [name_arg]
     srcs = [plan.idents[s] for s in plan.graph.inputs_of(nid)]
+    if isinstance(layer, Group):  # its own function builds it as a nested keras.Model
+        inputs = f"[{', '.join(srcs)}]" if len(srcs) > 1 else (srcs[0] if srcs else "None")
+        return call(f"{var} = {group_functions(plan)[nid][0]}", [name_arg], f"({inputs})")
+    args = layer_arguments(layer) + [name_arg]
     inputs = f"[{', '.join(srcs)}]" if plan.is_merge(nid) else (srcs[0] if srcs else "None")
     return call(f"{var} = {_class_ref(node.class_name)}", args, f"({inputs})")
 
 
-# ----- the module ----------------------------------------------------------------------------------------
-def _io_source(plan: ExportPlan, nids: list[str]) -> str:
-    if len(nids) == 1:
-        return plan.idents[nids[0]]
-    return "[" + ", ".join(plan.idents[n] for n in nids) + "]"
+# ----- groups: each its own function returning a nested keras.Model ----------------------------------------
+def group_functions(plan: ExportPlan) -> dict[str, tuple[str, ExportPlan]]:
+    """Group node id -> (function name, plan of its inner graph), for this plan's groups."""
+    cached = getattr(plan, "_group_functions", None)
+    if cached is None:
+        taken = getattr(plan, "_function_names", None) or set()
+        cached = {}
+        for nid in plan.order:
+            layer = plan.layer(nid)
+            if isinstance(layer, Group):
+                fn = base = f"{camel_case(sanitize(plan.name(nid), 'group'))}Model"
+                i = 1
+                while fn in taken:
+                    fn, i = f"{base}_{i}", i + 1
+                taken.add(fn)
+                inner = make_plan(layer.inner, strict=False)
+                inner._function_names = taken  # nested groups share one set of module-level names
+                cached[nid] = (fn, inner)
+        plan._group_functions = cached
+    return cached
 
 
-def _build_model_source(plan: ExportPlan, model_name: str, weights_file: str | None) -> list[str]:
+def _group_sources(plan: ExportPlan) -> list[str]:
+    """Every group's function (inner groups first, so each is defined before it is used)."""
+    out: list[str] = []
+    for nid, (fn, inner) in group_functions(plan).items():
+        out += _group_sources(inner)
+        body = _model_body(inner, "name")
+        out += ["", "", f"def {fn}(name={literal(keras_names(plan)[nid])}):",
+                f"    # the layers of the group {comment(plan.name(nid))}, as a nested Keras model"] + body + [
+                    "    return model"]
+    return out
+
+
+def _model_body(plan: ExportPlan, model_name: str) -> list[str]:
+    """The lines that build ``model`` from the plan's layers (``model_name`` is the name argument's source)."""
     out = []
-    if weights_file:
-        out += ["def build_model(weights=WEIGHTS_FILE):",
-                '    """The model with the weights trained in layergraph (pass ``weights=None`` for fresh ones)."""']
-    else:
-        out += ["def build_model():", '    """The model as designed in layergraph (freshly initialised weights)."""']
     ready: set[str] = set()
     for nid in plan.order:
         srcs = plan.graph.inputs_of(nid)
@@ -153,8 +181,28 @@ def _build_model_source(plan: ExportPlan, model_name: str, weights_file: str | N
     if not ins or not outs:
         out.append("    raise ValueError('the graph has no connected input and output yet')")
         return out
-    io_args = [f"inputs={_io_source(plan, ins)}", f"outputs={_io_source(plan, outs)}", f"name={literal(model_name)}"]
+    io_args = [f"inputs={_io_source(plan, ins)}", f"outputs={_io_source(plan, outs)}", f"name={model_name}"]
     out.append("    " + call("model = keras.Model", io_args))
+    return out
+
+
+def _io_source(plan: ExportPlan, nids: list[str]) -> str:
+    if len(nids) == 1:
+        return plan.idents[nids[0]]
+    return "[" + ", ".join(plan.idents[n] for n in nids) + "]"
+
+
+def _build_model_source(plan: ExportPlan, model_name: str, weights_file: str | None) -> list[str]:
+    out = []
+    if weights_file:
+        out += ["def build_model(weights=WEIGHTS_FILE):",
+                '    """The model with the weights trained in layergraph (pass ``weights=None`` for fresh ones)."""']
+    else:
+        out += ["def build_model():", '    """The model as designed in layergraph (freshly initialised weights)."""']
+    body = _model_body(plan, literal(model_name))
+    out += body
+    if body[-1].lstrip().startswith("raise"):
+        return out
     if weights_file:
         out += ["    if weights is not None:", "        load_weights(model, weights)"]
     out.append("    return model")
@@ -169,6 +217,22 @@ LOAD_WEIGHTS = '''def load_weights(model, path):
                 layer.set_weights([data[f"{layer.name}/{i}"] for i in range(len(layer.weights))])
                 if hasattr(layer, "finalize_state"):
                     layer.finalize_state()  # as Keras's loader does (Normalization reads its statistics)'''
+
+LOAD_NESTED_WEIGHTS = '''def load_weights(model, path, prefix=""):
+    """Copy layergraph's weights (arrays "<layer name>/<i>" in get_weights() order) into ``model``;
+    a nested model's layers are "<model name>/<layer name>/<i>"."""
+    with np.load(path, allow_pickle=False) as data:
+        _set_weights(model, data, prefix)
+
+
+def _set_weights(model, data, prefix):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            _set_weights(layer, data, f"{prefix}{layer.name}/")
+        elif layer.weights:
+            layer.set_weights([data[f"{prefix}{layer.name}/{i}"] for i in range(len(layer.weights))])
+            if hasattr(layer, "finalize_state"):
+                layer.finalize_state()  # as Keras's loader does (Normalization reads its statistics)'''
 
 
 def _training_settings(plan: ExportPlan, training: dict | None) -> dict[str, Any]:
@@ -286,9 +350,12 @@ def keras_code(graph: LayerGraph, weights_file: str | None = None, training: dic
         lines += [f"WEIGHTS_FILE = Path(__file__).with_name({literal(weights_file)})", ""]
     if not plan.result.ok:
         lines += [f"# The graph has {len(plan.result.problems)} problem(s); this code may not run yet.", ""]
-    lines += [""] + _build_model_source(plan, sanitize(model_name, "model"), weights_file)
+    plan._function_names = {"build_model", "load_weights", "_set_weights", "compile_model", "load_data", "main"}
+    groups = _group_sources(plan)
+    lines += groups[1:] + ["", ""] if groups else [""]
+    lines += _build_model_source(plan, sanitize(model_name, "model"), weights_file)
     if weights_file:
-        lines += ["", "", LOAD_WEIGHTS]
+        lines += ["", "", LOAD_NESTED_WEIGHTS if groups else LOAD_WEIGHTS]
     if settings:
         lines += ["", ""] + _training_source(plan, settings)
         lines += ["", "", 'if __name__ == "__main__":', "    main()"]

@@ -12,7 +12,7 @@ import math
 import re
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from engine.graph import EdgesError, LayerGraph, check_name
 from engine.initializers import INITIALIZERS
 from engine.keras_objects import check_keras_object, object_kind
 from engine.layers import LAYERS, Layer
+from engine.layers.group import Group, inner_weight_name
 from engine.memory import array_bytes, check_allocation
 from engine.validation import infer_shapes
 
@@ -49,7 +50,12 @@ KERAS_ONLY: dict[str, Any] = {
 _DROPPABLE_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
 _FLOAT_POLICIES = ("float32",)
 #: The ``module`` Keras 3 writes for its own layers (``None`` in older configs); anything else is custom code.
-_LAYER_MODULES = (None, "keras.layers", "keras", "keras.models")
+_LAYER_MODULES = (None, "keras.layers", "keras", "keras.models", "keras.src.models.functional")
+_MODEL_CLASSES = ("Sequential", "Functional", "Model")
+#: Element-wise operations a functional model may call as ``keras.ops.add(a, b)`` (ConvNeXt's residuals):
+#: saved as operations of this module, read as the catalog's merge layer of the same name.
+_OPS_MODULE = "keras.src.ops.numpy"
+_OPS = ("Add", "Subtract", "Multiply")
 _INITIALIZER_MODULE = "keras.initializers"
 
 
@@ -196,6 +202,7 @@ class _Importer:
     def __init__(self, config: Any, h5, where: str) -> None:
         self.config, self.h5, self.where = config, h5, where
         self.notes: list[str] = []
+        self.groups: dict[str, tuple[_Importer, list[tuple[str, str]]]] = {}  # nested model name -> its import
 
     def fail(self, msg: str) -> ConfigError:
         return ConfigError(msg)
@@ -247,12 +254,14 @@ class _Importer:
         nodes, edges, h5_layers = [], [], []
         for i, raw in enumerate(layers):
             cname, name, lcfg, raw = self._entry(raw, i)
-            h5_layers.append((name, cname))
+            op = raw.get("module") == _OPS_MODULE
+            if not op:  # an operation (keras.ops.add) is no layer: it has no weights entry in the file
+                h5_layers.append((name, cname))
             if cname == "InputLayer":
                 nodes.append(self._input_node(name, lcfg))
                 continue
             nodes.append(self._layer_node(cname, name, lcfg))
-            for k, src in enumerate(self._inbound(name, cname, raw.get("inbound_nodes") or [])):
+            for k, src in enumerate(self._inbound(name, cname, raw.get("inbound_nodes") or [], op)):
                 edges.append((src, name, k))
         outputs = [t[0] for t in _tensor_list(body.get("output_layers"))]
         inputs = [t[0] for t in _tensor_list(body.get("input_layers"))]
@@ -282,13 +291,20 @@ class _Importer:
         except ConfigError as exc:
             raise FileFormatError(f"{self.where}: layers[{index}]: {exc}.") from None
         module, registered = raw.get("module"), raw.get("registered_name")
-        if registered not in (None, cname) or module not in _LAYER_MODULES:
+        if module == _OPS_MODULE and cname not in _OPS:
+            raise self.fail(f"layer {shown(name)} is the operation keras.ops.{to_snake_case(cname)}; layergraph reads "
+                            f"only {', '.join(f'keras.ops.{o.lower()}' for o in _OPS)} among operations.")
+        own_module = getattr(LAYERS.get(cname), "keras_module", None)
+        if registered not in (None, cname) or (module not in _LAYER_MODULES + (_OPS_MODULE,)
+                                               and module != own_module):
             raise self.fail(f"layer {shown(name)} is a custom class {shown(registered or cname)} (module "
                             f"{shown(module)}); "
                             "layergraph only reads the built-in Keras layers of its catalog.")
         return cname, name, lcfg, raw
 
-    def _inbound(self, name: str, cname: str, inbound: list) -> list[str]:
+    def _inbound(self, name: str, cname: str, inbound: list, op: bool = False) -> list[str]:
+        """Names of the layers feeding this call (an operation such as ``keras.ops.add`` takes them as
+        separate arguments, a layer as one tensor or one list)."""
         if len(inbound) > 1:
             raise self.fail(f"{cname} '{name}' is called {len(inbound)} times (shared weights); a layergraph "
                             "node is one call of one layer. Use separate layers.")
@@ -298,6 +314,8 @@ class _Importer:
         if isinstance(node, dict):  # Keras 3: {"args": [tensor or [tensors]], "kwargs": {...}}
             args = node.get("args") or []
             extra = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None and k != "training"}
+            if op and not extra and args and all(isinstance(a, dict) for a in args):
+                args = [args]
             if extra or len(args) != 1:
                 raise self.fail(f"{cname} '{name}' is called with extra arguments ({', '.join(extra) or 'several'}); "
                                 "layergraph layers take only their input tensors.")
@@ -333,23 +351,23 @@ class _Importer:
         return {"class_name": "Input", "name": name, "config": {"shape": list(shape[1:]), "dtype": dtype}}
 
     def _layer_node(self, cname: str, name: str, lcfg: dict) -> dict:
-        return {"class_name": cname, "name": name, "config": self._convert(cname, name, lcfg)}
+        config = self._convert(cname, name, lcfg)
+        return {"class_name": "Group" if cname in _MODEL_CLASSES else cname, "name": name, "config": config}
 
     def _convert(self, cname: str, name: str, lcfg: dict) -> dict:
         owner = f"{cname} '{name}'"
         if cname == "Lambda":
             raise self.fail(f"{owner} holds Python code, which layergraph never runs from a file; replace it with "
                             "catalog layers before importing.")
-        if cname in ("Sequential", "Functional", "Model"):
-            raise self.fail(f"{owner} is a model nested inside the model; layergraph graphs are flat. Call its "
-                            "layers directly in the outer model before saving.")
+        if cname in _MODEL_CLASSES:
+            return self._group_config(cname, name, lcfg)
         if cname == "Masking":
             raise self.fail(f"{owner}: masks are not supported yet (layergraph does not propagate them, so the "
                             "masked steps would change the results); remove the Masking layer before importing.")
         cls = LAYERS.get(cname)
-        if cls is None or cls.max_inputs == 0:
+        if cls is None or cls.max_inputs == 0 or cls is Group:  # (a Keras group is a model, read above)
             raise self.fail(f"{owner}: layergraph has no {cname} layer; its catalog has "
-                            f"{', '.join(sorted(c for c in LAYERS if c != 'Input'))}.")
+                            f"{', '.join(sorted(c for c in LAYERS if c not in ('Input', 'Group')))}.")
         fields = {f.name: f for f in cls.all_fields()}
         out: dict[str, Any] = {}
         for key, value in lcfg.items():
@@ -373,6 +391,25 @@ class _Importer:
                 raise self.fail(f"{owner}: argument {key} would change training and layergraph's {cname} does not "
                                 "apply it; remove it in Keras before saving.")
         return out
+
+    def _group_config(self, cname: str, name: str, lcfg: dict) -> dict:
+        """A model used as a layer becomes a ``Group`` whose graph is that model, imported the same way."""
+        if "layers" not in lcfg:
+            raise self.fail(f"{cname} '{name}' has no layers in its config; save the model it belongs to again.")
+        sub = _Importer({"class_name": cname, "config": lcfg}, None, f"{self.where} → {name}")
+        sub.notes = self.notes
+        body = lcfg
+        nodes, edges, h5_layers = (sub._sequential if cname == "Sequential" else sub._functional)(body, lcfg["layers"])
+        inner = sub._build_graph(nodes, edges)
+        if len(inner.output_nodes()) != 1:
+            raise self.fail(f"{cname} '{name}' has {len(inner.output_nodes())} outputs; a group has exactly one.")
+        self.groups[name] = (sub, h5_layers)
+        for key, value in lcfg.items():
+            if key not in ("name", "layers", "input_layers", "output_layers", "build_input_shape", "trainable",
+                           "dtype") and not _droppable(key, value):
+                raise self.fail(f"{cname} '{name}': layergraph does not support the argument {shown(key)}.")
+        self._check_dtype(f"{cname} '{name}'", lcfg.get("dtype"))
+        return {"graph": inner.to_dict(), "trainable": bool(lcfg.get("trainable", True))}
 
     def _check_dtype(self, owner: str, value: Any) -> None:
         name = _dtype_name(value)
@@ -473,10 +510,13 @@ class _Importer:
         check_allocation(2 * need + largest, f"{self.where}: the model's weights", FileFormatError)
         return {nid: {spec.name: np.asarray(ds[()], dtype=np.float32) for spec, ds in pairs} for nid, pairs in found}
 
-    def _weight_datasets(self, graph: LayerGraph, h5_layers: list[tuple[str, str]]) -> list:
-        """``[(node id, [(spec, dataset), ...]), ...]`` with every declared shape checked; nothing read yet."""
+    def _weight_datasets(self, graph: LayerGraph, h5_layers: list[tuple[str, str]], root: Any = False) -> list:
+        """``[(node id, [(spec, dataset), ...]), ...]`` with every declared shape checked; nothing read yet.
+
+        ``root`` is the ``layers`` group the paths are under: a nested model's own for a group's layers."""
         used: dict[str, int] = {}
-        root = self._hard(self.h5, "layers", "the weights file")
+        if root is False:
+            root = self._hard(self.h5, "layers", "the weights file")
         out = []
         for name, cname in h5_layers:
             base = to_snake_case(cname)
@@ -492,6 +532,13 @@ class _Importer:
             group = self._hard(root, path, layer.owner) if root is not None else None
             if group is None:
                 raise self.fail(f"{layer.owner}: its weights are missing from model.weights.h5 (no 'layers/{path}').")
+            if isinstance(layer, Group):
+                sub, sub_layers = self.groups[name]
+                sub.result = infer_shapes(layer.inner)
+                inner = sub._weight_datasets(layer.inner, sub_layers, self._hard(group, "layers", layer.owner))
+                out.append((node.id, [(replace(spec, name=inner_weight_name(nid, spec.name)), ds)
+                                      for nid, pairs in inner for spec, ds in pairs]))
+                continue
             arrays = self._collect(group, layer)
             if len(arrays) != len(specs):
                 raise self.fail(f"{layer.owner}: the file holds {len(arrays)} weight arrays but the layer needs "

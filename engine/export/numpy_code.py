@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import GraphError
-from engine.export.identifiers import call, comment, literal
+from engine.export.identifiers import call, camel_case, comment, literal
 from engine.export.numerics_source import definitions, is_numerics_function, sources_for
 from engine.export.plan import ExportPlan, Weights, make_plan
 from engine.graph import LayerGraph
@@ -32,7 +32,30 @@ def _tuples(v: Any) -> Any:
 
 
 def _wref(plan: ExportPlan, nid: str, i: int) -> str:
-    return f"W[{literal(f'{plan.name(nid)}/{i}')}]"
+    key = literal(f"{plan.name(nid)}/{i}")
+    return f"W[prefix + {key}]" if plan.in_group else f"W[{key}]"
+
+
+# ----- groups: each its own function ``GroupBlock(inputs..., W, prefix)`` -----------------------------------
+def group_line(plan: ExportPlan, nid: str, blocks: dict[str, list[str]], used_numerics: set[str]) -> str:
+    """``var = NameBlock(inputs, W, prefix)``, defining the function in ``blocks`` (name -> source lines)."""
+    layer = plan.layer(nid)
+    fn = base = f"{camel_case(plan.idents[nid])}Block"
+    i = 1
+    while fn in blocks:
+        fn, i = f"{base}{i}", i + 1
+    inner = make_plan(layer.inner, reserved=RUNTIME_NAMES | {"prefix"})
+    inner.in_group = True
+    params = [inner.idents[n] for n in inner.inputs]
+    blocks[fn] = []  # taken before the inner groups name theirs
+    body = [node_line(inner, n, used_numerics, blocks) for n in inner.order if n not in inner.inputs]
+    blocks[fn] = [f"def {fn}({', '.join(params)}, W, prefix):",
+                  f"    # the layers of the group {comment(plan.name(nid))}",
+                  *("    " + ln for ln in body), f"    return {inner.idents[inner.outputs[0]]}"]
+    key = literal(f"{plan.name(nid)}/")
+    prefix = f"prefix + {key}" if plan.in_group else key
+    srcs = [plan.idents[s] for s in plan.graph.inputs_of(nid)]
+    return call(f"{plan.idents[nid]} = {fn}", [*srcs, "W", prefix])
 
 
 def _numerics_value(value: Any, owner: str, used_numerics: set[str]) -> str:
@@ -77,8 +100,11 @@ def _plain(value: Any) -> Any:
     return value.forward if isinstance(value, Fn) else value
 
 
-def node_line(plan: ExportPlan, nid: str, used_numerics: set[str]) -> str:
-    """``var = <op>_forward(inputs, weights, args)[0]``: the call the engine makes, written out."""
+def node_line(plan: ExportPlan, nid: str, used_numerics: set[str], blocks: dict[str, list[str]]) -> str:
+    """``var = <op>_forward(inputs, weights, args)[0]``, the call the engine makes, written out; a group calls
+    its own function, whose source goes into ``blocks``."""
+    if plan.layer(nid).composite:
+        return group_line(plan, nid, blocks, used_numerics)
     return numerics_line(plan, nid, used_numerics)
 
 
@@ -95,12 +121,13 @@ def numpy_code(graph: LayerGraph, weights_file: str = "model.weights.npz", *, pl
     plan = plan or make_plan(graph, reserved=RUNTIME_NAMES)
     multi = len(plan.inputs) > 1
     used_numerics: set[str] = set()
+    blocks: dict[str, list[str]] = {}
     body = []
     for nid in plan.order:
         if nid in plan.inputs:
             body.append(_input_line(plan, nid, multi))
         else:
-            body.append(node_line(plan, nid, used_numerics))
+            body.append(node_line(plan, nid, used_numerics, blocks))
     outs = [plan.idents[n] for n in plan.outputs]
     ret = outs[0] if len(outs) == 1 else "[" + ", ".join(outs) + "]"
     names = ", ".join(comment(repr(plan.name(n))) for n in plan.inputs)
@@ -115,6 +142,8 @@ def numpy_code(graph: LayerGraph, weights_file: str = "model.weights.npz", *, pl
         lines += ["# The graph was not trained: the weights file holds freshly initialised weights.", ""]
     for src in kernels:
         lines += ["", src, ""]
+    for block in blocks.values():
+        lines += ["", *block, ""]
     lines += ["",
               "def load_weights(path=WEIGHTS_FILE):",
               '    """The trained weights, read once: arrays "<layer name>/<i>" in Keras get_weights() order."""',

@@ -10,6 +10,7 @@ from engine.errors import GraphError
 from engine.export.identifiers import Identifiers
 from engine.graph import LayerGraph
 from engine.layers import Layer, WeightSpec, layer_class
+from engine.layers.group import Group, split_weights
 from engine.shapes import Shape
 from engine.validation import ValidationResult, infer_shapes
 
@@ -25,6 +26,8 @@ class ExportPlan:
     inputs: list[str]
     outputs: list[str]
     specs: dict[str, list[WeightSpec]] = field(default_factory=dict)
+    #: Inside a group's exported function: weights are looked up under the ``prefix`` argument.
+    in_group: bool = False
 
     def layer(self, nid: str) -> Layer:
         return self.graph.layer(nid)
@@ -70,11 +73,14 @@ def make_plan(graph: LayerGraph, result: ValidationResult | None = None, strict:
     return plan
 
 
-def weight_arrays(plan: ExportPlan, weights: Weights | None, key_name: Any = None) -> dict[str, np.ndarray]:
+def weight_arrays(plan: ExportPlan, weights: Weights | None, key_name: Any = None,
+                  names_of: Any = None) -> dict[str, np.ndarray]:
     """The document's weights as ``{"<layer name>/<i>": array}`` in Keras ``get_weights()`` order.
 
     ``key_name(nid)`` gives the layer name used in the key (the Keras exporter rewrites names Keras
-    refuses).  Raises ``GraphError`` when a weight is missing or has the wrong shape.
+    refuses).  A group's inner layers are keyed ``"<group name>/<inner layer name>/<i>"`` (deeper for
+    nested groups), named by ``names_of(inner plan)`` (a ``{node id: name}`` dict; plain names by default).
+    Raises ``GraphError`` when a weight is missing or has the wrong shape.
     """
     out: dict[str, np.ndarray] = {}
     if not weights:
@@ -85,13 +91,25 @@ def weight_arrays(plan: ExportPlan, weights: Weights | None, key_name: Any = Non
             continue
         have = weights.get(nid, {})
         name = key_name(nid) if key_name else plan.name(nid)
+        _check_weights(plan, nid, have)
+        layer = plan.layer(nid)
+        if isinstance(layer, Group):
+            inner = make_plan(layer.inner)
+            inner_names = names_of(inner) if names_of else {n: inner.name(n) for n in inner.order}
+            arrays = weight_arrays(inner, split_weights(have), inner_names.__getitem__, names_of)
+            out.update({f"{name}/{k}": v for k, v in arrays.items()})
+            continue
         for i, spec in enumerate(specs):
-            arr = have.get(spec.name)
-            if arr is None:
-                raise GraphError(f"{plan.layer(nid).owner} has no saved weight '{spec.name}'; train the graph "
-                                 "again or export without weights.")
-            if tuple(arr.shape) != tuple(spec.shape):
-                raise GraphError(f"{plan.layer(nid).owner}: saved weight '{spec.name}' has shape {tuple(arr.shape)} "
-                                 f"but the layer needs {tuple(spec.shape)}; train the graph again.")
-            out[f"{name}/{i}"] = np.array(arr, order="C")  # (ascontiguousarray would make a 0-d weight 1-d)
+            out[f"{name}/{i}"] = np.array(have[spec.name], order="C")  # (ascontiguousarray makes 0-d 1-d)
     return out
+
+
+def _check_weights(plan: ExportPlan, nid: str, have: dict[str, np.ndarray]) -> None:
+    for spec in plan.specs[nid]:
+        arr = have.get(spec.name)
+        if arr is None:
+            raise GraphError(f"{plan.layer(nid).owner} has no saved weight '{spec.name}'; train the graph "
+                             "again or export without weights.")
+        if tuple(arr.shape) != tuple(spec.shape):
+            raise GraphError(f"{plan.layer(nid).owner}: saved weight '{spec.name}' has shape {tuple(arr.shape)} "
+                             f"but the layer needs {tuple(spec.shape)}; train the graph again.")

@@ -21,6 +21,7 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     activation_layers,
     preprocessing,
     augmentation,
+    group,
 )
 
 FAMILIES = ("core", "convolutional", "pooling", "recurrent", "normalization", "regularization",

@@ -256,6 +256,10 @@ class Layer:
     no_gradient_reason: ClassVar[str] = ""
     #: Whether the inputs are integer ids (Embedding) rather than features.
     integer_inputs: ClassVar[bool] = False
+    #: A layer made of other layers (a group): it computes through them, not through numerics of its own.
+    composite: ClassVar[bool] = False
+    #: The module Keras's class lives in (Keras-internal layers such as ConvNeXt's LayerScale are not in keras.layers).
+    keras_module: ClassVar[str] = "keras.layers"
     #: Arguments Keras's constructor requires although the engine has a default (Keras code always states them).
     keras_required_args: ClassVar[tuple[str, ...]] = ()
 

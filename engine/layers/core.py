@@ -1,5 +1,7 @@
-"""Core layers: Input, Dense, Activation, Embedding (``keras/src/layers/core``)."""
+"""Core layers: Input, Dense, Activation, Embedding (``keras/src/layers/core``), and ConvNeXt's LayerScale."""
 from __future__ import annotations
+
+import numpy as np
 
 from engine.errors import ConfigError
 from engine.layers.base import PENALTY_DOC, Field, Layer, Numerics, WeightSpec, activation_fn, register_layer
@@ -165,3 +167,45 @@ class Embedding(Layer):
             return super().forward(inputs, weights, training=training, rng=rng)
         except ValueError as e:
             raise ValueError(f"{self.owner} got {e}") from None
+
+
+@register_layer
+class LayerScale(Layer):
+    """Multiplies each channel (the last axis) by a learned scale, as in ConvNeXt blocks.
+
+    Keras's internal layer of ``keras.applications.ConvNeXt*`` (``keras/src/applications/convnext.py``).
+
+    Args:
+        init_values: the starting value of every scale (ConvNeXt uses 1e-6).
+        projection_dim: the number of channels (the size of the last axis).
+    """
+
+    class_name = "LayerScale"
+    family = "core"
+    keras_module = "keras.src.applications.convnext"
+    keras_required_args = ("init_values", "projection_dim")
+    fields = (
+        Field("init_values", "float", doc="Starting value of every scale.", starter=1e-6),
+        Field("projection_dim", "int", doc="Number of channels: the size of the input's last axis.", min=1,
+              starter=32),
+    )
+
+    def summary_args(self) -> str:
+        return f"{self.config['projection_dim']} scales"
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        (shape,) = input_shapes
+        if len(shape) < 2 or shape[-1] != self.config["projection_dim"]:
+            raise self.shape_error(f"scales {self.config['projection_dim']} channels but gets {fmt_shape(shape)}; "
+                                   "set projection_dim to the size of the input's last axis.")
+        return shape
+
+    def weight_specs(self, input_shapes: list[Shape]) -> list[WeightSpec]:
+        # Keras's name: its add_weight gives none (the attribute is ``gamma``); filled by init_weights
+        return [WeightSpec("variable", (self.config["projection_dim"],), "ones")]
+
+    def init_weights(self, input_shapes, rng, dtype=np.float32):
+        return {"variable": np.full((self.config["projection_dim"],), self.config["init_values"], dtype)}
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.layer_scale_forward, num.layer_scale_backward, ("variable",))

@@ -1,4 +1,4 @@
-"""Core layers: Dense, Activation, Embedding."""
+"""Core layers: Dense, Activation, Embedding, LayerScale."""
 import numpy as np
 
 
@@ -44,3 +44,12 @@ def embedding_backward(g, ids, embeddings):
     grad = np.zeros_like(embeddings)
     np.add.at(grad, ids.reshape(-1), g.reshape(-1, g.shape[-1]))
     return (None,), (grad,)
+
+
+def layer_scale_forward(x, gamma):
+    """``x * gamma``: one learned scale per channel of the last axis (ConvNeXt's LayerScale)."""
+    return x * gamma, x
+
+
+def layer_scale_backward(g, x, gamma):
+    return (g * gamma,), ((g * x).reshape(-1, x.shape[-1]).sum(axis=0),)

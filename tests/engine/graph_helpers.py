@@ -5,7 +5,7 @@ import numpy as np
 
 from engine.executor import CompiledGraph, Executor, ParamStore
 from engine.graph import LayerGraph
-from tests.oracle import keras, keras_config, numeric_grad
+from tests.oracle import keras, keras_class, keras_config, numeric_grad
 
 
 def chain(*layers, input_shape=(4,), input_dtype="float32") -> tuple[LayerGraph, list[str]]:
@@ -35,7 +35,7 @@ def keras_twin(graph: LayerGraph, params: ParamStore):
             t = k.Input(shape=tuple(layer.config["shape"]), dtype=layer.config["dtype"], name=layer.name)
             inputs.append(t)
         else:
-            kl = getattr(k.layers, layer.class_name).from_config(keras_config(layer))
+            kl = keras_class(layer).from_config(keras_config(layer))
             ins = [tensors[s] for s in plan.sources[nid]]
             t = kl(ins[0] if len(ins) == 1 else ins)
             layers[nid] = kl

@@ -27,7 +27,7 @@ def test_roundtrip_with_weights(tmp_path):
     assert doc.training == {"loss": "mse"}
     np.testing.assert_array_equal(doc.weights[d]["kernel"], w[d]["kernel"])
     body = json.loads(path.read_text())
-    assert body["format"] == "layergraph" and body["version"] == 1 and body["weights"] == "m.npz"
+    assert body["format"] == "layergraph" and body["version"] == 2 and body["weights"] == "m.npz"
     assert body["nodes"][1]["config"] == {"units": 3, "activation": "relu"}  # only non-defaults
 
 

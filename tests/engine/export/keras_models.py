@@ -220,9 +220,31 @@ def preprocessing():
     return k.Model([img, raw], L.Dense(3, **K)(L.Concatenate()([x, bins, fixed])), name="preprocessing")
 
 
+def nested():
+    """Models used as layers: a Sequential stem, a residual block built twice, a model inside a model, and
+    ConvNeXt's Keras-internal LayerScale inside the blocks."""
+    from keras.src.applications.convnext import LayerScale
+
+    k = keras()
+    L = k.layers
+    stem = k.Sequential([k.Input((6,)), L.Dense(8, activation="relu", **K), L.BatchNormalization()], name="stem")
+
+    def block(name):
+        x0 = k.Input((8,))
+        h = L.Dense(8, activation="tanh", **K)(x0)
+        return k.Model(x0, L.Add()([x0, LayerScale(0.5, 8)(L.Dense(8, **K)(h))]), name=name)
+
+    inner = block("inner_block")
+    x1 = k.Input((8,))
+    wrapper = k.Model(x1, L.Dense(8, **K)(inner(x1)), name="wrapper")
+    x0 = k.Input((6,), name="values")
+    x = block("block_two")(block("block_one")(stem(x0)))
+    return k.Model(x0, L.Dense(3, **K)(wrapper(x)), name="nested")
+
+
 MODELS = {"mlp": mlp, "conv": conv, "sequence": sequence, "merging": merging, "embedding": embedding,
           "activations": activations, "preprocessing": preprocessing, "volume": volume, "signal": signal,
-          "adaptive": adaptive, "normalized": normalized}
+          "adaptive": adaptive, "normalized": normalized, "nested": nested}
 
 
 def sample_inputs(model, n: int = 5, seed: int = 1):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from engine.errors import ConfigError
+from engine.executor import compile_graph
 from engine.export.keras_import import import_keras_model, import_model
 from tests.oracle import keras
 
@@ -36,19 +37,31 @@ def test_compile_settings_become_training_settings(tmp_path):
     assert doc.weights and doc.graph.metadata["training"] == doc.training
 
 
-@pytest.mark.parametrize("kind", ["shared", "nested"])
-def test_refuses_structure_a_flat_graph_cannot_hold(tmp_path, kind):
+@pytest.mark.parametrize("kind", ["shared", "shared model"])
+def test_refuses_structure_a_graph_cannot_hold(tmp_path, kind):
     k = keras()
     i = k.Input((4,))
     if kind == "shared":
         d = k.layers.Dense(4, name="twice", **Z)
         model, expect = k.Model(i, d(d(i))), "Dense 'twice' is called 2 times"
-    else:
+    else:  # one model used twice shares its weights; a group node is one call
         inner = k.Sequential([k.layers.Dense(4, **Z)], name="inner")
-        model, expect = k.Model(i, inner(i)), "Sequential 'inner' is a model nested"
+        model, expect = k.Model(i, inner(inner(i))), "Sequential 'inner' is called 2 times"
     model.save(tmp_path / "m.keras")
     with pytest.raises(ConfigError, match=expect):
         import_model(tmp_path / "m.keras")
+
+
+def test_nested_sequential_without_input_imports_as_a_group(tmp_path):
+    k = keras()
+    i = k.Input((4,))
+    inner = k.Sequential([k.layers.Dense(3, name="d")], name="inner")
+    model = k.Model(i, inner(i))
+    model.save(tmp_path / "m.keras")
+    imported = import_model(tmp_path / "m.keras")
+    node = imported.graph.node_by_name("inner")
+    assert node.class_name == "Group"
+    np.testing.assert_array_equal(next(iter(imported.weights[node.id].values())), inner.get_weights()[0])
 
 
 def test_unknown_initializer_falls_back_with_a_note(tmp_path):
@@ -87,3 +100,22 @@ def test_refuses_options_that_change_the_numbers(tmp_path, layer, expect):
     with pytest.raises(ConfigError) as info:
         import_model(path)
     assert str(info.value).startswith(expect)
+
+
+def test_keras_ops_add_imports_as_an_add_layer_and_other_operations_are_refused(tmp_path):
+    """ConvNeXt's residuals are ``keras.ops.add(a, b)``: saved as an operation with two tensor arguments."""
+    k = keras()
+    i = k.Input((4,))
+    d = k.layers.Dense(4, name="d")(i)
+    model = k.Model(i, k.layers.Dense(2, name="out")(k.ops.add(i, d)))
+    model.save(tmp_path / "ops.keras")
+    imported = import_model(tmp_path / "ops.keras")
+    adds = [n for n in imported.graph.nodes.values() if n.class_name == "Add"]
+    assert len(adds) == 1 and len(imported.graph.in_edges(adds[0].id)) == 2
+    ex, params = compile_graph(imported.graph, weights=imported.weights)
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    np.testing.assert_allclose(ex.predict(params, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    refused = k.Model(i, k.ops.maximum(i, d))
+    refused.save(tmp_path / "max.keras")
+    with pytest.raises(ConfigError, match=r"operation keras.ops.maximum; layergraph reads only keras.ops.add"):
+        import_model(tmp_path / "max.keras")

@@ -13,6 +13,7 @@ CASES = [
     ("Activation", {"activation": "tanh"}, [(None, 4, 3)]),
     ("Embedding", {"input_dim": 10, "output_dim": 4}, [(None, 5)]),
     ("Embedding", {"input_dim": 7, "output_dim": 3}, [(None, 2, 3)]),
+    ("LayerScale", {"init_values": 0.5, "projection_dim": 4}, [(None, 3, 2, 4)]),
 ]
 IDS = [f"{c}-{i}" for i, (c, _, _) in enumerate(CASES)]
 

@@ -46,13 +46,15 @@ def family_cases() -> dict[str, list[tuple[dict, list]]]:
 
 
 CASES = family_cases()
-COMPUTING = sorted(n for n, cls in LAYERS.items() if cls.min_inputs > 0)
+#: Layers that compute through numerics of their own (groups compute through their inner layers, each of which is
+#: checked here; tests/engine/test_group.py checks a group's forward, backward and both exports).
+COMPUTING = sorted(n for n, cls in LAYERS.items() if cls.min_inputs > 0 and not cls.composite)
 
 
 @pytest.mark.parametrize("class_name", sorted(LAYERS))
 def test_every_layer_has_a_case_line(class_name):
-    if LAYERS[class_name].min_inputs == 0:
-        return  # Input: a graph's source, covered by every other case
+    if LAYERS[class_name].min_inputs == 0 or LAYERS[class_name].composite:
+        return  # Input: a graph's source, covered by every other case; groups: tests/engine/test_group.py
     assert CASES.get(class_name), f"{class_name} has no line in any CASES list of tests/engine/layers/test_*.py"
 
 
