@@ -26,6 +26,7 @@ from engine.executor import CompiledGraph, Executor, ParamStore
 from engine.losses import LOSSES, default_loss
 from engine.optimizers import OPTIMIZERS
 from engine.training import output_activation, validation_cut
+from engine.weight_coverage import fresh_notice, split_usable
 
 from .data_plots import NO_DATA_NOTE, DataView
 from .node_plots import LayerView
@@ -404,12 +405,19 @@ class RunPanel(QWidget):
         self.doc.locked_reason = LOCKED
         self.doc.training = config.to_training_dict()
         self.state = "paused" if step_only else "running"
-        self.message.setText("Training…")
+        self.message.setText("Training…" + self._fresh_layers_notice(plan))
         self._update_buttons()
         thread.start()
         self.timer.start()
         self.run_started.emit()
         return True
+
+    def _fresh_layers_notice(self, plan: CompiledGraph) -> str:
+        """`` <layers> start from fresh weights.`` when trained weights exist but do not cover every layer."""
+        if not self.doc.weights:
+            return ""
+        _usable, fresh, _messages = split_usable(plan, self.doc.weights)
+        return " " + fresh_notice(plan.graph, fresh) if fresh else ""
 
     def _begin_views(self, plan: CompiledGraph, x, y, kind: str, config: RunConfig) -> None:
         if self.scene is not None:

@@ -78,8 +78,11 @@ def run_export(args) -> int:
     if out.suffix != ".py":
         error(f"{out}: the exported module must be a .py file.")
         return EXIT_INVALID
+    for note in doc.notices():
+        error(note)
     try:
-        files = export_files(doc.graph, doc.weights, doc.training, args.to, out, getattr(args, "training", False))
+        weights = _with_fresh_layers(doc) if doc.fresh and doc.weights else doc.weights
+        files = export_files(doc.graph, weights, doc.training, args.to, out, getattr(args, "training", False))
     except LayergraphError as exc:
         error(f"{args.graph}: {exc}")
         return EXIT_INVALID
@@ -92,6 +95,14 @@ def run_export(args) -> int:
     extra = f" and {next(iter(files)).name}" if len(files) > 1 else ""
     print(f"wrote {out}{extra}")
     return EXIT_OK
+
+
+def _with_fresh_layers(doc):
+    """The saved weights plus fresh initial ones for the layers added or changed since the save
+    (``doc.fresh``; the caller has shown the notice)."""
+    from engine.executor import CompiledGraph, ParamStore
+
+    return ParamStore(CompiledGraph(doc.graph), weights=doc.weights).snapshot()
 
 
 def check_readable_back(imported, out: Path) -> None:

@@ -21,6 +21,7 @@ from engine.export.numerics_source import definitions, is_numerics_function, sou
 from engine.layers.base import Fn, Layer
 from engine.export.plan import ExportPlan, Weights, make_plan
 from engine.graph import LayerGraph
+from engine.memory import check_allocation, init_bytes
 
 _CONV = ("strides", "padding", "dilation_rate", "groups", "activation")
 _POOL = ("pool_size", "strides", "padding")
@@ -294,7 +295,11 @@ def numpy_code(graph: LayerGraph, weights_file: str = "model.weights.npz", *, pl
 
 
 def init_fresh_weights(plan: ExportPlan, seed: int = 0) -> Weights:
-    """Weights drawn with the layers' own initializers (for exporting a graph that was never trained)."""
+    """Weights drawn with the layers' own initializers (for exporting a graph that was never trained).
+
+    Refused over the memory limit before any is drawn: the arrays, then the ``.npz`` written of them."""
+    check_allocation(2 * init_bytes(plan.specs, np.float32), "The exported weights", GraphError,
+                     "make the layers smaller")
     rng = np.random.default_rng(seed)
     return {nid: plan.layer(nid).init_weights(plan.in_shapes(nid), rng) for nid in plan.order if plan.specs[nid]}
 

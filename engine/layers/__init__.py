@@ -37,7 +37,8 @@ def layer_class(class_name: str) -> type[Layer]:
 #: Values for required arguments when a layer is added from the palette (Keras has no default for them).
 STARTER_VALUES: dict[str, object] = {
     "units": 32, "filters": 32, "kernel_size": 3, "rate": 0.25, "n": 4, "target_shape": (-1,), "dims": (2, 1),
-    "input_dim": 1000, "output_dim": 64, "stddev": 0.1, "activation": "relu", "output_size": 4,
+    "input_dim": 1000, "output_dim": 64, "stddev": 0.1, "activation": "relu", "output_size": 4, "axes": -1,
+    "num_tokens": 10, "height": 8, "width": 8, "bin_boundaries": (0.0,), "scale": 1 / 255,
     "layer": {"class_name": "LSTM", "config": {"units": 32}},
 }
 
@@ -45,7 +46,8 @@ STARTER_VALUES: dict[str, object] = {
 def starter_config(class_name: str) -> dict:
     """A valid config for a freshly added layer: Keras defaults plus starter values for required args."""
     cls = layer_class(class_name)
-    return {f.name: STARTER_VALUES[f.name] for f in cls.all_fields() if f.required and f.name in STARTER_VALUES}
+    return {f.name: f.starter if f.starter is not None else STARTER_VALUES[f.name] for f in cls.all_fields()
+            if f.required and (f.starter is not None or f.name in STARTER_VALUES)}
 
 
 def create_layer(class_name: str, config: dict | None = None) -> Layer:

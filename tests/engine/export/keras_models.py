@@ -180,6 +180,18 @@ def activations():
     return k.Model(x0, L.Concatenate()(parts), name="activations")
 
 
+def normalized():
+    """The newer normalization and regularization layers, an Identity and a normalized Dot."""
+    k = keras()
+    L = k.layers
+    x0 = k.Input((4, 6), name="rows")
+    x = L.GroupNormalization(groups=3)(x0)
+    x = L.RMSNormalization()(L.UnitNormalization()(x))
+    x = L.Identity()(L.ActivityRegularization(l1=0.01, l2=0.1)(L.AlphaDropout(0.2)(x)))
+    d = L.Dot(axes=2, normalize=True)([x, L.Dense(6, **K)(x)])
+    return k.Model(x0, L.Dense(2, **K)(L.Flatten()(d)), name="normalized")
+
+
 def preprocessing():
     """Raw pixels and raw values in: the preprocessing layers are part of the model."""
     k = keras()
@@ -199,7 +211,7 @@ def preprocessing():
 
 MODELS = {"mlp": mlp, "conv": conv, "sequence": sequence, "merging": merging, "embedding": embedding,
           "activations": activations, "preprocessing": preprocessing, "volume": volume, "signal": signal,
-          "adaptive": adaptive}
+          "adaptive": adaptive, "normalized": normalized}
 
 
 def sample_inputs(model, n: int = 5, seed: int = 1):
