@@ -2,7 +2,7 @@
 each with its class and output shape in legible type, starting from the input."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from designer.canvas.legibility import LEGIBLE_PX, text_zoom
 from engine.fileformat import Document
@@ -37,3 +37,25 @@ def test_fit_shows_a_deep_graph_at_a_legible_zoom(qtbot, make_window):  # noqa: 
         shape = next(t for t in rows if t.startswith("→"))
         for text in (graph.node(nid).class_name, shape):
             assert rows[text].pixelSize() * zoom >= LEGIBLE_PX, (text, rows[text].pixelSize(), zoom)
+
+
+def test_the_minimap_shows_the_rest_and_moves_the_view_there(qtbot, make_window):  # noqa: F811
+    w = make_window()
+    w.resize(1366, 768)
+    w.show()
+    qtbot.waitExposed(w)
+    w.doc.replace(Document(residual_graph()), None)
+    w.act["auto_layout"].trigger()
+    qtbot.keyClick(w.view, Qt.Key.Key_F)
+    qtbot.wait(50)
+    graph_rect, mini = w.scene.nodes_bounding_rect(), w.view.minimap
+    shown = w.view.mapToScene(w.view.viewport().rect()).boundingRect()
+    assert not shown.contains(graph_rect) and mini.isVisible()
+    assert w.view.viewport().geometry().contains(mini.geometry())  # in the canvas's corner
+    qtbot.mouseClick(mini, Qt.MouseButton.LeftButton, pos=QPoint(mini.width() // 2, mini.height() - 3))
+    shown = w.view.mapToScene(w.view.viewport().rect()).boundingRect()
+    assert shown.bottom() > graph_rect.bottom() - 200  # the view went to the graph's last band
+    for _ in range(30):  # zoomed out until every card shows, the map has nothing to add
+        w.view.scale(0.8, 0.8)
+    w.view.centerOn(graph_rect.center())
+    assert not mini.isVisible()
