@@ -22,11 +22,14 @@ class MiniMap(QWidget):
         self.setCursor(Qt.PointingHandCursor)
         self.setToolTip("The whole graph: click or drag to move the view")
         self._shown = QRectF()
+        self._graph: QRectF | None = None  # the cards' bounds, kept until the graph changes
         self.hide()
 
     def graph_rect(self) -> QRectF:
-        sc = self.view.scene()
-        return QRectF() if sc is None else sc.nodes_bounding_rect()  # (no scene while the window closes)
+        if self._graph is None:
+            sc = self.view.scene()
+            self._graph = QRectF() if sc is None else sc.nodes_bounding_rect()  # (no scene while closing)
+        return self._graph
 
     def sync(self) -> None:
         """Show, place and redraw the map when the view shows only part of the graph; else hide it."""
@@ -46,7 +49,7 @@ class MiniMap(QWidget):
 
     def redraw(self, *_args) -> None:
         """After the graph changed (a card added, removed or moved, a new document)."""
-        self._shown = QRectF()
+        self._shown, self._graph = QRectF(), None
         self.sync()
 
     def _transform(self) -> tuple[QRectF, float]:
