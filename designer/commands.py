@@ -173,7 +173,7 @@ class MoveNodesCommand(Command):
 
 
 class AutoLayoutCommand(Command):
-    """Apply positions computed by ``designer.canvas.layout``; undo puts every node back."""
+    """Apply positions computed by ``engine.layout``; undo puts every node back."""
 
     def __init__(self, doc, positions: dict[str, Position]) -> None:
         super().__init__(doc, "Auto-layout")

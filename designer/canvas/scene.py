@@ -18,7 +18,7 @@ from designer import commands as cmds
 from designer.canvas.colors import DARK, LIGHT
 from designer.canvas.drag_edge_item import DragEdgeItem
 from designer.canvas.edge_item import EdgeItem
-from designer.canvas.layout import layered_positions
+from engine.layout import layered_positions
 from designer.canvas.node_item import BASE_HEIGHT, HEADER, WIDTH, NodeItem
 from designer.canvas.placement import free_offset, paste_offset
 from designer.canvas.overview import Overview

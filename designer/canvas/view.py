@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGraphicsView, QMessageBox
 
 from designer.canvas.edge_item import EdgeItem
 from designer.canvas.legibility import READABLE_ZOOM
+from designer.canvas.minimap import MiniMap
 from designer.canvas.node_item import NodeItem
 from designer.canvas.overview import OVERVIEW_LOD
 from designer.canvas.port_item import PortItem
@@ -46,6 +47,12 @@ class GraphView(QGraphicsView):
         doc = scene.doc
         for signal in (doc.node_added, doc.node_removed, doc.reset):
             signal.connect(self._refresh_hint)
+        self.minimap = MiniMap(self)
+        for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
+            bar.valueChanged.connect(self.minimap.sync)
+            bar.rangeChanged.connect(self.minimap.sync)
+        for signal in (doc.node_added, doc.node_removed, doc.node_moved, doc.reset):
+            signal.connect(self.minimap.redraw)
 
     # ----- properties --------------------------------------------------------------------------------
     @property
@@ -58,6 +65,10 @@ class GraphView(QGraphicsView):
 
     def zoom(self) -> float:
         return self.transform().m11()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.minimap.sync()
 
     # ----- zoom and pan -------------------------------------------------------------------------------
     def wheelEvent(self, event) -> None:  # noqa: N802

@@ -25,6 +25,7 @@ from engine.initializers import INITIALIZERS
 from engine.keras_objects import check_keras_object, object_kind
 from engine.layers import LAYERS, Layer
 from engine.layers.group import Group, inner_weight_name
+from engine.layout import layered_positions
 from engine.memory import array_bytes, check_allocation
 from engine.validation import infer_shapes
 
@@ -461,16 +462,11 @@ class _Importer:
     # --- graph and weights
     def _build_graph(self, nodes: list[dict], edges: list[tuple[str, str, int]]) -> LayerGraph:
         _drop_default_backward(nodes)
-        depth = _depths([n["name"] for n in nodes], edges)
-        rows: dict[int, int] = {}
         graph = LayerGraph()
         ids: dict[str, str] = {}
         for nd in nodes:
-            d = depth[nd["name"]]
-            row = rows.get(d, 0)
-            rows[d] = row + 1
             try:
-                ids[nd["name"]] = graph.add_node(nd["class_name"], nd["config"], (d * 220.0, row * 110.0), nd["name"])
+                ids[nd["name"]] = graph.add_node(nd["class_name"], nd["config"], name=nd["name"])
             except (ConfigError, GraphError) as exc:
                 owner = f"{nd['class_name']} '{nd['name']}'"
                 msg = str(exc)
@@ -489,6 +485,8 @@ class _Importer:
             p = result.problems[0]
             raise self.fail(f"the imported graph is not valid: {p.message}")
         self.result = result
+        for nid, position in layered_positions(graph).items():
+            graph.move(nid, position)
         return graph
 
     def _read_weights(self, graph: LayerGraph, h5_layers: list[tuple[str, str]]):
@@ -652,26 +650,6 @@ def _tensor_list(value: Any) -> list[list]:
     if isinstance(value, dict):
         return _tensor_list(list(value.values()))
     return []
-
-
-def _depths(names: list[str], edges: list[tuple[str, str, int]]) -> dict[str, int]:
-    """Longest-path depth from the inputs (the auto-layout's columns), in one topological sweep."""
-    succ: dict[str, list[str]] = {n: [] for n in names}
-    indeg = {n: 0 for n in names}
-    for s, t, _ in edges:
-        if s in succ and t in indeg:
-            succ[s].append(t)
-            indeg[t] += 1
-    depth = {n: 0 for n in names}
-    ready = [n for n in names if indeg[n] == 0]
-    while ready:
-        n = ready.pop()
-        for t in succ[n]:
-            depth[t] = max(depth[t], depth[n] + 1)
-            indeg[t] -= 1
-            if indeg[t] == 0:
-                ready.append(t)
-    return depth
 
 
 def _drop_default_backward(nodes: list[dict]) -> None:

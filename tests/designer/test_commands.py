@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from designer import commands as c
-from designer.canvas.layout import layered_positions
+from engine.layout import layered_positions
 from designer.document import GraphDocument
 from engine.graph import Edge
 

@@ -1,6 +1,8 @@
 """Importer behaviours beyond the family round trips: model forms, compile settings, unsupported structure."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -99,7 +101,10 @@ def test_refuses_options_that_change_the_numbers(tmp_path, layer, expect):
     path.write_text(model.to_json())
     with pytest.raises(ConfigError) as info:
         import_model(path)
-    assert str(info.value).startswith(expect)
+    # Keras numbers default names per process ('batch_normalization_1' after another test built one).
+    owner, rest = expect.split("'", 2)[0], expect.split("'", 2)[2]
+    name = expect.split("'", 2)[1]
+    assert re.match(re.escape(owner) + "'" + re.escape(name) + r"(_\d+)?'" + re.escape(rest), str(info.value))
 
 
 def test_keras_ops_add_imports_as_an_add_layer_and_other_operations_are_refused(tmp_path):
