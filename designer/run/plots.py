@@ -431,6 +431,8 @@ class CurvesView(QWidget):
             s.clear()
         for s in self.grad.values():  # one series per layer of the graph trained: removed with its legend entry
             self.grad_plot.getPlotItem().removeItem(s.item)
+        if self.grad and self.grad_plot in getattr(self, "legends", {}):
+            self.legends[self.grad_plot].clear()
         self.grad = {}
         self._grad_ticks = log_ticks(0.0, 1.0)  # the empty plot's range (pyqtgraph's own log ticks crowd it)
         self.grad_plot.getPlotItem().getAxis("left").setTicks([self._grad_ticks])

@@ -29,8 +29,9 @@ def shown(make_window, qtbot):  # noqa: F811
 
 
 def _legend_names(plot) -> list[str]:
-    legend = plot.getPlotItem().legend
-    return [] if legend is None else [label.text for _sample, label in legend.items]
+    """The names in the plot's legend line (under the axes)."""
+    legend = getattr(plot, "_legend_line", None)
+    return [] if legend is None else [name for name, _color in legend.entries]
 
 
 def test_opening_another_document_after_a_run_shows_nothing_of_the_previous_one(qtbot, shown):
