@@ -12,6 +12,7 @@ import math
 import re
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -157,10 +158,10 @@ def _read_archive(path: Path):
             weights = None
             if "model.weights.h5" in by_name:
                 weights = _extract_member(zf, by_name["model.weights.h5"], MAX_WEIGHTS_BYTES, where, HDF5_SIGNATURE)
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
-        raise FileFormatError(f"{where}: the archive is damaged or truncated ({exc}).") from None
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, zlib.error) as exc:
+        raise FileFormatError(f"{where}: the archive is damaged or truncated ({shown(str(exc))}).") from None
     except (OSError, NotImplementedError, RuntimeError) as exc:
-        raise FileFormatError(f"{where}: the archive cannot be read ({exc}).") from None
+        raise FileFormatError(f"{where}: the archive cannot be read ({shown(str(exc))}).") from None
     if weights is None:
         return config, None, None
     try:
@@ -506,7 +507,13 @@ class _Importer:
         largest = max((array_bytes(ds.shape, ds.dtype.itemsize) for _, pairs in found for _, ds in pairs), default=0)
         # float32 arrays, the largest one as stored before conversion, and the .npz a save writes of them
         check_allocation(2 * need + largest, f"{self.where}: the model's weights", FileFormatError)
-        return {nid: {spec.name: np.asarray(ds[()], dtype=np.float32) for spec, ds in pairs} for nid, pairs in found}
+        out = {nid: {spec.name: np.asarray(ds[()], dtype=np.float32) for spec, ds in pairs} for nid, pairs in found}
+        for nid, arrays in out.items():  # a document with such weights could never be opened again
+            for wname, arr in arrays.items():
+                if not np.isfinite(arr).all():
+                    raise FileFormatError(f"{self.where}: layer {shown(graph.node(nid).name)}'s weight "
+                                          f"{shown(wname)} holds NaN or Inf (or a value beyond float32).")
+        return out
 
     def _weight_datasets(self, graph: LayerGraph, h5_layers: list[tuple[str, str]], root: Any = False) -> list:
         """``[(node id, [(spec, dataset), ...]), ...]`` with every declared shape checked; nothing read yet.
