@@ -11,9 +11,10 @@ from typing import Any
 
 from engine.errors import ConfigError, GraphError, LayergraphError
 from engine.export.identifiers import call, comment, literal, sanitize
+from engine.export.keras_config import keras_arguments
 from engine.export.plan import ExportPlan, make_plan
 from engine.graph import LayerGraph
-from engine.layers import LAYERS, REQUIRED, Layer, layer_class
+from engine.layers import LAYERS, Layer, layer_class
 from engine.validation import ValidationResult
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW", "adagrad": "Adagrad",
@@ -80,16 +81,9 @@ def _value_source(field_name: str, kind: str, value: Any) -> str:
 
 def layer_arguments(layer: Layer, skip: tuple[str, ...] = ()) -> list[str]:
     """``arg=value`` for every argument that differs from its Keras default, in declaration order."""
-    args = []
-    required = layer.keras_required_args
-    for f in layer.all_fields():
-        if f.name in skip:
-            continue
-        value = layer.config.get(f.name)
-        if f.default is not REQUIRED and f.name not in required and _norm(value) == _norm(f.default):
-            continue
-        args.append(f"{f.name}={_value_source(f.name, f.kind, value)}")
-    return args
+    kinds = {f.name: f.kind for f in layer.all_fields()}
+    return [f"{key}={_value_source(key, kinds[key], value)}" for key, value in keras_arguments(layer).items()
+            if key not in skip]
 
 
 def _class_ref(class_name: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from engine.optimizers import OPTIMIZERS
 from engine.errors import ConfigError, FileFormatError, GraphError, shown
 from engine.graph import EdgesError, LayerGraph, check_name
 from engine.initializers import INITIALIZERS
+from engine.export.keras_config import LAYER_MODULES, h5_layer_paths, to_snake_case
 from engine.keras_objects import check_keras_object, object_kind
 from engine.layers import LAYERS, Layer
 from engine.validation import infer_shapes
@@ -46,8 +46,6 @@ KERAS_ONLY: dict[str, Any] = {
 }
 _DROPPABLE_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
 _FLOAT_POLICIES = ("float32",)
-#: The ``module`` Keras 3 writes for its own layers (``None`` in older configs); anything else is custom code.
-_LAYER_MODULES = (None, "keras.layers", "keras", "keras.models")
 _INITIALIZER_MODULE = "keras.initializers"
 
 
@@ -57,13 +55,6 @@ class ImportedModel:
     weights: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-
-def to_snake_case(name: str) -> str:
-    """Keras's ``naming.to_snake_case`` (used for the weight paths in ``model.weights.h5``)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def import_keras_model(path: str | Path):
@@ -248,7 +239,7 @@ class _Importer:
         except ConfigError as exc:
             raise FileFormatError(f"{self.where}: layers[{index}]: {exc}.") from None
         module, registered = raw.get("module"), raw.get("registered_name")
-        if registered not in (None, cname) or module not in _LAYER_MODULES:
+        if registered not in (None, cname) or module not in LAYER_MODULES:
             raise self.fail(f"layer {shown(name)} is a custom class {shown(registered or cname)} (module "
                             f"{shown(module)}); "
                             "layergraph only reads the built-in Keras layers of its catalog.")
@@ -431,13 +422,10 @@ class _Importer:
                                   f"{shown(str(exc))}).") from None
 
     def _weights(self, graph: LayerGraph, h5_layers: list[tuple[str, str]]):
-        used: dict[str, int] = {}
         root = self._hard(self.h5, "layers", "the weights file")
         out: dict[str, dict[str, np.ndarray]] = {}
-        for name, cname in h5_layers:
-            base = to_snake_case(cname)
-            path = base if base not in used else f"{base}_{used[base] + 1}"
-            used[base] = used.get(base, -1) + 1
+        paths = h5_layer_paths([cname for _name, cname in h5_layers])
+        for (name, cname), path in zip(h5_layers, paths):
             node = graph.node_by_name(name)
             if node is None or cname == "InputLayer":
                 continue
