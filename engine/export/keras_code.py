@@ -164,7 +164,7 @@ LOAD_WEIGHTS = '''def load_weights(model, path):
                     layer.finalize_state()  # as Keras's loader does (Normalization reads its statistics)'''
 
 
-def _training_settings(plan: ExportPlan, training: dict | None) -> dict[str, Any]:
+def training_settings(plan: ExportPlan, training: dict | None) -> dict[str, Any]:
     t = {**TRAINING_DEFAULTS, **{k: v for k, v in (training or {}).items() if v is not None}}
     opt = str(t["optimizer"]).lower()
     if opt not in OPTIMIZERS:
@@ -275,7 +275,7 @@ def keras_code(graph: LayerGraph, weights_file: str | None = None, training: dic
         if strict:
             raise
         return "# The graph has a cycle; remove one of the connections to see its Keras code.\n"
-    settings = _training_settings(plan, training) if training is not None else None
+    settings = training_settings(plan, training) if training is not None else None
     lines = ['"""Keras 3 model exported from layergraph."""', ""]
     stdlib = (["import argparse"] if settings else []) + (["from pathlib import Path"] if weights_file else [])
     lines += stdlib + ([""] if stdlib else []) + ["import keras"]

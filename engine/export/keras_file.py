@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import ConfigError, GraphError
-from engine.export.keras_code import OPTIMIZERS, _training_settings, keras_names
+from engine.export.keras_code import training_settings, keras_names
 from engine.export.keras_config import (h5_layer_paths, input_layer_config, keras_layer_config,
                                         layer_envelope)
 from engine.export.plan import ExportPlan, Weights, make_plan
@@ -97,7 +97,7 @@ def _io_layers(nids: list[str], names: dict[str, str]) -> list:
 
 def compile_config(plan: ExportPlan, training: dict | None) -> dict[str, Any]:
     """The document's training settings as ``model.compile`` arguments (what ``compile_config`` holds)."""
-    t = _training_settings(plan, training)
+    t = training_settings(plan, training)
     opt_config: dict[str, Any] = {"name": t["optimizer"].lower()}
     if t["learning_rate"] is not None:
         opt_config["learning_rate"] = t["learning_rate"]
@@ -182,14 +182,15 @@ def write_keras_file(graph: LayerGraph, weights: Weights | None, out: str | Path
     from engine.fileformat import atomic_write_bytes
 
     out = Path(out)
-    payload = keras_archive(graph, weights, training, model_name=_model_name(out))
+    payload = keras_archive(graph, weights, training, model_name=model_name_for(out))
     atomic_write_bytes(out, payload)
     return out
 
 
-def _model_name(out: Path) -> str:
+def model_name_for(out: Path) -> str:
+    """The model's name in the file: the file name, as an identifier."""
     name = "".join(c if c.isalnum() or c == "_" else "_" for c in out.stem)
     return name or "model"
 
 
-__all__ = ["OPTIMIZERS", "keras_archive", "keras_order", "write_keras_file"]
+__all__ = ["keras_archive", "keras_order", "model_name_for", "write_keras_file"]
