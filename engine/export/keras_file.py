@@ -26,7 +26,7 @@ from engine.export.plan import ExportPlan, Weights, make_plan
 from engine.graph import LayerGraph
 from engine.layers import layer_class
 
-KERAS_VERSION = "3.15.1"  # the format written, checked by the tests against the installed Keras
+KERAS_VERSION = "3.15.1"  # metadata.json: the Keras whose format this writes (studied and tested with it)
 
 
 def keras_order(plan: ExportPlan) -> list[str]:
