@@ -72,10 +72,13 @@ class GraphDocument(QObject):
     def new(self) -> None:
         self.replace(Document(LayerGraph()), None)
 
-    def open(self, path: str | Path) -> None:
-        """Load ``path``; on any error (``FileFormatError``) the current document is untouched."""
+    def open(self, path: str | Path) -> Document:
+        """Load ``path``; on any error (``FileFormatError``) the current document is untouched.
+
+        Returns the loaded ``Document``: its ``notices()`` name layers that start from fresh weights."""
         doc = load_document(path)
         self.replace(doc, Path(path))
+        return doc
 
     def save(self, path: str | Path | None = None) -> Path:
         target = Path(path) if path else self.path

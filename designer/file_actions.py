@@ -58,13 +58,15 @@ class FileActions:
         if ask and not self.maybe_save():
             return False
         try:
-            self.doc.open(path)
+            document = self.doc.open(path)
         except (FileFormatError, OSError) as exc:
             self.w.dialogs.error("Cannot open the file", str(exc))
             return False
         self.w.example_name = None
         self.w.add_recent(Path(path))
         self._after_replace()
+        if document.notices():
+            self.w.statusBar().showMessage(" ".join(document.notices()), 20000)
         return True
 
     def open_example(self, path: str | Path, ask: bool = True) -> bool:

@@ -12,8 +12,9 @@ from typing import Any
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
-                               QScrollArea, QTabBar, QWidget)
+                               QScrollArea, QWidget)
 
+from designer import dock_layout
 from designer.autosave import Autosaver
 from designer.canvas.scene import GraphScene
 from designer.canvas.view import GraphView
@@ -116,7 +117,13 @@ class MainWindow(QMainWindow):
         self.run_panel = attach_run_panel(self)
         for dock in (self.run_dock, self.curves_dock, self.layer_dock, self.data_dock):
             self.view_menu.addAction(dock.toggleViewAction())
+        dock_layout.arrange_idle(self)
+        self.run_panel.run_started.connect(lambda: dock_layout.spread_plots(self))
+        self.run_panel.run_finished.connect(lambda _how: dock_layout.after_run(self))
+        self.doc.reset.connect(self._compact_docks)
         self.autosaver = Autosaver(self.doc, autosave_dir, parent=self, name_of=lambda: self.example_name)
+        #: False until the docks are sized to the window's real size (first show) or restored.
+        self._docks_sized = False
         self.restore_settings()
         self.update_title()
         self.update_status()
@@ -363,10 +370,11 @@ class MainWindow(QMainWindow):
     def restore_settings(self) -> None:
         geometry = self.settings.value("geometry")
         if geometry is not None:
+            self.layout().activate()  # the docks' arrangement first: its minimum size bounds the geometry
             self.restoreGeometry(geometry)
         state = self.settings.value("window_state")
         if state is not None:
-            self.restoreState(state)
+            self._docks_sized = bool(self.restoreState(state))
         dark = self.settings.value("dark", False)
         dark = dark if isinstance(dark, bool) else str(dark).lower() == "true"
         self.set_dark(dark)
@@ -377,9 +385,17 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     # ----- closing -----------------------------------------------------------------------------------
+    def _compact_docks(self) -> None:
+        """Another document: no run results to watch, so the canvas takes the plots' room back."""
+        if self.run_panel.state == "idle":
+            dock_layout.compact_bottom(self)
+
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if not self._docks_sized:  # the first time the window has its real size
+            self._docks_sized = True
+            dock_layout.size_docks(self)
         super().showEvent(event)
-        QTimer.singleShot(0, lambda: hide_stray_tab_bars(self))
+        QTimer.singleShot(0, lambda: dock_layout.hide_stray_tab_bars(self))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         if not self.files.maybe_save():
@@ -396,21 +412,3 @@ class MainWindow(QMainWindow):
                           "<b>layergraph</b><br>Build Keras 3 networks as graphs, see every shape, train them "
                           "on a NumPy engine and export Keras or NumPy code.")
 
-
-def hide_stray_tab_bars(window: QMainWindow) -> None:
-    """Hide dock tab bars the main window's layout does not manage.
-
-    With PySide6 6.12, ``tabifyDockWidget`` for a second tab group before the window is shown
-    leaves an extra tab bar for that group on screen at a stale place.  A bar the layout uses sits
-    right under the dock of its current tab; any other is one of those leftovers.
-    """
-    docks = {d.windowTitle(): d for d in window.findChildren(QDockWidget)}
-    for bar in window.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
-        if not bar.isVisible() or bar.count() == 0:
-            continue
-        current = docks.get(bar.tabText(bar.currentIndex()))
-        if current is None or not current.isVisible() or current.isFloating():
-            continue
-        bar_rect, dock_rect = bar.geometry(), current.geometry()
-        if abs(bar_rect.left() - dock_rect.left()) > 2 or abs(bar_rect.top() - dock_rect.bottom() - 1) > 4:
-            bar.hide()

@@ -7,6 +7,7 @@ data state; weights live in the ``ParamStore`` (node id -> weight name -> array)
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -17,8 +18,10 @@ from engine.runtime import with_blas_threads
 from engine.errors import GraphError, TrainingError
 from engine.graph import LayerGraph
 from engine.layers import Layer, WeightSpec
+from engine.memory import check_allocation, estimate, init_bytes
 from engine.shapes import Shape, fmt_shape
 from engine.validation import ValidationResult, infer_shapes
+from engine.weight_coverage import split_usable
 
 Weights = dict[str, dict[str, np.ndarray]]
 
@@ -138,9 +141,13 @@ class ParamStore:
     Args:
         plan: the compiled graph whose shapes decide the weight shapes.
         seed: seed of the initialisers (``None`` draws fresh randomness).
-        weights: previously saved weights; arrays whose shapes still fit are used, a node whose shapes
-            changed is re-initialised with a ``WeightsMismatchWarning`` (also kept in ``self.warnings``).
+        weights: previously saved weights; arrays that fit are used.  A node without saved weights, or
+            whose shapes changed (``WeightsMismatchWarning``, also kept in ``self.warnings``), starts from
+            fresh weights and is listed in ``self.fresh`` (``engine.weight_coverage``: the rule).
         dtype: float dtype of the weights (float32; float64 for gradient checks).
+
+    Raises:
+        TrainingError: when the weights would not fit under the memory limit (checked before any is made).
     """
 
     def __init__(self, plan: CompiledGraph, seed: int | None = None, weights: Weights | None = None,
@@ -148,40 +155,39 @@ class ParamStore:
         self.plan = plan
         self.dtype = np.dtype(dtype)
         self.values: Weights = {}
-        self.specs: dict[str, list[WeightSpec]] = {}
+        self.specs: dict[str, list[WeightSpec]] = {nid: specs for nid in plan.order
+                                                  if (specs := plan.weight_specs(nid))}
         self.warnings: list[str] = []
+        #: nodes that started from initial weights although saved weights were given
+        self.fresh: list[str] = []
+        check_allocation(init_bytes(self.specs, self.dtype), "The weights of this graph", TrainingError,
+                         "make the layers smaller")
+        usable, fresh = self._usable(weights) if weights else ({}, [])
         rng = np.random.default_rng(seed)
-        for nid in plan.order:
-            specs = plan.weight_specs(nid)
-            if not specs:
-                continue
-            self.specs[nid] = specs
+        for nid, specs in self.specs.items():
             # one child stream per node, so loading one node's weights does not shift the others
-            self.values[nid] = plan.layers[nid].init_weights(list(plan.in_shapes[nid]),
-                                                             np.random.default_rng(rng.integers(2**63)), self.dtype)
-        if weights:
-            self.load(weights)
+            child = np.random.default_rng(rng.integers(2**63))
+            if nid in usable:
+                self.values[nid] = {s.name: np.array(usable[nid][s.name], dtype=self.dtype, copy=True) for s in specs}
+            else:
+                self.values[nid] = plan.layers[nid].init_weights(list(plan.in_shapes[nid]), child, self.dtype)
+        self.fresh = fresh
+
+    def _usable(self, weights: Weights) -> tuple[Weights, list[str]]:
+        usable, fresh, messages = split_usable(self.plan, weights)
+        for msg in messages:
+            warnings.warn(msg, WeightsMismatchWarning, stacklevel=3)
+        self.warnings.extend(messages)
+        return usable, fresh
 
     def load(self, weights: Weights) -> list[str]:
-        """Copy saved arrays in, node by node; returns the warnings for nodes that had to be re-initialised."""
-        new: list[str] = []
-        for nid, specs in self.specs.items():
-            saved = weights.get(nid)
-            if not saved:
-                continue
-            bad = [s for s in specs if s.name not in saved or tuple(saved[s.name].shape) != tuple(s.shape)]
-            if bad:
-                s = bad[0]
-                got = "missing" if s.name not in saved else f"shape {tuple(saved[s.name].shape)}"
-                msg = (f"{self.plan.owner(nid)}: the saved weight '{s.name}' is {got} but the layer now needs "
-                       f"{tuple(s.shape)}; this layer was re-initialised.")
-                new.append(msg)
-                warnings.warn(msg, WeightsMismatchWarning, stacklevel=2)
-                continue
-            for s in specs:
-                self.values[nid][s.name] = np.array(saved[s.name], dtype=self.dtype, copy=True)
-        self.warnings.extend(new)
-        return new
+        """Copy saved arrays in, node by node; returns the messages for nodes whose saved shapes no longer fit."""
+        before = len(self.warnings)
+        usable, _fresh = self._usable(weights)
+        for nid, ws in usable.items():
+            for s in self.specs[nid]:
+                self.values[nid][s.name] = np.array(ws[s.name], dtype=self.dtype, copy=True)
+        return self.warnings[before:]
 
     def is_trainable(self, nid: str, name: str) -> bool:
         if not self.plan.layers[nid].config.get("trainable", True):
@@ -243,6 +249,47 @@ class Executor:
             caches[nid] = cache
         return ForwardPass(acts, caches, training, {nid: acts[nid] for nid in plan.output_ids})
 
+    def added_loss(self, params: ParamStore | Weights, fwd: ForwardPass) -> float:
+        """The losses layers add to the model's, summed: ``Layer.added_loss`` (ActivityRegularization), weight
+        regularizers ``reg(w)`` of trainable weights and activity regularizers ``reg(output) / batch``."""
+        values = params.values if isinstance(params, ParamStore) else params
+        total = 0.0
+        for nid, layer in self.plan.layers.items():
+            if nid not in fwd.caches:
+                continue
+            total += layer.added_loss(fwd.caches[nid])
+            pen = layer.penalties
+            if not pen:
+                continue
+            for w, reg in self._weight_regularizers(params, nid):
+                total += reg.penalty(values[nid][w])
+            if pen.activity is not None:
+                y = fwd.activations[nid]
+                total += pen.activity.penalty(y) / max(len(y), 1)
+        return total
+
+    def _weight_regularizers(self, params: ParamStore | Weights, nid: str):
+        """``(weight name, regularizer)`` for the trainable weights of node ``nid`` that have one."""
+        pen = self.plan.layers[nid].penalties
+        if not pen.weights:
+            return []
+        values = params.values if isinstance(params, ParamStore) else params
+        names = set(values.get(nid, {}))
+        out = []
+        for prefix, reg in pen.weights.items():
+            w = pen.weight_for(prefix, names)
+            if w is not None and (not isinstance(params, ParamStore) or params.is_trainable(nid, w)):
+                out.append((w, reg))
+        return out
+
+    def apply_constraints(self, params: ParamStore) -> None:
+        """Project constrained weights after an optimizer step (Keras applies ``variable.constraint``)."""
+        for nid, layer in self.plan.layers.items():
+            for prefix, con in layer.penalties.constraints.items():
+                w = layer.penalties.weight_for(prefix, set(params.values.get(nid, {})))
+                if w is not None and params.is_trainable(nid, w):
+                    params.values[nid][w][...] = con.apply(params.values[nid][w])
+
     def apply_state_updates(self, params: ParamStore, fwd: ForwardPass) -> None:
         """Write non-trainable state (BatchNormalization's moving stats) computed by a training forward."""
         for nid, layer in self.plan.layers.items():
@@ -271,7 +318,14 @@ class Executor:
             if not srcs:
                 in_grads[nid] = g
                 continue
-            gin, gw = plan.layers[nid].backward(g, fwd.caches[nid], values.get(nid, {}))
+            layer = plan.layers[nid]
+            if layer.penalties.activity is not None:
+                y = fwd.activations[nid]
+                g = g + layer.penalties.activity.grad(y) / max(len(y), 1)
+            gin, gw = layer.backward(g, fwd.caches[nid], values.get(nid, {}))
+            for w, reg in self._weight_regularizers(params, nid):
+                gw = dict(gw)
+                gw[w] = gw[w] + reg.grad(values[nid][w])
             if gw:
                 wgrads[nid] = gw
             for src, gi in zip(srcs, gin):
@@ -291,6 +345,11 @@ class Executor:
             raise TrainingError(f"batch_size must be at least 1, got {batch_size}.")
         inputs = self.plan.prepare_inputs(x, dtype)
         n = len(next(iter(inputs.values())))
+        outputs = sum(math.prod(d or 1 for d in self.plan.shapes[nid][1:]) for nid in self.plan.output_ids)
+        batch = estimate(self.plan, np.dtype(dtype).itemsize, 0, min(batch_size, max(n, 1)), training=False).total
+        # the outputs in batches, then concatenated once
+        check_allocation(2 * n * outputs * np.dtype(dtype).itemsize + batch, f"Predicting {n:,} samples",
+                         TrainingError, "predict fewer samples at a time")
         chunks: dict[str, list[np.ndarray]] = {nid: [] for nid in self.plan.output_ids}
         for start in range(0, n, batch_size):
             batch = {k: v[start:start + batch_size] for k, v in inputs.items()}

@@ -24,7 +24,9 @@ import numpy as np
 from engine.errors import ConfigError, FileFormatError, GraphError, shown
 from engine.graph import EdgesError, LayerGraph, check_name, check_node_id, jsonable
 from engine.layers import LAYERS
+from engine.memory import check_allocation
 from engine.training_settings import read_training_settings
+from engine.weight_coverage import Manifest, check_file_weights, fresh_notice, manifest_of, weights_to_save
 
 FORMAT = "layergraph"
 VERSION = 1
@@ -39,19 +41,33 @@ class Document:
     graph: LayerGraph
     weights: Weights | None = None
     training: dict[str, Any] = field(default_factory=dict)
+    #: node ids that have no saved weights (added or changed since the save) and start from fresh ones
+    fresh: list[str] = field(default_factory=list)
+    #: the saved weights' node ids and shapes (``weight_shapes``); None in documents older than the manifest
+    manifest: Manifest | None = None
+
+    def notices(self) -> list[str]:
+        """One line per thing the user must be told about the loaded weights (empty when they cover the graph)."""
+        return [fresh_notice(self.graph, self.fresh)] if self.fresh and self.weights else []
 
 
 # ----- writing -----------------------------------------------------------------------------------------
 def document_to_json(graph: LayerGraph, training: dict[str, Any] | None = None,
-                     weights_file: str | None = None) -> dict[str, Any]:
-    """The JSON body of a document; configs keep only non-default arguments (diff-friendly)."""
+                     weights_file: str | None = None, weight_shapes: Manifest | None = None) -> dict[str, Any]:
+    """The JSON body of a document; configs keep only non-default arguments (diff-friendly).
+
+    ``weight_shapes`` lists the nodes (and shapes) the weights file belongs to; see ``engine.weight_coverage``.
+    """
     data = graph.to_dict()
     for nd in data["nodes"]:
         defaults = {f.name: f.default for f in LAYERS[nd["class_name"]].all_fields()}
         nd["config"] = {k: v for k, v in nd["config"].items()
                         if k not in defaults or jsonable(defaults[k]) != jsonable(v)}
-    return {"format": FORMAT, "version": VERSION, "nodes": data["nodes"], "edges": data["edges"],
+    body = {"format": FORMAT, "version": VERSION, "nodes": data["nodes"], "edges": data["edges"],
             "weights": weights_file, "training": dict(training or {})}
+    if weights_file is not None and weight_shapes is not None:
+        body["weight_shapes"] = weight_shapes
+    return body
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
@@ -176,19 +192,20 @@ def save_weights(path: Path, weights: Weights) -> None:
               for nid, ws in weights.items() for wname, arr in ws.items()}
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    atomic_write_bytes(Path(path), buf.getbuffer())  # no second copy of every weight
 
 
 def save_document(path: str | os.PathLike, graph: LayerGraph, weights: Weights | None = None,
                   training: dict[str, Any] | None = None) -> None:
     """Save atomically; weights (if any) go to ``<stem>.npz`` first, then the JSON that references them."""
     path = Path(path)
-    wfile = None
+    wfile = manifest = None
+    weights = weights_to_save(graph, weights) if weights else None
     if weights:
         wpath = weights_path_for(path)
         save_weights(wpath, weights)
-        wfile = wpath.name
-    body = json.dumps(document_to_json(graph, training, wfile), indent=2, ensure_ascii=False)
+        wfile, manifest = wpath.name, manifest_of(weights)
+    body = json.dumps(document_to_json(graph, training, wfile, manifest), indent=2, ensure_ascii=False)
     atomic_write_bytes(path, (body + "\n").encode("utf-8"))
 
 
@@ -226,6 +243,7 @@ def load_document(path: str | os.PathLike, with_weights: bool = True) -> Documen
                                   f"({getattr(exc, 'strerror', None) or exc}).") from None
         if present:
             doc.weights = load_weights(wpath, doc.graph)
+            doc.fresh = check_file_weights(doc.graph, doc.weights, doc.manifest, str(wpath))
     return doc
 
 
@@ -313,7 +331,21 @@ def document_from_json(data: Any, where: str = "<document>") -> Document:
         raise fail("training", "expected an object.")
     training = read_training_settings(training)
     graph.metadata["training"] = training
-    return Document(graph, None, training)
+    return Document(graph, None, training, manifest=_manifest(data.get("weight_shapes"), fail))
+
+
+def _manifest(value: Any, fail) -> Manifest | None:
+    """``weight_shapes``: node id -> weight name -> list of non-negative integers."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(ws, dict) for ws in value.values()):
+        raise fail("weight_shapes", "expected an object of node id -> weight name -> shape.")
+    for nid, ws in value.items():
+        for wname, shape in ws.items():
+            if (not isinstance(shape, list)
+                    or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**63 for d in shape)):
+                raise fail(f"weight_shapes.{nid[:80]}.{wname[:80]}", "expected a list of non-negative integers.")
+    return value
 
 
 def _add_node_from_json(graph: LayerGraph, nd: Any, place: str, fail) -> None:
@@ -410,6 +442,8 @@ def read_npz(path: str | os.PathLike, what: str = "arrays") -> dict[str, np.ndar
             infos = zf.infolist()
             if len(infos) > MAX_NPZ_MEMBERS:
                 raise FileFormatError(f"{path}: the archive has {len(infos):,} members; not a .npz of {what}.")
+            # each member's header must match its declared size (read_npy), so this bounds every array
+            check_allocation(sum(i.file_size for i in infos), f"{path}: the {what}", FileFormatError)
             out: dict[str, np.ndarray] = {}
             for info in infos:
                 if not info.filename.endswith(".npy"):
@@ -447,6 +481,7 @@ def read_npy(fh, size: int, where: str) -> np.ndarray:
     if nbytes != held:
         raise FileFormatError(f"{where} declares shape {shown(shape)} ({nbytes:,} bytes) but holds {held:,} bytes; "
                               "the file is damaged.")
+    check_allocation(nbytes, where, FileFormatError)
     buf = bytearray(nbytes)
     view, got = memoryview(buf), 0
     while got < nbytes:

@@ -141,14 +141,25 @@ def get_loss(name: str | Loss) -> Loss:
     return LOSSES[key]
 
 
-def default_loss(output_activation: str | None, y: np.ndarray, output_shape: tuple) -> str:
+#: Output activations that make a graph a classifier (its outputs are class probabilities).
+CLASSIFIER_ACTIVATIONS = ("softmax", "sigmoid")
+
+
+def is_classifier(output_activation: str | None) -> bool:
+    """Whether an output ending with ``output_activation`` (``Layer.output_activation()``) gives class probabilities."""
+    return output_activation in CLASSIFIER_ACTIVATIONS
+
+
+def default_loss(output_activation: str | None, y: np.ndarray | None, output_shape: tuple) -> str:
     """The loss a person most likely wants for this output layer and these labels.
 
-    softmax -> sparse categorical crossentropy for integer labels, else categorical; sigmoid -> binary
-    crossentropy; anything else -> mean squared error.
+    softmax -> sparse categorical crossentropy for integer labels (or when the labels are not known yet),
+    else categorical; sigmoid -> binary crossentropy; anything else -> mean squared error.
     """
-    y = np.asarray(y)
     if output_activation == "softmax":
+        if y is None:
+            return "sparse_categorical_crossentropy"
+        y = np.asarray(y)
         integer_ids = y.dtype.kind in "iu" or y.ndim < len(output_shape) or (
             y.shape[-1] == 1 and (output_shape[-1] or 0) > 1)
         return "sparse_categorical_crossentropy" if integer_ids else "categorical_crossentropy"

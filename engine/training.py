@@ -302,7 +302,7 @@ class Trainer:
             per[nid] = v
             grads[nid] = g
             total += v
-        return total, per, grads
+        return total + self.executor.added_loss(self.params, fwd), per, grads
 
     def train_step(self, xb: dict[str, np.ndarray], yb: dict[str, np.ndarray],
                    rng: np.random.Generator | None = None) -> StepResult:
@@ -317,6 +317,7 @@ class Trainer:
         keys = self.params.trainable_keys()
         self.optimizer.apply(((nid, k), self.params.values[nid][k], wgrads[nid][k])
                              for nid, k in keys if nid in wgrads and k in wgrads[nid])
+        self.executor.apply_constraints(self.params)
         self.executor.apply_state_updates(self.params, fwd)
         return StepResult(total, per, fwd, wgrads)
 
@@ -351,11 +352,8 @@ class Trainer:
 
 
 def output_activation(plan: CompiledGraph, nid: str) -> str | None:
-    """The activation that produces an output node's values (Dense(activation=...), Activation, Softmax)."""
-    layer = plan.layers[nid]
-    if layer.class_name == "Softmax":
-        return "softmax"
-    return layer.config.get("activation")
+    """The activation that produces an output node's values, as its layer declares it (``Layer.output_activation``)."""
+    return plan.layers[nid].output_activation()
 
 
 def nonfinite_error(plan: CompiledGraph, bad: str | None, losses: dict[str, float] | None = None,

@@ -24,6 +24,7 @@ from engine.fileformat import (atomic_write_bytes, check_writable, load_document
                                save_weights, weights_path_for)
 from engine.training import Callback, fit
 from engine.training_settings import DATASET
+from engine.weight_coverage import describe_layers, manifest_of
 from engine.validation import infer_shapes
 from engine.cli import EXIT_INVALID, EXIT_OK, error, print_problems
 
@@ -165,6 +166,8 @@ def run_train(args) -> int:
         s["label_column"] = args.label_column
     if not isinstance(s["optimizer"], str):
         s["optimizer"] = str(s["optimizer"].get("name", "adam")) if isinstance(s["optimizer"], dict) else "adam"
+    for note in doc.notices():
+        error(note)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WeightsMismatchWarning)
         store = ParamStore(plan, seed=s["seed"], weights=doc.weights)
@@ -224,6 +227,7 @@ def _save_beside(path: Path, weights, training: dict[str, Any]) -> Path:
     wpath = _weights_path(path, data.get("weights"))
     save_weights(wpath, weights)
     data["weights"] = wpath.name
+    data["weight_shapes"] = manifest_of(weights)
     data["training"] = training
     body = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     atomic_write_bytes(path, body.encode("utf-8"))
@@ -281,6 +285,11 @@ def run_predict(args) -> int:
         return EXIT_INVALID
     if not doc.weights:
         error(f"{args.graph} has no trained weights (no .npz beside it); run 'layergraph train' first.")
+        return EXIT_INVALID
+    if doc.fresh:
+        verb = "has" if len(doc.fresh) == 1 else "have"
+        error(f"{args.graph}: {describe_layers(doc.graph, doc.fresh)} {verb} no trained weights (added or changed "
+              "since the weights were saved); train the graph before predicting.")
         return EXIT_INVALID
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WeightsMismatchWarning)

@@ -10,3 +10,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from designer.qt_compat import make_singletons_immortal  # noqa: E402
 
 make_singletons_immortal()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Empty the clipboard while Qt still runs: the offscreen platform otherwise frees the copied layers'
+    QMimeData after Python has shut down, and the process dies at exit (seen as exit 139 after all tests)."""
+    import sys
+
+    if "PySide6.QtWidgets" not in sys.modules:
+        return
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None:
+        app.clipboard().clear()
+        app.processEvents()

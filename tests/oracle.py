@@ -142,8 +142,9 @@ def assert_gradients_match_fd(class_name: str, config: dict, input_shapes, *, rn
     out, cache = run()
     r = rng.standard_normal(out.shape)
 
-    def loss():
-        return float((run()[0] * r).sum())
+    def loss():  # plus what the layer adds to the model's loss (activity regularization)
+        out, cache = run()
+        return float((out * r).sum()) + layer.added_loss(cache)
 
     gin, gw = layer.backward(r, cache, weights)
     trainable = {s.name for s in layer.weight_specs(list(input_shapes)) if s.trainable}

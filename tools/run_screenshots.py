@@ -1,13 +1,11 @@
 """Screenshots of live training for the docs, rendered offscreen with ``QWidget.grab()``.
 
-    python tools/run_screenshots.py [--out docs/screenshots]
+    python tools/run_screenshots.py [--out docs/screenshots] [--docks]
 
-Writes, for a run in progress:
-  run_spirals.png           the whole window training the spirals MLP (decision boundary, curves)
-  run_spirals_boundary.png  the Data view dock alone (the Playground view)
-  run_digits.png            the whole window training the digits CNN, a conv layer selected
-  run_digits_layer.png      the Layer activity dock (feature maps, filters, histograms)
-  run_digits_data.png       the Data view dock (sample predictions, confusion matrix)
+Writes, for a run in progress, the whole window at the two sizes the docs promise to fit:
+  run_spirals.png   1366x768, training the spirals MLP (decision boundary, curves)
+  run_digits.png    1680x1050, training the digits CNN, a conv layer selected
+With ``--docks`` also the Data view and Layer activity docks alone (``run_*_data.png``, ``run_*_layer.png``).
 """
 from __future__ import annotations
 
@@ -30,13 +28,13 @@ from designer.main_window import MainWindow  # noqa: E402
 EXAMPLES = ROOT / "resources" / "examples"
 
 
-def make_window(example: str, training: dict) -> MainWindow:
+def make_window(example: str, training: dict, size: tuple[int, int]) -> MainWindow:
     tmp = Path(tempfile.mkdtemp())
     w = MainWindow(settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat), autosave_dir=tmp)
     w.doc.open(EXAMPLES / example)
     w.doc.training.update(training)
     w.run_panel.apply_settings(w.doc.training)
-    w.resize(1680, 1050)
+    w.resize(*size)
     w.setAnimated(False)  # no dock animation frame in a picture
     w.show()
     return w
@@ -74,7 +72,7 @@ def finish(app: QApplication, w: MainWindow) -> None:
 
 
 def save(widget, path: Path) -> None:
-    if not widget.grab().save(str(path), "PNG"):
+    if not widget.grab().save(str(path), "PNG", 0):  # (0: the smallest file)
         raise SystemExit(f"{path}: could not be written")
     print(path)
 
@@ -82,21 +80,24 @@ def save(widget, path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    ap.add_argument("--docks", action="store_true", help="also the plot docks alone")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
 
-    w = make_window("spirals_mlp.lgraph", {"epochs": 400, "learning_rate": 0.01})
+    w = make_window("spirals_mlp.lgraph", {"epochs": 400, "learning_rate": 0.01}, (1366, 768))
     run_until(app, w, "dense_1", lambda: len(w.run_panel.curves.epochs) >= 120)
     save(w, args.out / "run_spirals.png")
-    save(w.data_dock, args.out / "run_spirals_boundary.png")
+    if args.docks:
+        save(w.data_dock, args.out / "run_spirals_data.png")
     finish(app, w)
 
-    w = make_window("digits_cnn.lgraph", {"epochs": 30})
+    w = make_window("digits_cnn.lgraph", {"epochs": 30}, (1680, 1050))
     run_until(app, w, "conv2d", lambda: len(w.run_panel.curves.epochs) >= 4)
     save(w, args.out / "run_digits.png")
-    save(w.layer_dock, args.out / "run_digits_layer.png")
-    save(w.data_dock, args.out / "run_digits_data.png")
+    if args.docks:
+        save(w.layer_dock, args.out / "run_digits_layer.png")
+        save(w.data_dock, args.out / "run_digits_data.png")
     finish(app, w)
 
 

@@ -1,9 +1,11 @@
 """Render the real main window offscreen and save the README screenshots.
 
-    python tools/screenshots.py [--out docs/screenshots]
+    python tools/screenshots.py [--out docs/screenshots] [--size 1366x768] [--all]
 
-Writes ``empty.png``, ``cnn_example.png``, ``shape_error.png`` and ``dark_theme.png``.  Uses
-``QWidget.grab()``, which renders correctly with ``QT_QPA_PLATFORM=offscreen`` (no Xvfb needed).
+Writes ``cnn_example.png``, ``shape_error.png`` and ``dark_theme.png`` (with ``--all`` also
+``empty.png``) of the window at a laptop's size, as a user sees it after Fit to view.  Uses
+``QWidget.grab()``, which renders correctly with ``QT_QPA_PLATFORM=offscreen`` or under
+``xvfb-run`` with ``QT_QPA_PLATFORM=xcb``.
 """
 from __future__ import annotations
 
@@ -17,17 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from designer import commands  # noqa: E402
 from designer.main_window import EXAMPLES_DIR, MainWindow  # noqa: E402
 from engine.layers import LAYERS, starter_config  # noqa: E402
 
-SIZE = (1600, 1000)
-INSPECTOR_WIDTH = 340
-#: The CNN's eight layers wrapped four to a row, so the cards are readable at fit-to-view.
-PER_ROW, COLUMN, ROW = 4, 300.0, 230.0
+SIZE = "1366x768"
+COLUMN = 300.0
 #: Preferred example for the "CNN" shot, then fallbacks while the catalog grows.
 CNN_EXAMPLES = ("digits_cnn", "digits_mlp", "spirals_mlp")
 
@@ -39,23 +39,25 @@ def settle(app: QApplication, window: MainWindow, rounds: int = 6) -> None:
     app.processEvents()
 
 
-def make_window(app: QApplication, workdir: Path) -> MainWindow:
+def parse_size(text: str) -> tuple[int, int]:
+    w, _, h = text.lower().partition("x")
+    return int(w), int(h)
+
+
+def save(window, path: Path) -> None:
+    """A small PNG (highest compression)."""
+    if not window.grab().save(str(path), "PNG", 0):
+        raise SystemExit(f"{path}: could not be written")
+
+
+def make_window(app: QApplication, workdir: Path, size: tuple[int, int]) -> MainWindow:
     settings = QSettings(str(workdir / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, autosave_dir=workdir / "autosave")
-    window.resize(*SIZE)
+    window.setAnimated(False)
+    window.resize(*size)
     window.show()
-    window.resizeDocks([window.inspector_dock], [INSPECTOR_WIDTH], Qt.Orientation.Horizontal)
     settle(app, window)
     return window
-
-
-def wrap_rows(window: MainWindow, per_row: int = PER_ROW) -> None:
-    """Arrange a chain in rows of ``per_row`` (one undoable layout step, then marked clean)."""
-    doc = window.doc
-    order = doc.graph.topological_order()
-    positions = {nid: ((i % per_row) * COLUMN, (i // per_row) * ROW) for i, nid in enumerate(order)}
-    commands.push(doc, commands.AutoLayoutCommand(doc, positions))
-    doc.undo_stack.setClean()
 
 
 def open_cnn(window: MainWindow) -> None:
@@ -95,11 +97,9 @@ def build_shape_error(window: MainWindow) -> None:
 
 
 def show_cnn(app, window) -> None:
-    """The digits CNN in two rows, fitted to the view, with a conv layer selected."""
+    """The digits CNN as it opens, fitted to the view, with a conv layer selected."""
     open_cnn(window)
-    wrap_rows(window)
     settle(app, window)
-    window.view.fit_to_view()
     select_interesting(window)
     settle(app, window)
     window.view.fit_to_view()
@@ -109,34 +109,35 @@ def show_cnn(app, window) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--size", default=SIZE, help="window size, WIDTHxHEIGHT (default %(default)s)")
+    ap.add_argument("--all", action="store_true", help="also the empty window")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
     app.setOrganizationName("layergraph")
+    shots = []
     with tempfile.TemporaryDirectory() as tmp:
-        window = make_window(app, Path(tmp))
-        shots = []
-
-        settle(app, window)
-        window.grab().save(str(out / "empty.png"))
-        shots.append("empty.png")
+        window = make_window(app, Path(tmp), parse_size(args.size))
+        if args.all:
+            save(window, out / "empty.png")
+            shots.append("empty.png")
 
         show_cnn(app, window)
-        window.grab().save(str(out / "cnn_example.png"))
+        save(window, out / "cnn_example.png")
         shots.append("cnn_example.png")
 
         build_shape_error(window)
         settle(app, window)
         window.view.fit_to_view()
         settle(app, window)
-        window.grab().save(str(out / "shape_error.png"))
+        save(window, out / "shape_error.png")
         shots.append("shape_error.png")
 
         window.doc.undo_stack.setClean()
         window.set_dark(True)
         show_cnn(app, window)
-        window.grab().save(str(out / "dark_theme.png"))
+        save(window, out / "dark_theme.png")
         shots.append("dark_theme.png")
         window.set_dark(False)
         window.doc.undo_stack.setClean()

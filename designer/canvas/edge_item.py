@@ -7,16 +7,16 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from designer.canvas import overview
 from designer.canvas.colors import HoverHighlight
+from designer.canvas.legibility import FONT_PX, LEGIBLE_PX, text_zoom
 from engine.graph import Edge
 
 HIT_WIDTH = 14.0
-LABEL_LOD = 0.6
 DETOUR_GAP = 26.0  # how far above the cards a detouring wire runs
 LABEL_ROOM = 6.0  # scene units kept free between the label and each port (the port's radius)
 
-_label_font: QFont | None = None
-_label_metrics: QFontMetrics | None = None
-_label_widths: dict[str, int] = {}
+_label_fonts: dict[int, QFont] = {}
+_label_metrics: dict[int, QFontMetrics] = {}
+_label_widths: dict[tuple[str, int], int] = {}
 
 
 def bezier(a: QPointF, b: QPointF) -> QPainterPath:
@@ -68,26 +68,29 @@ def backward(a: QPointF, b: QPointF) -> QPainterPath:
     return path
 
 
-def label_font() -> QFont:
-    global _label_font
-    if _label_font is None:
-        _label_font = QFont()
-        _label_font.setPointSizeF(7.5)
-    return _label_font
+def label_font(px: int = FONT_PX["label"]) -> QFont:
+    """The label's font: ``FONT_PX["label"]`` pixels, or the large type shown when zoomed out."""
+    f = _label_fonts.get(px)
+    if f is None:
+        f = _label_fonts[px] = QFont()
+        f.setPixelSize(px)
+        if px > FONT_PX["label"]:  # large type fits the gap between two cards a little more often
+            f.setStretch(QFont.Stretch.Condensed)
+    return f
 
 
-def label_metrics() -> QFontMetrics:
-    global _label_metrics
-    if _label_metrics is None:
-        _label_metrics = QFontMetrics(label_font())
-    return _label_metrics
+def label_metrics(px: int = FONT_PX["label"]) -> QFontMetrics:
+    m = _label_metrics.get(px)
+    if m is None:
+        m = _label_metrics[px] = QFontMetrics(label_font(px))
+    return m
 
 
-def label_width(text: str) -> int:
+def label_width(text: str, px: int = FONT_PX["label"]) -> int:
     """The label's advance in pixels, measured once per distinct text (shapes repeat a lot)."""
-    w = _label_widths.get(text)
+    w = _label_widths.get((text, px))
     if w is None:
-        w = _label_widths[text] = label_metrics().horizontalAdvance(text)
+        w = _label_widths[(text, px)] = label_metrics(px).horizontalAdvance(text)
     return w
 
 
@@ -109,6 +112,10 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
         self._path = QPainterPath()
         self._hit = QPainterPath()
         self._label_rect = QRectF()
+        #: The compact label in large type, drawn zoomed out when the wire has room for it ("" if not).
+        self.big_label = ""
+        self._big_rect = QRectF()
+        self._big_px = FONT_PX["big"]
         self.setFlags(QGraphicsItem.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
@@ -163,19 +170,27 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
 
     def _layout_label(self) -> None:
         """Place the label at the wire's middle; a wire too short for it gets the compact form or none."""
-        self._label_rect = QRectF()
-        self.shown_label = ""
+        self._label_rect, self._big_rect = QRectF(), QRectF()
+        self.shown_label = self.big_label = ""
         if not self.label or self._path.isEmpty():  # no path yet: ``update_path`` lays it out
             return
         a, b = self.endpoints()
         room = max(abs(b.x() - a.x()), abs(b.y() - a.y())) - 2 * LABEL_ROOM
-        for text in dict.fromkeys((self.label, compact_label(self.label))):
-            w, h = label_width(text) + 6, label_metrics().height() + 4
-            if w <= room:
-                mid = self._path.pointAtPercent(0.5)
-                self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
-                self.shown_label = text
+        mid = self._path.pointAtPercent(0.5)
+        compact = compact_label(self.label)
+        # the full card's size, then large type for when zoomed out (as large as the wire has room for)
+        sizes = [(self.label, FONT_PX["label"]), (compact, FONT_PX["label"])]
+        sizes += [(compact, px) for px in range(FONT_PX["big"], FONT_PX["label"], -1)]
+        for text, px in sizes:
+            w, h = label_width(text, px) + 6, label_metrics(px).height() + 4
+            if w > room:
+                continue
+            rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
+            if px > FONT_PX["label"]:
+                self._big_rect, self.big_label, self._big_px = rect, text, px
                 return
+            if not self.shown_label:
+                self._label_rect, self.shown_label = rect, text
 
     def set_label(self, text: str) -> None:
         if text != self.label:
@@ -200,7 +215,7 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
         return self._path
 
     def boundingRect(self) -> QRectF:  # noqa: N802
-        return self._hit.boundingRect().united(self._label_rect).adjusted(-2, -2, 2, 2)
+        return self._hit.boundingRect().united(self._label_rect).united(self._big_rect).adjusted(-2, -2, 2, 2)
 
     def shape(self) -> QPainterPath:
         s = QPainterPath(self._hit)
@@ -239,11 +254,15 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self._path)
-        if self.shown_label and option.levelOfDetailFromTransform(painter.worldTransform()) >= LABEL_LOD:
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        mode = text_zoom(lod)
+        text, rect, px = ((self.shown_label, self._label_rect, FONT_PX["label"]) if mode == "full" else
+                          (self.big_label, self._big_rect, self._big_px) if mode == "simple" else ("", None, 0))
+        if text and lod * px >= LEGIBLE_PX - 1e-6:  # legible (else the tooltip says it)
             painter.setPen(QPen(color, 1.0))
             painter.setBrush(QColor(c["label_bg"]))
-            painter.drawRoundedRect(self._label_rect, 4, 4)
-            painter.setFont(label_font())
+            painter.drawRoundedRect(rect, 4, 4)
+            painter.setFont(label_font(px))
             painter.setPen(QColor(c["error"] if self.problem else c["label_text"]))
-            painter.drawText(self._label_rect, Qt.AlignCenter, self.shown_label)
+            painter.drawText(rect, Qt.AlignCenter, text)
 

@@ -2,6 +2,8 @@
 
 It shows the layer type on a title bar coloured by family, the layer's name, its key arguments,
 its output shape and parameter count; input ports on the left, one output port on the right.
+Zoomed out, the card drops detail before readability (``legibility``): it shows only the class,
+the name and the output shape in large type, and below ``READABLE_ZOOM`` it is a flat coloured card.
 The item keeps only what it draws (a copy of the document's values, refreshed by the scene when
 the node changes) and transient state (hover, selection, badge, highlight).
 """
@@ -13,6 +15,8 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from designer.canvas import overview
 from designer.canvas.colors import HoverHighlight, LIGHT, title_color
+from designer.canvas.edge_item import compact_label
+from designer.canvas.legibility import BIG_MIN_PX, FONT_PX, text_zoom
 from designer.canvas.port_item import PortItem
 from engine.shapes import fmt_shape
 
@@ -23,28 +27,38 @@ BODY_LINES = 4
 PORT_GAP = 20.0
 BASE_HEIGHT = HEADER + BODY_LINES * LINE + 12.0
 RADIUS = 7.0
-TEXT_LOD = 0.45  # below this zoom, only the coloured card is drawn (fast when zoomed out)
-BAND = 1.5  # a flat card's title band is taller than the title bar, so it still reads when tiny
+BAND_HEIGHT = 38.0  # the title band of the simplified and the flat card
 
-_fonts: dict[str, QFont] = {}
-_metrics_cache: dict[str, QFontMetrics] = {}
+_fonts: dict[tuple[str, int], QFont] = {}
+_metrics_cache: dict[tuple[str, int], QFontMetrics] = {}
 
 
-def _font(kind: str) -> QFont:
-    f = _fonts.get(kind)
+def _font(kind: str, px: int | None = None) -> QFont:
+    key = (kind, px or FONT_PX[kind])
+    f = _fonts.get(key)
     if f is None:
         f = QFont()
-        f.setPointSizeF(9.0 if kind != "small" else 8.0)
-        f.setBold(kind in ("title", "name"))
-        _fonts[kind] = f
+        f.setPixelSize(key[1])  # pixels, not points: the card's text scales with the zoom alone
+        f.setBold(kind in ("title", "name", "big_title"))
+        _fonts[key] = f
     return f
 
 
-def _metrics(kind: str) -> QFontMetrics:
-    m = _metrics_cache.get(kind)
+def _metrics(kind: str, px: int | None = None) -> QFontMetrics:
+    key = (kind, px or FONT_PX[kind])
+    m = _metrics_cache.get(key)
     if m is None:
-        m = _metrics_cache[kind] = QFontMetrics(_font(kind))
+        m = _metrics_cache[key] = QFontMetrics(_font(kind, px))
     return m
+
+
+def _fitted(kind: str, text: str, width: float, mode=Qt.ElideRight) -> tuple[QFont, str]:
+    """The largest size of ``kind`` (down to ``BIG_MIN_PX``) at which ``text`` fits ``width``;
+    elided at the smallest size when it never does."""
+    for px in range(FONT_PX[kind], BIG_MIN_PX - 1, -2):
+        if _metrics(kind, px).horizontalAdvance(text) <= width:
+            return _font(kind, px), text
+    return _font(kind, BIG_MIN_PX), _metrics(kind, BIG_MIN_PX).elidedText(text, mode, int(width))
 
 
 class NodeItem(HoverHighlight, QGraphicsItem):
@@ -67,8 +81,7 @@ class NodeItem(HoverHighlight, QGraphicsItem):
         self.edges: set = set()  # EdgeItems attached to this node (moved along with it)
         self.height = BASE_HEIGHT
         self.in_ports: list[PortItem] = []
-        self._rows_key: tuple | None = None  # see ``_text_rows``
-        self._rows: list = []
+        self._rows: dict[str, tuple[tuple, list]] = {}  # per mode: (what it says, rows); see ``text_rows``
         self._card_path = (0.0, QPainterPath())
         self.out_port = PortItem(self, "out")
         self.out_port.setPos(WIDTH, HEADER + (BASE_HEIGHT - HEADER) / 2)
@@ -171,8 +184,8 @@ class NodeItem(HoverHighlight, QGraphicsItem):
         return QRectF(0, 0, WIDTH, self.height)
 
     def band_rect(self) -> QRectF:
-        """The title band of the flat card drawn when zoomed out."""
-        return QRectF(0, 0, WIDTH, HEADER * BAND)
+        """The title band of the simplified and flat cards drawn when zoomed out."""
+        return QRectF(0, 0, WIDTH, BAND_HEIGHT)
 
     def update(self, *args) -> None:
         super().update(*args)
@@ -181,13 +194,15 @@ class NodeItem(HoverHighlight, QGraphicsItem):
     def paint(self, painter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         c = self.colors
         rect = self.card_rect()
-        lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        if lod < TEXT_LOD:  # zoomed out: flat rectangles only (cheap for 1,000 nodes)
+        mode = text_zoom(option.levelOfDetailFromTransform(painter.worldTransform()))
+        if mode != "full":  # zoomed out: a flat card (cheap for 1,000 nodes), in large type when it reads
             painter.fillRect(rect, QColor(c["node"]))
             painter.fillRect(self.band_rect(), QColor(self.title_color))
             painter.setBrush(Qt.NoBrush)
             painter.setPen(self.border_pen(c))
             painter.drawRect(rect)
+            if mode == "simple":
+                self._paint_text(painter, c, mode)
             return
         if self._card_path[0] != self.height:  # the rounded card, rebuilt only when its height changes
             card = QPainterPath()
@@ -204,7 +219,7 @@ class NodeItem(HoverHighlight, QGraphicsItem):
         painter.setBrush(Qt.NoBrush)
         painter.setPen(self.border_pen(c))
         painter.drawPath(card)
-        self._paint_text(painter, c)
+        self._paint_text(painter, c, mode)
         if self.badge:
             self._paint_badge(painter, c)
 
@@ -220,11 +235,32 @@ class NodeItem(HoverHighlight, QGraphicsItem):
             return QPen(QColor(c["hover"]), 1.5)
         return QPen(QColor(c["node_border"]), 1.0)
 
-    def _text_rows(self, c: dict[str, str]) -> list[tuple[QFont, QColor, QRectF, str]]:
-        """What the card's text says and where (elided to fit), worked out once per change, not per paint."""
+    def text_rows(self, c: dict[str, str], mode: str = "full") -> list[tuple[QFont, QColor, QRectF, str]]:
+        """What the card's text says and where (elided to fit) in ``mode``, worked out once per
+        change, not per paint."""
         key = (id(c), self.class_name, self.name, self.args, self.shape_value, self.params, bool(self.problems))
-        if self._rows_key == key:
-            return self._rows
+        cached = self._rows.get(mode)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        rows = self._full_rows(c) if mode == "full" else self._simple_rows(c)
+        self._rows[mode] = (key, rows)
+        return rows
+
+    def _simple_rows(self, c: dict[str, str]) -> list[tuple[QFont, QColor, QRectF, str]]:
+        """Class, name and output shape in large type (the simplified card)."""
+        pad = 8.0
+        w = WIDTH - 2 * pad
+        shape = "→ " + (compact_label(fmt_shape(self.shape_value)) if self.shape_value is not None else "?")
+        rows = []
+        for kind, color, text, top, height, mode in (
+                ("big_title", c["title_text"], self.class_name, 0.0, BAND_HEIGHT, Qt.ElideRight),
+                ("big", c["text"], self.name, BAND_HEIGHT + 2, 28.0, Qt.ElideMiddle),
+                ("big", c["error"] if self.problems else c["text"], shape, BAND_HEIGHT + 30, 28.0, Qt.ElideRight)):
+            font, text = _fitted(kind, text, w, mode)
+            rows.append((font, QColor(color), QRectF(pad, top, w, height), text))
+        return rows
+
+    def _full_rows(self, c: dict[str, str]) -> list[tuple[QFont, QColor, QRectF, str]]:
         pad = 10.0
         w = WIDTH - 2 * pad
         rows = [(_font("title"), QColor(c["title_text"]), QRectF(pad, 0, w, HEADER), self.class_name)]
@@ -240,12 +276,11 @@ class NodeItem(HoverHighlight, QGraphicsItem):
                 text = _metrics(kind).elidedText(text, Qt.ElideRight, int(w))
                 rows.append((font, QColor(color), QRectF(pad, y, w, LINE), text))
             y += LINE
-        self._rows_key, self._rows = key, rows
         return rows
 
-    def _paint_text(self, painter, c: dict[str, str]) -> None:
+    def _paint_text(self, painter, c: dict[str, str], mode: str) -> None:
         flags = Qt.AlignVCenter | Qt.AlignLeft
-        for font, color, rect, text in self._text_rows(c):
+        for font, color, rect, text in self.text_rows(c, mode):
             painter.setFont(font)
             painter.setPen(color)
             painter.drawText(rect, flags, text)

@@ -14,8 +14,11 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
-#: Below this zoom the canvas is drawn in batches (ports are not drawn below it either).
-OVERVIEW_LOD = 0.3
+from designer.canvas.legibility import READABLE_ZOOM
+
+#: Below this zoom the canvas is drawn in batches (ports are not drawn below it either): where the
+#: cards' text no longer reads, so the items would draw nothing the batches do not.
+OVERVIEW_LOD = READABLE_ZOOM
 _NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
 
 

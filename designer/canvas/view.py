@@ -8,6 +8,7 @@ from PySide6.QtGui import QColor, QCursor, QKeySequence, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsView, QMessageBox
 
 from designer.canvas.edge_item import EdgeItem
+from designer.canvas.legibility import READABLE_ZOOM
 from designer.canvas.node_item import NodeItem
 from designer.canvas.overview import OVERVIEW_LOD
 from designer.canvas.port_item import PortItem
@@ -16,7 +17,7 @@ from designer.canvas.quick_add import QuickAddPopup
 LAYER_MIME = "application/x-layergraph-layer"
 MIN_ZOOM, MAX_ZOOM = 0.02, 4.0
 FIT_MAX_ZOOM = 1.0   # fitting never magnifies: small graphs show at their real size
-FIT_MARGIN = 48      # viewport pixels left free around the graph by fit-to-view
+FIT_MARGIN = 32      # viewport pixels left free around the graph by fit-to-view
 EMPTY_HINT = "Drag a layer from the palette, or press Tab to search"
 
 
@@ -75,7 +76,11 @@ class GraphView(QGraphicsView):
         event.accept()
 
     def fit_to_view(self) -> None:
-        """Show every node with ``FIT_MARGIN`` pixels around them, never zoomed in beyond 100 %."""
+        """Show every node with ``FIT_MARGIN`` pixels around them, never zoomed in beyond 100 %.
+
+        Never zoomed out so far that the cards' text would not read (``READABLE_ZOOM``): a graph
+        too large for that is shown from its inputs (top left), and the wheel zooms out for the rest.
+        """
         rect = self.scene().nodes_bounding_rect()
         if rect.isNull():
             self.resetTransform()
@@ -84,10 +89,24 @@ class GraphView(QGraphicsView):
         vp = self.viewport().rect()
         room_w, room_h = max(vp.width() - 2 * FIT_MARGIN, 1), max(vp.height() - 2 * FIT_MARGIN, 1)
         z = min(room_w / max(rect.width(), 1.0), room_h / max(rect.height(), 1.0))
-        z = max(MIN_ZOOM, min(FIT_MAX_ZOOM, z))
+        z = max(READABLE_ZOOM, min(FIT_MAX_ZOOM, z))
         self.resetTransform()
         self.scale(z, z)
-        self.centerOn(rect.center())
+        self.centerOn(self._fit_centre(rect, z))
+
+    def _fit_centre(self, rect: QRectF, z: float) -> QPointF:
+        """Where fit-to-view centres: the graph's middle when it fits, else its inputs' corner."""
+        vp = self.viewport().rect()
+        half_w, half_h, margin = vp.width() / z / 2, vp.height() / z / 2, FIT_MARGIN / z
+        x, y = rect.center().x(), rect.center().y()
+        if rect.width() + 2 * margin > 2 * half_w:
+            x = rect.left() - margin + half_w
+        if rect.height() + 2 * margin > 2 * half_h:
+            sc = self.scene()
+            inputs = [sc.node_item(n) for n in sc.graph.input_nodes()] or sc.node_items()
+            y = min(r.center().y() for r in (it.sceneBoundingRect() for it in inputs if it is not None))
+            y = max(y, rect.top() - margin + half_h)  # never show empty room above the graph
+        return QPointF(x, y)
 
     def auto_layout(self) -> str | None:
         """Arrange the graph left to right, then show all of it."""
@@ -292,7 +311,7 @@ class GraphView(QGraphicsView):
         painter.drawLines(major)
         painter.restore()
         # Zoomed out, the cards and wires are drawn here in a few batches instead of item by item.
-        sc.overview.set_active(lod < OVERVIEW_LOD)
+        sc.overview.set_active(lod + 1e-6 < OVERVIEW_LOD)  # (Fit may land exactly on it: cards with text)
         if sc.overview.active:
             sc.overview.paint(painter, rect)
 

@@ -122,7 +122,7 @@ class DataView(QWidget):
                 self.boundary.setColorMap(pg.ColorMap(np.linspace(0, 1, classes), colors))
             else:
                 self.boundary.setColorMap(BINARY_MAP)
-            self.bar.caption.setText("Decision boundary (background) under the data points")
+            self.bar.caption.setText("Decision boundary under the data points")
         elif grid_kind == "curve":
             self.mode = "curve"
             self.stack.setCurrentIndex(1)
@@ -137,7 +137,7 @@ class DataView(QWidget):
                 set_text(t, "")
             self._confusion_axes(max(2, int(class_ids(y).max()) + 1))
             set_title(self.conf_plot, "confusion matrix (validation)")
-            self.bar.caption.setText("Sample predictions and confusion matrix")
+            self.bar.caption.setText("Predictions and confusion matrix")
         else:
             self.show_note("No data view for this data: it is neither 2-D points, a 1-D regression nor images.")
 
@@ -220,4 +220,4 @@ class DataView(QWidget):
                 t.setPos(j + 0.5, i + 0.5)
                 set_text(t, str(matrix[i, j]) if matrix[i, j] else "", "#fff" if matrix[i, j] > 0.55 * hi else "#222")
         acc = np.trace(matrix) / max(matrix.sum(), 1)
-        set_title(self.conf_plot, f"confusion, epoch {epoch + 1} · val. accuracy {acc:.1%}")
+        set_title(self.conf_plot, f"epoch {epoch + 1} · {acc:.1%} right")

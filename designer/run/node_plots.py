@@ -36,7 +36,7 @@ class LayerView(QWidget):
                                                             brush=(31, 119, 180, 120), pen=pg.mkPen("#1f77b4"))
         self.w_plot, self.w_image = image_plot("weights")
         self.w_image.setColorMap(pg.colormap.get("CET-D1"))
-        self.wh_plot, self.wh_image = image_plot("weight histogram over time", invert=False)
+        self.wh_plot, self.wh_image = image_plot("weights over time", invert=False)
         self.wh_plot.getPlotItem().getViewBox().setAspectLocked(False)
         self.wh_plot.getPlotItem().showAxis("left")
         self.wh_plot.getPlotItem().setLabel("left", "value")
@@ -46,6 +46,11 @@ class LayerView(QWidget):
         grid.addWidget(self.hist_plot, 0, 1)
         grid.addWidget(self.w_plot, 1, 0)
         grid.addWidget(self.wh_plot, 1, 1)
+        self.no_weights = QLabel()  # instead of two empty plots for a layer without weights
+        self.no_weights.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_weights.setWordWrap(True)
+        grid.addWidget(self.no_weights, 1, 0, 1, 2)
+        self.no_weights.hide()
         self.bar = SaveBar("Select a layer on the canvas", self.plots, ask_path or (lambda *_: None))
         self.note = QLabel("Select a layer on the canvas to see its activations and weights change.")
         self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -71,6 +76,8 @@ class LayerView(QWidget):
         if hasattr(self, "hist_range"):
             self.hist_range.reset()
         self.frames = 0
+        if hasattr(self, "stack"):  # (the plots come back with the first picture)
+            self.stack.setCurrentWidget(self.note)
         for item in (self.act_image, self.w_image, self.wh_image):
             item.clear()
         self.hist_curve.setData([0, 1], [0])
@@ -81,9 +88,12 @@ class LayerView(QWidget):
         self.node_id, self.node_name = node_id, name
         self.reset()
         self.bar.caption.setText(f"{class_name} '{name}'" if node_id else "Select a layer on the canvas")
-        self.stack.setCurrentWidget(self.plots if node_id else self.note)
+        # no empty plots with made-up axes: a sentence until the first picture of this layer arrives
+        self.note.setText(f"What '{name}' computes appears here once the graph trains (press Train or Step)."
+                          if node_id else "Select a layer on the canvas to see its activations and weights change.")
+        self.stack.setCurrentWidget(self.note)
         for plot, title in ((self.act_plot, "output activations"), (self.hist_plot, "output values"),
-                            (self.w_plot, "weights"), (self.wh_plot, "weight histogram over time")):
+                            (self.w_plot, "weights"), (self.wh_plot, "weights over time")):
             set_title(plot, title)
 
     def feed(self, latest: dict[str, Any], draw_slow: bool = True) -> None:
@@ -92,14 +102,21 @@ class LayerView(QWidget):
         if node is None or node["id"] != self.node_id:
             return
         self.frames += 1
+        self.stack.setCurrentWidget(self.plots)
+        has_weights = "weight_image" in node
+        for plot in (self.w_plot, self.wh_plot):
+            plot.setVisible(has_weights)
+        self.no_weights.setVisible(not has_weights)
+        if not has_weights:
+            self.no_weights.setText(f"'{self.node_name}' has no weights.")
         img = node["act_image"]
         self.act_image.setImage(img, autoLevels=False, levels=self.act_range.update(img))
-        set_title(self.act_plot, "feature maps (sample 1)" if node["act_mode"] == "maps" else "output: units × samples")
+        set_title(self.act_plot, "feature maps (sample 1)" if node["act_mode"] == "maps" else "units × samples")
         if draw_slow:
             edges, counts = node["act_hist"]
             self.hist_curve.setData(edges, counts)
             self.hist_range.include(float(edges[0]), float(edges[-1]), 0.0, float(counts.max()))
-            title = "output values"
+            title = "outputs"
             if node["dead"] is not None:
                 title += f" · dead ReLU {node['dead']:.0%}"
             set_title(self.hist_plot, title)
@@ -109,7 +126,7 @@ class LayerView(QWidget):
     def _feed_weights(self, node: dict[str, Any]) -> None:
         img = node["weight_image"]
         self.w_image.setImage(img, autoLevels=False, levels=self.w_range.update(img))
-        shape = "filters" if node["weight_mode"] == "filters" else "inputs × units"
+        shape = "filters" if node["weight_mode"] == "filters" else "in × out"
         set_title(self.w_plot, f"{node['weight_name']} ({shape})")
         _edges, counts = node["weight_hist"]
         col = counts[:, None].astype(np.float32)

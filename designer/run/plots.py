@@ -7,12 +7,14 @@ drawing stays cheap however long the run gets.  Shared helpers for the other plo
 from __future__ import annotations
 
 import csv
+from html import escape
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 SMOOTHING = 0.9
@@ -54,6 +56,32 @@ class GrowingSeries:
         self.dirty = False
         self.lo, self.hi = np.inf, -np.inf
         self.item.setData([], [])
+
+
+class SparseAxis(pg.AxisItem):
+    """An axis whose labels never run together: at most one label per ``LABEL_GAP`` pixels (a
+    narrow plot gets fewer, wider-spaced ticks instead of "2004006000800")."""
+
+    LABEL_GAP = {"bottom": 46, "top": 46, "left": 22, "right": 22}
+
+    def boundingRect(self):  # noqa: N802 (Qt override)
+        # pyqtgraph drops a label that sticks out of this rectangle, and with a grid the rectangle
+        # has no tolerance: the labels at the ends of the range (0, 1.0) went missing
+        r = super().boundingRect()
+        return r.adjusted(0, -8, 0, 8) if self.orientation in ("left", "right") else r.adjusted(-16, 0, 16, 0)
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float):  # noqa: N802, N803 (pyqtgraph API)
+        levels = super().tickSpacing(minVal, maxVal, size)
+        span = maxVal - minVal
+        if not levels or span <= 0 or size <= 0:
+            return levels
+        most = max(2.0, size / self.LABEL_GAP[self.orientation])
+        kept = [(spacing, offset) for spacing, offset in levels if span / spacing <= most]
+        if kept:
+            return kept
+        raw = span / most  # even the major ticks are too dense: the next 1-2-5 step that fits
+        decade = 10.0 ** np.floor(np.log10(raw))
+        return [(next(m * decade for m in (1, 2, 5, 10) if m * decade >= raw), 0)]
 
 
 def log_ticks(lo: float, hi: float, most: int = 5) -> list[tuple[float, str]]:
@@ -145,18 +173,71 @@ class RunningRange:
 PLOT_THEME = {"background": "#ffffff", "foreground": "#333333"}
 
 
+TITLE_FONT = QFont()
+TITLE_FONT.setPointSize(9)
+
+
 def set_title(plot: pg.PlotWidget, text: str, force: bool = False) -> None:
-    """Change a plot's title only when it differs (re-laying out the title label is expensive)."""
+    """Change a plot's title only when it differs (re-laying out the title label is expensive).
+    A title wider than the plot is cut with "…" (the whole title is the tooltip)."""
     if force or getattr(plot, "_title_text", None) != text:
         plot._title_text = text
-        plot.getPlotItem().setTitle(text, size="9pt", color=PLOT_THEME["foreground"])
+        _show_title(plot)
+
+
+def _show_title(plot: pg.PlotWidget) -> None:
+    text = getattr(plot, "_title_text", "")
+    room = max(plot.width() - 50, 40)  # (the title is centred over the plot area, not the widget)
+    shown = QFontMetrics(TITLE_FONT).elidedText(text, Qt.TextElideMode.ElideRight, room)
+    if getattr(plot, "_title_shown", None) != (shown, PLOT_THEME["foreground"]):
+        plot._title_shown = (shown, PLOT_THEME["foreground"])
+        plot.getPlotItem().setTitle(shown, size="9pt", color=PLOT_THEME["foreground"])
+        plot.setToolTip(text if shown != text else "")
+
+
+class TitledPlot(pg.PlotWidget):
+    """A ``PlotWidget`` that re-fits its title to its width when resized."""
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        if hasattr(self, "_title_text"):
+            _show_title(self)
+
+
+class LegendLine:
+    """A plot's legend as one line of coloured names under its axes: it never covers a curve, and
+    it is cut at the plot's width instead of widening the plot (pyqtgraph's legend does either)."""
+
+    def __init__(self, plot: pg.PlotWidget) -> None:
+        item = plot.getPlotItem()
+        self.label = pg.LabelItem("", size="7pt", justify="left")
+        item.layout.addItem(self.label, 4, 1)
+        _let_label_shrink(self.label)
+        self.entries: list[tuple[str, str]] = []
+        plot._legend_line = self
+
+    def add(self, name: str, color: str) -> None:
+        self.entries.append((name, color))
+        self.render()
+
+    def clear(self) -> None:
+        self.entries = []
+        self.render()
+
+    def render(self) -> None:
+        html = " &nbsp; ".join(f"<span style='color:{c}'>━━</span>&nbsp;{escape(n)}" for n, c in self.entries)
+        self.label.setText(html, size="7pt", color=PLOT_THEME["foreground"])
 
 
 def _let_title_shrink(plot: pg.PlotWidget) -> None:
     """A long title may be cut, but must not widen the plot past its dock (the dock then clips
-    the plot).  pyqtgraph's label resets its minimum width to its text on every change and
-    resize, so the reset itself is wrapped."""
-    label = plot.getPlotItem().titleLabel
+    the plot)."""
+    _let_label_shrink(plot.getPlotItem().titleLabel)
+
+
+def _let_label_shrink(label: pg.LabelItem) -> None:
+    """pyqtgraph's label resets its minimum width to its text on every change and resize, so the
+    reset itself is wrapped."""
     text_minimum = label.updateMin
 
     def update_min() -> None:
@@ -180,9 +261,8 @@ def apply_plot_theme(plots: list[pg.PlotWidget], background: str, foreground: st
             axis = item.getAxis(name)
             axis.setPen(foreground)
             axis.setTextPen(foreground)
-        if item.legend is not None:
-            item.legend.setBrush(pg.mkBrush(background))
-            item.legend.setLabelTextColor(foreground)
+        if getattr(w, "_legend_line", None) is not None:
+            w._legend_line.render()
         set_title(w, getattr(w, "_title_text", ""), force=True)
 
 
@@ -196,17 +276,18 @@ def set_text(item: pg.TextItem, text: str, color: str | None = None) -> None:
 
 
 def make_plot(title: str, left: str = "", bottom: str = "") -> pg.PlotWidget:
-    w = pg.PlotWidget(background=PLOT_THEME["background"])
+    w = TitledPlot(background=PLOT_THEME["background"],
+                   axisItems={"bottom": SparseAxis("bottom"), "left": SparseAxis("left")})
     p = w.getPlotItem()
     _let_title_shrink(w)
     set_title(w, title)
     p.showGrid(x=True, y=True, alpha=0.2)
-    if left:
-        p.setLabel("left", left)
-    if bottom:
-        p.setLabel("bottom", bottom)
+    for side, label in (("left", left), ("bottom", bottom)):
+        p.getAxis(side).enableAutoSIPrefix(False)  # no "value (x0.001)": the ticks say the values
+        if label:
+            p.setLabel(side, label)
     p.setMenuEnabled(False)
-    w.setMinimumSize(110, 90)
+    w.setMinimumSize(110, 48)  # (small enough for the short tab group between runs)
     return w
 
 
@@ -232,6 +313,26 @@ def save_widget_png(widget: QWidget, path: str | Path) -> Path:
     return path
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that ends in "…" when it is too long, instead of running under its
+    neighbour; ``text()`` stays whole and is the tooltip."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(text)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def shown_text(self) -> str:
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 (Qt override)
+        shown = self.shown_text()
+        self.setToolTip(self.text() if shown != self.text() else "")
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(self.contentsRect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), shown)
+
+
 class SaveBar(QWidget):
     """A row with a caption and a "Save PNG…" button; ``ask_path`` returns a file name or None."""
 
@@ -241,10 +342,8 @@ class SaveBar(QWidget):
         self.ask_path = ask_path
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 0, 4, 0)
-        self.caption = QLabel(caption)
-        self.caption.setTextFormat(Qt.TextFormat.PlainText)
-        # a long caption is cut rather than making the dock wider than a small screen allows
-        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # a long caption ends in "…" rather than making the dock wider than a small screen allows
+        self.caption = ElidedLabel(caption)
         lay.addWidget(self.caption, 1)
         self.button = QPushButton("Save PNG…")
         self.button.setToolTip("Save this view as a PNG picture")
@@ -268,19 +367,19 @@ class CurvesView(QWidget):
         self.plots = QWidget()
         grid = QVBoxLayout(self.plots)
         grid.setContentsMargins(0, 0, 0, 0)
-        self.loss_plot = make_plot("loss", bottom="step")
-        self.metric_plot = make_plot("accuracy", bottom="step")
-        self.lr_plot = make_plot("learning rate", bottom="step")
-        self.grad_plot = make_plot("gradient norm per layer", bottom="step")
+        self.loss_plot = make_plot("loss per step")
+        self.metric_plot = make_plot("accuracy per step")
+        self.lr_plot = make_plot("learning rate")
+        self.grad_plot = make_plot("gradient norm per layer")
         self.grad_plot.getPlotItem().setLogMode(y=True)
         top = QHBoxLayout()
         top.addWidget(self.loss_plot)
         top.addWidget(self.metric_plot)
         bottom = QHBoxLayout()
-        bottom.addWidget(self.grad_plot, 3)
+        bottom.addWidget(self.grad_plot, 2)
         bottom.addWidget(self.lr_plot, 1)
-        grid.addLayout(top, 3)
-        grid.addLayout(bottom, 2)
+        grid.addLayout(top, 1)
+        grid.addLayout(bottom, 1)
         self.bar = SaveBar("Training curves", self.plots, ask_path or (lambda *_: None))
         lay.addWidget(self.bar)
         lay.addWidget(self.plots, 1)
@@ -297,21 +396,25 @@ class CurvesView(QWidget):
         p = plot.getPlotItem()
         item = p.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=6 if symbol else None,
                       symbolBrush=pen.color() if symbol and hasattr(pen, "color") else None)
+        if plot in self.legends:
+            c = pen.color()  # a translucent pen is shown as the paler colour it draws on white
+            a = c.alphaF()
+            self.legends[plot].add(name, "#%02x%02x%02x" % tuple(round(v * a + 255 * (1 - a))
+                                                               for v in (c.red(), c.green(), c.blue())))
         item.setDownsampling(auto=True, method="peak")
         item.setClipToView(True)
         return GrowingSeries(item)
 
     def _build_items(self) -> None:
-        for plot in (self.loss_plot, self.metric_plot):
-            plot.getPlotItem().addLegend(offset=(-4, 4), labelTextSize="7pt", brush=(255, 255, 255, 190))
+        self.legends = {plot: LegendLine(plot) for plot in (self.loss_plot, self.metric_plot, self.grad_plot)}
         blue, orange = pg.mkPen("#1f77b4", width=2), pg.mkPen("#ff7f0e", width=2)
         self.batch_loss = self._series(self.loss_plot, "batch", pg.mkPen(color=(31, 119, 180, 60)))
-        self.smooth_loss = self._series(self.loss_plot, "batch (smoothed)", blue)
-        self.epoch_loss = self._series(self.loss_plot, "epoch: train", pg.mkPen("#2ca02c", width=1.5), "o")
-        self.val_loss = self._series(self.loss_plot, "epoch: validation", orange, "s")
-        self.batch_acc = self._series(self.metric_plot, "running (epoch)", pg.mkPen(color=(31, 119, 180, 120)))
-        self.epoch_acc = self._series(self.metric_plot, "epoch: train", pg.mkPen("#2ca02c", width=1.5), "o")
-        self.val_acc = self._series(self.metric_plot, "epoch: validation", orange, "s")
+        self.smooth_loss = self._series(self.loss_plot, "smoothed", blue)
+        self.epoch_loss = self._series(self.loss_plot, "train", pg.mkPen("#2ca02c", width=1.5), "o")
+        self.val_loss = self._series(self.loss_plot, "validation", orange, "s")
+        self.batch_acc = self._series(self.metric_plot, "running", pg.mkPen(color=(31, 119, 180, 120)))
+        self.epoch_acc = self._series(self.metric_plot, "train", pg.mkPen("#2ca02c", width=1.5), "o")
+        self.val_acc = self._series(self.metric_plot, "validation", orange, "s")
         self.lr = self._series(self.lr_plot, "learning rate", pg.mkPen("#9467bd", width=2))
         self.grad: dict[str, GrowingSeries] = {}
         self.main_series = [self.batch_loss, self.smooth_loss, self.epoch_loss, self.val_loss, self.batch_acc,
@@ -388,7 +491,8 @@ class CurvesView(QWidget):
         if np.isfinite(glo) and np.isfinite(ghi):
             lo, hi = np.log10(glo) - 0.2, np.log10(ghi) + 0.2
             self.ranges["grad"].include(0, x1, lo, hi)
-            ticks = log_ticks(lo, hi)
+            room = self.grad_plot.getPlotItem().getViewBox().height()
+            ticks = log_ticks(lo, hi, most=max(2, min(5, int(room // SparseAxis.LABEL_GAP["left"]))))
             if ticks != self._grad_ticks:  # pyqtgraph's own log ticks crowd a short plot with 2..9 labels
                 self._grad_ticks = ticks
                 self.grad_plot.getPlotItem().getAxis("left").setTicks([ticks])
@@ -422,8 +526,6 @@ class CurvesView(QWidget):
         s = self.grad.get(nid)
         if s is None:
             color = PALETTE[len(self.grad) % len(PALETTE)]
-            if not self.grad:
-                self.grad_plot.getPlotItem().addLegend(offset=(-4, 4), labelTextSize="7pt", brush=(255, 255, 255, 190))
             s = self._series(self.grad_plot, self.names.get(nid, nid), pg.mkPen(color, width=1.5))
             self.grad[nid] = s
         return s

@@ -26,6 +26,7 @@ from engine.executor import CompiledGraph, Executor, ParamStore
 from engine.losses import LOSSES, default_loss
 from engine.optimizers import OPTIMIZERS
 from engine.training import output_activation, validation_cut
+from engine.weight_coverage import fresh_notice, split_usable
 
 from .data_plots import NO_DATA_NOTE, DataView
 from .node_plots import LayerView
@@ -133,10 +134,11 @@ class RunPanel(QWidget):
             self.speed.addItem(text, pace)
         self.speed.setToolTip("Slow a run down to watch it learn; can be changed while it runs")
         self.speed.currentIndexChanged.connect(lambda _i: self._speed_changed())
+        # what is changed most often first, so it is in view on a short screen: Speed, Learning rate
         for label, w in (("Dataset", self.dataset), ("Label column", self.label_column), ("", self.preview),
-                         ("Loss", self.loss), ("Optimizer", self.optimizer), ("Learning rate", self.lr),
-                         ("Batch size", self.batch_size), ("Epochs", self.epochs),
-                         ("Validation split", self.val_split), ("Seed", self.seed), ("Speed", self.speed)):
+                         ("Speed", self.speed), ("Learning rate", self.lr), ("Epochs", self.epochs),
+                         ("Batch size", self.batch_size), ("Optimizer", self.optimizer), ("Loss", self.loss),
+                         ("Validation split", self.val_split), ("Seed", self.seed)):
             form.addRow(label, w)
         self.settings_widgets = [self.dataset, self.label_column, self.loss, self.optimizer, self.lr,
                                  self.batch_size, self.epochs, self.val_split, self.seed]
@@ -155,12 +157,12 @@ class RunPanel(QWidget):
         self.progress_bar = QProgressBar()
         self.progress_bar.setFormat("")
         self.progress_bar.setTextVisible(True)
-        self.rate_label = QLabel("")
-        self.reason = QLabel("")
+        self.rate_label = HidingLabel()
+        self.reason = HidingLabel()
         self.reason.setWordWrap(True)
         self.reason.setObjectName("runProblem")
         self.reason.setStyleSheet("color: #b3261e;")
-        self.message = QLabel("")
+        self.message = HidingLabel()
         self.message.setWordWrap(True)
         # the controls and the progress first: they stay in view when the dock is short during a run
         for w in (self.progress_bar, self.rate_label, self.reason, self.message):
@@ -334,6 +336,8 @@ class RunPanel(QWidget):
         self.pause_button.setEnabled(not idle)
         self.pause_button.setText("Resume" if self.state == "paused" else "Pause")
         self.stop_button.setEnabled(not idle)
+        # idle with no progress to report, an empty bar would look like a text field: hide it
+        self.progress_bar.setVisible(not idle or bool(self.progress_bar.format()))
         self.reset_button.setEnabled(idle and bool(self.doc.weights))
         self.csv_button.setEnabled(bool(self.curves.epochs or self.curves.batches))
         for w in self.settings_widgets:
@@ -401,12 +405,19 @@ class RunPanel(QWidget):
         self.doc.locked_reason = LOCKED
         self.doc.training = config.to_training_dict()
         self.state = "paused" if step_only else "running"
-        self.message.setText("Training…")
+        self.message.setText("Training…" + self._fresh_layers_notice(plan))
         self._update_buttons()
         thread.start()
         self.timer.start()
         self.run_started.emit()
         return True
+
+    def _fresh_layers_notice(self, plan: CompiledGraph) -> str:
+        """`` <layers> start from fresh weights.`` when trained weights exist but do not cover every layer."""
+        if not self.doc.weights:
+            return ""
+        _usable, fresh, _messages = split_usable(plan, self.doc.weights)
+        return " " + fresh_notice(plan.graph, fresh) if fresh else ""
 
     def _begin_views(self, plan: CompiledGraph, x, y, kind: str, config: RunConfig) -> None:
         if self.scene is not None:
@@ -664,6 +675,18 @@ class RunPanel(QWidget):
             self.curves.export_csv(path if path.lower().endswith(".csv") else path + ".csv")
 
 
+class HidingLabel(QLabel):
+    """A label that takes no room while it says nothing (no blank gap above the settings)."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.hide()
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt override)
+        super().setText(text)
+        self.setVisible(bool(text))
+
+
 def _fmt_time(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     h, rest = divmod(seconds, 3600)
@@ -672,7 +695,8 @@ def _fmt_time(seconds: float) -> str:
 
 
 def attach_run_panel(window) -> RunPanel:
-    """Add the Run dock and the Training curves / Layer activity / Data view docks to ``window``.
+    """Add the Run dock and the Training curves / Layer activity / Data view docks to ``window``
+    (``designer.dock_layout`` arranges them).
 
     The panel follows ``window.doc`` (validation, weights, locking) and ``window.scene`` (selection,
     badges, highlights); file questions go through ``window.dialogs`` when it has one.
@@ -687,38 +711,15 @@ def attach_run_panel(window) -> RunPanel:
     if code is not None:  # the code view matters less during a run; the inspector keeps its room
         window.tabifyDockWidget(code, window.run_dock)
         window.run_dock.raise_()
-    window.splitDockWidget(window.curves_dock, window.layer_dock, Qt.Orientation.Horizontal)
-    window.splitDockWidget(window.layer_dock, window.data_dock, Qt.Orientation.Horizontal)
-    window.resizeDocks([window.curves_dock], [260], Qt.Orientation.Vertical)  # more when a run starts
     inspector = getattr(window, "inspector_dock", None)
     if inspector is not None:  # the Run settings fit without scrolling on a 1000-pixel-high window
         window.resizeDocks([inspector, window.run_dock], [230, panel.sizeHint().height()], Qt.Orientation.Vertical)
-    window.resizeDocks([window.curves_dock, window.layer_dock, window.data_dock], [470, 420, 540],
-                       Qt.Orientation.Horizontal)
     view_menu = next((a.menu() for a in window.menuBar().actions()
                       if a.menu() is not None and a.text().replace("&", "") == "View"), None)
     if view_menu is not None:
         view_menu.addSeparator()
         for dock in (window.run_dock, window.curves_dock, window.layer_dock, window.data_dock):
             view_menu.addAction(dock.toggleViewAction())
-    panel.run_started.connect(lambda: _give_plots_room(window))
     window.run_panel = panel
     return panel
 
-
-PLOTS_SHARE = 0.4
-
-
-def _give_plots_room(window) -> None:
-    """At the start of a run, let the plot docks take at least ``PLOTS_SHARE`` of the window's
-    height: the canvas is locked while a run is alive, and the plots are what a person watches."""
-    dock = window.curves_dock
-    if not dock.isVisible() or window.dockWidgetArea(dock) != Qt.DockWidgetArea.BottomDockWidgetArea:
-        return
-    want = int(window.height() * PLOTS_SHARE)
-    if dock.height() < want:
-        window.resizeDocks([dock], [want], Qt.Orientation.Vertical)
-    inspector = getattr(window, "inspector_dock", None)
-    if inspector is not None and inspector.isVisible() and window.dockWidgetArea(inspector) == window.dockWidgetArea(
-            window.run_dock):  # the inspector is read-only during a run: the Run controls get its room
-        window.resizeDocks([inspector, window.run_dock], [1, window.height()], Qt.Orientation.Vertical)

@@ -107,11 +107,6 @@ def dead_fraction(act: np.ndarray) -> float:
     return float(1.0 - alive.mean()) if alive.size else 0.0
 
 
-def is_relu(plan: CompiledGraph, nid: str) -> bool:
-    layer = plan.layers[nid]
-    return layer.class_name == "ReLU" or layer.config.get("activation") == "relu"
-
-
 def node_snapshot(plan: CompiledGraph, nid: str, act: np.ndarray, weights: dict[str, np.ndarray],
                   weight_ranges: dict[tuple[str, str], tuple[float, float]]) -> dict[str, Any]:
     """The Layer activity pictures of node ``nid``: its output on the sample batch (image and
@@ -119,7 +114,7 @@ def node_snapshot(plan: CompiledGraph, nid: str, act: np.ndarray, weights: dict[
     each weight's histogram range fixed from its first picture on, so histograms over time align."""
     mode, img = activation_image(act)
     res: dict[str, Any] = {"id": nid, "act_mode": mode, "act_image": img, "act_hist": histogram(act),
-                           "dead": dead_fraction(act) if is_relu(plan, nid) else None}
+                           "dead": dead_fraction(act) if plan.layers[nid].output_activation() == "relu" else None}
     main = main_weight(weights)
     if main is not None:
         wname, w = main

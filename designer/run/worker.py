@@ -28,7 +28,8 @@ from engine.datasets import load_dataset
 from engine.errors import LayergraphError, TrainingError
 from engine.executor import CompiledGraph, Executor
 from engine.fileformat import document_from_json, document_to_json
-from engine.training import Callback, RunControl, fit, validation_cut
+from engine.losses import is_classifier
+from engine.training import Callback, RunControl, fit, output_activation, validation_cut
 
 from . import snapshots as snap
 from .channel import Channel
@@ -151,7 +152,7 @@ class LiveCallback(Callback):
         self._next_boundary = 0.0
         self._last_batch_end = 0.0
         self._wrange: dict[tuple[str, str], tuple[float, float]] = {}
-        self._wants_confusion = data.kind == "image" or _is_classifier(data.plan, self.out_id)
+        self._wants_confusion = data.kind == "image" or is_classifier(output_activation(data.plan, self.out_id))
         self._next_confusion = 0.0
         self._epoch_done: int | None = None
         self._confusion_epoch: int | None = None
@@ -266,11 +267,6 @@ def _pause_after(cost: float) -> float:
     """Seconds to wait before the next picture of a kind that took ``cost`` seconds, so that it
     stays within ``SNAPSHOT_BUDGET`` of the run's time and within ``SNAPSHOT_HZ``."""
     return max(1.0 / SNAPSHOT_HZ, cost * (1.0 / SNAPSHOT_BUDGET - 1.0))
-
-
-def _is_classifier(plan: CompiledGraph, nid: str) -> bool:
-    layer = plan.layers[nid]
-    return layer.class_name == "Softmax" or layer.config.get("activation") in ("softmax", "sigmoid")
 
 
 def run_payload(data: RunData, selected: str | None = None, pace: float = 0.0) -> dict[str, Any]:

@@ -80,8 +80,11 @@ def run_export(args) -> int:
     if out.suffix != ".py":
         error(f"{out}: the exported module must be a .py file.")
         return EXIT_INVALID
+    for note in doc.notices():
+        error(note)
     try:
-        files = export_files(doc.graph, doc.weights, doc.training, args.to, out, getattr(args, "training", False))
+        weights = _with_fresh_layers(doc) if doc.fresh and doc.weights else doc.weights
+        files = export_files(doc.graph, weights, doc.training, args.to, out, getattr(args, "training", False))
     except LayergraphError as exc:
         error(f"{args.graph}: {exc}")
         return EXIT_INVALID
@@ -106,8 +109,11 @@ def _run_keras_file_export(args, doc, out: Path) -> int:
     if getattr(args, "training", False):
         error("--training applies to the code exports; a .keras file always carries the training settings.")
         return EXIT_INVALID
+    for note in doc.notices():
+        error(note)
     try:
-        payload = keras_archive(doc.graph, doc.weights, doc.training, model_name_for(out))
+        weights = _with_fresh_layers(doc) if doc.fresh and doc.weights else doc.weights
+        payload = keras_archive(doc.graph, weights, doc.training, model_name_for(out))
     except LayergraphError as exc:
         error(f"{args.graph}: {exc}")
         return EXIT_INVALID
@@ -120,6 +126,14 @@ def _run_keras_file_export(args, doc, out: Path) -> int:
         print("note: the graph has no trained weights; the file holds freshly initialised ones.", file=sys.stderr)
     print(f"wrote {out}")
     return EXIT_OK
+
+
+def _with_fresh_layers(doc):
+    """The saved weights plus fresh initial ones for the layers added or changed since the save
+    (``doc.fresh``; the caller has shown the notice)."""
+    from engine.executor import CompiledGraph, ParamStore
+
+    return ParamStore(CompiledGraph(doc.graph), weights=doc.weights).snapshot()
 
 
 def check_readable_back(imported, out: Path) -> None:

@@ -15,6 +15,7 @@ from engine.export.keras_config import keras_arguments
 from engine.export.plan import ExportPlan, make_plan
 from engine.graph import LayerGraph
 from engine.layers import LAYERS, Layer, layer_class
+from engine.losses import default_loss
 from engine.validation import ValidationResult
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW", "adagrad": "Adagrad",
@@ -201,13 +202,7 @@ def _default_loss(plan: ExportPlan) -> str:
     out = plan.outputs[0] if plan.outputs else None
     if out is None:
         return "mse"
-    layer = plan.layer(out)
-    act = layer.config.get("activation")
-    if layer.class_name == "Softmax" or act == "softmax":
-        return "sparse_categorical_crossentropy"
-    if act == "sigmoid":
-        return "binary_crossentropy"
-    return "mse"
+    return default_loss(plan.layer(out).output_activation(), None, ())
 
 
 def _training_source(plan: ExportPlan, t: dict[str, Any]) -> list[str]:

@@ -7,9 +7,9 @@ drop), or a refusal naming the layer, its class and the argument.
 """
 from __future__ import annotations
 
-import io
 import json
 import math
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +24,14 @@ from engine.initializers import INITIALIZERS
 from engine.export.keras_config import LAYER_MODULES, h5_layer_paths, to_snake_case
 from engine.keras_objects import check_keras_object, object_kind
 from engine.layers import LAYERS, Layer
+from engine.memory import array_bytes, check_allocation
 from engine.validation import infer_shapes
 
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 MAX_WEIGHTS_BYTES = 2 * 1024 ** 3
 MAX_MEMBERS = 10_000
 MAX_CLASS_NAME = 80
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # at offset 0: Keras writes no user block
 ANY = object()
 
 #: Keras-only keys and the values that may be dropped because they never change the layer's results.
@@ -76,11 +78,11 @@ def import_model(path: str | Path) -> ImportedModel:
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic.startswith(b"PK"):
-        config, h5 = _read_archive(path)
+        config, h5, backing = _read_archive(path)
     elif magic[:1] in (b"{", b" ", b"\n", b"\r", b"\t") or path.suffix == ".json":
         if path.stat().st_size > MAX_CONFIG_BYTES:
             raise FileFormatError(f"{path}: the config is too large for a Keras model config.")
-        config, h5 = _parse_json(path.read_bytes(), str(path)), None
+        config, h5, backing = _parse_json(path.read_bytes(), str(path)), None, None
     else:
         raise FileFormatError(f"{path}: not a Keras 3 model; expected a .keras archive or a JSON config "
                               "(model.to_json()).")
@@ -89,6 +91,8 @@ def import_model(path: str | Path) -> ImportedModel:
     finally:
         if h5 is not None:
             h5.close()
+        if backing is not None:
+            backing.close()
 
 
 def _parse_json(raw: bytes, where: str) -> Any:
@@ -110,12 +114,15 @@ def _parse_json(raw: bytes, where: str) -> Any:
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, where: str) -> bytes:
+    """The member's bytes, refused from its declared size before anything is decompressed (compression
+    bombs), and read no further than it declares."""
     if info.file_size > limit:
         raise FileFormatError(f"{where}: archive member '{info.filename}' declares {info.file_size:,} bytes, "
                               f"more than the {limit:,} allowed; the file is damaged or not a real model.")
+    check_allocation(info.file_size, f"{where}: archive member '{info.filename}'", FileFormatError)
     with zf.open(info) as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
+        data = fh.read(info.file_size + 1)  # never more than declared (plus one byte to notice a lie)
+    if len(data) > info.file_size:
         raise FileFormatError(f"{where}: archive member '{info.filename}' is larger than it declares.")
     return data
 
@@ -133,19 +140,46 @@ def _read_archive(path: Path):
             config = _parse_json(_read_member(zf, by_name["config.json"], MAX_CONFIG_BYTES, where), where)
             weights = None
             if "model.weights.h5" in by_name:
-                weights = _read_member(zf, by_name["model.weights.h5"], MAX_WEIGHTS_BYTES, where)
+                weights = _extract_member(zf, by_name["model.weights.h5"], MAX_WEIGHTS_BYTES, where, HDF5_SIGNATURE)
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
         raise FileFormatError(f"{where}: the archive is damaged or truncated ({exc}).") from None
     except (OSError, NotImplementedError, RuntimeError) as exc:
         raise FileFormatError(f"{where}: the archive cannot be read ({exc}).") from None
     if weights is None:
-        return config, None
+        return config, None, None
     try:
         import h5py
 
-        return config, h5py.File(io.BytesIO(weights), "r")
+        return config, h5py.File(weights, "r"), weights
     except OSError as exc:
+        weights.close()
         raise FileFormatError(f"{where}: model.weights.h5 is damaged ({exc}).") from None
+
+
+def _extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, where: str, signature: bytes):
+    """The member in an anonymous temporary file, copied in small chunks: h5py then reads only the datasets
+    it is asked for, so the member never sits in memory whole.  Refused from its declared size first, and
+    from its first bytes (``signature``) before the rest is decompressed."""
+    if info.file_size > limit:
+        raise FileFormatError(f"{where}: archive member '{info.filename}' declares {info.file_size:,} bytes, "
+                              f"more than the {limit:,} allowed; the file is damaged or not a real model.")
+    check_allocation(info.file_size, f"{where}: archive member '{info.filename}'", FileFormatError)
+    out = tempfile.TemporaryFile()
+    try:
+        with zf.open(info) as fh:
+            left = info.file_size
+            while chunk := fh.read(min(left + 1, 1 << 20)):
+                if left == info.file_size and not chunk.startswith(signature):
+                    raise FileFormatError(f"{where}: archive member '{info.filename}' is not an HDF5 file.")
+                left -= len(chunk)
+                if left < 0:
+                    raise FileFormatError(f"{where}: archive member '{info.filename}' is larger than it declares.")
+                out.write(chunk)
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+    return out
 
 
 # ----- converting the config ---------------------------------------------------------------------------
@@ -327,8 +361,8 @@ class _Importer:
                                 f"(value {shown(value)}).")
             elif value is not None and object_kind(key):
                 check_keras_object(object_kind(key), value, f"{owner}: argument '{key}'")
-                self.notes.append(f"{owner}: {key} dropped (layergraph's {cname} does not keep it; it does not "
-                                  "change predictions).")
+                raise self.fail(f"{owner}: argument {key} would change training and layergraph's {cname} does not "
+                                "apply it; remove it in Keras before saving.")
         return out
 
     def _check_dtype(self, owner: str, value: Any) -> None:
@@ -422,8 +456,18 @@ class _Importer:
                                   f"{shown(str(exc))}).") from None
 
     def _weights(self, graph: LayerGraph, h5_layers: list[tuple[str, str]]):
+        """Every layer's arrays, checked against the layer's shapes and the memory limit before any is read."""
+        found = self._weight_datasets(graph, h5_layers)
+        need = sum(array_bytes(ds.shape, 4) for _, pairs in found for _, ds in pairs)
+        largest = max((array_bytes(ds.shape, ds.dtype.itemsize) for _, pairs in found for _, ds in pairs), default=0)
+        # float32 arrays, the largest one as stored before conversion, and the .npz a save writes of them
+        check_allocation(2 * need + largest, f"{self.where}: the model's weights", FileFormatError)
+        return {nid: {spec.name: np.asarray(ds[()], dtype=np.float32) for spec, ds in pairs} for nid, pairs in found}
+
+    def _weight_datasets(self, graph: LayerGraph, h5_layers: list[tuple[str, str]]) -> list:
+        """``[(node id, [(spec, dataset), ...]), ...]`` with every declared shape checked; nothing read yet."""
         root = self._hard(self.h5, "layers", "the weights file")
-        out: dict[str, dict[str, np.ndarray]] = {}
+        out = []
         paths = h5_layer_paths([cname for _name, cname in h5_layers])
         for (name, cname), path in zip(h5_layers, paths):
             node = graph.node_by_name(name)
@@ -440,13 +484,11 @@ class _Importer:
             if len(arrays) != len(specs):
                 raise self.fail(f"{layer.owner}: the file holds {len(arrays)} weight arrays but the layer needs "
                                 f"{len(specs)} ({', '.join(s.name for s in specs)}).")
-            ws = {}
             for spec, arr in zip(specs, arrays):
                 if tuple(arr.shape) != tuple(spec.shape):
                     raise self.fail(f"{layer.owner}: weight '{spec.name}' has shape {tuple(arr.shape)} in the file "
                                     f"but the layer needs {tuple(spec.shape)}.")
-                ws[spec.name] = np.asarray(arr[()], dtype=np.float32)
-            out[node.id] = ws
+            out.append((node.id, list(zip(specs, arrays))))
         return out
 
     def _hard(self, group, name: str, owner: str):

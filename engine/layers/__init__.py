@@ -20,10 +20,11 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     merging,
     activation_layers,
     preprocessing,
+    augmentation,
 )
 
 FAMILIES = ("core", "convolutional", "pooling", "recurrent", "normalization", "regularization",
-            "reshaping", "merging", "activation", "preprocessing")
+            "reshaping", "merging", "activation", "preprocessing", "augmentation")
 
 
 def layer_class(class_name: str) -> type[Layer]:
@@ -37,7 +38,8 @@ def layer_class(class_name: str) -> type[Layer]:
 #: Values for required arguments when a layer is added from the palette (Keras has no default for them).
 STARTER_VALUES: dict[str, object] = {
     "units": 32, "filters": 32, "kernel_size": 3, "rate": 0.25, "n": 4, "target_shape": (-1,), "dims": (2, 1),
-    "input_dim": 1000, "output_dim": 64, "stddev": 0.1, "activation": "relu", "output_size": 4,
+    "input_dim": 1000, "output_dim": 64, "stddev": 0.1, "activation": "relu", "output_size": 4, "axes": -1,
+    "height": 24, "width": 24, "factor": 0.1, "height_factor": 0.1, "width_factor": 0.1,
     "layer": {"class_name": "LSTM", "config": {"units": 32}},
 }
 
@@ -45,7 +47,8 @@ STARTER_VALUES: dict[str, object] = {
 def starter_config(class_name: str) -> dict:
     """A valid config for a freshly added layer: Keras defaults plus starter values for required args."""
     cls = layer_class(class_name)
-    return {f.name: STARTER_VALUES[f.name] for f in cls.all_fields() if f.required and f.name in STARTER_VALUES}
+    return {f.name: f.starter if f.starter is not None else STARTER_VALUES[f.name] for f in cls.all_fields()
+            if f.required and (f.starter is not None or f.name in STARTER_VALUES)}
 
 
 def create_layer(class_name: str, config: dict | None = None) -> Layer:

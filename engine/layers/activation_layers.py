@@ -6,11 +6,9 @@ config (and PReLU, which learns its slopes).
 from __future__ import annotations
 
 from engine.errors import ConfigError
-from engine.layers.base import Field, Layer, Numerics, WeightSpec, register_layer
+from engine.layers.base import PENALTY_DOC, Field, Layer, Numerics, WeightSpec, register_layer
 from engine.numerics import activation_layers as num
 from engine.shapes import Shape, fmt_shape
-
-_KEPT = "Kept for Keras round trips; not applied by the engine."
 
 
 class _Elementwise(Layer):
@@ -51,6 +49,10 @@ class ReLU(_Elementwise):
         if c["threshold"]:
             parts.append(f"threshold {c['threshold']:g}")
         return ", ".join(parts)
+
+    def output_activation(self) -> str | None:
+        # without a leak, outputs below the threshold are exactly zero, as after a plain relu
+        return "relu" if not self.config["negative_slope"] else None
 
     def numerics(self) -> Numerics:
         return Numerics(num.relu_layer_forward, num.relu_layer_backward,
@@ -130,6 +132,9 @@ class Softmax(_Elementwise):
                                        "use axis=-1.")
         return shape
 
+    def output_activation(self) -> str | None:
+        return "softmax"
+
     def numerics(self) -> Numerics:
         return Numerics(num.softmax_layer_forward, num.softmax_layer_backward,
                         args=self.config_args("axis"))
@@ -151,8 +156,8 @@ class PReLU(_Elementwise):
     class_name = "PReLU"
     fields = (
         Field("alpha_initializer", "initializer", "zeros", "Initializer of the learned slopes."),
-        Field("alpha_regularizer", "json", None, _KEPT),
-        Field("alpha_constraint", "json", None, _KEPT),
+        Field("alpha_regularizer", "json", None, PENALTY_DOC),
+        Field("alpha_constraint", "json", None, PENALTY_DOC),
         Field("shared_axes", "ints", None, "Axes sharing one slope (1 = first axis after the batch).",
               optional=True),
     )

@@ -15,6 +15,7 @@ import numpy as np
 from engine.activations import ACTIVATIONS, get_activation
 from engine.errors import ConfigError, ShapeError, shown
 from engine.initializers import INITIALIZERS, get_initializer
+from engine.regularizers import Penalties, parse_constraint, parse_regularizer
 from engine.keras_objects import check_keras_object, object_kind
 from engine.shapes import Shape, fmt_shape
 
@@ -53,6 +54,8 @@ class Field:
     length: int | None = None
     optional: bool = False
     allow_unknown: bool = False
+    #: A value for a required argument when the layer is dropped from the palette (Keras has no default).
+    starter: Any = None
 
     @property
     def required(self) -> bool:
@@ -216,6 +219,10 @@ def resolve_args(args: Mapping[str, Any], backward: bool) -> dict[str, Any]:
 
 GRADIENT_KINDS = ("hand-written", "automatic", "none")
 
+#: The doc of every ``*_regularizer`` / ``*_constraint`` argument (``engine/regularizers.py`` applies them).
+PENALTY_DOC = ("A Keras regularizer (l1, l2, l1_l2, orthogonal_regularizer) or constraint (max_norm, non_neg, "
+               "unit_norm, min_max_norm), applied in training like Keras.")
+
 
 def to_snake_case(name: str) -> str:
     """Keras's default-name rule: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``."""
@@ -276,6 +283,7 @@ class Layer:
             else:
                 self.config[f.name] = f.default
         self.check_config()
+        self.penalties: Penalties = self._parse_penalties()
 
     # ----- declaration -------------------------------------------------------------------------------
     @classmethod
@@ -290,6 +298,31 @@ class Layer:
     def doc(cls) -> str:
         """First paragraph of the class docstring, for palette tooltips."""
         return (cls.__doc__ or cls.class_name).strip().split("\n\n")[0]
+
+    def _parse_penalties(self) -> Penalties:
+        """The ``*_regularizer`` and ``*_constraint`` arguments, which training applies like Keras; anything
+        the engine cannot apply is refused here (an argument is never silently ignored)."""
+        weights, constraints, activity = {}, {}, None
+        for name, value in self.config.items():
+            if isinstance(value, dict) and "class_name" in value and isinstance(value.get("config"), dict):
+                inner = sorted(k for k, v in value["config"].items()
+                               if k.endswith(("_regularizer", "_constraint")) and v is not None)
+                if inner and name != "activity_regularizer" and not name.endswith(("_regularizer", "_constraint")):
+                    raise ConfigError(f"{self.owner}: {inner[0]} of the wrapped layer in '{name}' is not applied by "
+                                      "the engine; remove it.", name)
+            if value is None or not name.endswith(("_regularizer", "_constraint")):
+                continue
+            try:
+                if name.endswith("_constraint"):
+                    constraints[name[:-len("_constraint")]] = parse_constraint(value)
+                elif name == "activity_regularizer":
+                    activity = parse_regularizer(value)
+                else:
+                    weights[name[:-len("_regularizer")]] = parse_regularizer(value)
+            except ValueError as e:
+                raise ConfigError(f"{self.owner}: argument '{name}': {e}; remove it or use one the engine "
+                                  "applies.", name) from None
+        return Penalties(weights, constraints, activity)
 
     def check_config(self) -> None:
         """Cross-field checks (e.g. ``strides > 1`` with ``dilation_rate > 1``); raise ``ConfigError``."""
@@ -361,6 +394,21 @@ class Layer:
         grad_in, grad_w = num.backward(grad_out, cache, *(weights.get(w) for w in num.weights),
                                        **resolve_args(num.args, True))
         return list(grad_in), {w: g for w, g in zip(num.weights, grad_w) if g is not None}
+
+    def output_activation(self) -> str | None:
+        """The activation this layer's output ends with (``'softmax'``, ``'sigmoid'``, ``'relu'``, ...), or None.
+
+        It decides whether an output is a classifier (and so the default loss and the confusion matrix) and
+        whether a layer can have dead units.  By default it is the layer's ``activation`` argument; a layer
+        that always ends with an activation (Softmax, ReLU) says so by overriding this.
+        """
+        act = self.config.get("activation")
+        return None if act in (None, "linear") else act
+
+    def added_loss(self, cache: Any) -> float:
+        """Loss this layer adds to the model's after a forward (Keras ``add_loss``, e.g. activity
+        regularization); its gradient is part of the layer's backward."""
+        return 0.0
 
     def state_updates(self, cache: Any) -> dict[str, np.ndarray]:
         """New values of non-trainable weights after a training forward (BatchNormalization's moving stats)."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from engine.errors import ConfigError
-from engine.layers.base import Field, Layer, Numerics, WeightSpec, activation_fn, register_layer
+from engine.layers.base import PENALTY_DOC, Field, Layer, Numerics, WeightSpec, activation_fn, register_layer
 from engine.numerics import core as num
 from engine.shapes import Shape, fmt_shape
 
@@ -61,11 +61,11 @@ class Dense(Layer):
         Field("use_bias", "bool", True, "Whether to add a learned bias vector."),
         Field("kernel_initializer", "initializer", "glorot_uniform", "Initializer of the kernel matrix."),
         Field("bias_initializer", "initializer", "zeros", "Initializer of the bias vector."),
-        Field("kernel_regularizer", "json", None, "Kept for Keras round trips; not applied by the engine."),
-        Field("bias_regularizer", "json", None, "Kept for Keras round trips; not applied by the engine."),
-        Field("activity_regularizer", "json", None, "Kept for Keras round trips; not applied by the engine."),
-        Field("kernel_constraint", "json", None, "Kept for Keras round trips; not applied by the engine."),
-        Field("bias_constraint", "json", None, "Kept for Keras round trips; not applied by the engine."),
+        Field("kernel_regularizer", "json", None, PENALTY_DOC),
+        Field("bias_regularizer", "json", None, PENALTY_DOC),
+        Field("activity_regularizer", "json", None, PENALTY_DOC),
+        Field("kernel_constraint", "json", None, PENALTY_DOC),
+        Field("bias_constraint", "json", None, PENALTY_DOC),
     )
 
     def summary_args(self) -> str:
@@ -137,8 +137,8 @@ class Embedding(Layer):
         Field("input_dim", "int", doc="Vocabulary size (largest token id + 1).", min=1),
         Field("output_dim", "int", doc="Dimension of each embedding vector.", min=1),
         Field("embeddings_initializer", "initializer", "random_uniform", "Initializer of the embedding matrix."),
-        Field("embeddings_regularizer", "json", None, "Kept for Keras round trips; not applied by the engine."),
-        Field("embeddings_constraint", "json", None, "Kept for Keras round trips; not applied by the engine."),
+        Field("embeddings_regularizer", "json", None, PENALTY_DOC),
+        Field("embeddings_constraint", "json", None, PENALTY_DOC),
         Field("mask_zero", "bool", False, "Treat id 0 as padding and mask it downstream (not supported yet)."),
     )
 

@@ -1,29 +1,14 @@
-"""Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate (``keras/src/layers/merging``).
+"""Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot (``keras/src/layers/merging``).
 
 Element-wise merges follow Keras's broadcast rule (``base_merge.py``): the non-batch shapes are aligned on
 their trailing axes and each pair of sizes must be equal or 1; a lower-rank input gets size-1 axes inserted
-right after the batch axis.  Backward sums the gradient over the broadcast axes back to each input's shape.
+right after the batch axis.  The numerics live in ``engine.numerics.merging``.
 """
 from __future__ import annotations
 
-import numpy as np
-
-from engine.layers.base import Field, Layer, register_layer
+from engine.layers.base import Field, Layer, Numerics, register_layer
+from engine.numerics import merging as num
 from engine.shapes import Shape, broadcast_shapes, fmt_shape
-
-
-def _expand(x: np.ndarray, ndim: int) -> np.ndarray:
-    """Insert size-1 axes after the batch axis until ``x`` has ``ndim`` axes (Keras ``expand_dims(x, 1)``)."""
-    return x.reshape(x.shape[:1] + (1,) * (ndim - x.ndim) + x.shape[1:])
-
-
-def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``g`` over the axes an input of ``shape`` was broadcast along, and give it that shape back."""
-    expanded = shape[:1] + (1,) * (g.ndim - len(shape)) + shape[1:]
-    axes = tuple(i for i, (n, m) in enumerate(zip(expanded, g.shape)) if n == 1 and m != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g.reshape(shape)
 
 
 def _keras_broadcast(a: Shape, b: Shape) -> Shape | None:
@@ -97,25 +82,6 @@ class BaseMerge(Layer):
         acc = self.output_shape(list(input_shapes[:j]))
         raise self._mismatch(acc, input_shapes[j], (f"inputs 0-{j - 1} combined ", f"input {j} "))
 
-    # ----- computation ---------------------------------------------------------------------------------
-    def merge(self, xs: list[np.ndarray]) -> np.ndarray:
-        raise NotImplementedError
-
-    def merge_grads(self, g: np.ndarray, xs: list[np.ndarray], y: np.ndarray) -> list[np.ndarray]:
-        """Gradients w.r.t. the rank-expanded inputs (before un-broadcasting)."""
-        raise NotImplementedError
-
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        ndim = max(x.ndim for x in inputs)
-        xs = [_expand(x, ndim) for x in inputs]
-        y = self.merge(xs)
-        return y, (xs, y, [x.shape for x in inputs])
-
-    def backward(self, grad_out, cache, weights):
-        xs, y, shapes = cache
-        grads = self.merge_grads(grad_out, xs, y)
-        return [_unbroadcast(np.broadcast_to(g, y.shape), s) for g, s in zip(grads, shapes)], {}
-
 
 @register_layer
 class Add(BaseMerge):
@@ -126,14 +92,8 @@ class Add(BaseMerge):
 
     class_name = "Add"
 
-    def merge(self, xs):
-        y = xs[0]
-        for x in xs[1:]:
-            y = y + x
-        return y
-
-    def merge_grads(self, g, xs, y):
-        return [g] * len(xs)
+    def numerics(self) -> Numerics:
+        return Numerics(num.add_forward, num.add_backward)
 
 
 @register_layer
@@ -146,11 +106,8 @@ class Subtract(BaseMerge):
     class_name = "Subtract"
     max_inputs = 2
 
-    def merge(self, xs):
-        return xs[0] - xs[1]
-
-    def merge_grads(self, g, xs, y):
-        return [g, -g]
+    def numerics(self) -> Numerics:
+        return Numerics(num.subtract_forward, num.subtract_backward)
 
 
 @register_layer
@@ -162,21 +119,8 @@ class Multiply(BaseMerge):
 
     class_name = "Multiply"
 
-    def merge(self, xs):
-        y = xs[0]
-        for x in xs[1:]:
-            y = y * x
-        return y
-
-    def merge_grads(self, g, xs, y):
-        out = []
-        for i in range(len(xs)):
-            p = g
-            for j, x in enumerate(xs):
-                if j != i:
-                    p = p * x
-            out.append(p)
-        return out
+    def numerics(self) -> Numerics:
+        return Numerics(num.multiply_forward, num.multiply_backward)
 
 
 @register_layer
@@ -188,54 +132,32 @@ class Average(BaseMerge):
 
     class_name = "Average"
 
-    def merge(self, xs):
-        return Add.merge(self, xs) / len(xs)
-
-    def merge_grads(self, g, xs, y):
-        return [g / len(xs)] * len(xs)
-
-
-class _Extremum(BaseMerge):
-    """Maximum/Minimum: the gradient goes to the first input that holds the extreme value."""
-
-    op = staticmethod(np.maximum)
-
-    def merge(self, xs):
-        y = xs[0]
-        for x in xs[1:]:
-            y = self.op(y, x)
-        return y
-
-    def merge_grads(self, g, xs, y):
-        taken = np.zeros(y.shape, dtype=bool)
-        out = []
-        for x in xs:
-            win = (np.broadcast_to(x, y.shape) == y) & ~taken
-            taken |= win
-            out.append(g * win)
-        return out
+    def numerics(self) -> Numerics:
+        return Numerics(num.average_forward, num.average_backward)
 
 
 @register_layer
-class Maximum(_Extremum):
+class Maximum(BaseMerge):
     """Element-wise maximum of a list of inputs (with Keras broadcasting).
 
     Input shape: two or more tensors.  Output shape: their broadcast shape.
     """
 
     class_name = "Maximum"
-    op = staticmethod(np.maximum)
+    def numerics(self) -> Numerics:
+        return Numerics(num.maximum_forward, num.maximum_backward)
 
 
 @register_layer
-class Minimum(_Extremum):
+class Minimum(BaseMerge):
     """Element-wise minimum of a list of inputs (with Keras broadcasting).
 
     Input shape: two or more tensors.  Output shape: their broadcast shape.
     """
 
     class_name = "Minimum"
-    op = staticmethod(np.minimum)
+    def numerics(self) -> Numerics:
+        return Numerics(num.minimum_forward, num.minimum_backward)
 
 
 @register_layer
@@ -284,11 +206,56 @@ class Concatenate(BaseMerge):
         out[ax] = None if None in sizes else sum(sizes)
         return tuple(out)
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        ax = self.config["axis"] % inputs[0].ndim
-        y = np.concatenate(inputs, axis=ax)
-        return y, (ax, [x.shape[ax] for x in inputs])
+    def numerics(self) -> Numerics:
+        return Numerics(num.concatenate_forward, num.concatenate_backward, args=self.config_args("axis"))
 
-    def backward(self, grad_out, cache, weights):
-        ax, sizes = cache
-        return list(np.split(grad_out, np.cumsum(sizes)[:-1], axis=ax)), {}
+
+@register_layer
+class Dot(BaseMerge):
+    """Dot product of two inputs per sample, summing over ``axes[0]`` of the first and ``axes[1]`` of the second.
+
+    Args:
+        axes: one axis for both inputs, or a pair ``(axis of input 0, axis of input 1)``; not the batch axis.
+        normalize: L2-normalize both inputs along their axis first, so the output is the cosine similarity.
+
+    Input shape: exactly two tensors of rank >= 2 whose ``axes`` sizes match.
+    Output shape: the first input's other axes followed by the second's (without the batch), e.g.
+    ``(batch, 3, 5)`` and ``(batch, 4, 5)`` with ``axes=2`` give ``(batch, 3, 4)``; ``(batch, 1)`` for two vectors.
+    """
+
+    class_name = "Dot"
+    max_inputs = 2
+    fields = (
+        Field("axes", "ints", doc="Axis to sum over: one for both inputs or (axis of input 0, axis of input 1).",
+              length=2),
+        Field("normalize", "bool", False, "L2-normalize each input along its axis first (cosine similarity)."),
+    )
+
+    def summary_args(self) -> str:
+        a, b = self.config["axes"]
+        text = f"axes {a}" if a == b else f"axes ({a}, {b})"
+        return text + (", normalized" if self.config["normalize"] else "")
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        self.check_arity(input_shapes)
+        batch = self._batch(input_shapes)
+        a, b = input_shapes
+        for s in (a, b):
+            if len(s) < 2:
+                raise self.shape_error(f"needs inputs with a feature axis but gets {fmt_shape(s)}.")
+        axes = []
+        for i, (s, ax) in enumerate(zip(input_shapes, self.config["axes"])):
+            if not -len(s) <= ax < len(s) or ax % len(s) == 0:
+                raise self.shape_error(f"sums over axis {ax} of input {i} {fmt_shape(s)}, which is "
+                                       f"{'the batch axis' if -len(s) <= ax < len(s) else 'not an axis'}; pick an "
+                                       f"axis between 1 and {len(s) - 1} or -1.")
+            axes.append(ax % len(s))
+        da, db = a[axes[0]], b[axes[1]]
+        if da is not None and db is not None and da != db:
+            raise self.shape_error(f"multiplies axis {axes[0]} of {fmt_shape(a)} (size {da}) with axis {axes[1]} "
+                                   f"of {fmt_shape(b)} (size {db}); the summed axes must have the same size.")
+        out = [d for i, d in enumerate(a[1:], 1) if i != axes[0]] + [d for i, d in enumerate(b[1:], 1) if i != axes[1]]
+        return (batch, *(out or [1]))
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.dot_forward, num.dot_backward, args=self.config_args("axes", "normalize"))

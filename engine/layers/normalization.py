@@ -1,16 +1,18 @@
-"""Normalization layers: BatchNormalization, LayerNormalization (``keras/src/layers/normalization``)."""
+"""Normalization layers: BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization,
+RMSNormalization (``keras/src/layers/normalization``)."""
 from __future__ import annotations
 
 import numpy as np
 
 from engine.errors import ConfigError
-from engine.layers.base import Field, Layer, WeightSpec, register_layer
+from engine.layers.base import PENALTY_DOC, Field, Layer, Numerics, WeightSpec, register_layer
+from engine.numerics import normalization as num
 from engine.shapes import Shape, fmt_shape
 
-_KEPT = "Kept for Keras round trips; not applied by the engine."
 
 
-def _normalize_axes(layer: Layer, axes, shape: Shape, *, allow_batch: bool = False) -> list[int]:
+def _normalize_axes(layer: Layer, axes, shape: Shape, *, allow_batch: bool = False,
+                    allow_unknown: bool = False) -> list[int]:
     """Turn possibly negative axes into sorted positive indices of ``shape``, or raise the fix."""
     rank = len(shape)
     out = []
@@ -22,7 +24,7 @@ def _normalize_axes(layer: Layer, axes, shape: Shape, *, allow_batch: bool = Fal
         if p == 0 and not allow_batch:
             raise layer.shape_error(f"cannot normalize over the batch axis (axis {a}) of {fmt_shape(shape)}; "
                                     "use axis=-1 (the features/channels).")
-        if shape[p] is None:
+        if shape[p] is None and not allow_unknown:
             raise layer.shape_error(f"needs a known size on axis {a} but gets {fmt_shape(shape)}; "
                                     "give the Input a full shape.")
         out.append(p)
@@ -61,13 +63,13 @@ class BatchNormalization(Layer):
         Field("gamma_initializer", "initializer", "ones", "Initializer of gamma."),
         Field("moving_mean_initializer", "initializer", "zeros", "Initializer of the moving mean."),
         Field("moving_variance_initializer", "initializer", "ones", "Initializer of the moving variance."),
-        Field("beta_regularizer", "json", None, _KEPT),
-        Field("gamma_regularizer", "json", None, _KEPT),
-        Field("beta_constraint", "json", None, _KEPT),
-        Field("gamma_constraint", "json", None, _KEPT),
+        Field("beta_regularizer", "json", None, PENALTY_DOC),
+        Field("gamma_regularizer", "json", None, PENALTY_DOC),
+        Field("beta_constraint", "json", None, PENALTY_DOC),
+        Field("gamma_constraint", "json", None, PENALTY_DOC),
         Field("synchronized", "bool", False, "Multi-device statistics (TensorFlow only); must stay false."),
         Field("renorm", "bool", False, "Batch renormalization; not supported by the engine, must stay false."),
-        Field("renorm_clipping", "json", None, _KEPT),
+        Field("renorm_clipping", "json", None, "Kept for Keras round trips (unused while renorm is off)."),
         Field("renorm_momentum", "float", 0.99, "Momentum of batch renormalization (unused while renorm is off)."),
     )
 
@@ -101,58 +103,15 @@ class BatchNormalization(Layer):
         specs.append(WeightSpec("moving_variance", c, cfg["moving_variance_initializer"], trainable=False))
         return specs
 
-    def _param(self, weights, name, x, ax, default):
-        """A per-channel vector reshaped to broadcast against ``x`` along ``ax``."""
-        shape = [1] * x.ndim
-        shape[ax] = x.shape[ax]
-        v = weights[name] if name in weights else np.full(x.shape[ax], default)
-        return np.asarray(v, dtype=x.dtype).reshape(shape)
-
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        ax = self.config["axis"] % x.ndim
-        red = tuple(i for i in range(x.ndim) if i != ax)
-        eps = self.config["epsilon"]
-        batch_mode = bool(training and self.config["trainable"])
-        if batch_mode:
-            mean = x.mean(axis=red, keepdims=True)
-            var = x.var(axis=red, keepdims=True)
-        else:
-            mean = self._param(weights, "moving_mean", x, ax, 0.0)
-            var = self._param(weights, "moving_variance", x, ax, 1.0)
-        inv = 1.0 / np.sqrt(var + eps)
-        xhat = (x - mean) * inv
-        gamma = self._param(weights, "gamma", x, ax, 1.0)
-        beta = self._param(weights, "beta", x, ax, 0.0)
-        y = xhat * gamma + beta
-        updates = None
-        if batch_mode:
-            m = self.config["momentum"]
-            updates = {
-                "moving_mean": weights["moving_mean"] * m + mean.reshape(-1) * (1.0 - m),
-                "moving_variance": weights["moving_variance"] * m + var.reshape(-1) * (1.0 - m),
-            }
-        return y, (xhat, inv, gamma, red, batch_mode, updates)
-
-    def backward(self, grad_out, cache, weights):
-        xhat, inv, gamma, red, batch_mode, _ = cache
-        grads = {}
-        if self.config["scale"]:
-            grads["gamma"] = (grad_out * xhat).sum(axis=red)
-        if self.config["center"]:
-            grads["beta"] = grad_out.sum(axis=red)
-        gx = grad_out * gamma
-        if batch_mode:
-            # mean and variance depend on x: the classic three-term batch-norm gradient
-            gx = inv * (gx - gx.mean(axis=red, keepdims=True)
-                        - xhat * (gx * xhat).mean(axis=red, keepdims=True))
-        else:
-            gx = gx * inv
-        return [gx], grads
+    def numerics(self) -> Numerics:
+        # a frozen layer (trainable=False) normalizes with its moving statistics even while training, as in Keras
+        return Numerics(num.batch_normalization_forward, num.batch_normalization_backward,
+                        ("gamma", "beta", "moving_mean", "moving_variance"), self.config_args("axis", "epsilon"),
+                        training_args=self.config["trainable"])
 
     def state_updates(self, cache) -> dict[str, np.ndarray]:
-        updates = cache[-1]
-        return dict(updates) if updates else {}
+        stats = num.batch_normalization_moving_stats(cache, self.config["momentum"])
+        return {} if stats is None else {"moving_mean": stats[0], "moving_variance": stats[1]}
 
 
 @register_layer
@@ -183,10 +142,10 @@ class LayerNormalization(Layer):
               "or beta (prefer the default)."),
         Field("beta_initializer", "initializer", "zeros", "Initializer of beta."),
         Field("gamma_initializer", "initializer", "ones", "Initializer of gamma."),
-        Field("beta_regularizer", "json", None, _KEPT),
-        Field("gamma_regularizer", "json", None, _KEPT),
-        Field("beta_constraint", "json", None, _KEPT),
-        Field("gamma_constraint", "json", None, _KEPT),
+        Field("beta_regularizer", "json", None, PENALTY_DOC),
+        Field("gamma_regularizer", "json", None, PENALTY_DOC),
+        Field("beta_constraint", "json", None, PENALTY_DOC),
+        Field("gamma_constraint", "json", None, PENALTY_DOC),
     )
 
     def check_config(self) -> None:
@@ -216,41 +175,156 @@ class LayerNormalization(Layer):
             specs.append(WeightSpec("beta", wshape, cfg["beta_initializer"]))
         return specs
 
-    def _broadcast(self, v, x, axes):
-        shape = [1] * x.ndim
-        for a in axes:
-            shape[a] = x.shape[a]
-        return np.asarray(v, dtype=x.dtype).reshape(shape)
+    def numerics(self) -> Numerics:
+        return Numerics(num.layer_normalization_forward, num.layer_normalization_backward, ("gamma", "beta"),
+                        self.config_args("axis", "epsilon", "rms_scaling"))
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        axes = sorted(a % x.ndim for a in self.config["axis"])
-        red = tuple(axes)
-        mean = x.mean(axis=red, keepdims=True)
-        var = x.var(axis=red, keepdims=True)
-        inv = 1.0 / np.sqrt(var + self.config["epsilon"])
-        rms = self.config["rms_scaling"]
-        xhat = x * inv if rms else (x - mean) * inv
-        y = xhat
-        gamma = self._broadcast(weights["gamma"], x, axes) if "gamma" in weights else None
-        if gamma is not None:
-            y = y * gamma
-        if "beta" in weights:
-            y = y + self._broadcast(weights["beta"], x, axes)
-        return y, (x, mean, xhat, inv, gamma, red, axes)
 
-    def backward(self, grad_out, cache, weights):
-        x, mean, xhat, inv, gamma, red, axes = cache
-        batch_axes = tuple(i for i in range(x.ndim) if i not in axes)
-        grads = {}
-        if "gamma" in weights:
-            grads["gamma"] = (grad_out * xhat).sum(axis=batch_axes).reshape(weights["gamma"].shape)
-        if "beta" in weights:
-            grads["beta"] = grad_out.sum(axis=batch_axes).reshape(weights["beta"].shape)
-        g = grad_out if gamma is None else grad_out * gamma
-        if self.config["rms_scaling"]:
-            # y = x * (var + eps)^-1/2 and d var / dx = 2 (x - mean) / n
-            gx = inv * g - inv ** 3 * (x - mean) * (g * x).mean(axis=red, keepdims=True)
-        else:
-            gx = inv * (g - g.mean(axis=red, keepdims=True) - xhat * (g * xhat).mean(axis=red, keepdims=True))
-        return [gx], grads
+@register_layer
+class GroupNormalization(Layer):
+    """Splits the channels into ``groups`` and normalizes each sample's group over its channels and positions.
+
+    ``groups=1`` is LayerNormalization over all non-batch axes, ``groups=-1`` (one group per channel) is
+    instance normalization.  It behaves the same while training and at inference.
+
+    Args:
+        groups: number of groups; the channel count must be a multiple of it (-1 = one per channel).
+        axis: the channels axis (usually -1).
+        epsilon: small float added to the variance to avoid dividing by zero.
+        center: whether to add the learned offset ``beta``.
+        scale: whether to multiply by the learned ``gamma``.
+
+    Input shape: any, with a known size on ``axis``.  Output shape: same as the input.
+    """
+
+    class_name = "GroupNormalization"
+    family = "normalization"
+    fields = (
+        Field("groups", "int", 32, "Number of channel groups (-1 = one group per channel).", min=-1),
+        Field("axis", "int", -1, "The axis that holds the channels, usually -1."),
+        Field("epsilon", "float", 1e-3, "Added to the variance so the division never divides by zero.", min=0.0),
+        Field("center", "bool", True, "Add the learned offset beta."),
+        Field("scale", "bool", True, "Multiply by the learned scale gamma."),
+        Field("beta_initializer", "initializer", "zeros", "Initializer of beta."),
+        Field("gamma_initializer", "initializer", "ones", "Initializer of gamma."),
+        Field("beta_regularizer", "json", None, PENALTY_DOC),
+        Field("gamma_regularizer", "json", None, PENALTY_DOC),
+        Field("beta_constraint", "json", None, PENALTY_DOC),
+        Field("gamma_constraint", "json", None, PENALTY_DOC),
+    )
+
+    def check_config(self) -> None:
+        if self.config["groups"] == 0:
+            raise ConfigError(f"{self.owner}: argument 'groups' must be a positive integer or -1 (one group per "
+                              "channel), got 0.", "groups")
+
+    def summary_args(self) -> str:
+        g = self.config["groups"]
+        return "one group per channel" if g == -1 else f"{g} groups"
+
+    def _groups(self, shape: Shape) -> int:
+        (ax,) = _normalize_axes(self, [self.config["axis"]], shape)
+        c, g = shape[ax], self.config["groups"]
+        g = c if g == -1 else g
+        if g > c or c % g:
+            raise self.shape_error(f"splits {c} channels (input {fmt_shape(shape)}) into {g} groups; the channel "
+                                   f"count must be a multiple of groups, so pick a divisor of {c} or -1.")
+        return g
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        self._groups(input_shapes[0])
+        return input_shapes[0]
+
+    def weight_specs(self, input_shapes: list[Shape]) -> list[WeightSpec]:
+        shape = input_shapes[0]
+        self._groups(shape)
+        c = (shape[self.config["axis"]],)
+        specs = []
+        if self.config["scale"]:
+            specs.append(WeightSpec("gamma", c, self.config["gamma_initializer"]))
+        if self.config["center"]:
+            specs.append(WeightSpec("beta", c, self.config["beta_initializer"]))
+        return specs
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.group_normalization_forward, num.group_normalization_backward, ("gamma", "beta"),
+                        self.config_args("groups", "axis", "epsilon"))
+
+
+@register_layer
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm over ``axis``: ``x / ||x||``.
+
+    Args:
+        axis: int or list of ints, the axes the norm is taken over (usually -1).
+
+    Input shape: any.  Output shape: same as the input.
+    """
+
+    class_name = "UnitNormalization"
+    family = "normalization"
+    fields = (Field("axis", "ints", (-1,), "Axis or axes the L2 norm is taken over, usually -1."),)
+
+    def check_config(self) -> None:
+        if not self.config["axis"]:
+            raise ConfigError(f"{self.owner}: argument 'axis' needs at least one axis, e.g. -1.", "axis")
+
+    def summary_args(self) -> str:
+        return "axis " + ", ".join(map(str, self.config["axis"]))
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        (shape,) = input_shapes
+        _normalize_axes(self, self.config["axis"], shape, allow_unknown=True)
+        return shape
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.unit_normalization_forward, num.unit_normalization_backward,
+                        args=self.config_args("axis"))
+
+
+@register_layer
+class RMSNormalization(Layer):
+    """Root-mean-square normalization: ``x / sqrt(mean(x**2) + epsilon) * scale`` over ``axis``.
+
+    Unlike LayerNormalization it does not subtract the mean and has no offset (as in many Transformers).
+
+    Args:
+        axis: int or list of ints, the trailing axes to normalize over (usually -1).
+        epsilon: small float added to the mean square to avoid dividing by zero.
+
+    Input shape: any, with known sizes on ``axis``.  Output shape: same as the input.
+    Weights: ``scale`` with the sizes of ``axis`` (initialised to ones).
+    """
+
+    class_name = "RMSNormalization"
+    family = "normalization"
+    fields = (
+        Field("axis", "ints", (-1,), "Axis or axes to normalize over, usually -1 (the features)."),
+        Field("epsilon", "float", 1e-6, "Added to the mean square so the division never divides by zero.", min=0.0),
+    )
+
+    def check_config(self) -> None:
+        if not self.config["axis"]:
+            raise ConfigError(f"{self.owner}: argument 'axis' needs at least one axis, e.g. -1.", "axis")
+
+    def summary_args(self) -> str:
+        return "axis " + ", ".join(map(str, self.config["axis"]))
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        (shape,) = input_shapes
+        axes = _normalize_axes(self, self.config["axis"], shape)
+        # Keras multiplies by scale (shaped like the sorted axes) with plain broadcasting, which lines up
+        # only when the axes are the trailing ones in order
+        if [a % len(shape) for a in sorted(self.config["axis"])] != list(range(len(shape) - len(axes), len(shape))):
+            raise self.shape_error(f"normalizes axes {list(self.config['axis'])} of {fmt_shape(shape)}; Keras's "
+                                   "RMSNormalization only works over the last axes, e.g. axis=-1 or [-2, -1].")
+        return shape
+
+    def weight_specs(self, input_shapes: list[Shape]) -> list[WeightSpec]:
+        shape = input_shapes[0]
+        self.output_shape(input_shapes)
+        return [WeightSpec("scale", tuple(shape[a] for a in sorted(self.config["axis"])), "ones")]
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.rms_normalization_forward, num.rms_normalization_backward, ("scale",),
+                        self.config_args("axis", "epsilon"))

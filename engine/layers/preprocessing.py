@@ -42,20 +42,13 @@ class Rescaling(_Preprocessing):
 
     class_name = "Rescaling"
     fields = (
-        Field("scale", "floats", doc="Multiplier: one number, or one per channel (last axis)."),
+        Field("scale", "floats", doc="Multiplier: one number, or one per channel (last axis).", starter=(1 / 255,)),
         Field("offset", "floats", (0.0,), "Added after scaling: one number, or one per channel."),
     )
 
     def check_config(self) -> None:
         _finite(self.owner, "scale", self.config["scale"])
         _finite(self.owner, "offset", self.config["offset"])
-
-    def get_config(self) -> dict:
-        out = super().get_config()
-        for key in ("scale", "offset"):  # one number stays a number, as Keras writes it
-            if len(out[key]) == 1:
-                out[key] = out[key][0]
-        return out
 
     def summary_args(self) -> str:
         s, o = self.config["scale"], self.config["offset"]
@@ -152,8 +145,8 @@ class Normalization(_Preprocessing):
 
 class _ImageSize(_Preprocessing):
     fields_size = (
-        Field("height", "int", doc="Output height in pixels.", min=1),
-        Field("width", "int", doc="Output width in pixels.", min=1),
+        Field("height", "int", doc="Output height in pixels.", min=1, starter=8),
+        Field("width", "int", doc="Output width in pixels.", min=1, starter=8),
     )
 
     def summary_args(self) -> str:
@@ -246,7 +239,7 @@ class Discretization(_Preprocessing):
     gradient = "none"
     no_gradient_reason = _NO_GRADIENT
     fields = (
-        Field("bin_boundaries", "floats", doc="Increasing bin edges, e.g. 0, 0.5, 1."),
+        Field("bin_boundaries", "floats", doc="Increasing bin edges, e.g. 0, 0.5, 1.", starter=(0.0, 0.5, 1.0)),
         Field("output_mode", "choice", "int", "What each value becomes.", choices=("int", *_ENCODINGS)),
         Field("num_bins", "int", None, "Number of bins for adapt(); bin_boundaries wins when given.", min=1,
               optional=True),
@@ -306,7 +299,7 @@ class CategoryEncoding(_Preprocessing):
     no_gradient_reason = _NO_GRADIENT
     integer_inputs = True
     fields = (
-        Field("num_tokens", "int", doc="Number of distinct ids (largest id + 1).", min=1),
+        Field("num_tokens", "int", doc="Number of distinct ids (largest id + 1).", min=1, starter=10),
         Field("output_mode", "choice", "multi_hot", "How ids become a vector.", choices=_ENCODINGS),
         Field("sparse", "bool", False, "Sparse output (not supported: must be false)."),
     )

@@ -63,6 +63,10 @@ def _rnn_fields(*, gates: bool, extra: tuple[Field, ...] = ()) -> tuple[Field, .
     )
 
 
+def _rectifier_or_none(activation: str | None) -> str | None:
+    return activation if activation in ("relu", "relu6") else None
+
+
 class BaseRNN(Layer):
     """Shared config checks, shape rule, weights and numerics arguments of the RNN layers."""
 
@@ -194,6 +198,10 @@ class LSTM(BaseRNN):
     )) + (Field("use_cudnn", "json", "auto", _PASSTHROUGH),)
     functions = (lstm.lstm_forward, lstm.lstm_backward)
 
+    def output_activation(self) -> str | None:
+        # h = o * activation(c): the gate in (0, 1) keeps a rectifier's zeros but not probabilities
+        return _rectifier_or_none(self.config["activation"])
+
     def init_weights(self, input_shapes, rng, dtype=np.float32):
         weights = super().init_weights(input_shapes, rng, dtype)
         if self.config["use_bias"] and self.config["unit_forget_bias"]:
@@ -227,6 +235,10 @@ class GRU(BaseRNN):
         Field("use_cudnn", "json", "auto", _PASSTHROUGH),
     )
     functions = (gru.gru_forward, gru.gru_backward)
+
+    def output_activation(self) -> str | None:
+        # h = z * h_prev + (1 - z) * activation(...) from h = 0: a rectifier's zeros survive, probabilities not
+        return _rectifier_or_none(self.config["activation"])
 
     def bias_shape(self):
         u3 = 3 * self.config["units"]

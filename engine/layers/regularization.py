@@ -1,36 +1,19 @@
-"""Regularization layers: Dropout, SpatialDropout1D/2D/3D, GaussianNoise, GaussianDropout
-(``keras/src/layers/regularization``).
+"""Regularization layers: Dropout, SpatialDropout1D/2D/3D, GaussianNoise, GaussianDropout, AlphaDropout,
+ActivityRegularization (``keras/src/layers/regularization``).
 
 All of them are the identity at inference.  While training they draw their noise from the ``rng`` the
 executor passes to ``forward`` (``seed`` is kept for Keras round trips and only used when no ``rng`` is
-given), and ``backward`` reuses the mask/noise stored in the cache.
+given); their numerics live in ``engine.numerics.regularization``.
 """
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
 from engine.errors import ConfigError
-from engine.layers.base import Field, Layer, register_layer
+from engine.layers.base import Field, Layer, Numerics, register_layer
+from engine.numerics import regularization as num
 from engine.shapes import Shape, fmt_shape
 
 _SEED = Field("seed", "int", None, "Seed kept for Keras round trips; the engine draws from the trainer's generator.",
               optional=True)
-
-
-def _rng(layer: Layer, rng: np.random.Generator | None) -> np.random.Generator:
-    return rng if rng is not None else np.random.default_rng(layer.config["seed"])
-
-
-def _dropout(x: np.ndarray, rate: float, noise_shape: tuple[int, ...], rng: np.random.Generator):
-    """Keras's rule: keep where ``uniform < 1 - rate`` and scale kept values by ``1 / (1 - rate)``."""
-    if rate >= 1.0:
-        mask = np.zeros(noise_shape, dtype=x.dtype)
-    else:
-        keep = 1.0 - rate
-        mask = (rng.random(noise_shape) < keep).astype(x.dtype) / np.asarray(keep, dtype=x.dtype)
-    return x * mask, mask
 
 
 class BaseDropout(Layer):
@@ -44,20 +27,14 @@ class BaseDropout(Layer):
     def output_shape(self, input_shapes: list[Shape]) -> Shape:
         return input_shapes[0]
 
-    def noise_shape(self, x_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return x_shape
+    def noise_shape(self) -> tuple[int | None, ...] | None:
+        """The mask shape, None entries following the input (None = the input's shape)."""
+        return None
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        rate = self.config["rate"]
-        if not training or rate == 0:
-            return x, None
-        y, mask = _dropout(x, rate, self.noise_shape(x.shape), _rng(self, rng))
-        return y, mask
-
-    def backward(self, grad_out, cache, weights):
-        mask = cache
-        return [grad_out if mask is None else grad_out * mask], {}
+    def numerics(self) -> Numerics:
+        return Numerics(num.dropout_forward, num.dropout_backward,
+                        args={"rate": self.config["rate"], "noise_shape": self.noise_shape(),
+                              "seed": self.config["seed"]}, training_args=True)
 
 
 @register_layer
@@ -103,11 +80,8 @@ class Dropout(BaseDropout):
                                            f"{fmt_shape(shape)} on axis {i}; use 1, None or {d} there.")
         return shape
 
-    def noise_shape(self, x_shape):
-        ns = self.config["noise_shape"]
-        if ns is None:
-            return x_shape
-        return tuple(d if n is None else n for n, d in zip(ns, x_shape))
+    def noise_shape(self):
+        return self.config["noise_shape"]
 
 
 class BaseSpatialDropout(BaseDropout):
@@ -139,11 +113,9 @@ class BaseSpatialDropout(BaseDropout):
                                          "matching the input's rank")
         return shape
 
-    def noise_shape(self, x_shape):
+    def noise_shape(self):
         ones = (1,) * self.rank
-        if self._channels_last():
-            return (x_shape[0], *ones, x_shape[-1])
-        return (x_shape[0], x_shape[1], *ones)
+        return (None, *ones, None) if self._channels_last() else (None, None, *ones)
 
 
 @register_layer
@@ -221,16 +193,9 @@ class GaussianNoise(Layer):
     def output_shape(self, input_shapes: list[Shape]) -> Shape:
         return input_shapes[0]
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        s = self.config["stddev"]
-        if not training or s == 0:
-            return x, None
-        noise = _rng(self, rng).normal(0.0, s, size=x.shape).astype(x.dtype)
-        return x + noise, None
-
-    def backward(self, grad_out, cache, weights):
-        return [grad_out], {}
+    def numerics(self) -> Numerics:
+        return Numerics(num.gaussian_noise_forward, num.gaussian_noise_backward,
+                        args=self.config_args("stddev", "seed"), training_args=True)
 
 
 @register_layer
@@ -262,14 +227,59 @@ class GaussianDropout(Layer):
     def output_shape(self, input_shapes: list[Shape]) -> Shape:
         return input_shapes[0]
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        rate = self.config["rate"]
-        if not training or rate == 0:
-            return x, None
-        std = math.sqrt(rate / (1.0 - rate))
-        noise = _rng(self, rng).normal(1.0, std, size=x.shape).astype(x.dtype)
-        return x * noise, noise
+    def numerics(self) -> Numerics:
+        return Numerics(num.gaussian_dropout_forward, num.gaussian_dropout_backward,
+                        args=self.config_args("rate", "seed"), training_args=True)
 
-    def backward(self, grad_out, cache, weights):
-        return [grad_out if cache is None else grad_out * cache], {}
+
+@register_layer
+class AlphaDropout(Dropout):
+    """Dropout that keeps a SELU network self-normalizing: while training, dropped inputs are set to SELU's
+    negative saturation value and the result is scaled and shifted to keep the mean and variance.
+
+    Args:
+        rate: float between 0 and 1, fraction of the inputs to drop.
+        noise_shape: optional shape of the drop mask (batch first, None entries follow the input).
+        seed: kept for Keras round trips.
+
+    Input shape: any.  Output shape: same as the input.
+    """
+
+    class_name = "AlphaDropout"
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.alpha_dropout_forward, num.alpha_dropout_backward,
+                        args=self.config_args("rate", "noise_shape", "seed"), training_args=True)
+
+
+@register_layer
+class ActivityRegularization(Layer):
+    """Passes its input through and adds ``(l1 * sum|x| + l2 * sum x²) / batch`` to the loss, which pushes
+    the activations towards zero (sparse or small) while training.
+
+    Args:
+        l1: L1 factor (sparsity).
+        l2: L2 factor (small activations).
+
+    Input shape: any.  Output shape: same as the input.
+    """
+
+    class_name = "ActivityRegularization"
+    family = "regularization"
+    fields = (
+        Field("l1", "float", 0.0, "Factor of the sum of absolute activations added to the loss.", min=0.0),
+        Field("l2", "float", 0.0, "Factor of the sum of squared activations added to the loss.", min=0.0),
+    )
+
+    def summary_args(self) -> str:
+        return ", ".join(f"{k} {self.config[k]:g}" for k in ("l1", "l2") if self.config[k])
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        return input_shapes[0]
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.activity_regularization_forward, num.activity_regularization_backward,
+                        args=self.config_args("l1", "l2"))
+
+    def added_loss(self, cache) -> float:
+        return num.activity_penalty(cache, self.config["l1"], self.config["l2"])

@@ -1,4 +1,4 @@
-"""Reshaping layers: Flatten, Reshape, Permute, RepeatVector (``keras/src/layers/reshaping``; the spatial
+"""Reshaping layers: Flatten, Reshape, Permute, RepeatVector, Identity (``keras/src/layers/reshaping``; the spatial
 ones, ZeroPadding/Cropping/UpSampling, are in ``spatial_reshaping``).  None has weights; each backward is
 the inverse re-arrangement.
 """
@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from engine.errors import ConfigError
-from engine.layers.base import Field, Layer, register_layer
+from engine.layers.base import Field, Layer, Numerics, register_layer
+from engine.numerics import reshaping as num
 from engine.shapes import Shape, fmt_shape
 
 DATA_FORMAT = Field("data_format", "choice", "channels_last",
@@ -37,12 +36,8 @@ class Flatten(Layer):
         rest = shape[1:]
         return (shape[0], None if None in rest else math.prod(rest))
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        return x.reshape(x.shape[0], -1), x.shape
-
-    def backward(self, grad_out, cache, weights):
-        return [grad_out.reshape(cache)], {}
+    def numerics(self) -> Numerics:
+        return Numerics(num.flatten_forward, num.flatten_backward)
 
 
 @register_layer
@@ -92,12 +87,8 @@ class Reshape(Layer):
                 f"({known} values); make the target dimensions multiply to {size} or use -1 for one of them.")
         return (shape[0], *target)
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        return x.reshape(x.shape[0], *self.config["target_shape"]), x.shape
-
-    def backward(self, grad_out, cache, weights):
-        return [grad_out.reshape(cache)], {}
+    def numerics(self) -> Numerics:
+        return Numerics(num.reshape_forward, num.reshape_backward, args=self.config_args("target_shape"))
 
 
 @register_layer
@@ -132,11 +123,8 @@ class Permute(Layer):
                 f"{len(shape) - 1}; give dims one entry per non-batch axis.")
         return (shape[0], *(shape[d] for d in dims))
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        return np.transpose(inputs[0], (0, *self.config["dims"])), None
-
-    def backward(self, grad_out, cache, weights):
-        return [np.transpose(grad_out, np.argsort((0, *self.config["dims"])))], {}
+    def numerics(self) -> Numerics:
+        return Numerics(num.permute_forward, num.permute_backward, args=self.config_args("dims"))
 
 
 @register_layer
@@ -161,9 +149,24 @@ class RepeatVector(Layer):
                                    "add a Flatten before it.")
         return (shape[0], self.config["n"], shape[1])
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        x = inputs[0]
-        return np.repeat(x[:, None, :], self.config["n"], axis=1), None
+    def numerics(self) -> Numerics:
+        return Numerics(num.repeat_vector_forward, num.repeat_vector_backward, args=self.config_args("n"))
 
-    def backward(self, grad_out, cache, weights):
-        return [grad_out.sum(axis=1)], {}
+
+@register_layer
+class Identity(Layer):
+    """Passes its input through unchanged (a placeholder, or a named tap point in a graph).
+
+    Input shape: any.  Output shape: same as the input.
+    """
+
+    class_name = "Identity"
+    family = "reshaping"
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        return input_shapes[0]
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.identity_forward, num.identity_backward)
+
+

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from designer import commands as c
 from designer.canvas.colors import DARK, FAMILY_COLORS
 from designer.canvas.edge_item import stroke
+from designer.canvas.legibility import READABLE_ZOOM, text_zoom
 from designer.canvas.node_item import HEADER, NodeItem
 from designer.canvas.scene import CLIPBOARD_FORMAT, GraphScene
 from designer.canvas.view import LAYER_MIME, GraphView
@@ -325,11 +326,28 @@ def test_wheel_zoom_keeps_point_under_cursor_and_middle_pan(canvas):
 
 def test_fit_to_view_with_f_key_shows_all_nodes(canvas):
     doc, scene, view = canvas
-    add(doc, "Dense", {"units": 2}, (-3000, 0))
-    add(doc, "Dense", {"units": 2}, (3000, 900))
+    add(doc, "Dense", {"units": 2}, (-700, 0))
+    add(doc, "Dense", {"units": 2}, (700, 500))
     QTest.keyClick(view, Qt.Key_F)
     visible = view.mapToScene(view.viewport().rect()).boundingRect()
     assert visible.contains(scene.nodes_bounding_rect())
+
+
+def test_fit_never_zooms_out_past_legible_text_and_shows_the_inputs(canvas):
+    """A graph too big to show whole at a readable size is shown from its inputs, top left."""
+    doc, scene, view = canvas
+    ids = [add(doc, "Input", {"shape": (4,)}, (0, 0))]
+    for k in range(1, 40):  # one long row, like an imported chain before any wrapping
+        ids.append(add(doc, "Dense", {"units": 2}, (300 * k, 0)))
+        c.push(doc, c.ConnectCommand(doc, ids[-2], ids[-1], 0))
+    QTest.keyClick(view, Qt.Key_F)
+    assert view.zoom() == pytest.approx(READABLE_ZOOM)
+    view.viewport().repaint()
+    assert text_zoom(view.zoom()) == "simple" and not scene.overview.active  # the cards draw their text
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    first = scene.node_item(ids[0]).sceneBoundingRect()
+    assert shown.contains(first) and first.left() - shown.left() < 100 / view.zoom()  # the input, at the left
+    assert not shown.contains(scene.node_item(ids[-1]).sceneBoundingRect())
 
 
 def test_fit_to_view_never_magnifies_and_leaves_a_margin(canvas):
@@ -339,9 +357,9 @@ def test_fit_to_view_never_magnifies_and_leaves_a_margin(canvas):
     assert view.zoom() == pytest.approx(1.0)  # one small card: real size, not blown up
     card = view.mapFromScene(scene.node_item(n).sceneBoundingRect()).boundingRect()
     assert view.viewport().rect().center().x() == pytest.approx(card.center().x(), abs=3)
-    add(doc, "Dense", {"units": 2}, (4000, 1500))
+    add(doc, "Dense", {"units": 2}, (1500, 700))
     QTest.keyClick(view, Qt.Key_F)
-    assert view.zoom() < 0.5
+    assert view.zoom() < 0.7
     shown = view.mapFromScene(scene.nodes_bounding_rect()).boundingRect()
     vp = view.viewport().rect()
     assert min(shown.left() - vp.left(), vp.right() - shown.right(),

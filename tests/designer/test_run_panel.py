@@ -196,8 +196,8 @@ def test_data_view_shows_the_data_before_any_run_and_again_after_reset(qtbot, wi
     # the Layer activity dock says what to do until a layer is selected
     lv = panel.layer_view
     assert lv.stack.currentWidget() is lv.note and "Select a layer" in lv.note.text()
-    window.scene.select_nodes([_node(window, "dense")])
-    assert lv.stack.currentWidget() is lv.plots and "dense" in lv.bar.caption.text()
+    window.scene.select_nodes([_node(window, "dense")])  # untrained again: a sentence, not empty plots
+    assert lv.stack.currentWidget() is lv.note and "dense" in lv.bar.caption.text() and "trains" in lv.note.text()
     window.scene.clearSelection()
     assert lv.stack.currentWidget() is lv.note
 

@@ -84,7 +84,7 @@ def test_binary_and_missing_files(tmp_path):
 def test_weights_file_with_pickled_object_is_refused(tmp_path):
     g, i, d = small_graph()
     path = tmp_path / "m.lgraph"
-    save_document(path, g, {d: {"kernel": np.ones((4, 3), np.float32)}})
+    save_document(path, g, {d: {"kernel": np.ones((4, 3), np.float32), "bias": np.zeros(3, np.float32)}})
     np.savez(tmp_path / "m.npz", **{f"{d}/kernel": np.array([object()], dtype=object)})
     with pytest.raises(FileFormatError, match="weights"):
         load_document(path)

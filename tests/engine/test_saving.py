@@ -33,9 +33,10 @@ def umask():
 def test_a_new_file_gets_the_umask_mode(tmp_path, umask, mask, expected):
     umask(mask)
     g = LayerGraph()
-    g.connect(g.add_node("Input", {"shape": [2]}), g.add_node("Dense", {"units": 1}))
-    weights = {nid: {"w": np.zeros(2, np.float32)} for nid in g.nodes}
-    save_document(tmp_path / "m.lgraph", g, weights)
+    dense = g.add_node("Dense", {"units": 1})
+    g.connect(g.add_node("Input", {"shape": [2]}), dense)
+    weights = {dense: {"kernel": np.zeros((2, 1), np.float32), "bias": np.zeros(1, np.float32)}}
+    save_document(tmp_path / "m.lgraph", g, weights)  # (a save keeps only weights that fit the graph)
     assert _mode(tmp_path / "m.lgraph") == expected
     assert _mode(tmp_path / "m.npz") == expected
 

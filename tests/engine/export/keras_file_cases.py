@@ -24,6 +24,7 @@ EXTRA = [
     *[(name, {}, [(None, 4, 3), (None, 4, 3)]) for name in ("Add", "Subtract", "Multiply", "Average", "Maximum",
                                                             "Minimum")],
     ("Concatenate", {"axis": 1}, [(None, 2, 3), (None, 4, 3)]),
+    ("Dot", {"axes": 1}, [(None, 3), (None, 3)]),
     ("SpatialDropout1D", {"rate": 0.4}, [(None, 5, 3)]),
     ("SpatialDropout2D", {"rate": 0.4}, [(None, 4, 4, 3)]),
     ("SpatialDropout3D", {"rate": 0.1}, [(None, 2, 2, 2, 3)]),

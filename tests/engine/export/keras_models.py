@@ -180,6 +180,28 @@ def activations():
     return k.Model(x0, L.Concatenate()(parts), name="activations")
 
 
+def normalized():
+    """The newer normalization and regularization layers, an Identity and a normalized Dot."""
+    k = keras()
+    L = k.layers
+    x0 = k.Input((4, 6), name="rows")
+    x = L.GroupNormalization(groups=3)(x0)
+    x = L.RMSNormalization()(L.UnitNormalization()(x))
+    x = L.Identity()(L.ActivityRegularization(l1=0.01, l2=0.1)(L.AlphaDropout(0.2)(x)))
+    d = L.Dot(axes=2, normalize=True)([x, L.Dense(6, **K)(x)])
+    return k.Model(x0, L.Dense(2, **K)(L.Flatten()(d)), name="normalized")
+
+
+def augment(L, x, size):
+    """Random augmentation: the identity at inference (RandomCrop of the image's own size too)."""
+    for layer in (L.RandomFlip("horizontal"), L.RandomRotation(0.1, fill_mode="constant", fill_value=0.5),
+                  L.RandomZoom(0.2, (-0.1, 0.3), interpolation="nearest"), L.RandomTranslation((-0.1, 0.2), 0.1),
+                  L.RandomContrast(0.3, value_range=(-3, 3)), L.RandomBrightness(0.1, value_range=(-3, 3)),
+                  L.RandomCrop(*size, seed=7)):
+        x = layer(x)
+    return x
+
+
 def preprocessing():
     """Raw pixels and raw values in: the preprocessing layers are part of the model."""
     k = keras()
@@ -187,6 +209,7 @@ def preprocessing():
     img = k.Input((7, 6, 3), name="pixels")
     x = L.Rescaling([1 / 255, 1 / 127.5, 1 / 64], offset=-0.5)(img)
     x = L.Normalization()(x)
+    x = augment(L, x, (7, 6))
     x = L.CenterCrop(5, 4)(x)
     x = L.Resizing(6, 3, interpolation="bilinear")(x)
     x = L.Resizing(4, 4, interpolation="nearest")(x)
@@ -199,7 +222,7 @@ def preprocessing():
 
 MODELS = {"mlp": mlp, "conv": conv, "sequence": sequence, "merging": merging, "embedding": embedding,
           "activations": activations, "preprocessing": preprocessing, "volume": volume, "signal": signal,
-          "adaptive": adaptive}
+          "adaptive": adaptive, "normalized": normalized}
 
 
 def sample_inputs(model, n: int = 5, seed: int = 1):

@@ -61,6 +61,18 @@ CASES = [
     ("Concatenate", {"axis": 1}, [(2, 3), (4, 3)]),
     ("Activation", {"activation": "softsign"}, [(5,)]),
     ("Activation", {"activation": "exponential"}, [(5,)]),
+    ("GroupNormalization", {"groups": 2, "axis": 1}, [(4, 3)]),
+    ("GroupNormalization", {"groups": -1, "center": False}, [(3, 3, 2)]),
+    ("UnitNormalization", {"axis": [1, 2]}, [(3, 2)]),
+    ("RMSNormalization", {"axis": [-2, -1], "epsilon": 1e-3}, [(2, 3)]),
+    ("Dropout", {"rate": 0.5, "noise_shape": [None, 1, 3]}, [(2, 3)]),
+    ("SpatialDropout2D", {"rate": 0.3}, [(3, 3, 2)]),
+    ("GaussianNoise", {"stddev": 0.2}, [(4,)]),
+    ("AlphaDropout", {"rate": 0.4}, [(4,)]),
+    ("ActivityRegularization", {"l1": 0.1, "l2": 0.01}, [(2, 3)]),
+    ("Identity", {}, [(2, 3)]),
+    ("Dot", {"axes": [2, 1], "normalize": True}, [(3, 4), (4, 2)]),
+    ("Dot", {"axes": 1}, [(4,), (4,)]),
 ]
 
 

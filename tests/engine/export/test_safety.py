@@ -329,3 +329,22 @@ def test_refuses_absurdly_nested_json(tmp_path, capsys):
     p.write_text("[" * 100_000 + "]" * 100_000)
     code, err = _import(tmp_path, p, capsys)
     assert code == 2 and "nested too deeply" in err
+
+
+def test_each_output_is_named_after_its_own_layer():
+    """A layer whose name was free keeps it even when an earlier layer's name needed a suffix (issue 15.12)."""
+    from engine.export.numpy_code import numpy_code
+    from engine.graph import LayerGraph
+
+    g = LayerGraph()
+    x = g.add_node("Input", {"shape": [4]}, name="points")
+    relu = g.add_node("Activation", {"activation": "relu"}, name="relu")  # 'relu' is a copied function's name
+    d0 = g.add_node("Dense", {"units": 3}, name="relu_1")
+    d1 = g.add_node("Dense", {"units": 2}, name="dense")
+    d2 = g.add_node("Dense", {"units": 2}, name="dense_1")
+    for a, b in ((x, relu), (relu, d0), (d0, d1), (d1, d2)):
+        g.connect(a, b)
+    body = numpy_code(g).split("def predict(x):")[1]
+    assert "\n    relu_1 = dense_forward(relu_2, W['relu_1/0']" in body
+    assert "\n    dense = dense_forward(relu_1, W['dense/0']" in body
+    assert "\n    dense_1 = dense_forward(dense, W['dense_1/0']" in body

@@ -142,3 +142,38 @@ def test_concatenate_messages_unknown_sizes_and_bad_axes():
     with pytest.raises(ShapeError, match="batch axis"):
         create_layer("Concatenate", {"axis": 0}).output_shape([(None, 4)] * 2)
     assert layer.summary_args() == "axis -1"
+
+
+DOT_CASES = [
+    ({"axes": -1}, [(None, 5), (None, 5)]),
+    ({"axes": 1, "normalize": True}, [(None, 4), (None, 4)]),
+    ({"axes": 2}, [(None, 3, 5), (None, 4, 5)]),
+    ({"axes": [1, 2]}, [(None, 3, 4), (None, 2, 3)]),
+    ({"axes": [2, 1], "normalize": True}, [(None, 3, 4), (None, 4, 2)]),
+    ({"axes": [1, 1]}, [(None, 3, 2, 2), (None, 3)]),
+    ({"axes": -1, "normalize": True}, [(None, 2, 3), (None, 4, 3)]),
+]
+
+
+@pytest.mark.parametrize("config,shapes", DOT_CASES)
+def test_dot_matches_keras_and_finite_differences(config, shapes):
+    layer = create_layer("Dot", config)
+    assert layer.output_shape(shapes) == keras_symbolic_shape(layer, shapes)
+    assert layer.param_count(shapes) == keras_param_count(layer, shapes) == 0
+    assert_forward_matches_keras("Dot", config, shapes)
+    assert_gradients_match_fd("Dot", config, shapes)
+
+
+@pytest.mark.parametrize("config,shapes,match", [
+    ({"axes": 1}, [(None, 3), (None, 4)], "same size"),
+    ({"axes": [2, 1]}, [(None, 3, 4), (None, 5, 2)], "same size"),
+    ({"axes": 0}, [(None, 3), (None, 3)], "batch axis"),
+    ({"axes": 3}, [(None, 3), (None, 3)], "not an axis"),
+])
+def test_dot_shape_errors(config, shapes, match):
+    layer = create_layer("Dot", config)
+    with pytest.raises(ShapeError, match=f"Dot 'dot' .*{match}"):
+        layer.output_shape(shapes)
+    with pytest.raises(ShapeError, match="exactly 2"):
+        layer.output_shape(shapes + shapes[:1])
+    assert create_layer("Dot", {"axes": [1, 2], "normalize": True}).summary_args() == "axes (1, 2), normalized"

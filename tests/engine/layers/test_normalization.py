@@ -139,3 +139,74 @@ def test_layernorm_rejects_bad_axes_and_summarizes():
         create_layer("LayerNormalization", {"axis": []})
     assert create_layer("LayerNormalization", {}).summary_args() == "axis -1"
     assert create_layer("LayerNormalization", {"axis": [1, 2]}).summary_args() == "axis 1, 2"
+
+
+CASES = [
+    ("GroupNormalization", {"groups": 2}, [(None, 4)]),
+    ("GroupNormalization", {"groups": 3, "epsilon": 1e-2}, [(None, 5, 6)]),
+    ("GroupNormalization", {"groups": 2, "axis": 1}, [(None, 4, 3, 2)]),
+    ("GroupNormalization", {"groups": -1}, [(None, 3, 3, 4)]),
+    ("GroupNormalization", {"groups": 1, "center": False}, [(None, 2, 6)]),
+    ("GroupNormalization", {"groups": 2, "scale": False}, [(None, 3, 4)]),
+    ("UnitNormalization", {}, [(None, 5)]),
+    ("UnitNormalization", {"axis": 1}, [(None, 3, 4)]),
+    ("UnitNormalization", {"axis": [1, 2]}, [(None, 3, 2, 2)]),
+    ("RMSNormalization", {}, [(None, 5)]),
+    ("RMSNormalization", {"epsilon": 1e-3}, [(None, 3, 4)]),
+    ("RMSNormalization", {"axis": [-2, -1]}, [(None, 2, 3, 4)]),
+    ("RMSNormalization", {"axis": [1, 2]}, [(None, 3, 4)]),
+]
+
+
+@pytest.mark.parametrize("class_name,config,shapes", CASES)
+def test_new_normalization_shape_params_weights_and_forward_match_keras(class_name, config, shapes):
+    layer = create_layer(class_name, config)
+    kshape, _ = keras_output_shape(layer, shapes)
+    assert layer.output_shape(shapes) == kshape
+    assert layer.param_count(shapes) == keras_param_count(layer, shapes)
+    kl = keras_layer(layer, shapes)
+    specs = layer.weight_specs(shapes)
+    assert [(s.name, s.shape) for s in specs] == [(w.name, tuple(w.shape)) for w in kl.weights]
+    _, weights, xs = assert_forward_matches_keras(class_name, config, shapes)
+    # no batch statistics: training gives the same output
+    np.testing.assert_array_equal(layer.forward(xs, weights, training=True)[0], layer.forward(xs, weights)[0])
+
+
+@pytest.mark.parametrize("class_name,config,shapes", CASES)
+def test_new_normalization_gradients(class_name, config, shapes):
+    assert_gradients_match_fd(class_name, config, shapes, batch=3)
+
+
+def test_unit_normalization_of_a_zero_vector_is_zero_like_keras():
+    x = np.zeros((2, 3), np.float32)
+    x[1] = [3, 0, 4]
+    y, _ = create_layer("UnitNormalization", {}).forward([x], {})
+    np.testing.assert_allclose(y, [[0, 0, 0], [0.6, 0, 0.8]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("config,shape,match", [
+    ({"groups": 4}, (None, 6), "multiple of groups"),
+    ({"groups": 8}, (None, 4), "multiple of groups"),
+    ({"groups": 2}, (None, 3, None), "known size"),
+])
+def test_group_normalization_bad_groups_are_rejected_like_keras(config, shape, match):
+    layer = create_layer("GroupNormalization", config)
+    if None not in shape:
+        with pytest.raises(ValueError):
+            keras_layer(layer, [shape])
+    with pytest.raises(ShapeError, match=match):
+        layer.output_shape([shape])
+
+
+def test_new_normalization_config_errors_and_summaries():
+    with pytest.raises(ConfigError, match="groups"):
+        create_layer("GroupNormalization", {"groups": 0})
+    with pytest.raises(ConfigError, match="groups"):
+        create_layer("GroupNormalization", {"groups": -2})
+    with pytest.raises(ShapeError, match="last axes"):
+        create_layer("RMSNormalization", {"axis": 1}).output_shape([(None, 3, 4)])
+    with pytest.raises(ShapeError, match="axis 3"):
+        create_layer("UnitNormalization", {"axis": 3}).output_shape([(None, 3, 4)])
+    assert create_layer("GroupNormalization", {}).summary_args() == "32 groups"
+    assert create_layer("GroupNormalization", {"groups": -1}).summary_args() == "one group per channel"
+    assert create_layer("RMSNormalization", {}).summary_args() == "axis -1"

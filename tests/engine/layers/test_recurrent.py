@@ -244,3 +244,7 @@ def test_bad_configs_are_rejected_naming_the_argument():
         create_layer("Bidirectional", {**_bi_config("LSTM", "concat", False), "merge_mode": "max"})
     with pytest.raises(ConfigError, match=r"merge_mode=None .* is not supported.*use 'concat'"):
         create_layer("Bidirectional", {**_bi_config("LSTM", "concat", False), "merge_mode": None})
+
+
+# (class_name, config, input_shapes) lines for the registry contract (tests/engine/layers/test_layer_contract.py).
+CASES = [(c, cfg, SEQ) for c, cfg in RNN_CASES] + [("Bidirectional", _bi_config(*case), SEQ) for case in BI_CASES]

@@ -150,3 +150,84 @@ def test_gaussian_noise_and_dropout_statistics():
 @pytest.mark.parametrize("training", [True, False])
 def test_noise_layer_gradients(class_name, config, shapes, training):
     assert_gradients_match_fd(class_name, config, shapes, training=training, batch=3)
+
+
+CASES = [
+    ("AlphaDropout", {"rate": 0.2}, [(None, 6)]),
+    ("AlphaDropout", {"rate": 0.5, "noise_shape": [None, 1, 4]}, [(None, 3, 4)]),
+    ("ActivityRegularization", {"l1": 0.01, "l2": 0.1}, [(None, 2, 3)]),
+    ("ActivityRegularization", {}, [(None, 4)]),
+]
+
+
+@pytest.mark.parametrize("class_name,config,shapes", CASES)
+def test_new_regularization_layers_match_keras_at_inference(class_name, config, shapes):
+    layer = create_layer(class_name, config)
+    kshape, _ = keras_output_shape(layer, shapes)
+    assert layer.output_shape(shapes) == kshape
+    assert layer.param_count(shapes) == keras_param_count(layer, shapes) == 0
+    assert_forward_matches_keras(class_name, config, shapes)
+
+
+@pytest.mark.parametrize("class_name,config,shapes", CASES)
+@pytest.mark.parametrize("training", [True, False])
+def test_new_regularization_layer_gradients(class_name, config, shapes, training):
+    assert_gradients_match_fd(class_name, config, shapes, training=training, batch=3)
+
+
+def test_alpha_dropout_training_statistics_follow_keras():
+    """Seeded properties: the drop fraction, the value dropped inputs take, and (for standard-normal
+    inputs, what SELU keeps) a mean of 0 and a variance of 1, in our training mode and in Keras's."""
+    rate = 0.3
+    x = np.random.default_rng(0).standard_normal((400, 250)).astype(np.float32)
+    layer = create_layer("AlphaDropout", {"rate": rate})
+    y, _ = layer.forward([x], {}, training=True, rng=np.random.default_rng(1))
+    ky = np.asarray(keras().layers.AlphaDropout(rate, seed=3)(x, training=True))
+    alpha_p = -1.6732632423543772 * 1.0507009873554805
+    a = ((1 - rate) * (1 + rate * alpha_p ** 2)) ** -0.5
+    dropped_value = a * alpha_p - a * alpha_p * rate
+    for out in (y, ky):
+        dropped = np.isclose(out, dropped_value, atol=1e-6)
+        assert abs(dropped.mean() - rate) < 0.01
+        np.testing.assert_allclose(out[~dropped], a * x[~dropped] + dropped_value - a * alpha_p, rtol=1e-5,
+                                   atol=1e-6)
+        assert abs(out.mean()) < 0.01 and abs(out.var() - 1) < 0.02
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(layer.forward([x], {}, training=False)[0], x)
+
+
+@pytest.mark.parametrize("config", [{"l1": 0.01, "l2": 0.1}, {"l1": 0.3}, {"l2": 0.05}])
+def test_activity_regularization_loss_matches_keras(config):
+    """Its gradient is checked by the finite differences above (which include ``added_loss``)."""
+    x = np.random.default_rng(0).standard_normal((4, 3, 2)).astype(np.float32)
+    layer = create_layer("ActivityRegularization", config)
+    y, cache = layer.forward([x], {})
+    kl = keras().layers.ActivityRegularization(**config)
+    kl(x)
+    np.testing.assert_allclose(layer.added_loss(cache), float(sum(np.asarray(v) for v in kl.losses)), rtol=1e-5)
+    assert layer.added_loss(cache) > 0
+
+
+def test_activity_regularization_joins_the_evaluated_loss_like_keras():
+    from engine.graph import LayerGraph
+    from engine.training import evaluate
+
+    g = LayerGraph()
+    i = g.add_node("Input", {"shape": [3]})
+    r = g.add_node("ActivityRegularization", {"l1": 0.02, "l2": 0.3})
+    d = g.add_node("Dense", {"units": 1})
+    g.connect(i, r)
+    g.connect(r, d)
+    rng = np.random.default_rng(0)
+    kernel, bias = rng.standard_normal((3, 1)).astype(np.float32), np.array([0.2], np.float32)
+    x = rng.standard_normal((8, 3)).astype(np.float32)
+    y = rng.standard_normal((8, 1)).astype(np.float32)
+    ours = evaluate(g, x, y, params={d: {"kernel": kernel, "bias": bias}}, loss="mse", batch_size=8)["loss"]
+    k = keras()
+    inp = k.Input((3,))
+    model = k.Model(inp, k.layers.Dense(1)(k.layers.ActivityRegularization(l1=0.02, l2=0.3)(inp)))
+    model.layers[-1].set_weights([kernel, bias])
+    model.compile(loss="mse")
+    theirs = model.evaluate(x, y, batch_size=8, verbose=0)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+    assert ours > float(np.mean((x @ kernel + bias - y) ** 2)) + 0.1  # the penalty is really in it

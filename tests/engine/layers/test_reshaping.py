@@ -21,6 +21,7 @@ CASES = [
     ("Permute", {"dims": (1, 3, 2)}, (None, 3, 4, 2)),
     ("RepeatVector", {"n": 3}, (None, 5)),
     ("RepeatVector", {"n": 1}, (None, 2)),
+    ("Identity", {}, (None, 3, 2)),
     ("UpSampling2D", {}, (None, 3, 4, 2)),
     ("UpSampling2D", {"size": (3, 1)}, (None, 2, 3, 2)),
     ("UpSampling2D", {"size": (3, 2), "interpolation": "bilinear"}, (None, 3, 4, 2)),
