@@ -24,6 +24,13 @@ from tests.oracle import keras
 EXAMPLES = sorted((Path(__file__).parents[3] / "resources" / "examples").glob("*.lgraph"))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_keras_names():
+    """Keras numbers automatic layer names per process; leave later tests the numbering they expect."""
+    yield
+    keras().backend.clear_session()
+
+
 def load_in_keras(path):
     return keras().saving.load_model(str(path))
 
@@ -112,8 +119,15 @@ def _comparable(value, inner=False):
         items = [_comparable(v, inner) for v in value]
         return items[0] if len(items) == 1 and isinstance(items[0], (int, float)) else items
     if isinstance(value, dict):
-        return {k: _comparable(v, inner or k in ("layer", "backward_layer")) for k, v in value.items()
+        return {k: _comparable(_symmetric(k, v), inner or k in ("layer", "backward_layer")) for k, v in value.items()
                 if k != "shared_object_id" and not (inner and k == "name")}
+    return value
+
+
+def _symmetric(key, value):
+    """Keras reads a random augmentation's ``*_factor=f`` as ``(-f, f)``, the form the engine keeps."""
+    if key.endswith("_factor") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [-value, value]
     return value
 
 
