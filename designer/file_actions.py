@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
 GRAPH_FILTER = "layergraph documents (*.lgraph);;All files (*)"
 KERAS_FILTER = "Keras models (*.keras *.json);;All files (*)"
 PY_FILTER = "Python files (*.py);;All files (*)"
+KERAS_FILE_FILTER = "Keras models (*.keras)"
 
 
 class FileActions:
@@ -189,6 +190,31 @@ class FileActions:
                                  f"{dropped}")
         names = " and ".join(sorted((p.name for p in files), key=lambda n: not n.endswith(".py")))
         self.w.statusBar().showMessage(f"Wrote {names} in {out.parent}", 6000)
+        return True
+
+    def export_keras_file(self) -> bool:
+        """Write the graph, its weights and training settings as a Keras 3 ``.keras`` file (the same
+        ``engine.export.keras_file`` as ``layergraph export --to keras-file``); nothing is written on error."""
+        if not self.doc.result.ok:
+            self.w.dialogs.error("Cannot export yet", f"The graph has {len(self.doc.result.problems)} problem(s); "
+                                 "fix the ones listed in the Problems dock, then export.")
+            return False
+        from engine.export.keras_file import write_keras_file
+
+        stem = (self.doc.path.stem if self.doc.path else (self.w.example_name or "model")) + ".keras"
+        path = self.w.dialogs.save_path("Export Keras model", KERAS_FILE_FILTER, stem)
+        if not path:
+            return False
+        out = Path(path)
+        if out.suffix != ".keras":
+            out = out.with_name(out.name + ".keras")
+        try:
+            write_keras_file(self.doc.graph, self.doc.weights, out, self.doc.training)
+        except (LayergraphError, OSError) as exc:
+            self.w.dialogs.error("Cannot export", f"{out}: {getattr(exc, 'strerror', None) or exc}")
+            return False
+        fresh = "" if self.doc.weights else " (untrained: freshly initialised weights)"
+        self.w.statusBar().showMessage(f"Wrote {out.name} in {out.parent}{fresh}", 6000)
         return True
 
     # ----- autosave recovery -------------------------------------------------------------------------

@@ -193,6 +193,9 @@ class MainWindow(QMainWindow):
                                          "Read a Keras 3 model (.keras or .json) into a new graph"),
             "export_keras": self._action("Export &Keras code…", lambda: f.export_code("keras"), None,
                                          "Write Keras 3 Python code for this graph"),
+            "export_keras_file": self._action("Export Keras &model (.keras)…", f.export_keras_file, None,
+                                              "Write a Keras 3 .keras model file with the weights and "
+                                              "training settings"),
             "export_numpy": self._action("Export &NumPy code…", lambda: f.export_code("numpy"), None,
                                          "Write a standalone NumPy module for this graph"),
             "quit": self._action("&Quit", self.close, SK.Quit, "Close the window"),
@@ -235,7 +238,7 @@ class MainWindow(QMainWindow):
         fm.addSeparator()
         fm.addActions([a["save"], a["save_as"]])
         fm.addSeparator()
-        fm.addActions([a["import_keras"], a["export_keras"], a["export_numpy"]])
+        fm.addActions([a["import_keras"], a["export_keras_file"], a["export_keras"], a["export_numpy"]])
         fm.addSeparator()
         fm.addAction(a["quit"])
         em = mb.addMenu("&Edit")

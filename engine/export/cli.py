@@ -75,6 +75,8 @@ def run_export(args) -> int:
     except FileFormatError as exc:
         error(str(exc))
         return EXIT_UNREADABLE
+    if args.to == "keras-file":
+        return _run_keras_file_export(args, doc, out)
     if out.suffix != ".py":
         error(f"{out}: the exported module must be a .py file.")
         return EXIT_INVALID
@@ -94,6 +96,35 @@ def run_export(args) -> int:
         return EXIT_INVALID
     extra = f" and {next(iter(files)).name}" if len(files) > 1 else ""
     print(f"wrote {out}{extra}")
+    return EXIT_OK
+
+
+def _run_keras_file_export(args, doc, out: Path) -> int:
+    from engine.export.keras_file import keras_archive, model_name_for
+    from engine.fileformat import atomic_write_bytes
+
+    if out.suffix != ".keras":
+        error(f"{out}: a Keras model file must end in .keras (Keras refuses to load other names).")
+        return EXIT_INVALID
+    if getattr(args, "training", False):
+        error("--training applies to the code exports; a .keras file always carries the training settings.")
+        return EXIT_INVALID
+    for note in doc.notices():
+        error(note)
+    try:
+        weights = _with_fresh_layers(doc) if doc.fresh and doc.weights else doc.weights
+        payload = keras_archive(doc.graph, weights, doc.training, model_name_for(out))
+    except LayergraphError as exc:
+        error(f"{args.graph}: {exc}")
+        return EXIT_INVALID
+    try:
+        atomic_write_bytes(out, payload)
+    except OSError as exc:
+        error(f"{out}: cannot write the model ({exc.strerror or exc}).")
+        return EXIT_INVALID
+    if not doc.weights:
+        print("note: the graph has no trained weights; the file holds freshly initialised ones.", file=sys.stderr)
+    print(f"wrote {out}")
     return EXIT_OK
 
 

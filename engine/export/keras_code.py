@@ -11,9 +11,10 @@ from typing import Any
 
 from engine.errors import ConfigError, GraphError, LayergraphError
 from engine.export.identifiers import call, camel_case, comment, literal, sanitize
+from engine.export.keras_config import keras_arguments
 from engine.export.plan import ExportPlan, make_plan
 from engine.graph import LayerGraph
-from engine.layers import LAYERS, REQUIRED, Layer, layer_class
+from engine.layers import LAYERS, Layer, layer_class
 from engine.losses import default_loss
 from engine.layers.group import Group
 from engine.validation import ValidationResult
@@ -82,16 +83,9 @@ def _value_source(field_name: str, kind: str, value: Any) -> str:
 
 def layer_arguments(layer: Layer, skip: tuple[str, ...] = ()) -> list[str]:
     """``arg=value`` for every argument that differs from its Keras default, in declaration order."""
-    args = []
-    required = layer.keras_required_args
-    for f in layer.all_fields():
-        if f.name in skip:
-            continue
-        value = layer.config.get(f.name)
-        if f.default is not REQUIRED and f.name not in required and _norm(value) == _norm(f.default):
-            continue
-        args.append(f"{f.name}={_value_source(f.name, f.kind, value)}")
-    return args
+    kinds = {f.name: f.kind for f in layer.all_fields()}
+    return [f"{key}={_value_source(key, kinds[key], value)}" for key, value in keras_arguments(layer).items()
+            if key not in skip]
 
 
 def _class_ref(class_name: str) -> str:
@@ -235,7 +229,7 @@ def _set_weights(model, data, prefix):
                 layer.finalize_state()  # as Keras's loader does (Normalization reads its statistics)'''
 
 
-def _training_settings(plan: ExportPlan, training: dict | None) -> dict[str, Any]:
+def training_settings(plan: ExportPlan, training: dict | None) -> dict[str, Any]:
     t = {**TRAINING_DEFAULTS, **{k: v for k, v in (training or {}).items() if v is not None}}
     opt = str(t["optimizer"]).lower()
     if opt not in OPTIMIZERS:
@@ -340,7 +334,7 @@ def keras_code(graph: LayerGraph, weights_file: str | None = None, training: dic
         if strict:
             raise
         return "# The graph has a cycle; remove one of the connections to see its Keras code.\n"
-    settings = _training_settings(plan, training) if training is not None else None
+    settings = training_settings(plan, training) if training is not None else None
     lines = ['"""Keras 3 model exported from layergraph."""', ""]
     stdlib = (["import argparse"] if settings else []) + (["from pathlib import Path"] if weights_file else [])
     lines += stdlib + ([""] if stdlib else []) + ["import keras"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import tempfile
 import zipfile
 import zlib
@@ -23,6 +22,7 @@ from engine.optimizers import OPTIMIZERS
 from engine.errors import ConfigError, FileFormatError, GraphError, shown
 from engine.graph import EdgesError, LayerGraph, check_name
 from engine.initializers import INITIALIZERS
+from engine.export.keras_config import LAYER_MODULES, h5_layer_paths, to_snake_case
 from engine.keras_objects import check_keras_object, object_kind
 from engine.layers import LAYERS, Layer
 from engine.layers.group import Group, inner_weight_name
@@ -51,8 +51,6 @@ KERAS_ONLY: dict[str, Any] = {
 }
 _DROPPABLE_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
 _FLOAT_POLICIES = ("float32",)
-#: The ``module`` Keras 3 writes for its own layers (``None`` in older configs); anything else is custom code.
-_LAYER_MODULES = (None, "keras.layers", "keras", "keras.models", "keras.src.models.functional")
 _MODEL_CLASSES = ("Sequential", "Functional", "Model")
 #: Element-wise operations a functional model may call as ``keras.ops.add(a, b)`` (ConvNeXt's residuals):
 #: saved as operations of this module, read as the catalog's merge layer of the same name.
@@ -67,13 +65,6 @@ class ImportedModel:
     weights: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-
-def to_snake_case(name: str) -> str:
-    """Keras's ``naming.to_snake_case`` (used for the weight paths in ``model.weights.h5``)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def import_keras_model(path: str | Path):
@@ -297,7 +288,7 @@ class _Importer:
             raise self.fail(f"layer {shown(name)} is the operation keras.ops.{to_snake_case(cname)}; layergraph reads "
                             f"only {', '.join(f'keras.ops.{o.lower()}' for o in _OPS)} among operations.")
         own_module = getattr(LAYERS.get(cname), "keras_module", None)
-        if registered not in (None, cname) or (module not in _LAYER_MODULES + (_OPS_MODULE,)
+        if registered not in (None, cname) or (module not in LAYER_MODULES + (_OPS_MODULE,)
                                                and module != own_module):
             raise self.fail(f"layer {shown(name)} is a custom class {shown(registered or cname)} (module "
                             f"{shown(module)}); "
@@ -519,14 +510,11 @@ class _Importer:
         """``[(node id, [(spec, dataset), ...]), ...]`` with every declared shape checked; nothing read yet.
 
         ``root`` is the ``layers`` group the paths are under: a nested model's own for a group's layers."""
-        used: dict[str, int] = {}
         if root is False:
             root = self._hard(self.h5, "layers", "the weights file")
         out = []
-        for name, cname in h5_layers:
-            base = to_snake_case(cname)
-            path = base if base not in used else f"{base}_{used[base] + 1}"
-            used[base] = used.get(base, -1) + 1
+        paths = h5_layer_paths([cname for _name, cname in h5_layers])
+        for (name, cname), path in zip(h5_layers, paths):
             node = graph.node_by_name(name)
             if node is None or cname == "InputLayer":
                 continue

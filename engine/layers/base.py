@@ -360,6 +360,11 @@ class Layer:
         """Weights in Keras ``get_weights()`` order for these input shapes."""
         return []
 
+    def keras_weight_groups(self, input_shapes: list[Shape]) -> list[tuple[str, int]]:
+        """Where Keras's ``model.weights.h5`` keeps this layer's weights: ``(group path, count)`` in
+        ``weight_specs`` order, the path relative to the layer's group (``""`` for its own ``vars``)."""
+        return [("", len(self.weight_specs(input_shapes)))]
+
     def init_weights(self, input_shapes: list[Shape], rng: np.random.Generator,
                      dtype: Any = np.float32) -> dict[str, np.ndarray]:
         return {s.name: get_initializer(s.initializer)(s.shape, rng, dtype) for s in self.weight_specs(input_shapes)}

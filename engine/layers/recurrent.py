@@ -112,6 +112,9 @@ class BaseRNN(Layer):
             specs.append(WeightSpec("bias", self.bias_shape(), self.config["bias_initializer"]))
         return specs
 
+    def keras_weight_groups(self, input_shapes: list[Shape]) -> list[tuple[str, int]]:
+        return [("", 0), ("cell", len(self.weight_specs(input_shapes)))]  # Keras keeps them in the RNN's cell
+
     # ----- computation -------------------------------------------------------------------------------
     def numerics(self) -> Numerics:
         cfg = self.config
@@ -328,6 +331,12 @@ class Bidirectional(Layer):
         return [WeightSpec(f"{prefix}_{s.name}", s.shape, s.initializer, s.trainable)
                 for prefix, inner in (("forward", self.forward_layer), ("backward", self.backward_layer))
                 for s in inner.weight_specs(input_shapes)]
+
+    def keras_weight_groups(self, input_shapes: list[Shape]) -> list[tuple[str, int]]:
+        return [("", 0)] + [(f"{prefix}/{path}".rstrip("/"), n)
+                            for prefix, inner in (("forward_layer", self.forward_layer),
+                                                  ("backward_layer", self.backward_layer))
+                            for path, n in inner.keras_weight_groups(input_shapes)]
 
     def init_weights(self, input_shapes, rng, dtype=np.float32):
         self.output_shape(input_shapes)

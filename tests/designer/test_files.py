@@ -315,3 +315,25 @@ def test_a_running_sessions_autosave_is_left_alone(tmp_path, window):
     window.autosaver.start()
     assert window.files.offer_autosave_restore() is False
     assert (live / f"autosave-{ppid}.lgraph").exists()
+
+
+def test_export_keras_model_file_from_the_menu_loads_in_keras(tmp_path, window):
+    """File -> Export Keras model (.keras): the same writer as the CLI; Keras loads the trained weights."""
+    from tests.oracle import keras
+
+    ids = build(window)
+    weights = trained_weights(window)
+    window.doc.training = {**(window.doc.training or {}), "loss": "mse", "optimizer": "sgd", "learning_rate": 0.02}
+    window.dialogs.save_path_answer = str(tmp_path / "net")
+    window.act["export_keras_file"].trigger()
+    model = keras().saving.load_model(str(tmp_path / "net.keras"))
+    x = np.random.default_rng(1).normal(size=(4, 6)).astype("float32")
+    np.testing.assert_allclose(np.asarray(model(x, training=False)), reference_mlp(weights, ids, x),
+                               rtol=1e-5, atol=1e-5)
+    assert model.loss == "mse" and type(model.optimizer).__name__ == "SGD"
+    assert "net.keras" in window.statusBar().currentMessage()
+    cmd = commands.AddNodeCommand(window.doc, "Dense", {"units": 1}, (0.0, 300.0))
+    commands.push(window.doc, cmd)  # a layer with no input: invalid, refused with nothing written
+    window.dialogs.save_path_answer = str(tmp_path / "broken.keras")
+    assert window.files.export_keras_file() is False
+    assert "problem" in window.dialogs.errors[-1][1] and not (tmp_path / "broken.keras").exists()
