@@ -67,6 +67,8 @@ def make_layer(class_name: str, config: dict | None) -> Layer:
     if class_name not in LAYERS:
         raise UsageError(f"unknown layer {class_name!r}; 'layergraph layers' lists the catalog.")
     cls = layer_class(class_name)
+    if cls.composite:
+        raise UsageError(f"{class_name} is a group of other layers; explain the layers inside it.")
     if cls.max_inputs == 0:
         raise UsageError(f"{class_name} has no computation to explain; it only declares a graph input.")
     starter = {**starter_config(class_name),
@@ -305,4 +307,4 @@ def missing_prose(class_name: str) -> list[str]:
 
 
 def explainable_layers() -> list[str]:
-    return [name for name, cls in LAYERS.items() if cls.max_inputs != 0]
+    return [name for name, cls in LAYERS.items() if cls.max_inputs != 0 and not cls.composite]
