@@ -377,6 +377,15 @@ class Layer:
         """``{name: config value}`` for the named arguments, to pass to a numerics function."""
         return {n: self.config[n] for n in names}
 
+    def bound_numerics(self, backward: bool) -> tuple[Numerics, dict[str, Any]]:
+        """``numerics()`` and its resolved arguments, made once per layer: the config is fixed after
+        construction, and rebuilding them cost ~6 us of a small Dense's ~27 us forward on every batch."""
+        bound = self.__dict__.setdefault("_bound", {})
+        if backward not in bound:
+            num = self.numerics()
+            bound[backward] = (num, resolve_args(num.args, backward))
+        return bound[backward]
+
     def numerics(self) -> Numerics:
         """The functions this layer computes with and their arguments from the config (see ``Numerics``)."""
         raise NotImplementedError(f"{self.class_name} declares no numerics")
@@ -384,19 +393,17 @@ class Layer:
     def forward(self, inputs: list[np.ndarray], weights: dict[str, np.ndarray], *, training: bool = False,
                 rng: np.random.Generator | None = None) -> tuple[np.ndarray, Any]:
         """Return ``(output, cache)``; the cache is whatever ``backward`` needs."""
-        num = self.numerics()
+        num, args = self.bound_numerics(backward=False)
         extra = {"training": training, "rng": rng} if num.training_args else {}
-        return num.forward(*inputs, *(weights.get(w) for w in num.weights), **resolve_args(num.args, False),
-                           **extra)
+        return num.forward(*inputs, *(weights.get(w) for w in num.weights), **args, **extra)
 
     def backward(self, grad_out: np.ndarray, cache: Any,
                  weights: dict[str, np.ndarray]) -> tuple[list[np.ndarray | None], dict[str, np.ndarray]]:
         """Return gradients for each input (None for integer inputs) and for each trainable weight."""
-        num = self.numerics()
+        num, args = self.bound_numerics(backward=True)
         if self.gradient == "none":
             return [None], {}  # piecewise constant (one input, checked by the contract test): nothing flows back
-        grad_in, grad_w = num.backward(grad_out, cache, *(weights.get(w) for w in num.weights),
-                                       **resolve_args(num.args, True))
+        grad_in, grad_w = num.backward(grad_out, cache, *(weights.get(w) for w in num.weights), **args)
         return list(grad_in), {w: g for w, g in zip(num.weights, grad_w) if g is not None}
 
     def output_activation(self) -> str | None:

@@ -9,16 +9,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 from engine.errors import ConfigError
-from engine.layers.base import Field, Numerics, WeightSpec, activation_fn, register_layer
+from engine.layers.base import PENALTY_DOC, Field, Numerics, WeightSpec, activation_fn, register_layer
 from engine.layers.spatial import AXIS_NAMES, SpatialLayer, compact, data_format_field
 from engine.numerics import conv as num
 from engine.shapes import Shape, conv_output_length, deconv_output_length, fmt_shape
 
-_KEPT = "Kept for Keras round trips; not applied by the engine."
 
 
 def _passthrough(*names: str) -> tuple[Field, ...]:
-    return tuple(Field(n, "json", None, _KEPT) for n in names)
+    """Regularizer and constraint arguments (applied in training, see ``Layer._parse_penalties``)."""
+    return tuple(Field(n, "json", None, PENALTY_DOC) for n in names)
 
 
 def _window_fields(rank: int, paddings: tuple[str, ...]) -> tuple[Field, ...]:

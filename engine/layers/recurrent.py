@@ -14,16 +14,17 @@ import numpy as np
 
 from engine.errors import ConfigError, ShapeError
 from engine.layers.base import (Field, Fn, Layer, Numerics, WeightSpec, activation_fn, register_layer,
-                                resolve_args)
+                                PENALTY_DOC)
 from engine.numerics import gru, lstm
 from engine.numerics import recurrent as num
 from engine.shapes import Shape, fmt_shape
 
-_PASSTHROUGH = "Kept for Keras round trips; not applied by the engine."
+_PASSTHROUGH = "Kept for Keras round trips; it does not change the results."
 
 
 def _json(name: str) -> Field:
-    return Field(name, "json", None, _PASSTHROUGH)
+    """A regularizer or constraint argument (applied in training, see ``Layer._parse_penalties``)."""
+    return Field(name, "json", None, PENALTY_DOC)
 
 
 def _rnn_fields(*, gates: bool, extra: tuple[Field, ...] = ()) -> tuple[Field, ...]:
@@ -136,8 +137,8 @@ class BaseRNN(Layer):
 def forward_with_buffers(layer: Layer, inputs, weights, training: bool, rng):
     """The base forward call plus this thread's reusable work arrays at inference (the numerics'
     ``buffers`` argument); training allocates fresh, since its caches outlive the call."""
-    num = layer.numerics()
-    return num.forward(*inputs, *(weights.get(w) for w in num.weights), **resolve_args(num.args, False),
+    num, args = layer.bound_numerics(backward=False)
+    return num.forward(*inputs, *(weights.get(w) for w in num.weights), **args,
                        training=training, rng=rng, buffers=None if training else _inference_buffers())
 
 
