@@ -72,7 +72,6 @@ def import_keras_model(path: str | Path):
     from engine.fileformat import Document
 
     imported = import_model(path)
-    imported.graph.metadata["training"] = imported.training
     return Document(imported.graph, imported.weights or None, imported.training)
 
 
