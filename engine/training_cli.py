@@ -22,6 +22,7 @@ from engine.errors import FileFormatError, TrainingError, UsageError, shown
 from engine.executor import CompiledGraph, Executor, ParamStore, WeightsMismatchWarning
 from engine.fileformat import (atomic_write_bytes, check_writable, load_document, read_npy, read_npz, save_document,
                                save_weights, weights_path_for)
+from engine.data_fit import data_fit_problem
 from engine.training import Callback, fit
 from engine.training_settings import DATASET
 from engine.weight_coverage import describe_layers, manifest_of
@@ -162,6 +163,10 @@ def run_train(args) -> int:
     if isinstance(label_column, str) and label_column.lstrip("-").isdigit():
         label_column = int(label_column)
     x, y = load_dataset(args.data, label_column=label_column)
+    problem = data_fit_problem(plan, x, y, s["loss"] if isinstance(s["loss"], str) else None)
+    if problem:
+        error(f"{args.data} does not fit {args.graph}: {problem}")
+        return EXIT_INVALID
     if args.label_column is not None:  # the designer opens the .csv on the same column
         s["label_column"] = args.label_column
     if not isinstance(s["optimizer"], str):

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from designer.theme import plot_colors
+from engine.data_fit import data_fit_problem
 from engine.datasets import DATASETS, load_dataset, read_csv_table
 from engine.errors import LayergraphError
 from engine.executor import CompiledGraph, Executor, ParamStore
@@ -32,7 +33,7 @@ from .data_plots import NO_DATA_NOTE, DataView
 from .messages import BatchRecord
 from .node_plots import LayerView
 from .plots import CurvesView, apply_plot_theme
-from .snapshots import data_fit_problem, describe_data, grid_kind, node_snapshot, sample_indices, take_samples
+from .snapshots import describe_data, grid_kind, node_snapshot, sample_indices, take_samples
 from .training_thread import TrainingThread, warm_up_training_process
 from .worker import RunConfig, RunData
 
@@ -305,6 +306,9 @@ class RunPanel(QWidget):
             out = plan.output_ids[0]
             auto = default_loss(output_activation(plan, out), np.asarray(y)[:2], plan.shapes[out])
             self.loss.setItemText(0, f"auto ({auto})")
+        if len(plan.output_ids) != 1:
+            return (f"The data does not fit the graph: the Run panel trains graphs with one output; this graph has "
+                    f"{len(plan.output_ids)} ({', '.join(plan.output_names)}).")
         problem = data_fit_problem(plan, x, y, loss)
         if problem:
             return f"The data does not fit the graph: {problem}"
