@@ -3,14 +3,17 @@
 **Matching rule.** A layer of model A is paired with at most one layer of model B, in two steps:
 
 1. *By name*: layers with the same name and the same class are the same layer.
-2. *By structure*, for the layers left over, in rounds: a pair of unmatched layers of the same class
-   scores 2 for each input port whose source layers are already paired, 1 for each already-paired
-   consumer they share, 1 when their depth (longest path from an input) is equal, and up to 1 for
-   the fraction of arguments with equal values.  A pair is accepted only with at least one shared
-   paired neighbour, or with equal depth and equal arguments (a renamed layer in an otherwise new
-   place is not guessed).  Each round accepts the best-scoring pairs first (ties: the pair closest
-   in topological order), each layer at most once; rounds repeat while they pair something, since a
-   new pair gives its neighbours a shared neighbour.
+2. *By structure*, for the layers left over, in rounds.  A pair of unpaired layers of the same class
+   is a candidate when they share an already-paired neighbour (their sources at the same input port,
+   or a consumer), or when their arguments are equal and so is their depth (longest path from an
+   input) or their height (longest path to an output): a layer inserted near the inputs shifts the
+   depths after it, not the heights.  A candidate scores 2 per input port with paired sources, 1 per
+   shared paired consumer, 1 for equal depth, 1 for equal height and the fraction of equal arguments.
+   A round accepts the pairs with equal arguments if there are any, else the others (so a renamed
+   layer whose arguments also changed takes what is left), best score first (ties: the pair closest
+   in topological order), each layer once; rounds repeat while they pair something, since a new
+   pair gives its neighbours a shared neighbour.  A layer of a new class, or with other arguments in
+   a place that shares nothing with the old one, is not guessed.
 
 A layer left unpaired in A was *removed*, in B *added*.  A pair with different names was *renamed*;
 with different arguments *changed*; whose input ports are fed by layers that are not the pair of
@@ -27,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import FileFormatError, LayergraphError
 from engine.graph import LayerGraph
 
 Weights = dict[str, dict[str, np.ndarray]]
@@ -186,14 +190,22 @@ def relative_change(norm_diff: float, norm_a: float) -> float:
 
 # ----- loading -----------------------------------------------------------------------------------------
 def load_model(path: str | Path):
-    """A document (``.lgraph`` with its weights) or a Keras model (``.keras``/``.json``) as a ``Document``."""
+    """A document (``.lgraph`` with its weights) or a Keras model (``.keras``/``.json``) as a ``Document``.
+
+    Any reason it cannot be read, including a Keras model layergraph cannot represent, is a
+    ``FileFormatError`` that names the file (a comparison has two, so the message must say which)."""
     from engine.fileformat import load_document
 
-    if Path(path).suffix.lower() in KERAS_SUFFIXES:
-        from engine.export.keras_import import import_keras_model
+    try:
+        if Path(path).suffix.lower() in KERAS_SUFFIXES:
+            from engine.export.keras_import import import_keras_model
 
-        return import_keras_model(path)
-    return load_document(path)
+            return import_keras_model(path)
+        return load_document(path)
+    except LayergraphError as exc:
+        if isinstance(exc, FileFormatError) and str(exc).startswith(str(path)):
+            raise
+        raise FileFormatError(f"{path}: {exc}") from None
 
 
 def diff_files(a: str | Path, b: str | Path) -> ModelDiff:
@@ -274,61 +286,102 @@ def match_layers(ga: LayerGraph, gb: LayerGraph) -> dict[str, str]:
         b = gb.node_by_name(node.name)
         if b is not None and b.class_name == node.class_name:
             matching[a_id] = b.id
-    ctx = _Structure(ga), _Structure(gb)
-    while _structure_round(ga, gb, matching, *ctx):
-        pass
+    sa, sb = _Structure(ga), _Structure(gb)
+    candidates = _twins(matching, sa, sb) | _neighbours(matching, matching, sa, sb)
+    while candidates:
+        new = _structure_round(candidates, matching, sa, sb)
+        if not new:
+            break
+        paired_b = set(matching.values())
+        candidates = {(a, b) for a, b in candidates if a not in matching and b not in paired_b}
+        candidates |= _neighbours(new, matching, sa, sb)
     return matching
 
 
 class _Structure:
-    """Per-graph facts the structural score reads: depth, topological index, sources and consumers."""
+    """Per-graph facts the structural score reads: class, canonical arguments, depth (longest path from
+    an input), height (longest path to an output), topological index, sources and consumers."""
 
     def __init__(self, g: LayerGraph) -> None:
-        self.order = {nid: i for i, nid in enumerate(g.topological_order())}
+        order = g.topological_order()
+        self.order = {nid: i for i, nid in enumerate(order)}
+        self.cls = {nid: n.class_name for nid, n in g.nodes.items()}
+        self.config = {nid: {k: _canonical(v) for k, v in n.config.items()} for nid, n in g.nodes.items()}
         self.sources = {nid: g.inputs_of(nid) for nid in g.nodes}
         self.consumers = {nid: {e.target for e in g.out_edges(nid)} for nid in g.nodes}
         self.depth: dict[str, int] = {}
-        for nid in self.order:
+        for nid in order:
             self.depth[nid] = 1 + max((self.depth[s] for s in self.sources[nid]), default=-1)
+        self.height: dict[str, int] = {}
+        for nid in reversed(order):
+            self.height[nid] = 1 + max((self.height[c] for c in self.consumers[nid]), default=-1)
+
+    def twin_keys(self, nid: str) -> tuple[tuple, tuple]:
+        """Layers sharing a key may pair without a shared neighbour: same class and arguments, and the
+        same depth or the same height."""
+        same = (self.cls[nid], tuple(sorted(self.config[nid].items(), key=lambda kv: kv[0])))
+        return ("depth", self.depth[nid], *same), ("height", self.height[nid], *same)
 
 
-def _structure_round(ga: LayerGraph, gb: LayerGraph, matching: dict[str, str], sa: _Structure,
-                     sb: _Structure) -> bool:
-    """Pair what the current matching supports; True when something was paired."""
+def _twins(matching: dict[str, str], sa: _Structure, sb: _Structure) -> set[tuple[str, str]]:
     paired_b = set(matching.values())
-    free_a = [n for n in sa.order if n not in matching]
-    free_b = [n for n in sb.order if n not in paired_b]
-    candidates = []
-    for a in free_a:
-        for b in free_b:
-            if ga.node(a).class_name != gb.node(b).class_name:
-                continue
-            score = _score(ga, gb, a, b, matching, sa, sb)
-            if score is not None:
-                candidates.append((-score, abs(sa.order[a] - sb.order[b]), sa.order[a], sb.order[b], a, b))
-    candidates.sort()
-    taken_a, taken_b = set(), set()
-    for *_key, a, b in candidates:
-        if a not in taken_a and b not in taken_b:
-            matching[a] = b
-            taken_a.add(a)
+    buckets: dict[tuple, list[str]] = {}
+    for b in sb.order:
+        if b not in paired_b:
+            for key in sb.twin_keys(b):
+                buckets.setdefault(key, []).append(b)
+    return {(a, b) for a in sa.order if a not in matching for key in sa.twin_keys(a) for b in buckets.get(key, ())}
+
+
+def _neighbours(new: dict[str, str], matching: dict[str, str], sa: _Structure,
+                sb: _Structure) -> set[tuple[str, str]]:
+    """Unpaired (a, b) of the same class next to a pair in ``new`` (both consumers or both sources)."""
+    paired_b = set(matching.values())
+    out: set[tuple[str, str]] = set()
+    for x, y in new.items():
+        for near_a, near_b in ((sa.consumers[x], sb.consumers[y]), (sa.sources[x], sb.sources[y])):
+            free_b = [b for b in near_b if b not in paired_b]
+            out.update((a, b) for a in near_a if a not in matching for b in free_b if sa.cls[a] == sb.cls[b])
+    return out
+
+
+def _structure_round(candidates: set[tuple[str, str]], matching: dict[str, str], sa: _Structure,
+                     sb: _Structure) -> dict[str, str]:
+    """Pair what the current matching supports, layers with equal arguments first; returns the new pairs."""
+    ranked = []
+    for a, b in candidates:
+        scored = _score(a, b, matching, sa, sb)
+        if scored is not None:
+            ranked.append((not scored[1], -scored[0], abs(sa.order[a] - sb.order[b]), sa.order[a], sb.order[b],
+                           a, b))
+    ranked.sort()
+    exact_only = bool(ranked) and not ranked[0][0]
+    new: dict[str, str] = {}
+    taken_b: set[str] = set()
+    for inexact, *_key, a, b in ranked:
+        if inexact and exact_only:
+            break
+        if a not in new and b not in taken_b:
+            new[a] = b
             taken_b.add(b)
-    return bool(taken_a)
+    matching.update(new)
+    return new
 
 
-def _score(ga: LayerGraph, gb: LayerGraph, a: str, b: str, matching: dict[str, str], sa: _Structure,
-           sb: _Structure) -> float | None:
-    """The structural score of pairing ``a`` with ``b``, or None when the pair is not supported."""
+def _score(a: str, b: str, matching: dict[str, str], sa: _Structure,
+           sb: _Structure) -> tuple[float, bool] | None:
+    """The structural score of pairing ``a`` with ``b`` and whether their arguments are equal, or None
+    when the pair is not supported."""
     inputs = sum(1 for x, y in zip(sa.sources[a], sb.sources[b]) if matching.get(x) == y)
     consumers = len({matching.get(x) for x in sa.consumers[a]} & sb.consumers[b])
-    same_depth = sa.depth[a] == sb.depth[b]
-    ca, cb = ga.node(a).config, gb.node(b).config
+    same_depth, same_height = sa.depth[a] == sb.depth[b], sa.height[a] == sb.height[b]
+    ca, cb = sa.config[a], sb.config[b]
     keys = set(ca) | set(cb)
-    equal = sum(_canonical(ca.get(k)) == _canonical(cb.get(k)) for k in keys)
-    similarity = equal / len(keys) if keys else 1.0
-    if not (inputs or consumers or (same_depth and similarity == 1.0)):
+    similarity = sum(ca.get(k) == cb.get(k) for k in keys) / len(keys) if keys else 1.0
+    exact = similarity == 1.0
+    if not (inputs or consumers or (exact and (same_depth or same_height))):
         return None
-    return 2 * inputs + consumers + same_depth + similarity
+    return 2 * inputs + consumers + same_depth + same_height + similarity, exact
 
 
 # ----- the readable table ------------------------------------------------------------------------------

@@ -114,6 +114,29 @@ def test_every_layer_renamed_and_one_removed_is_matched_by_structure():
         ("new_skip_add", ["batch_normalization_1", "conv2d"], ["new_conv2d_2", "new_conv2d"])]
 
 
+def test_block_inserted_after_the_input_with_every_name_changed():
+    """digits_cnn with a 1x1 Conv2D 'pre' inserted after the input and every other layer renamed
+    'v2_…': the insertion shifts every depth after it, so the rest is found by height and neighbours."""
+    a = example("digits_cnn")
+    b = a.copy()
+    ids = ids_by_name(b)
+    b.disconnect(b.in_edges(ids["conv2d"])[0])
+    pre = b.add_node("Conv2D", {"filters": 8, "kernel_size": (1, 1)}, name="pre")
+    b.connect(ids["image"], pre)
+    b.connect(pre, ids["conv2d"])
+    for name, nid in ids.items():
+        b.rename(nid, "v2_" + name)
+    diff = diff_models(a, b)
+    assert [(x.name, x.inputs) for x in diff.added] == [("pre", ["v2_image"])]
+    assert diff.removed == []
+    assert {p.a_name: p.b_name for p in diff.pairs} == {
+        "image": "v2_image", "conv2d": "v2_conv2d", "max_pooling2d": "v2_max_pooling2d", "conv2d_1": "v2_conv2d_1",
+        "max_pooling2d_1": "v2_max_pooling2d_1", "flatten": "v2_flatten", "dense": "v2_dense", "digit": "v2_digit"}
+    assert [(p.b_name, p.inputs_a, p.inputs_b) for p in diff.pairs if p.rewired] == [
+        ("v2_conv2d", ["image"], ["pre"])]
+    assert not any(p.changed for p in diff.pairs)
+
+
 def test_same_class_in_a_new_place_with_other_arguments_is_not_guessed():
     """digits_mlp without its hidden Dense and with a new Dense 'head2' (7 units) after the output: the
     new Dense shares no paired neighbour, depth or arguments with the old one, so it is not a rename."""
@@ -219,9 +242,12 @@ def test_cli_bad_file_is_one_line_and_exit_2(tmp_path, capsys):
     pa, _ = _retrained_pair(tmp_path)
     bad = tmp_path / "bad.lgraph"
     bad.write_text("{not json")
-    for other in (bad, tmp_path / "missing.lgraph", tmp_path / "bad.keras"):
-        if other.suffix == ".keras":
-            other.write_bytes(b"PK\x03\x04 truncated")
+    (tmp_path / "bad.keras").write_bytes(b"PK\x03\x04 truncated")
+    unknown = {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [None, 4], "name": "in"}},
+        {"module": "keras.layers", "class_name": "NoSuchLayer", "config": {"name": "x"}}]}}
+    (tmp_path / "unknown.json").write_text(json.dumps(unknown))
+    for other in (bad, tmp_path / "missing.lgraph", tmp_path / "bad.keras", tmp_path / "unknown.json"):
         assert main(["diff", str(pa), str(other)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("layergraph: ") and str(other) in err
