@@ -205,8 +205,13 @@ class CompareDialog(QDialog):
         QTimer.singleShot(0, self.fit)
 
     def fit(self) -> None:
-        for pane in (self.pane_a, self.pane_b):
-            pane.view.fit_to_view()
+        """Fit both graphs, then show both at the smaller zoom so the same layers have the same size."""
+        views = [pane.view for pane in (self.pane_a, self.pane_b)]
+        for view in views:
+            view.fit_to_view()
+        zoom = min(view.zoom() for view in views)
+        for view in views:
+            view.fit_to_view(max_zoom=zoom)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
