@@ -6,7 +6,9 @@ reaches either model (every command is refused by the lock).  The comparison its
 ``engine.model_diff``; this module only paints it: a card's border says what happened to the layer
 (added, removed, changed arguments, rewired, renamed; see the legend), its tint how much its weights
 moved (relative change, on the colour bar's scale), and selecting a layer lists its differences
-and selects its pair on the other side.
+and selects its pair on the other side.  The window is a snapshot of the document when it was opened.
+Its canvases stay in the light theme whatever the window's: the heat map's tints are light so that the
+cards' dark text reads on them.
 """
 from __future__ import annotations
 
