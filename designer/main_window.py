@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, Q
 
 from designer import dock_layout
 from designer.autosave import Autosaver
+from designer.compare_view import open_compare
 from designer.canvas.scene import GraphScene
 from designer.canvas.view import GraphView
 from designer.document import GraphDocument
@@ -94,6 +95,8 @@ class MainWindow(QMainWindow):
         self.dialogs = dialogs or Dialogs(self)
         #: The bundled example the untitled document came from (its name shows in the title).
         self.example_name: str | None = None
+        #: The last File > Compare with… window (it lives until closed).
+        self.compare_dialog = None
         self.setObjectName("MainWindow")
         self.resize(1400, 880)
 
@@ -189,6 +192,9 @@ class MainWindow(QMainWindow):
             "open": self._action("&Open…", f.open_dialog, SK.Open, "Open a .lgraph document"),
             "save": self._action("&Save", f.save, SK.Save, "Save the graph"),
             "save_as": self._action("Save &As…", f.save_as, SK.SaveAs, "Save the graph under a new name"),
+            "compare": self._action("Co&mpare with…", lambda: open_compare(self), None,
+                                    "Show another document or Keras model beside this one with the "
+                                    "differences marked (read-only)"),
             "import_keras": self._action("&Import Keras model…", f.import_keras, None,
                                          "Read a Keras 3 model (.keras or .json) into a new graph"),
             "export_keras": self._action("Export &Keras code…", lambda: f.export_code("keras"), None,
@@ -237,6 +243,8 @@ class MainWindow(QMainWindow):
         self._fill_examples_menu()
         fm.addSeparator()
         fm.addActions([a["save"], a["save_as"]])
+        fm.addSeparator()
+        fm.addAction(a["compare"])
         fm.addSeparator()
         fm.addActions([a["import_keras"], a["export_keras_file"], a["export_keras"], a["export_numpy"]])
         fm.addSeparator()

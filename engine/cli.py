@@ -15,7 +15,7 @@ from engine.errors import FileFormatError, LayergraphError, UsageError, one_line
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
 MAX_MESSAGE = 2000
-COMMANDS = ("validate", "summary", "layers", "explain", "train", "predict", "export", "import")
+COMMANDS = ("validate", "summary", "layers", "explain", "train", "predict", "export", "import", "diff")
 
 
 def error(msg: str) -> None:
@@ -152,6 +152,20 @@ def cmd_import(args) -> int:
     return run_import(args)
 
 
+def cmd_diff(args) -> int:
+    """Compare two models; exit 0 whether or not they differ (2 when a file cannot be read)."""
+    import json
+
+    from engine.model_diff import diff_files, format_diff
+
+    diff = diff_files(args.a, args.b)
+    if args.json:
+        print(json.dumps(diff.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(format_diff(diff))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="layergraph", description="Build, validate, train and export neural networks "
                                                               "as graphs of Keras 3 layers.")
@@ -205,6 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("model")
     im.add_argument("-o", "--output", required=True)
     im.set_defaults(func=cmd_import)
+    d = sub.add_parser("diff", help="compare two models: layers added, removed, renamed, changed, rewired, "
+                                    "and weight change",
+                       description="Compare model A with model B (.lgraph documents with their weights, or Keras "
+                                   ".keras/.json files). Layers are matched by name, then by structure, so a "
+                                   "renamed layer is recognised. Exits 0 whether or not the models differ "
+                                   "(read the table or --json for that); 2 when a file cannot be read.")
+    d.add_argument("a", help="the first model (old)")
+    d.add_argument("b", help="the second model (new)")
+    d.add_argument("--json", action="store_true", help="print a stable machine-readable form "
+                                                       "(format 'layergraph-diff', version 1)")
+    d.set_defaults(func=cmd_diff)
     return p
 
 

@@ -77,6 +77,9 @@ class NodeItem(HoverHighlight, QGraphicsItem):
         self.problems: tuple[str, ...] = ()
         self.badge: str | None = None
         self.highlight: str | None = None
+        #: A comparison's marks (designer/compare_view.py): border colour of the status, card tint.
+        self.outline: str | None = None
+        self.fill: str | None = None
         self.hovered = False
         self.edges: set = set()  # EdgeItems attached to this node (moved along with it)
         self.height = BASE_HEIGHT
@@ -121,6 +124,15 @@ class NodeItem(HoverHighlight, QGraphicsItem):
         self.highlight = message
         self._update_tooltip()
         self.update()
+
+    def set_marks(self, outline: str | None, fill: str | None) -> None:
+        """Colour the border (``outline``) and the card (``fill``) instead of the theme's colours."""
+        if (outline, fill) != (self.outline, self.fill):
+            self.outline, self.fill = outline, fill
+            self.update()
+
+    def card_color(self, c: dict[str, str]) -> str:
+        return self.fill or c["node"]
 
     def _update_tooltip(self) -> None:
         lines = [f"{self.class_name} '{self.name}'"]
@@ -196,7 +208,7 @@ class NodeItem(HoverHighlight, QGraphicsItem):
         rect = self.card_rect()
         mode = text_zoom(option.levelOfDetailFromTransform(painter.worldTransform()))
         if mode != "full":  # zoomed out: a flat card (cheap for 1,000 nodes), in large type when it reads
-            painter.fillRect(rect, QColor(c["node"]))
+            painter.fillRect(rect, QColor(self.card_color(c)))
             painter.fillRect(self.band_rect(), QColor(self.title_color))
             painter.setBrush(Qt.NoBrush)
             painter.setPen(self.border_pen(c))
@@ -210,7 +222,7 @@ class NodeItem(HoverHighlight, QGraphicsItem):
             self._card_path = (self.height, card)
         card = self._card_path[1]
         painter.setPen(Qt.NoPen)
-        painter.setBrush(QBrush(QColor(c["node"])))
+        painter.setBrush(QBrush(QColor(self.card_color(c))))
         painter.drawPath(card)
         painter.save()
         painter.setClipPath(card)
@@ -231,6 +243,8 @@ class NodeItem(HoverHighlight, QGraphicsItem):
             return pen
         if self.isSelected():
             return QPen(QColor(c["selected"]), 2.5)
+        if self.outline:
+            return QPen(QColor(self.outline), 4.0)
         if self.hovered:
             return QPen(QColor(c["hover"]), 1.5)
         return QPen(QColor(c["node_border"]), 1.0)

@@ -86,8 +86,9 @@ class GraphView(QGraphicsView):
         self._pan_by(shift)
         event.accept()
 
-    def fit_to_view(self) -> None:
-        """Show every node with ``FIT_MARGIN`` pixels around them, never zoomed in beyond 100 %.
+    def fit_to_view(self, max_zoom: float = FIT_MAX_ZOOM) -> None:
+        """Show every node with ``FIT_MARGIN`` pixels around them, never zoomed in beyond 100 %
+        (or ``max_zoom``: the compare window shows two graphs at one zoom).
 
         Never zoomed out so far that the cards' text would not read (``READABLE_ZOOM``): a graph
         too large for that is shown from its inputs (top left), and the wheel zooms out for the rest.
@@ -100,7 +101,7 @@ class GraphView(QGraphicsView):
         vp = self.viewport().rect()
         room_w, room_h = max(vp.width() - 2 * FIT_MARGIN, 1), max(vp.height() - 2 * FIT_MARGIN, 1)
         z = min(room_w / max(rect.width(), 1.0), room_h / max(rect.height(), 1.0))
-        z = max(READABLE_ZOOM, min(FIT_MAX_ZOOM, z))
+        z = max(READABLE_ZOOM, min(max_zoom, z))
         self.resetTransform()
         self.scale(z, z)
         self.centerOn(self._fit_centre(rect, z))
