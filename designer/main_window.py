@@ -120,8 +120,6 @@ class MainWindow(QMainWindow):
 
         self.run_panel = attach_run_panel(self)
         self.guide = attach_guide(self)
-        for dock in (self.run_dock, self.curves_dock, self.layer_dock, self.data_dock):
-            self.view_menu.addAction(dock.toggleViewAction())
         dock_layout.arrange_idle(self)
         self.run_panel.run_started.connect(lambda: dock_layout.spread_plots(self))
         self.run_panel.run_finished.connect(lambda _how: dock_layout.after_run(self))
