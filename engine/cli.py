@@ -200,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=None)
     t.add_argument("--no-shuffle", dest="shuffle", action="store_false",
                    help="keep the data's order in every epoch (Keras fit(shuffle=False))")
+    t.add_argument("--backend", choices=["engine", "keras"], default="engine",
+                   help="train with layergraph's NumPy engine, or on real Keras in its own process")
+    t.add_argument("--keras-backend", choices=["jax", "torch", "tensorflow"], default=None,
+                   help="with --backend keras: which installed Keras backend (default: the first of these)")
     t.add_argument("-o", "--output", default=None, help="write the trained graph here (default: GRAPH's weights)")
     t.set_defaults(func=cmd_train)
     pr = sub.add_parser("predict", help="run inference with the saved weights")
