@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -309,3 +310,12 @@ def onnx_model(graph: LayerGraph, weights: Weights | None, model_name: str = "la
 def onnx_bytes(graph: LayerGraph, weights: Weights | None, model_name: str = "layergraph") -> bytes:
     """The serialized ONNX model (raises ``OnnxMissingError``, ``GraphError``)."""
     return onnx_model(graph, weights, model_name).SerializeToString()
+
+
+def write_onnx_file(graph: LayerGraph, weights: Weights | None, out: str | Path) -> Path:
+    """Write ``out`` atomically (nothing is written when the model cannot be built)."""
+    from engine.fileformat import atomic_write_bytes
+
+    out = Path(out)
+    atomic_write_bytes(out, onnx_bytes(graph, weights, out.stem))
+    return out
