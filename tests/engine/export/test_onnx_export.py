@@ -203,3 +203,31 @@ def test_cli_without_the_onnx_package_says_how_to_install_it(tmp_path, capsys, m
     err = capsys.readouterr().err
     assert err.strip() == "layergraph: ONNX export needs the onnx package: pip install layergraph[onnx]"
     assert not out.exists()
+
+
+def _after_a_pointwise_conv(class_name, config, shape):
+    """Input -> 1x1 ConvND (same shape, its output channels-first in ONNX) -> the layer: the layer reads a
+    tensor that is not in Keras's order."""
+    g = LayerGraph()
+    x = g.add_node("Input", {"shape": list(shape[1:])}, name="in_0")
+    conv = g.add_node(f"Conv{len(shape) - 2}D", {"filters": shape[-1], "kernel_size": 1}, name="pointwise")
+    node = g.add_node(class_name, config)
+    g.connect(x, conv)
+    g.connect(conv, node)
+    return g
+
+
+CHANNELS_FIRST_LINES = [(n, i) for n, i in LINES if len(CASES[n][i][1]) == 1 and 3 <= len(CASES[n][i][1][0]) <= 5
+                        and not LAYERS[n].integer_inputs and refusal_reason(create_layer(n, CASES[n][i][0])) is None]
+
+
+@pytest.mark.parametrize("class_name,line", CHANNELS_FIRST_LINES, ids=[f"{n}-{i}" for n, i in CHANNELS_FIRST_LINES])
+def test_every_layer_reads_a_channels_first_tensor_correctly(class_name, line):
+    config, (shape,) = CASES[class_name][line]
+    shape = (2, *(3 if d is None else d for d in shape[1:]))
+    g = _after_a_pointwise_conv(class_name, config, shape)
+    plan = make_plan(g)
+    rng = np.random.default_rng(line)
+    weights = {n: w for nid in plan.order for n, w in _weights(plan, nid, rng).items()}  # no zero bias, no unit gamma
+    model = assert_matches_engine(g, weights, {"in_0": rng.normal(size=shape).astype("float32")})
+    assert model.graph.node[0].op_type == "Transpose"
