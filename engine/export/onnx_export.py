@@ -23,6 +23,8 @@ from engine.layers.group import split_weights
 
 #: The opset the models declare (Reduce* take their axes as an input from 18 on).
 OPSET = 18
+#: A protobuf message (an ONNX file without external data) is limited to 2 GB; leave room for the graph.
+MAX_PROTOBUF_BYTES = 2 ** 31 - 2 ** 24
 INSTALL_HINT = "ONNX export needs the onnx package: pip install layergraph[onnx]"
 
 
@@ -137,6 +139,7 @@ class OnnxBuilder:
             if old in node.output:
                 new = self.unique(new_base)
                 node.output[list(node.output).index(old)] = new
+                self._layouts = {k: (new if v == old else v) for k, v in self._layouts.items()}
                 return new
         return None
 
@@ -280,6 +283,10 @@ def onnx_model(graph: LayerGraph, weights: Weights | None, model_name: str = "la
                                f"without an ONNX equivalent: {'; '.join(refused)}.")
     onnx = require_onnx()
     weights = weights or init_fresh_weights(plan)
+    total = sum(a.nbytes for ws in weights.values() for a in ws.values())
+    if total > MAX_PROTOBUF_BYTES:
+        raise GraphError(f"the weights take {total / 2 ** 30:.1f} GB, more than the 2 GB an ONNX file holds "
+                         "without external data (not supported yet); make the layers smaller.")
     weight_arrays(plan, weights)  # every weight present with its shape, else one GraphError naming the layer
     b = OnnxBuilder(onnx)
     inputs, graph_inputs = {}, []
@@ -303,7 +310,11 @@ def onnx_model(graph: LayerGraph, weights: Weights | None, model_name: str = "la
                             b.initializers)
     model = b.helper.make_model(g, opset_imports=[b.helper.make_opsetid("", OPSET)], producer_name="layergraph")
     model.ir_version = min(model.ir_version, 10)  # readable by onnxruntime releases of the last two years
-    onnx.checker.check_model(model, full_check=True)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as exc:  # noqa: BLE001 - any checker failure is an exporter bug, reported in one line
+        raise GraphError(f"the ONNX model fails onnx's checker, a layergraph bug (please report it): "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     return model
 
 

@@ -231,3 +231,29 @@ def test_every_layer_reads_a_channels_first_tensor_correctly(class_name, line):
     weights = {n: w for nid in plan.order for n, w in _weights(plan, nid, rng).items()}  # no zero bias, no unit gamma
     model = assert_matches_engine(g, weights, {"in_0": rng.normal(size=shape).astype("float32")})
     assert model.graph.node[0].op_type == "Transpose"
+
+
+def test_weights_beyond_what_one_onnx_file_holds_are_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    import engine.export.onnx_export as onnx_export
+
+    monkeypatch.setattr(onnx_export, "MAX_PROTOBUF_BYTES", 100)  # Dense(2) on 4x3: 4*3*2... floats, > 100 bytes
+    doc = _doc(tmp_path, ("Flatten", {}, "flat"), ("Dense", {"units": 8}, "out"))
+    out = tmp_path / "m.onnx"
+    assert cli_main(["export", str(doc), "--to", "onnx", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "2 GB an ONNX file holds" in err and not out.exists()
+
+
+def test_a_model_the_checker_rejects_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    """A converter bug (here: a node reading a tensor nobody writes) must not escape as a traceback."""
+    from engine.export import onnx_layers
+
+    def broken(cx, xs):
+        return onnx_layers.Value(cx.op("Relu", ["nowhere"]), xs[0].perm)
+
+    monkeypatch.setitem(onnx_layers.CONVERTERS, "Flatten", broken)
+    doc = _doc(tmp_path, ("Flatten", {}, "flat"))
+    out = tmp_path / "m.onnx"
+    assert cli_main(["export", str(doc), "--to", "onnx", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fails onnx's checker" in err and not out.exists()
