@@ -73,6 +73,8 @@ def channels_first(rank: int) -> tuple[int, ...]:
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-/:]")
+#: Within one layer's name a "/" is unsafe too: it separates a group's name from its layers'.
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_.\-:]")
 
 
 class OnnxBuilder:
@@ -230,7 +232,7 @@ def _emit_graph(b: OnnxBuilder, plan: ExportPlan, weights: Weights, inputs: dict
             continue
         layer = plan.layer(nid)
         xs = [values[s] for s in plan.graph.inputs_of(nid)]
-        base = b.layer_base(prefix + plan.name(nid))
+        base = b.layer_base(prefix + _UNSAFE_IN_NAME.sub("_", plan.name(nid)))
         if layer.composite:
             out = _emit_group(b, plan, nid, xs, weights.get(nid, {}), f"{base}/", table)
             if nid in outputs:
@@ -292,7 +294,7 @@ def onnx_model(graph: LayerGraph, weights: Weights | None, model_name: str = "la
     inputs, graph_inputs = {}, []
     for nid in plan.inputs:
         shape = plan.result.node_shapes[nid]
-        name = b.layer_base(plan.name(nid))
+        name = b.layer_base(_UNSAFE_IN_NAME.sub("_", plan.name(nid)))
         b.used.add(name)
         dtype = np.int32 if plan.layer(nid).config.get("dtype") == "int32" else np.float32
         graph_inputs.append(_tensor_type(b, name, _elem_type(onnx, dtype), shape, name))

@@ -8,6 +8,7 @@ ONNX equivalent, and a missing ``onnx`` package, in one line with exit 2.
 from __future__ import annotations
 
 import builtins
+import re
 from pathlib import Path
 
 import numpy as np
@@ -257,3 +258,23 @@ def test_a_model_the_checker_rejects_is_one_line_not_a_traceback(tmp_path, capsy
     assert cli_main(["export", str(doc), "--to", "onnx", "-o", str(out)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "fails onnx's checker" in err and not out.exists()
+
+
+def test_hostile_layer_names_become_plain_unique_names():
+    from tests.engine.export.test_safety import EVIL, HOSTILE, _hostile_graph
+
+    g = _hostile_graph()
+    plan = make_plan(g)
+    rng = np.random.default_rng(0)
+    weights = {n: w for nid in plan.order for n, w in _weights(plan, nid, rng).items()}
+    xs = {HOSTILE[0]: rng.normal(size=(3, 4)).astype("float32"), HOSTILE[1]: rng.normal(size=(3, 4)).astype("float32")}
+    model = onnx_model(g, weights)
+    inputs = [i.name for i in model.graph.input]
+    got = run_onnx(model, dict(zip(inputs, xs.values())))
+    expected = Executor(g).predict(weights, xs)
+    for g_, e in zip(got, expected.values()):
+        np.testing.assert_allclose(g_, e, rtol=RTOL, atol=ATOL)
+    names = [t for n in model.graph.node for t in n.output] + [i.name for i in model.graph.initializer] + inputs
+    assert len(names) == len(set(names))
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-/:]+", n) for n in names) and not any(EVIL in n for n in names)
+    assert "a_b" in names and "a_b_1/kernel" in names  # the Add "a/b" and the Dense "a_b" stay apart
