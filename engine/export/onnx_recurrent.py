@@ -11,9 +11,10 @@ import numpy as np
 
 from engine.export.onnx_export import LayerContext, Value
 
-#: Keras activations ONNX's recurrent operators accept: (ONNX name, alpha, beta).
+#: Keras activations ONNX's recurrent operators accept: (ONNX name, alpha, beta).  Not softplus: onnxruntime's
+#: recurrent Softplus computes log(1 + exp(x)) naively (inf above x = 88, 1 % off below x = -9).
 RNN_ACTIVATIONS = {"tanh": ("Tanh", 0.0, 0.0), "sigmoid": ("Sigmoid", 0.0, 0.0), "relu": ("Relu", 0.0, 0.0),
-                   "softsign": ("Softsign", 0.0, 0.0), "softplus": ("Softplus", 0.0, 0.0),
+                   "softsign": ("Softsign", 0.0, 0.0),
                    "hard_sigmoid": ("HardSigmoid", 1.0 / 6.0, 0.5), "linear": ("Affine", 1.0, 0.0),
                    "elu": ("Elu", 1.0, 0.0), "leaky_relu": ("LeakyRelu", 0.2, 0.0)}
 _TIME_MAJOR = (1, 0, 2)

@@ -20,6 +20,7 @@ ort = pytest.importorskip("onnxruntime")
 from engine.cli import main as cli_main  # noqa: E402
 from engine.executor import Executor  # noqa: E402
 from engine.export.numpy_code import init_fresh_weights  # noqa: E402
+from engine.export.onnx_activations import ACTIVATION_NAMES  # noqa: E402
 from engine.export.onnx_export import REFUSED, converters, onnx_model, refusal_reason  # noqa: E402
 from engine.export.plan import make_plan  # noqa: E402
 from engine.fileformat import load_document, save_document  # noqa: E402
@@ -278,3 +279,33 @@ def test_hostile_layer_names_become_plain_unique_names():
     assert len(names) == len(set(names))
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-/:]+", n) for n in names) and not any(EVIL in n for n in names)
     assert "a_b" in names and "a_b_1/kernel" in names  # the Add "a/b" and the Dense "a_b" stay apart
+
+
+def _rnn_lines():
+    from engine.export.onnx_recurrent import RNN_ACTIVATIONS
+
+    lines = []
+    for act in sorted(RNN_ACTIVATIONS):
+        lines.append(("SimpleRNN", {"units": 3, "activation": act, "return_sequences": True}))
+        lines.append(("LSTM", {"units": 3, "activation": act, "recurrent_activation": act}))
+        lines.append(("GRU", {"units": 3, "recurrent_activation": act, "go_backwards": True,
+                              "return_sequences": True}))
+    return lines
+
+
+@pytest.mark.parametrize("class_name,config", _rnn_lines(), ids=lambda v: v if isinstance(v, str) else
+                         v.get("recurrent_activation", v.get("activation")))
+def test_every_recurrent_activation_onnx_accepts_matches_the_engine(class_name, config):
+    shapes = [(2, 4, 3)]
+    rng = np.random.default_rng(7)
+    g, node = _one_layer_graph(class_name, config, shapes)
+    assert_matches_engine(g, _weights(make_plan(g), node, rng), _data(class_name, config, shapes, rng))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in exp")  # exponential(100) is inf in both
+@pytest.mark.parametrize("name", sorted(ACTIVATION_NAMES))
+def test_every_activation_matches_the_engine_far_from_zero(name):
+    """Large and tiny inputs (where a naive log(1 + exp(x)) or exp overflows) give the engine's values."""
+    g, _ = _one_layer_graph("Activation", {"activation": name}, [(1, 9)])
+    x = np.array([[-100.0, -30.0, -9.5, -1.0, 0.0, 1e-4, 2.5, 30.0, 100.0]], np.float32).repeat(2, axis=0)
+    assert_matches_engine(g, {}, {"in_0": x})
