@@ -154,13 +154,12 @@ class LayerContext:
     layer: Any
     base: str
     in_shapes: list[tuple]
-    out_shape: tuple
     weights: dict[str, np.ndarray]
 
-    def w(self, name: str, array: Any = None, suffix: str = "") -> str:
+    def w(self, name: str, array: Any = None) -> str:
         """An initializer named after the layer and the weight (``array``: the weight rearranged)."""
         data = self.weights[name] if array is None else array
-        return self.b.const(f"{self.base}/{name}{suffix}", data)
+        return self.b.const(f"{self.base}/{name}", data)
 
     def has(self, name: str) -> bool:
         return name in self.weights
@@ -241,7 +240,7 @@ def _emit_graph(b: OnnxBuilder, plan: ExportPlan, weights: Weights, inputs: dict
                 out = Value(b.rename_output(name, base, first), keras_order(out.rank), out.dtype)
             values[nid] = out
             continue
-        cx = LayerContext(b, layer, base, plan.in_shapes(nid), plan.result.node_shapes[nid], weights.get(nid, {}))
+        cx = LayerContext(b, layer, base, plan.in_shapes(nid), weights.get(nid, {}))
         first = len(b.nodes)
         out = table[layer.class_name](cx, xs)
         if nid in outputs:  # the model's outputs in Keras's order, named after their layers
@@ -262,52 +261,36 @@ def _emit_group(b: OnnxBuilder, plan: ExportPlan, nid: str, xs: list[Value], wei
     return values[inner.outputs[0]]
 
 
-def _tensor_type(b: OnnxBuilder, name: str, dtype: int, shape: tuple, axis_name: str):
-    dims = ["batch" if i == 0 else (f"{axis_name}_{i}" if d is None else d) for i, d in enumerate(shape)]
-    return b.helper.make_tensor_value_info(name, dtype, dims)
-
-
-def _elem_type(onnx_module, dtype: np.dtype) -> int:
-    return onnx_module.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+def _tensor_type(b: OnnxBuilder, name: str, dtype: str, shape: tuple):
+    """A graph input or output: a dynamic ``batch`` dimension, other unknown sizes named after the tensor."""
+    dims = ["batch" if i == 0 else (f"{name}_{i}" if d is None else d) for i, d in enumerate(shape)]
+    return b.helper.make_tensor_value_info(name, b.helper.np_dtype_to_tensor_dtype(np.dtype(dtype)), dims)
 
 
 def onnx_model(graph: LayerGraph, weights: Weights | None, model_name: str = "layergraph"):
-    """The ONNX ``ModelProto`` of a valid graph (``GraphError`` naming every refused layer).
+    """The ONNX ``ModelProto`` of a valid graph (``OnnxRefusedError`` naming every refused layer).
 
     ``weights`` are the document's; a graph without any gets freshly initialised ones (as the other exports).
     """
-    from engine.export.numpy_code import init_fresh_weights
-
     plan = make_plan(graph)
     refused = refused_layers(graph)
     if refused:
         raise OnnxRefusedError(f"cannot export to ONNX: {len(refused)} layer{'s' if len(refused) > 1 else ''} "
                                f"without an ONNX equivalent: {'; '.join(refused)}.")
     onnx = require_onnx()
-    weights = weights or init_fresh_weights(plan)
-    total = sum(a.nbytes for ws in weights.values() for a in ws.values())
-    if total > MAX_PROTOBUF_BYTES:
-        raise GraphError(f"the weights take {total / 2 ** 30:.1f} GB, more than the 2 GB an ONNX file holds "
-                         "without external data (not supported yet); make the layers smaller.")
-    weight_arrays(plan, weights)  # every weight present with its shape, else one GraphError naming the layer
+    weights = _checked_weights(plan, weights)
     b = OnnxBuilder(onnx)
     inputs, graph_inputs = {}, []
     for nid in plan.inputs:
         shape = plan.result.node_shapes[nid]
         name = b.layer_base(_UNSAFE_IN_NAME.sub("_", plan.name(nid)))
         b.used.add(name)
-        dtype = np.int32 if plan.layer(nid).config.get("dtype") == "int32" else np.float32
-        graph_inputs.append(_tensor_type(b, name, _elem_type(onnx, dtype), shape, name))
-        inputs[nid] = Value(name, keras_order(len(shape)), np.dtype(dtype).name)
+        dtype = "int32" if plan.layer(nid).config.get("dtype") == "int32" else "float32"
+        graph_inputs.append(_tensor_type(b, name, dtype, shape))
+        inputs[nid] = Value(name, keras_order(len(shape)), dtype)
     values = _emit_graph(b, plan, weights, inputs, "", converters(), frozenset(plan.outputs))
-    graph_outputs = []
-    for nid in plan.outputs:
-        value = values[nid]
-        name = b.keras(value)
-        if any(name == v.name for v in inputs.values()):
-            name = b.op("Identity", [name], plan.name(nid))
-        graph_outputs.append(_tensor_type(b, name, _elem_type(onnx, value.dtype), plan.result.node_shapes[nid],
-                                          name))
+    graph_outputs = [_tensor_type(b, values[n].name, values[n].dtype, plan.result.node_shapes[n])
+                     for n in plan.outputs]  # (in Keras's order and named after their layers by _emit_graph)
     g = b.helper.make_graph(b.nodes, _UNSAFE.sub("_", model_name) or "layergraph", graph_inputs, graph_outputs,
                             b.initializers)
     model = b.helper.make_model(g, opset_imports=[b.helper.make_opsetid("", OPSET)], producer_name="layergraph")
@@ -318,6 +301,20 @@ def onnx_model(graph: LayerGraph, weights: Weights | None, model_name: str = "la
         raise GraphError(f"the ONNX model fails onnx's checker, a layergraph bug (please report it): "
                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     return model
+
+
+def _checked_weights(plan: ExportPlan, weights: Weights | None) -> Weights:
+    """The weights to write (fresh ones for an untrained graph), each present with its shape and within
+    what one ONNX file holds; else one ``GraphError``."""
+    from engine.export.numpy_code import init_fresh_weights
+
+    weights = weights or init_fresh_weights(plan)
+    total = sum(a.nbytes for ws in weights.values() for a in ws.values())
+    if total > MAX_PROTOBUF_BYTES:
+        raise GraphError(f"the weights take {total / 2 ** 30:.1f} GB, more than the 2 GB an ONNX file holds "
+                         "without external data (not supported yet); make the layers smaller.")
+    weight_arrays(plan, weights)  # raises naming the layer whose weight is missing or mis-shaped
+    return weights
 
 
 def onnx_bytes(graph: LayerGraph, weights: Weights | None, model_name: str = "layergraph") -> bytes:
