@@ -48,15 +48,26 @@ def _operands(layer, weights: dict) -> tuple[str, dict, np.ndarray, np.ndarray, 
     else:
         b = np.concatenate([bias, np.zeros_like(bias)])
     op = {"SimpleRNN": "RNN", "LSTM": "LSTM", "GRU": "GRU"}[layer.class_name]
-    attrs.update(hidden_size=u, activations=[RNN_ACTIVATIONS[a][0] for a in acts],
-                 activation_alpha=[RNN_ACTIVATIONS[a][1] for a in acts],
-                 activation_beta=[RNN_ACTIVATIONS[a][2] for a in acts])
+    onnx_names = [RNN_ACTIVATIONS[a][0] for a in acts]
+    attrs.update(hidden_size=u, activations=onnx_names)
+    # alpha and beta are listed only for the activations that take them, in order (as onnxruntime reads them)
+    alphas = [RNN_ACTIVATIONS[a][1] for a, n in zip(acts, onnx_names) if n in ("HardSigmoid", "Affine", "Elu",
+                                                                            "LeakyRelu")]
+    betas = [RNN_ACTIVATIONS[a][2] for a, n in zip(acts, onnx_names) if n in ("HardSigmoid", "Affine")]
+    if alphas:
+        attrs["activation_alpha"] = alphas
+    if betas:
+        attrs["activation_beta"] = betas
     return op, attrs, kernel.T[None], recurrent.T[None], b[None]
 
 
 def recurrent(cx: LayerContext, x: Value, layer, weights: dict, base: str, keras_order_out: bool = True) -> Value:
     """One recurrent layer on ``x``; with ``keras_order_out`` off, a backwards sequence stays in the input's
     time order (what Bidirectional merges)."""
+    if not _has_onnx_operator(layer):
+        from engine.export.onnx_unrolled import unrolled
+
+        return unrolled(cx, x, layer, weights, base, keras_order_out)
     op, attrs, w, r, b = _operands(layer, weights)
     consts = [cx.b.const(f"{base}/{name}", arr) for name, arr in
               (("kernel", w), ("recurrent_kernel", r), ("bias", b))]
@@ -92,15 +103,20 @@ def _bidirectional(cx, xs):
     return Value(cx.op("Add" if mode == "sum" else "Mul", [f.name, b.name]), f.perm)
 
 
-def _refused(layer) -> str | None:
-    inner = [layer.forward_layer, layer.backward_layer] if layer.class_name == "Bidirectional" else [layer]
-    for rnn in inner:
-        for key in ("activation", "recurrent_activation"):
-            name = rnn.config.get(key)
-            if key in rnn.config and (name or "linear") not in RNN_ACTIVATIONS:
-                return f"{key}={name!r} has no ONNX {rnn.class_name} equivalent"
-    return None
+def _has_onnx_operator(rnn) -> bool:
+    """Whether ONNX's RNN/LSTM/GRU operator takes the layer's activations (else it is unrolled)."""
+    return all((rnn.config.get(key) or "linear") in RNN_ACTIVATIONS
+               for key in ("activation", "recurrent_activation") if key in rnn.config)
 
 
 RECURRENT_CONVERTERS = {"SimpleRNN": _rnn, "LSTM": _rnn, "GRU": _rnn, "Bidirectional": _bidirectional}
+def _refused(layer) -> str | None:
+    inner = [layer.forward_layer, layer.backward_layer] if layer.class_name == "Bidirectional" else [layer]
+    for rnn in inner:
+        if rnn.config.get("recurrent_activation") == "softmax":  # (SimpleRNN has no recurrent_activation)
+            return ("recurrent_activation='softmax' is applied by layergraph across the input and forget gates "
+                    "together and by Keras to each gate; refused until the two agree")
+    return None
+
+
 RECURRENT_CONDITIONS = dict.fromkeys(RECURRENT_CONVERTERS, _refused)

@@ -28,11 +28,11 @@ def test_export_onnx_from_the_file_menu_runs_in_onnxruntime(tmp_path, window):
     assert "net.onnx" in window.statusBar().currentMessage() and not window.dialogs.errors
 
 
-def _lstm_graph(window, activation):
+def _lstm_graph(window, recurrent_activation):
     doc = window.doc
     ids = []
     for i, (cls, cfg) in enumerate((("Input", {"shape": [5, 3]}),
-                                    ("LSTM", {"units": 2, "activation": activation}))):
+                                    ("LSTM", {"units": 2, "recurrent_activation": recurrent_activation}))):
         cmd = commands.AddNodeCommand(doc, cls, {**starter_config(cls), **cfg}, (i * 250.0, 10.0))
         commands.push(doc, cmd)
         ids.append(cmd.node_id)
@@ -41,16 +41,16 @@ def _lstm_graph(window, activation):
 
 
 def test_a_layer_without_an_onnx_equivalent_is_named_and_nothing_is_written(tmp_path, window):
-    name = _lstm_graph(window, "gelu")
+    name = _lstm_graph(window, "softmax")
     window.dialogs.save_path_answer = str(tmp_path / "net.onnx")
     assert window.files.export_onnx() is False
     title, text = window.dialogs.errors[-1]
-    assert title == "Cannot export" and f"'{name}' (LSTM: activation='gelu'" in text
+    assert title == "Cannot export" and f"'{name}' (LSTM: recurrent_activation='softmax'" in text
     assert not (tmp_path / "net.onnx").exists()
 
 
 def test_without_the_onnx_package_the_message_says_how_to_install_it(tmp_path, window, monkeypatch):
-    _lstm_graph(window, "tanh")
+    _lstm_graph(window, "sigmoid")
     real_import = builtins.__import__
 
     def no_onnx(name, *args, **kwargs):

@@ -67,9 +67,7 @@ def test_every_case_line_exports_and_matches_or_is_refused_by_name(class_name, l
     if class_name in REFUSED:
         assert reason == REFUSED[class_name]
         return
-    if reason is not None:  # refused for these arguments only: the CLI test below shows the message
-        assert class_name in ("LSTM", "GRU", "SimpleRNN", "Bidirectional") and "activation" in reason
-        return
+    assert reason is None, reason
     shapes = [tuple(1 if d is None else d for d in s[:1]) + tuple(3 if d is None else d for d in s[1:])
               for s in shapes]
     rng = np.random.default_rng(line)
@@ -180,13 +178,15 @@ def test_cli_writes_a_model_onnxruntime_runs(tmp_path, capsys):
 
 
 def test_cli_refuses_layers_without_an_onnx_equivalent_in_one_line(tmp_path, capsys):
-    doc = _doc(tmp_path, ("LSTM", {"units": 2, "activation": "gelu", "return_sequences": True}, "encoder"),
-               ("SimpleRNN", {"units": 2, "activation": "swish"}, "decoder"))
+    doc = _doc(tmp_path, ("LSTM", {"units": 2, "recurrent_activation": "softmax", "return_sequences": True},
+                          "encoder"),
+               ("GRU", {"units": 2, "recurrent_activation": "softmax"}, "decoder"))
     out = tmp_path / "m.onnx"
     assert cli_main(["export", str(doc), "--to", "onnx", "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert "'encoder' (LSTM: activation='gelu'" in err and "'decoder' (SimpleRNN: activation='swish'" in err
+    assert "2 layers" in err and "'encoder' (LSTM: recurrent_activation='softmax'" in err
+    assert "'decoder' (GRU: recurrent_activation='softmax'" in err
     assert not out.exists()
 
 
@@ -282,24 +282,43 @@ def test_hostile_layer_names_become_plain_unique_names():
 
 
 def _rnn_lines():
-    from engine.export.onnx_recurrent import RNN_ACTIVATIONS
-
+    """Every activation, as the state and as the gate activation, of each recurrent layer: those ONNX's
+    operators take run as RNN/LSTM/GRU nodes, the others unrolled."""
     lines = []
-    for act in sorted(RNN_ACTIVATIONS):
+    for act in sorted(ACTIVATION_NAMES):
         lines.append(("SimpleRNN", {"units": 3, "activation": act, "return_sequences": True}))
-        lines.append(("LSTM", {"units": 3, "activation": act, "recurrent_activation": act}))
-        lines.append(("GRU", {"units": 3, "recurrent_activation": act, "go_backwards": True,
-                              "return_sequences": True}))
+        lines.append(("LSTM", {"units": 3, "activation": act}))
+        lines.append(("GRU", {"units": 3, "activation": act, "reset_after": False, "go_backwards": True}))
+        if act != "softmax":  # refused as a gate activation (see onnx_recurrent._refused)
+            lines.append(("LSTM", {"units": 3, "recurrent_activation": act, "go_backwards": True,
+                                   "return_sequences": True}))
+            lines.append(("GRU", {"units": 3, "recurrent_activation": act, "return_sequences": True}))
+    lines.append(("LSTM", {"units": 3, "recurrent_activation": "hard_sigmoid", "activation": "elu"}))
+    lines.append(("GRU", {"units": 3, "recurrent_activation": "hard_sigmoid", "activation": "leaky_relu"}))
     return lines
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered")
 @pytest.mark.parametrize("class_name,config", _rnn_lines(), ids=lambda v: v if isinstance(v, str) else
-                         v.get("recurrent_activation", v.get("activation")))
-def test_every_recurrent_activation_onnx_accepts_matches_the_engine(class_name, config):
+                         f"{v.get('activation', 'tanh')}-{v.get('recurrent_activation', 'sigmoid')}")
+def test_every_recurrent_activation_matches_the_engine(class_name, config):
     shapes = [(2, 4, 3)]
     rng = np.random.default_rng(7)
     g, node = _one_layer_graph(class_name, config, shapes)
-    assert_matches_engine(g, _weights(make_plan(g), node, rng), _data(class_name, config, shapes, rng))
+    weights = {nid: {k: v * np.float32(0.5) for k, v in w.items()}  # exponential gates stay finite
+               for nid, w in _weights(make_plan(g), node, rng).items()}
+    assert_matches_engine(g, weights, _data(class_name, config, shapes, rng))
+
+
+def test_an_unrolled_recurrent_layer_needs_a_known_sequence_length(tmp_path, capsys):
+    g = LayerGraph()
+    x = g.add_node("Input", {"shape": [None, 3]}, name="x")
+    rnn = g.add_node("GRU", {"units": 2, "activation": "gelu"}, name="encoder")
+    g.connect(x, rnn)
+    save_document(tmp_path / "m.lgraph", g, None)
+    assert cli_main(["export", str(tmp_path / "m.lgraph"), "--to", "onnx", "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'encoder'" in err and "known number of time steps" in err
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in exp")  # exponential(100) is inf in both
