@@ -295,12 +295,17 @@ def _rnn_lines():
             lines.append(("GRU", {"units": 3, "recurrent_activation": act, "return_sequences": True}))
     lines.append(("LSTM", {"units": 3, "recurrent_activation": "hard_sigmoid", "activation": "elu"}))
     lines.append(("GRU", {"units": 3, "recurrent_activation": "hard_sigmoid", "activation": "leaky_relu"}))
+    lines.append(("Bidirectional", {"layer": {"class_name": "GRU", "config": {
+        "units": 3, "activation": "gelu", "return_sequences": True}}}))  # unrolled, the backward one re-aligned
+    lines.append(("Bidirectional", {"layer": {"class_name": "LSTM", "config": {"units": 3, "activation": "swish"}},
+                                    "merge_mode": "sum"}))
     return lines
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered")
 @pytest.mark.parametrize("class_name,config", _rnn_lines(), ids=lambda v: v if isinstance(v, str) else
-                         f"{v.get('activation', 'tanh')}-{v.get('recurrent_activation', 'sigmoid')}")
+                         f"{v.get('activation', 'tanh')}-{v.get('recurrent_activation', 'sigmoid')}"
+                         if "layer" not in v else v["layer"]["config"]["activation"])
 def test_every_recurrent_activation_matches_the_engine(class_name, config):
     shapes = [(2, 4, 3)]
     rng = np.random.default_rng(7)
