@@ -202,6 +202,8 @@ class MainWindow(QMainWindow):
                                               "training settings"),
             "export_numpy": self._action("Export &NumPy code…", lambda: f.export_code("numpy"), None,
                                          "Write a standalone NumPy module for this graph"),
+            "export_onnx": self._action("Export ONN&X model…", f.export_onnx, None,
+                                        "Write an ONNX model with the weights (needs the onnx package)"),
             "quit": self._action("&Quit", self.close, SK.Quit, "Close the window"),
             "cut": self._action("Cu&t", s.cut, SK.Cut, "Cut the selected layers"),
             "copy": self._action("&Copy", s.copy_selection, SK.Copy, "Copy the selected layers"),
@@ -244,7 +246,8 @@ class MainWindow(QMainWindow):
         fm.addSeparator()
         fm.addAction(a["compare"])
         fm.addSeparator()
-        fm.addActions([a["import_keras"], a["export_keras_file"], a["export_keras"], a["export_numpy"]])
+        fm.addActions([a["import_keras"], a["export_keras_file"], a["export_onnx"], a["export_keras"],
+                       a["export_numpy"]])
         fm.addSeparator()
         fm.addAction(a["quit"])
         em = mb.addMenu("&Edit")

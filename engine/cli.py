@@ -212,10 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("-o", "--output", required=True)
     pr.add_argument("--batch-size", type=int, default=256)
     pr.set_defaults(func=cmd_predict)
-    e = sub.add_parser("export", help="write Keras 3 or NumPy code for the graph, or a Keras .keras model file")
+    e = sub.add_parser("export", help="write Keras 3 or NumPy code for the graph, a Keras .keras model file or an "
+                                      "ONNX model")
     e.add_argument("graph")
-    e.add_argument("--to", choices=("keras", "numpy", "keras-file"), required=True,
-                   help="keras/numpy: a Python module; keras-file: a Keras 3 .keras archive with the weights")
+    e.add_argument("--to", choices=("keras", "numpy", "keras-file", "onnx"), required=True,
+                   help="keras/numpy: a Python module; keras-file: a Keras 3 .keras archive with the weights; "
+                        "onnx: an ONNX model (opset 18) with the weights (needs pip install layergraph[onnx])")
     e.add_argument("-o", "--output", required=True)
     e.add_argument("--training", action="store_true", help="(keras) include data loading, compile and fit")
     e.set_defaults(func=cmd_export)
