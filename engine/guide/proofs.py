@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from engine.guide import proofs_spatial as spatial
+
 # ----- activations, written out (the engine's table is not used: the proof must not share code) ------------
 REF_ACTIVATIONS = {
     None: lambda z: z,
@@ -20,6 +22,18 @@ REF_ACTIVATIONS = {
     "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
     "tanh": np.tanh,
     "softmax": lambda z: _softmax(z),
+    "relu6": lambda z: np.minimum(np.maximum(z, 0.0), 6.0),
+    "elu": lambda z: np.where(z > 0, z, np.exp(np.minimum(z, 0.0)) - 1.0),
+    # SELU (Klambauer et al. 2017): scale * (x if x > 0 else alpha * (exp(x) - 1)), constants from the paper
+    "selu": lambda z: 1.0507009873554805 * np.where(z > 0, z, 1.6732632423543772 * (np.exp(np.minimum(z, 0)) - 1)),
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.2 * z),
+    "gelu": lambda z: np.vectorize(lambda v: 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))))(z),
+    "swish": lambda z: z / (1.0 + np.exp(-z)),
+    "silu": lambda z: z / (1.0 + np.exp(-z)),
+    "softplus": lambda z: np.log1p(np.exp(z)),
+    "softsign": lambda z: z / (1.0 + np.abs(z)),
+    "hard_sigmoid": lambda z: np.minimum(np.maximum(z / 6.0 + 0.5, 0.0), 1.0),
+    "exponential": np.exp,
 }
 
 
@@ -375,50 +389,208 @@ def ref_upsampling(x, w, cfg):
     return x
 
 
+def ref_layer_scale(x, w, cfg):
+    """y[..., c] = x[..., c] * gamma[c]  (gamma is Keras's unnamed weight 'variable')"""
+    y = np.zeros_like(x)
+    for idx in np.ndindex(*x.shape):
+        y[idx] = x[idx] * w["variable"][idx[-1]]
+    return y
+
+
+def ref_group_norm(x, w, cfg):
+    """per sample b and group g (channels g*C/G .. (g+1)*C/G - 1 of the last axis), over those channels at
+    every position: y = gamma[c] * (x - mean_bg) / sqrt(var_bg + epsilon) + beta[c]"""
+    channels = x.shape[-1]
+    groups = channels if cfg["groups"] == -1 else cfg["groups"]
+    size = channels // groups
+    y = np.zeros_like(x)
+    for b, g in itertools.product(range(x.shape[0]), range(groups)):
+        members = [(b, *p, c) for p in np.ndindex(*x.shape[1:-1]) for c in range(g * size, (g + 1) * size)]
+        values = np.array([x[m] for m in members])
+        mean, var = values.mean(), ((values - values.mean()) ** 2).mean()
+        for m in members:
+            v = (x[m] - mean) / math.sqrt(var + cfg["epsilon"])
+            y[m] = v * (w["gamma"][m[-1]] if cfg["scale"] else 1.0) + (w["beta"][m[-1]] if cfg["center"] else 0.0)
+    return y
+
+
+def ref_unit_norm(x, w, cfg):
+    """y[b, :] = x[b, :] / max(||x[b, :]||, 1e-12), the L2 norm over the last axis"""
+    y = np.zeros_like(x)
+    for idx in np.ndindex(*x.shape[:-1]):
+        y[idx] = x[idx] / max(math.sqrt(sum(v * v for v in x[idx])), 1e-12)
+    return y
+
+
+def ref_rms_norm(x, w, cfg):
+    """y[b, :] = x[b, :] / sqrt(mean(x[b, :] ** 2) + epsilon) * scale, over the last axis"""
+    y = np.zeros_like(x)
+    for idx in np.ndindex(*x.shape[:-1]):
+        y[idx] = x[idx] / math.sqrt(sum(v * v for v in x[idx]) / x.shape[-1] + cfg["epsilon"]) * w["scale"]
+    return y
+
+
+def ref_normalization(x, w, cfg):
+    """y = (x - mean[k]) / max(sqrt(variance[k]), 1e-7), k the position along the kept axes
+    (invert: y = mean[k] + x * max(sqrt(variance[k]), 1e-7))"""
+    kept = sorted(a % x.ndim for a in cfg["axis"])
+    mean = np.asarray(w["mean"] if cfg["mean"] is None else cfg["mean"], dtype=float)
+    var = np.asarray(w["variance"] if cfg["variance"] is None else cfg["variance"], dtype=float)
+    y = np.zeros(x.shape)
+    for idx in np.ndindex(*x.shape):
+        k = tuple(idx[a] for a in kept)
+        m, v = (mean.flat[0], var.flat[0]) if mean.size == 1 else (mean.reshape(-1)[np.ravel_multi_index(
+            k, [x.shape[a] for a in kept])], var.reshape(-1)[np.ravel_multi_index(k, [x.shape[a] for a in kept])])
+        std = max(math.sqrt(v), 1e-7)
+        y[idx] = m + x[idx] * std if cfg["invert"] else (x[idx] - m) / std
+    return y
+
+
+def _encode(ids, depth, mode):
+    """one_hot: a 1 at the id (a trailing axis of 1 is replaced); multi_hot: a 1 at every id of the last axis;
+    count: how often each id occurs along the last axis"""
+    if mode == "one_hot":
+        ids = ids[..., 0] if ids.shape[-1] == 1 else ids
+        y = np.zeros((*ids.shape, depth))
+        for idx in np.ndindex(*ids.shape):
+            y[(*idx, int(ids[idx]))] = 1.0
+        return y
+    y = np.zeros((*ids.shape[:-1], depth))
+    for idx in np.ndindex(*ids.shape):
+        y[(*idx[:-1], int(ids[idx]))] += 1.0
+    return np.minimum(y, 1.0) if mode == "multi_hot" else y
+
+
+def ref_discretization(x, w, cfg):
+    """bucket index = how many boundaries are <= x (so bins[i-1] <= x < bins[i] gives i), then encoded"""
+    bounds = cfg["bin_boundaries"]
+    ids = np.zeros(x.shape, dtype=np.int64)
+    for idx in np.ndindex(*x.shape):
+        ids[idx] = sum(1 for edge in bounds if edge <= x[idx])
+    return ids if cfg["output_mode"] == "int" else _encode(ids, len(bounds) + 1, cfg["output_mode"])
+
+
+def ref_category_encoding(ids, w, cfg):
+    """multi_hot: y[b, t] = 1 if id t occurs in x[b]; count: how often; one_hot: a 1 at each id"""
+    return _encode(ids, cfg["num_tokens"], cfg["output_mode"])
+
+
+def ref_dot(a, b, w, cfg):
+    """y[n, i..., j...] = sum_k a[n, i..., k, ...] * b[n, j..., k, ...] over axes[0] of a and axes[1] of b
+    (normalize: each input first divided by its L2 norm along that axis); a lone batch axis gets a trailing 1"""
+    ax_a, ax_b = cfg["axes"][0] % a.ndim, cfg["axes"][1] % b.ndim
+    if cfg["normalize"]:
+        a = a / np.maximum(np.sqrt((a * a).sum(axis=ax_a, keepdims=True)), 1e-7)
+        b = b / np.maximum(np.sqrt((b * b).sum(axis=ax_b, keepdims=True)), 1e-7)
+    am, bm = np.moveaxis(a, ax_a, -1), np.moveaxis(b, ax_b, -1)
+    y = np.zeros((a.shape[0], *am.shape[1:-1], *bm.shape[1:-1]))
+    for n in range(a.shape[0]):
+        for i in np.ndindex(*am.shape[1:-1]):
+            for j in np.ndindex(*bm.shape[1:-1]):
+                y[(n, *i, *j)] = sum(am[(n, *i, k)] * bm[(n, *j, k)] for k in range(am.shape[-1]))
+    return y[:, None] if y.ndim == 1 else y
+
+
+RNN_REFERENCES = {"SimpleRNN": ref_simple_rnn, "LSTM": ref_lstm, "GRU": ref_gru}
+
+
+def ref_bidirectional(x, w, cfg):
+    """forward: the wrapped layer over t = 0..T-1; backward: its copy over t = T-1..0, its sequence flipped
+    back to time order; merged: concat [fwd | bwd], sum fwd + bwd, ave (fwd + bwd) / 2 or mul fwd * bwd"""
+    outs = []
+    for prefix, (name, inner) in (("forward_", cfg["forward"]), ("backward_", cfg["backward"])):
+        weights = {k[len(prefix):]: v for k, v in w.items() if k.startswith(prefix)}
+        y = RNN_REFERENCES[name](x, weights, inner)
+        outs.append(y[:, ::-1] if prefix == "backward_" and y.ndim == 3 else y)
+    fwd, bwd = outs
+    merge = {"concat": lambda: np.concatenate([fwd, bwd], -1), "sum": lambda: fwd + bwd,
+             "ave": lambda: (fwd + bwd) / 2, "mul": lambda: fwd * bwd}
+    return merge[cfg["merge_mode"]]()
+
+
 _CONV = ("Conv1D", "Conv2D", "Conv3D")
 _TRANSPOSE = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 _MERGE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+#: Layers that are the identity at inference: the noise, dropout and augmentation layers (their training
+#: behaviour is random and covered by their own tests), and the pass-through layers.
+_IDENTITY_AT_INFERENCE = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+                          "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Identity", "RandomFlip",
+                          "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness")
+_TABLE = {"Dense": ref_dense, "Embedding": ref_embedding, "BatchNormalization": ref_batch_norm,
+          "Flatten": ref_flatten, "LeakyReLU": ref_leaky_relu, "Rescaling": ref_rescaling, "Reshape": ref_reshape,
+          "Permute": ref_permute, "RepeatVector": ref_repeat_vector, "Concatenate": ref_concatenate,
+          "ReLU": ref_relu, "ELU": ref_elu, "Softmax": ref_softmax, "PReLU": ref_prelu,
+          "UpSampling1D": ref_upsampling, "UpSampling3D": ref_upsampling, "LayerScale": ref_layer_scale,
+          "GroupNormalization": ref_group_norm, "Normalization": ref_normalization, "Dot": ref_dot,
+          "Discretization": ref_discretization, "CategoryEncoding": ref_category_encoding,
+          **{name: ref_identity for name in _IDENTITY_AT_INFERENCE}}
+_SPATIAL = {"ZeroPadding": spatial.ref_zero_padding, "Cropping": spatial.ref_cropping}
+
+
+def _last_axis_only(cfg):
+    return tuple(cfg["axis"]) == (-1,)
+
+
+def _recurrent_reference(layer, cfg):
+    if cfg["activation"] != "tanh" or cfg.get("recurrent_activation", "sigmoid") != "sigmoid" \
+            or cfg["return_state"]:
+        return None
+    return RNN_REFERENCES[layer.class_name], cfg
+
+
+def _bidirectional_reference(layer, cfg):
+    inner = [(part.class_name, _recurrent_reference(part, dict(part.config)))
+             for part in (layer.forward_layer, layer.backward_layer)]
+    if any(ref is None for _, ref in inner) or cfg["merge_mode"] not in ("concat", "sum", "ave", "mul"):
+        return None
+    return ref_bidirectional, dict(cfg, forward=(inner[0][0], inner[0][1][1]), backward=(inner[1][0], inner[1][1][1]))
+
+
+def _special_reference(layer, name, cfg):
+    """The layers whose reference depends on the config; ``False`` when the name is not one of them."""
+    if name in ("LSTM", "GRU", "SimpleRNN"):
+        return _recurrent_reference(layer, cfg)
+    if name == "Bidirectional":
+        return _bidirectional_reference(layer, cfg)
+    if name == "UpSampling2D":
+        return (ref_upsampling, cfg) if cfg["interpolation"] == "nearest" else None
+    if name == "Activation":
+        return (ref_activation, cfg) if cfg.get("activation") in REF_ACTIVATIONS else None
+    if name == "LayerNormalization":
+        return (ref_layer_norm, cfg) if _last_axis_only(cfg) and not cfg["rms_scaling"] else None
+    if name in ("UnitNormalization", "RMSNormalization"):
+        fn = ref_unit_norm if name == "UnitNormalization" else ref_rms_norm
+        return (fn, cfg) if _last_axis_only(cfg) else None
+    if name in _TRANSPOSE:
+        return (ref_conv_transpose, cfg) if cfg["output_padding"] is None else None
+    return False
 
 
 def reference(layer):
     """``(function, config)`` of the independent reference for this layer, or ``None`` when none covers it."""
     name, cfg = layer.class_name, dict(layer.config)
-    activation = cfg.get("activation", None)
-    if activation not in REF_ACTIVATIONS and name not in ("Activation",) and "activation" in cfg:
+    if "activation" in cfg and cfg["activation"] not in REF_ACTIVATIONS and name != "Activation":
         return None
-    table = {"Dense": ref_dense, "Embedding": ref_embedding, "SimpleRNN": ref_simple_rnn, "LSTM": ref_lstm,
-             "GRU": ref_gru, "BatchNormalization": ref_batch_norm, "Flatten": ref_flatten,
-             "LeakyReLU": ref_leaky_relu, "Rescaling": ref_rescaling,
-             "Dropout": ref_identity, "SpatialDropout1D": ref_identity, "SpatialDropout2D": ref_identity,
-             "SpatialDropout3D": ref_identity, "GaussianNoise": ref_identity, "GaussianDropout": ref_identity,
-             "Reshape": ref_reshape, "Permute": ref_permute, "RepeatVector": ref_repeat_vector,
-             "Concatenate": ref_concatenate, "ReLU": ref_relu, "ELU": ref_elu, "Softmax": ref_softmax,
-             "PReLU": ref_prelu, "UpSampling1D": ref_upsampling, "UpSampling3D": ref_upsampling}
-    if name == "UpSampling2D":
-        return (ref_upsampling, cfg) if cfg["interpolation"] == "nearest" else None
-    if name == "Activation":
-        return (ref_activation, cfg) if activation in REF_ACTIVATIONS else None
-    if name in ("LSTM", "GRU", "SimpleRNN"):
-        if cfg["activation"] != "tanh" or cfg.get("recurrent_activation", "sigmoid") != "sigmoid" \
-                or cfg["return_state"]:
-            return None
-    if name == "LayerNormalization":
-        return (ref_layer_norm, cfg) if tuple(cfg["axis"]) == (-1,) and not cfg["rms_scaling"] else None
+    special = _special_reference(layer, name, cfg)
+    if special is not False:
+        return special
     if name in _CONV:
         return ref_conv, cfg
-    if name in _TRANSPOSE:
-        return (ref_conv_transpose, cfg) if cfg["output_padding"] is None else None
     if name.startswith("DepthwiseConv"):
         return ref_depthwise_conv, cfg
     if name.startswith("SeparableConv"):
         return ref_separable_conv, cfg
-    for op, prefix in (("max", "MaxPooling"), ("mean", "AveragePooling")):
+    for op, prefix in (("max", "Max"), ("mean", "Average")):
+        for kind, fn in (("", ref_pooling), ("Global", ref_global_pooling), ("Adaptive", spatial.ref_adaptive_pooling)):
+            if name.startswith(f"{kind}{prefix}Pooling"):
+                return fn, dict(cfg, op=op)
+    for prefix, fn in _SPATIAL.items():
         if name.startswith(prefix):
-            return ref_pooling, dict(cfg, op=op)
-        if name.startswith("Global" + prefix):
-            return ref_global_pooling, dict(cfg, op=op)
+            return fn, cfg
+    images = {"Resizing": spatial.ref_resizing, "CenterCrop": spatial.ref_center_crop,
+              "RandomCrop": spatial.ref_random_crop_inference}
+    if name in images:
+        return images[name], cfg
     if name in _MERGE:
         return ref_merge, dict(cfg, op=name)
-    if name in table:
-        return table[name], cfg
-    return None
+    return (_TABLE[name], cfg) if name in _TABLE else None
