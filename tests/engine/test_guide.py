@@ -18,6 +18,15 @@ from engine.numerics import conv, core, lstm, merging, normalization, pooling, p
 
 ALL = explainable_layers()
 
+@pytest.fixture(autouse=True)
+def no_keras_child(monkeypatch):
+    """``explain --proof`` also runs Keras in a child process; these tests check the engine side, so it is
+    reported as not installed here (tests/engine/test_guide_keras.py runs the real thing)."""
+    import engine.guide.keras_proof as keras_proof
+
+    monkeypatch.setattr(keras_proof, "keras_installed", lambda: False)
+
+
 def headings(markdown):
     return re.findall(r"^## (.+)$", markdown, flags=re.M)
 
