@@ -82,24 +82,26 @@ def _explain_config(text: str | None) -> dict | None:
 
 
 def cmd_explain(args) -> int:
-    """The layer guide as Markdown; with ``--proof`` exit 1 when the engine disagrees with the reference."""
+    """The layer guide as Markdown; with ``--proof`` exit 1 when the engine disagrees with the reference, or with
+    Keras 3 (run in a child process when it is installed)."""
     from engine.guide import explain, parse_shape, write_reference
 
+    keras = args.proof  # says so in the guide when Keras is not installed
     if args.all:
         if args.layer or args.config or args.input_shape or not args.output:
             raise UsageError("explain --all takes no LAYER, --config or --input-shape, and needs -o DIR.")
-        failed = write_reference(Path(args.output), proof=args.proof)
+        failed = write_reference(Path(args.output), proof=args.proof, keras=keras)
         print(f"wrote the guide of every layer and index.md to {args.output}")
         for name in failed:
-            error(f"{name}: the proof FAILED: the engine disagrees with the reference computation.")
+            error(f"{name}: the proof FAILED: the engine disagrees with the reference computation or with Keras.")
         return EXIT_INVALID if failed else EXIT_OK
     if not args.layer:
         raise UsageError("explain needs a LAYER (see 'layergraph layers') or --all -o DIR.")
     shapes = parse_shape(args.input_shape) if args.input_shape else None
-    guide = explain(args.layer, _explain_config(args.config), shapes, proof=args.proof)
+    guide = explain(args.layer, _explain_config(args.config), shapes, proof=args.proof, keras=keras)
     print(guide.markdown)
     if guide.proof is not None and guide.proof.passed is False:
-        error(f"{args.layer}: the proof FAILED: the engine disagrees with the reference computation.")
+        error(f"{args.layer}: the proof FAILED: the engine disagrees with the reference computation or with Keras.")
         return EXIT_INVALID
     return EXIT_OK
 
@@ -180,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--config", default=None, help="the layer's arguments as a JSON object")
     ex.add_argument("--input-shape", default=None, help="sample shape without the batch, e.g. 28,28,1 "
                                                         "(';' between the inputs of a merge layer)")
-    ex.add_argument("--proof", action="store_true", help="run the proof: engine vs an independent NumPy reference")
+    ex.add_argument("--proof", action="store_true", help="run the proof: the engine vs an independent NumPy reference, "
+                                                       "and vs Keras 3 when it is installed (in a child process)")
     ex.set_defaults(func=cmd_explain)
     for name, fn, doc in (("validate", cmd_validate, "print the graph's problems, one per line"),
                           ("summary", cmd_summary, "print a Keras-style summary table")):
