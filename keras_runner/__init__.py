@@ -1,4 +1,4 @@
-"""Train a layergraph model on real Keras, in its own process (``python -m keras_runner.train``).
+"""Run real Keras for layergraph, in its own process: ``train`` fits a model, ``proof`` runs the guide's proofs.
 
 This package is the one place that imports Keras at run time.  The engine never imports it: it
 writes the model as a ``.keras`` archive (``engine.export.keras_file``) and the data as a ``.npz``,

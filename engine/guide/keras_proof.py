@@ -1,6 +1,6 @@
 """The Proof's Keras check: the same layer, weights and inputs run by Keras 3 in a separate process.
 
-The engine never imports Keras (tests/test_architecture.py): ``tools/keras_proof_runner.py`` is started with
+The engine never imports Keras (tests/test_architecture.py): ``python -m keras_runner.proof`` is started with
 this interpreter, ``KERAS_BACKEND=jax`` unless the environment says otherwise, and exchanges JSON and ``.npz``
 files (read without pickle).  Many layers go through one process, because importing Keras takes seconds.
 """
@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.layers import Layer
 
-RUNNER = Path(__file__).resolve().parents[2] / "tools" / "keras_proof_runner.py"
+_ROOT = Path(__file__).resolve().parents[2]
 KERAS_TOLERANCE = 1e-5  # Keras computes in float32
 TIMEOUT_S = 600
 
@@ -97,9 +97,10 @@ def run_keras(cases: list[KerasCase]) -> list[KerasResult]:
         folder = Path(tmp)
         _write_cases(folder, cases)
         env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax")}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
         try:
-            proc = subprocess.run([sys.executable, str(RUNNER), str(folder)], env=env, capture_output=True,
-                                  text=True, timeout=TIMEOUT_S)
+            proc = subprocess.run([sys.executable, "-m", "keras_runner.proof", str(folder)], env=env,
+                                  capture_output=True, text=True, timeout=TIMEOUT_S)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return [KerasResult(None, None, f"the Keras process did not finish: {exc}")] * len(cases)
         try:

@@ -1,7 +1,7 @@
 """Run Keras 3 layers on given weights and inputs, for the guide's Proof (``engine/guide/keras_proof.py``).
 
 Started by the engine in its own process, so the engine never imports Keras:
-``python tools/keras_proof_runner.py DIR``.  DIR holds ``cases.json`` (per case: the layer as Keras serializes it,
+``python -m keras_runner.proof DIR``.  DIR holds ``cases.json`` (per case: the layer as Keras serializes it,
 the number of inputs and weights) and ``arrays.npz`` (``c{i}_x{j}`` inputs, ``c{i}_w{k}`` weights in
 ``get_weights()`` order).  Writes ``outputs.npz`` (``c{i}``) and ``results.json`` (per case ``null`` or the error in
 one line).  Nothing from DIR is evaluated: configs go through ``keras.saving.deserialize_keras_object`` in safe mode
