@@ -1,6 +1,6 @@
 """A group opened as its own canvas: a breadcrumb "model › group" above it, with a way back.
 
-The group's inner graph gets its own ``GraphDocument`` (an ``InnerDocument``), scene, view and
+The group's inner graph gets its own ``GraphDocument``, scene, view and
 inspector, so every canvas gesture works inside as outside.  Its undo stack forwards each command to
 the model's stack as an ``InnerEditCommand``: one undo step in the one Undo history, and the group
 node's config follows the edit.  Undo and redo reload the open canvas from what the command recorded.
@@ -29,25 +29,10 @@ class ForwardingStack(QUndoStack):
 
     def push(self, command) -> None:  # noqa: D102 (QUndoStack's)
         c = self.canvas
+        if c.outer.locked_reason:  # a training run holds the model, and so its groups
+            c.scene.status_message.emit(c.outer.locked_reason)
+            return
         c.outer.undo_stack.push(InnerEditCommand(c.outer, c.group_id, c.inner, command, c.reload))
-
-
-class InnerDocument(GraphDocument):
-    """The open group's layers; locked whenever the model's document is (a training run)."""
-
-    _outer: GraphDocument | None = None
-
-    def __init__(self, outer: GraphDocument, parent=None) -> None:
-        super().__init__(parent)
-        self._outer = outer
-
-    @property
-    def locked_reason(self) -> str | None:
-        return self._outer.locked_reason if self._outer is not None else None
-
-    @locked_reason.setter
-    def locked_reason(self, _value) -> None:
-        pass  # the model's document decides
 
 
 def graph_of(data: dict) -> LayerGraph:
@@ -68,7 +53,7 @@ class GroupCanvas(QWidget):
         self.outer, self.model_view = outer, view
         self.inspector_dock, self.model_inspector = inspector_dock, inspector
         self.group_id: str | None = None
-        self.inner = InnerDocument(outer, self)
+        self.inner = GraphDocument(self)
         self.inner.undo_stack = ForwardingStack(self)
         self.scene = GraphScene(self.inner)
         self.view = GraphView(self.scene)

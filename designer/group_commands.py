@@ -49,7 +49,7 @@ class MakeGroupCommand(Command):
             self.plan = plan_group(doc.graph, node_ids, doc.result.node_shapes, hint=hint)
         except GraphError as exc:
             self.plan, self.why = None, f"Cannot make a group: {exc}"
-        self.group_id: str | None = None
+        self.group_id: str | None = hint.group_id if hint and hint.group_id not in doc.graph else None
         self._removed: list[tuple[Node, list[Edge]]] = []
         self._order: list[str] = []
         self._weights = None
@@ -182,7 +182,7 @@ class ExpandGroupCommand(Command):
         inputs = [(feeds[k], group.config["graph"]["nodes"][[n["id"] for n in group.config["graph"]["nodes"]]
                                                              .index(i)]) for k, i in enumerate(group.input_ids)]
         hint = GroupHint(node.name, inner_of, inputs,
-                         {n: nd.position for n, nd in group.inner.nodes.items() if nd.class_name != "Input"})
+                         {n: nd.position for n, nd in group.inner.nodes.items() if nd.class_name != "Input"}, gid)
         pos = [(nd["position"][0], nd["position"][1]) for nd in plan.data["nodes"]]
         gx, gy = node.position
         dx = max(0.0, max(x for x, _ in pos) + CARD_WIDTH - (gx + CARD_WIDTH)) + (FRAME_MARGIN if pos else 0.0)

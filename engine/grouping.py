@@ -29,6 +29,7 @@ class GroupHint:
     inner_id_of: dict[str, str]  # outer node id -> its id inside the group
     inputs: list[tuple[str, dict[str, Any]]]  # (outer source id, inner Input node data), in port order
     positions: dict[str, Position] = field(default_factory=dict)  # inner id -> inner position
+    group_id: str | None = None  # the group node's id, given back when still free
 
 
 @dataclass(frozen=True)
