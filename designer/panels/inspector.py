@@ -118,7 +118,9 @@ class Inspector(QWidget):
         self.group_table = None
         if cls.composite:  # a group: its layers as a table, not its inner graph as JSON
             self.group_table = GroupTable()
-            form.addRow(QLabel(f"Layers inside (double-click the card to open '{node.name}')"))
+            caption = QLabel(f"Layers inside (double-click the card to open '{node.name}')")
+            caption.setWordWrap(True)
+            form.addRow(caption)
             form.addRow(self.group_table)
         for f in cls.all_fields():
             if cls.composite and f.kind == "json":
