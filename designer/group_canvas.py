@@ -8,7 +8,7 @@ node's config follows the edit.  Undo and redo reload the open canvas from what 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
 from designer.canvas.scene import GraphScene
@@ -63,6 +63,9 @@ class GroupCanvas(QWidget):
             lambda _nid: self.scene.status_message.emit("a group inside a group opens from the model's canvas "
                                                         "after expanding the outer group"))
         self._build()
+        back = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.view)
+        back.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        back.activated.connect(self.close_group)
         outer.node_removed.connect(lambda nid: nid == self.group_id and self.close_group())
         outer.node_changed.connect(self._on_outer_changed)
         outer.reset.connect(self.close_group)

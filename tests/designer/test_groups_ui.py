@@ -201,6 +201,10 @@ def test_open_group_edit_inside_undo_and_back(model, qtbot):
     assert not scene_problems(canvas.scene)
     QTest.mouseClick(canvas.back_button, L)
     assert not canvas.is_open and window.current_scene is scene and not canvas.bar.isVisible()
+    QTest.mouseDClick(view.viewport(), L, NOMOD, vp(view, card.mapToScene(QPointF(60, 60))))
+    assert canvas.is_open
+    qtbot.keyClick(canvas.view, Qt.Key.Key_Escape)  # Esc goes back too
+    assert not canvas.is_open
 
 
 def test_duplicate_of_a_group_is_independent(model, qtbot):
