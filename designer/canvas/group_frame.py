@@ -13,8 +13,10 @@ from PySide6.QtWidgets import QGraphicsItem
 from designer.canvas.colors import LIGHT
 
 MARGIN = 18.0
-TITLE = 26.0
-BUTTON_WIDTH = 70.0
+TITLE = 40.0  # room for the title at the largest size it is drawn at
+BUTTON_WIDTH = 120.0
+SCREEN_PX = 12.0  # the title's size on screen when zoomed out (within MIN_PX..MAX_PX scene pixels)
+MIN_PX, MAX_PX = 14, 28
 
 
 class GroupFrameItem(QGraphicsItem):
@@ -43,7 +45,7 @@ class GroupFrameItem(QGraphicsItem):
 
     def collapse_button(self) -> QRectF:
         r = self.rect
-        return QRectF(r.right() - BUTTON_WIDTH - 6, r.top() + 4, BUTTON_WIDTH, TITLE - 8)
+        return QRectF(r.right() - BUTTON_WIDTH - 6, r.top() + 5, BUTTON_WIDTH, TITLE - 10)
 
     def paint(self, painter, option, widget=None) -> None:
         if self.rect.isNull():
@@ -55,8 +57,10 @@ class GroupFrameItem(QGraphicsItem):
         pen = QPen(QColor(c["selected"]), 1.5, Qt.DashLine)
         painter.setPen(pen)
         painter.drawRoundedRect(self.rect, 10, 10)
+        lod = option.levelOfDetailFromTransform(painter.worldTransform()) or 1.0
+        px = int(min(MAX_PX, max(MIN_PX, SCREEN_PX / lod)))  # readable when zoomed out, as cards are
         font = QFont()
-        font.setPixelSize(14)
+        font.setPixelSize(px)
         font.setBold(True)
         painter.setFont(font)
         painter.setPen(QColor(c["text"]))
@@ -66,7 +70,7 @@ class GroupFrameItem(QGraphicsItem):
         painter.setPen(QPen(QColor(c["selected"]), 1.2))
         painter.setBrush(QColor(c["node"]))
         painter.drawRoundedRect(button, 4, 4)
-        font.setPixelSize(12)
+        font.setPixelSize(min(px, 22))
         font.setBold(False)
         painter.setFont(font)
         painter.drawText(button, Qt.AlignCenter, "Collapse")

@@ -3,6 +3,8 @@ context menu), expand in place and collapse (the card's and the frame's buttons)
 canvas and edit inside it (one undo step each), independent copies, and the inspector's table."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -180,6 +182,7 @@ def test_open_group_edit_inside_undo_and_back(model, qtbot):
     canvas = window.canvas
     assert canvas.is_open and canvas.bar.isVisible() and canvas.crumb.text() == "group"
     assert window.current_scene is canvas.scene
+    assert window.inspector_dock.widget() is canvas.inspector and canvas.inspector.isVisible()
     inner = canvas.inner
     assert sorted(n.name for n in inner.graph.nodes.values()) == ["dense_1", "dense_2", "dense_in"]
     # edit inside: delete dense_1 and reconnect around it (one step of the model's undo stack)
@@ -201,6 +204,7 @@ def test_open_group_edit_inside_undo_and_back(model, qtbot):
     assert not scene_problems(canvas.scene)
     QTest.mouseClick(canvas.back_button, L)
     assert not canvas.is_open and window.current_scene is scene and not canvas.bar.isVisible()
+    assert window.inspector_dock.widget() is window.inspector and window.inspector.isVisible()
     QTest.mouseDClick(view.viewport(), L, NOMOD, vp(view, card.mapToScene(QPointF(60, 60))))
     assert canvas.is_open
     qtbot.keyClick(canvas.view, Qt.Key.Key_Escape)  # Esc goes back too
@@ -224,4 +228,49 @@ def test_duplicate_of_a_group_is_independent(model, qtbot):
     dense = inner.graph.node_by_name("dense_2").id
     assert c.push(inner, c.SetConfigCommand(inner, dense, {"units": 7})) is None
     assert doc.result.node_shapes[copy] == (None, 7)
+    assert doc.graph.node(gid).config == original and doc.result.node_shapes[gid] == (None, 3)
+
+
+def test_an_edit_that_leaves_two_outputs_inside_waits_until_the_group_is_whole_again(model, qtbot):
+    window, (i, d, d1, d2) = model
+    doc, view, scene = window.doc, window.view, window.scene
+    click_card(view, d1)
+    click_card(view, d2, CTRL)
+    qtbot.keyClick(view, Qt.Key.Key_G, CTRL)
+    gid = scene.selected_node_ids()[0]
+    grouped = doc.graph.node(gid).config
+    card = scene.node_item(gid)
+    view.centerOn(card)
+    QTest.mouseDClick(view.viewport(), L, NOMOD, vp(view, card.mapToScene(QPointF(60, 60))))
+    canvas = window.canvas
+    inner = canvas.inner
+    extra = canvas.scene.add_node_at("Dense", QPointF(300, 300))  # a second output inside: not a group yet
+    assert extra is not None and len(inner.graph) == 4
+    assert doc.graph.node(gid).config == grouped and "not applied" in canvas.note.text()
+    last = inner.graph.node_by_name("dense_2").id
+    assert canvas.scene.push(c.ConnectCommand(inner, last, extra, 0)) is None  # whole again: applied
+    assert [n["name"] for n in doc.graph.node(gid).config["graph"]["nodes"]][-1] == "dense"
+    assert doc.result.node_shapes[gid] == (None, 32) and canvas.note.text() == ""
+    qtbot.keyClick(canvas.view, Qt.Key.Key_Z, CTRL)
+    assert doc.graph.node(gid).config == grouped and len(inner.graph) == 4
+    qtbot.keyClick(canvas.view, Qt.Key.Key_Z, CTRL)
+    assert doc.graph.node(gid).config == grouped and len(inner.graph) == 3
+    assert not scene_problems(canvas.scene)
+
+
+def test_copy_and_paste_of_a_group_gives_an_independent_group(model, qtbot):
+    window, (i, d, d1, d2) = model
+    doc, view, scene = window.doc, window.view, window.scene
+    click_card(view, d1)
+    click_card(view, d2, CTRL)
+    qtbot.keyClick(view, Qt.Key.Key_G, CTRL)
+    gid = scene.selected_node_ids()[0]
+    qtbot.keyClick(view, Qt.Key.Key_C, CTRL)
+    qtbot.keyClick(view, Qt.Key.Key_V, CTRL)
+    (copy,) = scene.selected_node_ids()
+    assert copy != gid and doc.graph.node(copy).config == doc.graph.node(gid).config
+    original = doc.graph.node(gid).config
+    changed = json.loads(json.dumps(doc.graph.node(copy).config["graph"]))
+    next(n for n in changed["nodes"] if n["name"] == "dense_2")["config"]["units"] = 7
+    assert c.push(doc, c.SetConfigCommand(doc, copy, {"graph": changed})) is None
     assert doc.graph.node(gid).config == original and doc.result.node_shapes[gid] == (None, 3)
