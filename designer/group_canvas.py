@@ -32,7 +32,11 @@ class ForwardingStack(QUndoStack):
         if c.outer.locked_reason:  # a training run holds the model, and so its groups
             c.scene.status_message.emit(c.outer.locked_reason)
             return
-        c.outer.undo_stack.push(InnerEditCommand(c.outer, c.group_id, c.inner, command, c.reload))
+        c.pushing = True
+        try:
+            c.outer.undo_stack.push(InnerEditCommand(c.outer, c.group_id, c.inner, command, c.reload))
+        finally:
+            c.pushing = False
 
 
 def graph_of(data: dict) -> LayerGraph:
@@ -53,6 +57,8 @@ class GroupCanvas(QWidget):
         self.outer, self.model_view = outer, view
         self.inspector_dock, self.model_inspector = inspector_dock, inspector
         self.group_id: str | None = None
+        #: an edit made here is being applied to the group (its config change is not news to this canvas)
+        self.pushing = False
         self.inner = GraphDocument(self)
         self.inner.undo_stack = ForwardingStack(self)
         self.scene = GraphScene(self.inner)
@@ -140,9 +146,15 @@ class GroupCanvas(QWidget):
             self.inner.replace(Document(graph_of(data)), None)
 
     def _on_outer_changed(self, nid: str) -> None:
-        if nid == self.group_id:
-            self.crumb.setText(self.outer.graph.node(nid).name)
-            self._update_note()
+        """The open group changed on the model's side (renamed, or its config set by an undo/redo of an
+        edit made elsewhere): follow it, so the next edit here starts from what the group holds."""
+        if nid != self.group_id:
+            return
+        node = self.outer.graph.node(nid)
+        self.crumb.setText(node.name)
+        if not self.pushing and node.config["graph"] != self.inner.graph.to_dict():
+            self.inner.replace(Document(graph_of(node.config["graph"])), None)
+        self._update_note()
 
     def _update_note(self) -> None:
         """Say when the graph inside is not (yet) a valid group, so the group keeps its last valid form."""

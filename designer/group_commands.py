@@ -179,8 +179,8 @@ class ExpandGroupCommand(Command):
         feeds = {e.index: e.source for e in self.graph.in_edges(gid)}
         inner_of = {outer: inner for inner, outer in plan.outer_id_of.items()
                     if group.inner.node(inner).class_name != "Input"}
-        inputs = [(feeds[k], group.config["graph"]["nodes"][[n["id"] for n in group.config["graph"]["nodes"]]
-                                                             .index(i)]) for k, i in enumerate(group.input_ids)]
+        node_data = {nd["id"]: nd for nd in group.config["graph"]["nodes"]}
+        inputs = [(feeds[k], node_data[i]) for k, i in enumerate(group.input_ids)]
         hint = GroupHint(node.name, inner_of, inputs,
                          {n: nd.position for n, nd in group.inner.nodes.items() if nd.class_name != "Input"}, gid)
         pos = [(nd["position"][0], nd["position"][1]) for nd in plan.data["nodes"]]
@@ -247,7 +247,7 @@ class InnerEditCommand(QUndoCommand):
     which reloads the open canvas."""
 
     def __init__(self, doc, group_id: str, inner_doc, inner_command, on_change) -> None:
-        super().__init__(inner_command.text())
+        super().__init__(f"{inner_command.text()} in '{doc.graph.node(group_id).name}'")
         self.doc, self.group_id = doc, group_id
         self.inner_doc, self.inner_command = inner_doc, inner_command
         self.on_change = on_change

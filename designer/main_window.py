@@ -352,12 +352,14 @@ class MainWindow(QMainWindow):
 
     # ----- canvas helpers (model) ----------------------------------------------------------------------------
     def add_layer_at_centre(self, class_name: str) -> None:
-        centre = self.view.mapToScene(self.view.viewport().rect().center())
-        self.scene.add_node_at(class_name, centre)
+        view = self.canvas.current_view()  # into the group when one is open
+        centre = view.mapToScene(view.viewport().rect().center())
+        view.scene().add_node_at(class_name, centre)
 
     def show_node(self, node_id: str) -> None:
         if node_id not in self.doc.graph:
             return
+        self.canvas.close_group()  # the node is on the model's canvas
         self.scene.select_nodes([node_id])
         item = self.scene.node_item(node_id)
         if item is not None:

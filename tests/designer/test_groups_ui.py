@@ -193,7 +193,7 @@ def test_open_group_edit_inside_undo_and_back(model, qtbot):
     click_card(canvas.view, inner_d1)
     qtbot.keyClick(canvas.view, Qt.Key.Key_Delete)
     n = doc.undo_stack.count()
-    assert doc.undo_stack.undoText() == "Delete 'dense_1' and reconnect around it"
+    assert doc.undo_stack.undoText() == "Delete 'dense_1' and reconnect around it in 'group'"
     group_names = [nd["name"] for nd in doc.graph.node(gid).config["graph"]["nodes"]]
     assert group_names == ["dense_in", "dense_2"]  # the group followed the edit
     assert doc.result.node_shapes[gid] == (None, 3) and doc.result.ok
@@ -229,6 +229,10 @@ def test_duplicate_of_a_group_is_independent(model, qtbot):
     assert c.push(inner, c.SetConfigCommand(inner, dense, {"units": 7})) is None
     assert doc.result.node_shapes[copy] == (None, 7)
     assert doc.graph.node(gid).config == original and doc.result.node_shapes[gid] == (None, 3)
+    window.canvas.open_group(copy)  # undo of a change made outside while the group is open: it follows
+    qtbot.keyClick(window.canvas.view, Qt.Key.Key_Z, CTRL)
+    assert doc.graph.node(copy).config == original
+    assert window.canvas.inner.graph.to_dict() == doc.graph.node(copy).config["graph"]
 
 
 def test_an_edit_that_leaves_two_outputs_inside_waits_until_the_group_is_whole_again(model, qtbot):
@@ -274,3 +278,7 @@ def test_copy_and_paste_of_a_group_gives_an_independent_group(model, qtbot):
     next(n for n in changed["nodes"] if n["name"] == "dense_2")["config"]["units"] = 7
     assert c.push(doc, c.SetConfigCommand(doc, copy, {"graph": changed})) is None
     assert doc.graph.node(gid).config == original and doc.result.node_shapes[gid] == (None, 3)
+    window.canvas.open_group(copy)  # undo of a change made outside while the group is open: it follows
+    qtbot.keyClick(window.canvas.view, Qt.Key.Key_Z, CTRL)
+    assert doc.graph.node(copy).config == original
+    assert window.canvas.inner.graph.to_dict() == doc.graph.node(copy).config["graph"]
