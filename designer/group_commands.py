@@ -74,7 +74,8 @@ class MakeGroupCommand(Command):
         doc.reorder_nodes([self.group_id if n == p.output else n for n in self._order
                            if n not in members or n == p.output])
         if self._weights.arrays:
-            doc.put_weights({self.group_id: join_weights(self._weights.arrays)})
+            doc.put_weights({self.group_id: join_weights({p.inner_of[m]: ws
+                                                          for m, ws in self._weights.arrays.items()})})
 
     def undo(self) -> None:
         self.doc.remove_nodes([self.group_id])

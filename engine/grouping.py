@@ -40,6 +40,7 @@ class GroupPlan:
     position: Position
     config: dict[str, Any]
     members: list[str]
+    inner_of: dict[str, str]  # member id -> its id inside the group (its weights go under that id)
     output: str  # the member whose result leaves the group
     sources: list[str]  # the outer layer feeding each group input, in port order
     out_edges: list[tuple[str, int]]  # (target, index) fed by the group
@@ -97,7 +98,7 @@ def plan_group(graph: LayerGraph, node_ids: list[str], shapes: dict[str, Any], n
     except ConfigError as exc:
         raise GraphError(str(exc)) from None
     outs = [(e.target, e.index) for e in graph.out_edges(output)]
-    return GroupPlan(gname, (x0, y0), config, members, output, sources, outs)
+    return GroupPlan(gname, (x0, y0), config, members, inner_of, output, sources, outs)
 
 
 def _check_convex(graph: LayerGraph, inside: set[str]) -> None:
