@@ -49,7 +49,10 @@ class MakeGroupCommand(Command):
             self.plan = plan_group(doc.graph, node_ids, doc.result.node_shapes, hint=hint)
         except GraphError as exc:
             self.plan, self.why = None, f"Cannot make a group: {exc}"
-        self.group_id: str | None = hint.group_id if hint and hint.group_id not in doc.graph else None
+        self.group_id: str | None = None
+        if hint is not None and self.plan is not None and (hint.group_id not in doc.graph
+                                                           or hint.group_id in self.plan.members):
+            self.group_id = hint.group_id  # the id it had (free again once its layers are taken out)
         self._removed: list[tuple[Node, list[Edge]]] = []
         self._order: list[str] = []
         self._weights = None

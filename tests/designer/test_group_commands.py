@@ -132,24 +132,27 @@ def test_expand_and_collapse_keep_the_group_and_the_predictions(doc, branchy):
     assert doc.graph.to_dict() == grouped and not doc.group_frames
 
 
-def test_expand_and_collapse_of_a_group_whose_inner_ids_are_taken_outside_keep_its_weights(doc):
-    """An imported group's inner ids ("n2", ...) are usually taken in the outer graph too, so its layers
-    get other ids when expanded; collapsing must file their weights under the inner ids again (it filed
-    them under the outer ids, and the group started from fresh weights)."""
+def test_expand_and_collapse_of_a_group_whose_inner_ids_are_taken_outside_keep_it_whole(doc):
+    """An imported group's inner ids ("n1", ...) are usually taken in the outer graph too, so its layers
+    get other ids when expanded (or take the group's own id).  Collapsing gives back the same group: its
+    id (it got a new one), and the weights under the inner ids (they went under the outer ids, and the
+    group started from fresh weights)."""
     i = add(doc, "Input", {"shape": (6,)})
     inner = {"nodes": [{"id": "in", "name": "block_in", "class_name": "Input", "config": {"shape": [6]}},
-                       {"id": "n1", "name": "block_dense", "class_name": "Dense", "config": {"units": 4}}],
-             "edges": [{"source": "in", "target": "n1", "index": 0}]}
+                       {"id": "n1", "name": "block_dense", "class_name": "Dense", "config": {"units": 4}},
+                       {"id": "n2", "name": "block_dense_1", "class_name": "Dense", "config": {"units": 3}}],
+             "edges": [{"source": "in", "target": "n1", "index": 0}, {"source": "n1", "target": "n2", "index": 0}]}
     g = add(doc, "Group", {"graph": inner}, (300, 0))
-    assert (i, g) == ("n1", "n2")  # the inner Dense's id is the outer Input's
+    assert (i, g) == ("n1", "n2")  # inner ids equal to the outer Input's and to the group's own
     connect(doc, i, g)
     store = ParamStore(CompiledGraph(doc.graph, infer_shapes(doc.graph)), seed=7)
     doc.set_weights({n: dict(w) for n, w in store.values.items()})
-    y0 = outputs(doc)
+    before, y0 = doc.graph.to_dict(), outputs(doc)
     expand = gc.ExpandGroupCommand(doc, g)
     assert c.push(doc, expand) is None
-    assert expand.ungroup.node_ids == ["n1_1"]
+    assert expand.ungroup.node_ids == ["n1_1", "n2"]
     np.testing.assert_array_equal(outputs(doc), y0)
     assert c.push(doc, gc.CollapseGroupCommand(doc, next(iter(doc.group_frames)))) is None
-    assert sorted(doc.weights[g]) == ["n1/bias", "n1/kernel"]
+    assert doc.graph.to_dict() == before
+    assert sorted(doc.weights[g]) == ["n1/bias", "n1/kernel", "n2/bias", "n2/kernel"]
     np.testing.assert_array_equal(outputs(doc), y0)
