@@ -159,7 +159,8 @@ class ExpandGroupCommand(Command):
             self.setText(f"Expand '{self._name(group_id)}'")
 
     def check(self) -> str | None:
-        return self.ungroup.check() and self.ungroup.check().replace("ungroup", "expand", 1)
+        why = self.ungroup.check()
+        return why.replace("Cannot ungroup", "Cannot expand", 1) if why else None
 
     def redo(self) -> None:
         if self.frame is None:
@@ -189,8 +190,9 @@ class ExpandGroupCommand(Command):
                          {n: nd.position for n, nd in group.inner.nodes.items() if nd.class_name != "Input"}, gid)
         pos = [(nd["position"][0], nd["position"][1]) for nd in plan.data["nodes"]]
         gx, gy = node.position
-        dx = max(0.0, max(x for x, _ in pos) + CARD_WIDTH - (gx + CARD_WIDTH)) + (FRAME_MARGIN if pos else 0.0)
-        dy = max(0.0, max(y for _, y in pos) + CARD_HEIGHT - (gy + CARD_HEIGHT)) + (FRAME_MARGIN if pos else 0.0)
+        # how much wider and taller than the card the expanded layers are
+        dx = max(x for x, _ in pos) - gx + FRAME_MARGIN if pos else 0.0
+        dy = max(y for _, y in pos) - gy + FRAME_MARGIN if pos else 0.0
         shifted = []
         for nid, n in self.graph.nodes.items():
             if nid == gid:

@@ -156,3 +156,4 @@ def test_expand_and_collapse_of_a_group_whose_inner_ids_are_taken_outside_keep_i
     assert doc.graph.to_dict() == before
     assert sorted(doc.weights[g]) == ["n1/bias", "n1/kernel", "n2/bias", "n2/kernel"]
     np.testing.assert_array_equal(outputs(doc), y0)
+
