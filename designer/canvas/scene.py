@@ -114,7 +114,8 @@ class GraphScene(GroupGestures, QGraphicsScene):
     def _add_node_item(self, nid: str) -> NodeItem:
         node = self.graph.node(nid)
         cls = layer_class(node.class_name)
-        item = NodeItem(nid, node.class_name, cls.family, cls.min_inputs, cls.max_inputs, cls.composite)
+        least, most = self._input_range(nid)
+        item = NodeItem(nid, node.class_name, cls.family, least, most, cls.composite)
         item.setPos(*node.position)
         self._nodes[nid] = item
         self.addItem(item)
@@ -144,6 +145,20 @@ class GraphScene(GroupGestures, QGraphicsScene):
         except Exception:  # noqa: BLE001  (a bad config must not break drawing; validation reports it)
             args = ""
         item.set_text(node.name, args, layer_class(node.class_name).doc())
+        if item.composite and (item.min_inputs, item.max_inputs) != self._input_range(nid):
+            item.min_inputs, item.max_inputs = self._input_range(nid)
+            self._sync_ports(nid)
+
+    def _input_range(self, nid: str) -> tuple[int, int | None]:
+        """How many inputs the node's card offers: a group has exactly one per Input inside it."""
+        cls = layer_class(self.graph.node(nid).class_name)
+        if cls.composite:
+            try:
+                n = len(self.graph.layer(nid).input_ids)
+                return n, n
+            except Exception:  # noqa: BLE001  (a bad group config: validation reports it; keep the class's ports)
+                pass
+        return cls.min_inputs, cls.max_inputs
 
     def _on_node_moved(self, nid: str) -> None:
         item = self._nodes.get(nid)
