@@ -25,6 +25,7 @@ from engine.initializers import INITIALIZERS
 from engine.export.keras_config import LAYER_MODULES, h5_layer_paths, to_snake_case
 from engine.keras_objects import check_keras_object, object_kind
 from engine.layers import LAYERS, Layer
+from engine.layers.sequence import CELLS
 from engine.layers.group import Group, inner_weight_name
 from engine.layout import layered_positions
 from engine.memory import array_bytes, check_allocation
@@ -357,7 +358,7 @@ class _Importer:
         if cname == "Masking":
             raise self.fail(f"{owner}: masks are not supported yet (layergraph does not propagate them, so the "
                             "masked steps would change the results); remove the Masking layer before importing.")
-        cls = LAYERS.get(cname)
+        cls = LAYERS.get(cname) or CELLS.get(cname)
         if cls is None or cls.max_inputs == 0 or cls is Group:  # (a Keras group is a model, read above)
             raise self.fail(f"{owner}: layergraph has no {cname} layer; its catalog has "
                             f"{', '.join(sorted(c for c in LAYERS if c not in ('Input', 'Group')))}.")
@@ -422,6 +423,8 @@ class _Importer:
             return value
         if kind == "layer" and value is not None:
             return self._nested(owner, key, value)
+        if key == "cells" and isinstance(value, list):            # StackedRNNCells
+            return [self._nested(owner, key, v) for v in value]
         return value
 
     def _initializer(self, owner: str, key: str, default: Any, value: Any) -> Any:
@@ -577,11 +580,19 @@ class _Importer:
         for sub in group.keys():
             if sub.startswith("seed_generator"):
                 continue  # random-number state, not a weight
-            if sub not in ("vars", "forward_layer", "backward_layer", "cell"):
+            if sub not in ("vars", "forward_layer", "backward_layer", "cell", "layer", "cells"):
                 raise self.fail(f"{layer.owner}: unexpected weight group '{sub}' in the file.")
-        for sub in ("forward_layer", "backward_layer", "cell"):
+        for sub in ("forward_layer", "backward_layer", "cell", "layer"):
             if sub in group:
                 found += self._collect(child(group, sub), layer)
+        if "cells" in group:                      # StackedRNNCells: in the order of the cells, not by name
+            cells = child(group, "cells")
+            names = layer.keras_cell_groups() if hasattr(layer, "keras_cell_groups") else []
+            if sorted(cells.keys()) != sorted(names):
+                raise self.fail(f"{layer.owner}: the file's cell weights {sorted(cells.keys())} do not match "
+                                "the layer's cells.")
+            for name in names:
+                found += self._collect(child(cells, name), layer)
         return found
 
 

@@ -242,9 +242,25 @@ def nested():
     return k.Model(x0, L.Dense(3, **K)(wrapper(x)), name="nested")
 
 
+def sequence_wrappers():
+    """TimeDistributed around a convolution, pooling, Flatten and Dense; RNN with one cell and with stacked cells."""
+    k = keras()
+    L = k.layers
+    x0 = k.Input((3, 5, 5, 2))
+    x = L.TimeDistributed(L.Conv2D(2, 3, padding="same", activation="relu", **K))(x0)
+    x = L.TimeDistributed(L.MaxPooling2D(2))(x)
+    x = L.TimeDistributed(L.Flatten())(x)
+    x = L.TimeDistributed(L.Dense(4, activation="tanh", **K))(x)
+    x = L.RNN(L.LSTMCell(3, **R), return_sequences=True)(x)
+    x = L.RNN([L.GRUCell(3, reset_after=False, **R), L.SimpleRNNCell(2, **R), L.GRUCell(2, **R)],
+              go_backwards=True)(x)
+    return k.Model(x0, x, name="sequence_wrappers")
+
+
 MODELS = {"mlp": mlp, "conv": conv, "sequence": sequence, "merging": merging, "embedding": embedding,
           "activations": activations, "preprocessing": preprocessing, "volume": volume, "signal": signal,
-          "adaptive": adaptive, "normalized": normalized, "nested": nested}
+          "adaptive": adaptive, "normalized": normalized, "nested": nested,
+          "sequence_wrappers": sequence_wrappers}
 
 
 def sample_inputs(model, n: int = 5, seed: int = 1):
