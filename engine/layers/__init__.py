@@ -22,6 +22,7 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     preprocessing,
     augmentation,
     sequence,
+    conv_lstm,
     group,
 )
 

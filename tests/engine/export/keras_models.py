@@ -257,10 +257,23 @@ def sequence_wrappers():
     return k.Model(x0, x, name="sequence_wrappers")
 
 
+def conv_recurrent():
+    """ConvLSTM in 2, 1 and 3 dimensions, each reading the previous one's output reshaped."""
+    k = keras()
+    L = k.layers
+    x0 = k.Input((3, 4, 4, 2))
+    x = L.ConvLSTM2D(2, 2, padding="same", return_sequences=True, **R)(x0)
+    x = L.Reshape((3, 16, 2))(x)
+    x = L.ConvLSTM1D(2, 3, strides=2, return_sequences=True, go_backwards=True, **R)(x)
+    x = L.Reshape((3, 7, 2, 1, 1))(x)
+    x = L.ConvLSTM3D(2, (2, 1, 1), activation="relu", **R)(x)
+    return k.Model(x0, L.Flatten()(x), name="conv_recurrent")
+
+
 MODELS = {"mlp": mlp, "conv": conv, "sequence": sequence, "merging": merging, "embedding": embedding,
           "activations": activations, "preprocessing": preprocessing, "volume": volume, "signal": signal,
           "adaptive": adaptive, "normalized": normalized, "nested": nested,
-          "sequence_wrappers": sequence_wrappers}
+          "sequence_wrappers": sequence_wrappers, "conv_recurrent": conv_recurrent}
 
 
 def sample_inputs(model, n: int = 5, seed: int = 1):
