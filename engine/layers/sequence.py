@@ -97,7 +97,8 @@ class RNN(Layer):
     class_name = "RNN"
     family = "recurrent"
     fields = (Field("cell", "layer", doc="The recurrent cell run at every time step.",
-                    choices=("LSTMCell", "GRUCell", "SimpleRNNCell")),) + _rnn_flags()
+                    choices=("LSTMCell", "GRUCell", "SimpleRNNCell"),
+                    starter={"class_name": "LSTMCell", "config": {"units": 32}}),) + _rnn_flags()
 
     def check_config(self) -> None:
         for name in ("return_state", "stateful"):
@@ -224,7 +225,8 @@ class TimeDistributed(Layer):
 
     class_name = "TimeDistributed"
     family = "recurrent"
-    fields = (Field("layer", "layer", doc="The layer applied to every time step."),)
+    fields = (Field("layer", "layer", doc="The layer applied to every time step.",
+                    starter={"class_name": "Dense", "config": {"units": 32}}),)
 
     def check_config(self) -> None:
         spec = self.config["layer"]

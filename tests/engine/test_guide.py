@@ -75,6 +75,13 @@ def test_layers_without_a_proof_are_only_those_listed():
     ("Permute", {"dims": (3, 1, 2)}, "2,3,4"),
     ("Concatenate", {"axis": 1}, "2,3;4,3"),
     ("UpSampling2D", {"size": (2, 3), "data_format": "channels_first"}, "2,3,2"),
+    ("TimeDistributed", {"layer": {"class_name": "Conv2D", "config": {"filters": 2, "kernel_size": 2,
+                                                                       "strides": 2}}}, "2,4,4,1"),
+    ("RNN", {"cell": {"class_name": "StackedRNNCells", "config": {"cells": [
+        {"class_name": "GRUCell", "config": {"units": 2}}, {"class_name": "LSTMCell", "config": {"units": 3}}]}},
+        "go_backwards": True, "return_sequences": True}, "3,2"),
+    ("ConvLSTM1D", {"filters": 2, "kernel_size": 2, "strides": 2, "padding": "same", "go_backwards": True,
+                    "return_sequences": True}, "3,5,2"),
 ])
 def test_proof_passes_on_non_default_configs(name, config, shape):
     guide = explain(name, config, parse_shape(shape), proof=True)
