@@ -21,8 +21,8 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     activation_layers,
     preprocessing,
     augmentation,
-    sequence,
     conv_lstm,
+    sequence,
     group,
 )
 
@@ -48,8 +48,9 @@ STARTER_VALUES: dict[str, object] = {
 
 
 def starter_config(class_name: str) -> dict:
-    """A valid config for a freshly added layer: Keras defaults plus starter values for required args."""
-    cls = layer_class(class_name)
+    """A valid config for a freshly added layer (or a wrapped cell): Keras defaults plus starter values for
+    required args."""
+    cls = nested_layer_class(class_name)
     return {f.name: f.starter if f.starter is not None else STARTER_VALUES[f.name] for f in cls.all_fields()
             if f.required and (f.starter is not None or f.name in STARTER_VALUES)}
 

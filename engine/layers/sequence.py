@@ -205,6 +205,8 @@ def per_step_refusal(cls: type[Layer]) -> str | None:
         return "it reads integer ids"
     if cls.gradient != "hand-written":
         return "it has no hand-written gradient"
+    if cls.family == "augmentation":
+        return "its random transformations are drawn per call, and Keras calls it once per time step"
     if cls.state_updates is not Layer.state_updates:
         return "its moving statistics would be taken over batch and time together, not per step as in Keras"
     return None
@@ -226,7 +228,8 @@ class TimeDistributed(Layer):
     class_name = "TimeDistributed"
     family = "recurrent"
     fields = (Field("layer", "layer", doc="The layer applied to every time step.",
-                    starter={"class_name": "Dense", "config": {"units": 32}}),)
+                    starter={"class_name": "Dense", "config": {"units": 32}},
+                    choices=tuple(sorted(n for n, c in LAYERS.items() if per_step_refusal(c) is None))),)
 
     def check_config(self) -> None:
         spec = self.config["layer"]
