@@ -124,6 +124,8 @@ def layer_line(plan: ExportPlan, nid: str) -> str:
         return call(f"{var} = {group_functions(plan)[nid][0]}", [name_arg], f"({inputs})")
     args = layer_arguments(layer) + [name_arg]
     inputs = f"[{', '.join(srcs)}]" if plan.is_merge(nid) else (srcs[0] if srcs else "None")
+    if layer.takes_initial_state and len(srcs) > 1:
+        inputs = f"{srcs[0]}, initial_state=[{', '.join(srcs[1:])}]"
     return call(f"{var} = {_class_ref(node.class_name)}", args, f"({inputs})")
 
 

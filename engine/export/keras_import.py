@@ -308,12 +308,15 @@ class _Importer:
         if isinstance(node, dict):  # Keras 3: {"args": [tensor or [tensors]], "kwargs": {...}}
             args = node.get("args") or []
             extra = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None and k != "training"}
+            states = extra.pop("initial_state", None) if _takes_initial_state(cname) else None
             if op and not extra and args and all(isinstance(a, dict) for a in args):
                 args = [args]
             if extra or len(args) != 1:
                 raise self.fail(f"{cname} '{name}' is called with extra arguments ({', '.join(extra) or 'several'}); "
                                 "layergraph layers take only their input tensors.")
             tensors = args[0] if isinstance(args[0], list) else [args[0]]
+            if states is not None:     # a recurrent layer's initial_state: its state inputs, after the sequence
+                tensors = tensors + (states if isinstance(states, list) else [states])
             hist = [(t.get("config") or {}).get("keras_history") if isinstance(t, dict) else None for t in tensors]
         else:  # Keras 2 style: [[name, node_index, tensor_index, kwargs], ...]
             hist = [t[:3] if isinstance(t, list) else None for t in node]
@@ -597,6 +600,11 @@ class _Importer:
 
 
 # ----- helpers -------------------------------------------------------------------------------------------
+def _takes_initial_state(cname: str) -> bool:
+    cls = LAYERS.get(cname)
+    return cls is not None and cls.takes_initial_state
+
+
 def _droppable(key: str, value: Any) -> bool:
     if key.endswith(_DROPPABLE_SUFFIXES):
         return True

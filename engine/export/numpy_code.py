@@ -79,7 +79,7 @@ def _numerics_value(value: Any, owner: str, used_numerics: set[str]) -> str:
 def numerics_line(plan: ExportPlan, nid: str, used_numerics: set[str]) -> str:
     """``var = <op>_forward(inputs, weights, args)[0]``: the call the engine makes, written out."""
     layer = plan.layer(nid)
-    num = layer.numerics()
+    num = layer.numerics_for(len(plan.graph.inputs_of(nid)))
     used_numerics.add(num.forward.__name__)
     params = inspect.signature(num.forward).parameters
     index = {s.name: i for i, s in enumerate(plan.specs[nid])}

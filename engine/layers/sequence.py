@@ -89,13 +89,16 @@ class RNN(Layer):
         return_sequences: return every step's output instead of the last one.
         go_backwards: process the sequence in reverse.
 
-    Input shape: ``(batch, timesteps, features)``.
+    Input shape: ``(batch, timesteps, features)``, then optionally the cell's initial state (h, or h and c
+    for an LSTMCell, each ``(batch, units)``).
     Output shape: ``(batch, timesteps, units)`` with return_sequences, else ``(batch, units)``
     (units of the last cell).
     """
 
     class_name = "RNN"
     family = "recurrent"
+    max_inputs = 3
+    takes_initial_state = True
     fields = (Field("cell", "layer", doc="The recurrent cell run at every time step.",
                     choices=("LSTMCell", "GRUCell", "SimpleRNNCell"),
                     starter={"class_name": "LSTMCell", "config": {"units": 32}}),) + _rnn_flags()
@@ -128,10 +131,13 @@ class RNN(Layer):
             ", sequences" if self.config["return_sequences"] else "")
 
     def output_shape(self, input_shapes: list[Shape]) -> Shape:
-        shape = input_shapes[0]
+        shape, states = input_shapes[0], list(input_shapes[1:])
+        if states and self.stacked:
+            raise self.shape_error("takes no initial state with stacked cells in layergraph; remove the state "
+                                   "inputs or use one cell.")
         for layer in self.layers:
             try:
-                shape = layer.output_shape([shape])
+                shape = layer.output_shape([shape] + states)
             except ShapeError as e:
                 raise self.shape_error(str(e).replace(layer.owner, "").strip()) from None
         return shape
@@ -174,6 +180,9 @@ class RNN(Layer):
             out.append(base if base not in used else f"{base}_{used[base] + 1}")
             used[base] = used.get(base, -1) + 1
         return out
+
+    def numerics_for(self, n_inputs: int) -> Numerics:
+        return self.layers[0].numerics_for(n_inputs) if n_inputs > 1 else self.numerics()
 
     def numerics(self) -> Numerics:
         if not self.stacked:

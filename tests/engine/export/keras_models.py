@@ -243,7 +243,8 @@ def nested():
 
 
 def sequence_wrappers():
-    """TimeDistributed around a convolution, pooling, Flatten and Dense; RNN with one cell and with stacked cells."""
+    """TimeDistributed around a convolution, pooling, Flatten and Dense; RNN with one cell and with stacked cells;
+    initial states of RNN, LSTM, GRU and SimpleRNN."""
     k = keras()
     L = k.layers
     x0 = k.Input((3, 5, 5, 2))
@@ -251,7 +252,12 @@ def sequence_wrappers():
     x = L.TimeDistributed(L.MaxPooling2D(2))(x)
     x = L.TimeDistributed(L.Flatten())(x)
     x = L.TimeDistributed(L.Dense(4, activation="tanh", **K))(x)
-    x = L.RNN(L.LSTMCell(3, **R), return_sequences=True)(x)
+    pooled = L.GlobalAveragePooling1D()(x)
+    h, c = L.Dense(3, **K)(pooled), L.Dense(3, **K)(pooled)       # initial states, as in a seq2seq decoder
+    x = L.RNN(L.LSTMCell(3, **R), return_sequences=True)(x, initial_state=[h, c])
+    x = L.LSTM(3, return_sequences=True, **R)(x, initial_state=[c, h])
+    x = L.GRU(3, return_sequences=True, **R)(x, initial_state=h)
+    x = L.SimpleRNN(3, return_sequences=True, **R)(x, initial_state=[c])
     x = L.RNN([L.GRUCell(3, reset_after=False, **R), L.SimpleRNNCell(2, **R), L.GRUCell(2, **R)],
               go_backwards=True)(x)
     return k.Model(x0, x, name="sequence_wrappers")

@@ -5,7 +5,7 @@ import pytest
 from engine.errors import ConfigError, ShapeError
 from engine.layers import create_layer
 from tests.oracle import (assert_case_matches_keras, assert_forward_matches_keras, assert_gradients_match_fd,
-                          keras_layer)
+                          keras_layer, random_inputs)
 
 
 def td(class_name, **config):
@@ -118,6 +118,44 @@ def test_refusals_are_one_line_naming_the_layer():
         create_layer("RNN", {"cell": cell("LSTMCell", units=2, return_sequences=True)})
     with pytest.raises(ConfigError, match=r"RNN 'rnn': in 'cell': .*units"):
         create_layer("RNN", {"cell": stacked(cell("LSTMCell", units=2), cell("GRUCell", units=0))})
+
+
+STATE_CASES = [
+    ("LSTM", {"units": 3, "return_sequences": True}, 2),
+    ("GRU", {"units": 3, "go_backwards": True}, 1),
+    ("GRU", {"units": 2, "reset_after": False, "return_sequences": True}, 1),
+    ("SimpleRNN", {"units": 3}, 1),
+    ("RNN", {"cell": cell("LSTMCell", units=2), "return_sequences": True, "go_backwards": True}, 2),
+]
+
+
+@pytest.mark.parametrize("class_name,config,n_states", STATE_CASES)
+def test_initial_state_inputs_match_keras_and_finite_differences(class_name, config, n_states):
+    """Inputs after the sequence are Keras's initial_state (h, or h and c): forward equal to Keras's
+    ``layer(x, initial_state=...)``, gradients of the states by finite differences."""
+    layer = create_layer(class_name, config)
+    units = layer.output_shape([(None, 4, 2)])[-1]
+    shapes = [(None, 4, 2)] + [(None, units)] * n_states
+    rng = np.random.default_rng(0)
+    w = {k: v + rng.uniform(-0.3, 0.3, v.shape).astype(v.dtype) for k, v in layer.init_weights(shapes, rng).items()}
+    x, *states = random_inputs(shapes, rng, batch=2)
+    ours, _ = layer.forward([x, *states], w)
+    theirs = keras_layer(layer, shapes[:1], w)(x, initial_state=states if n_states > 1 else states[0])
+    np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(ours, layer.forward([x], w)[0])          # the states are used
+    assert_gradients_match_fd(class_name, config, shapes, n_checks=8)
+
+
+def test_initial_state_shapes_are_checked_in_one_line():
+    lstm = create_layer("LSTM", {"units": 3})
+    with pytest.raises(ShapeError, match=r"LSTM 'lstm' takes its initial state as 2 inputs \(h and c\) after the "
+                                         r"sequence but gets 1"):
+        lstm.output_shape([(None, 4, 2), (None, 3)])
+    with pytest.raises(ShapeError, match=r"needs initial states of shape \(batch, 3\) but gets \(None, 4\)"):
+        lstm.output_shape([(None, 4, 2), (None, 3), (None, 4)])
+    with pytest.raises(ShapeError, match=r"RNN 'rnn' takes no initial state with stacked cells"):
+        create_layer("RNN", {"cell": stacked(cell("GRUCell", units=2), cell("GRUCell", units=2))}).output_shape(
+            [(None, 4, 2), (None, 2)])
 
 
 # (class_name, config, input_shapes) lines for the registry contract (tests/engine/layers/test_layer_contract.py).
