@@ -120,11 +120,9 @@ def test_refusals_are_one_line_naming_the_layer():
         create_layer("RNN", {"cell": stacked(cell("LSTMCell", units=2), cell("GRUCell", units=0))})
 
 
-STATE_CASES = [
+STATE_CASES = [   # SimpleRNN and GRU(reset_after=False) with states: the sequence_wrappers round-trip model
     ("LSTM", {"units": 3, "return_sequences": True}, 2),
     ("GRU", {"units": 3, "go_backwards": True}, 1),
-    ("GRU", {"units": 2, "reset_after": False, "return_sequences": True}, 1),
-    ("SimpleRNN", {"units": 3}, 1),
     ("RNN", {"cell": cell("LSTMCell", units=2), "return_sequences": True, "go_backwards": True}, 2),
 ]
 
