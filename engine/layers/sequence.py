@@ -206,8 +206,8 @@ CELLS_BY_LAYER = {c.layer_class: n for n, c in CELLS.items() if n != "StackedRNN
 
 def per_step_refusal(cls: type[Layer]) -> str | None:
     """Why a catalog layer cannot run inside TimeDistributed, or None when it can."""
-    if cls.max_inputs == 0 or cls.min_inputs != 1 or cls.max_inputs != 1:
-        return "it does not take exactly one input"
+    if cls.max_inputs == 0 or cls.min_inputs != 1 or (cls.max_inputs != 1 and not cls.takes_initial_state):
+        return "it does not take exactly one input"     # (a recurrent layer's initial states are optional)
     if cls.composite:
         return "it is a group of layers"
     if cls.integer_inputs:
