@@ -40,7 +40,7 @@ class ExportPlan:
 
     def is_merge(self, nid: str) -> bool:
         cls = layer_class(self.graph.node(nid).class_name)
-        return cls.max_inputs is None or cls.max_inputs > 1
+        return (cls.max_inputs is None or cls.max_inputs > 1) and not cls.takes_initial_state
 
 
 def make_plan(graph: LayerGraph, result: ValidationResult | None = None, strict: bool = True,
