@@ -191,7 +191,12 @@ def refusals() -> dict[str, Callable[[Any], str | None]]:
 
 
 #: Layers with no ONNX equivalent, and why (README's "ONNX export" table lists the same).
-REFUSED: dict[str, str] = {}
+REFUSED: dict[str, str] = {
+    "TimeDistributed": "not mapped to ONNX yet (it would be the wrapped layer on a (batch*time, ...) reshape)",
+    "RNN": "not mapped to ONNX yet (a single cell is the LSTM, GRU or SimpleRNN layer, which export)",
+    **{f"ConvLSTM{r}D": "ONNX has no convolutional LSTM operator (it would have to be unrolled)" for r in (1, 2, 3)},
+}
+INITIAL_STATE_REASON = "its initial_state inputs are not exported to ONNX yet"
 
 
 def refusal_reason(layer) -> str | None:
@@ -217,6 +222,8 @@ def refused_layers(graph: LayerGraph, prefix: str = "") -> list[str]:
             out += refused_layers(layer.inner, f"{name}/")
             continue
         reason = refusal_reason(layer)
+        if not reason and layer.takes_initial_state and len(graph.inputs_of(nid)) > 1:
+            reason = INITIAL_STATE_REASON
         if reason:
             out.append(f"'{name}' ({layer.class_name}: {reason})")
     return out

@@ -21,7 +21,7 @@ from engine.cli import main as cli_main  # noqa: E402
 from engine.executor import Executor  # noqa: E402
 from engine.export.numpy_code import init_fresh_weights  # noqa: E402
 from engine.export.onnx_activations import ACTIVATION_NAMES  # noqa: E402
-from engine.export.onnx_export import REFUSED, converters, onnx_model, refusal_reason  # noqa: E402
+from engine.export.onnx_export import REFUSED, converters, onnx_model, refusal_reason, refused_layers  # noqa: E402
 from engine.export.plan import make_plan  # noqa: E402
 from engine.fileformat import load_document, save_document  # noqa: E402
 from engine.graph import LayerGraph  # noqa: E402
@@ -131,11 +131,17 @@ def imported_models(tmp_path_factory):
 
 def test_import_test_models_run_in_onnxruntime_like_the_engine(imported_models):
     assert len(imported_models) >= 10
+    refused = set()
     for name, (imported, xs) in imported_models.items():
+        if refused_layers(imported.graph):
+            refused.add(name)
+            continue
         try:
             assert_matches_engine(imported.graph, imported.weights, xs)
         except AssertionError as exc:
             raise AssertionError(f"model {name!r}: {exc}") from None
+    # the sequence wrappers, ConvLSTM and initial states are refused by name until they have converters
+    assert refused == {"sequence_wrappers", "conv_recurrent"}
     nested = imported_models["nested"][0].graph
     assert any(nested.layer(n).composite for n in nested.topological_order())
 
