@@ -92,3 +92,58 @@ def test_masked_models_import_and_predict_like_keras(saved, name):
     assert infer_shapes(imported.graph).mask_sources, "no wire carries a mask"
     ex, params = compile_graph(imported.graph, weights=imported.weights)
     np.testing.assert_allclose(ex.predict(params, x), want, rtol=1e-5, atol=1e-5)
+
+
+def sequence_classifier(k):
+    """A loss on a masked sequence output: Keras's compile leaves the padded positions out of it."""
+    i = k.Input((5,), dtype="int32")
+    x = k.layers.Embedding(5, 3, mask_zero=True)(i)
+    x = k.layers.Bidirectional(k.layers.GRU(3, return_sequences=True))(x)
+    return k.Model(i, k.layers.Dense(3, activation="softmax")(x))
+
+
+STEP_CASES = {
+    "embedding_lstm": (embedding_lstm, TOKENS, "mse", np.random.default_rng(1).normal(size=(3, 4))),
+    "masking_gru_pool": (masking_gru_pool, SEQUENCE, "mse", np.random.default_rng(2).normal(size=(3, 4))),
+    "sequence_classifier": (sequence_classifier, TOKENS, "sparse_categorical_crossentropy",
+                            np.random.default_rng(3).integers(0, 3, size=(3, 5))),
+}
+
+
+@pytest.mark.parametrize("name", list(STEP_CASES))
+def test_one_sgd_step_on_masked_models_moves_the_weights_like_keras(tmp_path, name):
+    """One SGD step (learning rate 0.5, so a wrong gradient shows) leaves every weight where Keras's does."""
+    from engine.training import Trainer
+    k = keras()
+    build, x, loss, y = STEP_CASES[name]
+    k.utils.set_random_seed(0)
+    model = _randomize(build(k), seed=1)
+    model.save(tmp_path / "m.keras")
+    model.compile(optimizer=k.optimizers.SGD(0.5), loss=loss)
+    keras_loss = float(model.evaluate(x, y, verbose=0))
+    imported = import_model(tmp_path / "m.keras")
+    trainer = Trainer(imported.graph, params=imported.weights, loss=loss, optimizer="sgd", learning_rate=0.5,
+                      dtype=np.float64)
+    xs, ys = trainer.prepare(x, y)
+    step = trainer.train_step(xs, ys)
+    assert step.loss == pytest.approx(keras_loss, rel=1e-5)
+    model.train_on_batch(x, y)
+    ids = {node.name: nid for nid, node in imported.graph.nodes.items()}
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        nid = ids[layer.name]
+        ours = [trainer.params.values[nid][s.name] for s in trainer.plan.weight_specs(nid)]
+        for got, want in zip(ours, layer.get_weights(), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=layer.name)
+
+
+def test_masked_output_loss_and_accuracy_cover_the_unmasked_positions_only():
+    """Keras's compile weights the loss by the output mask: positions/unmasked where unmasked, else 0."""
+    from engine.losses import get_loss
+    y_pred = np.array([[[0.2, 0.8], [0.6, 0.4], [0.5, 0.5]]])
+    mask = np.array([[True, True, False]])
+    value, grad = get_loss("mse")(np.zeros_like(y_pred), y_pred, mask)
+    assert value == pytest.approx((0.68 / 2 + 0.52 / 2) / 2)
+    np.testing.assert_allclose(grad[0, 2], 0)
+    np.testing.assert_allclose(grad[0, 0], 2 * y_pred[0, 0] / 6 * 1.5)
