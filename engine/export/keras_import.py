@@ -57,8 +57,9 @@ _MODEL_CLASSES = ("Sequential", "Functional", "Model")
 _OPS_MODULE = "keras.src.ops.numpy"
 _OPS = ("Add", "Subtract", "Multiply")
 #: Operations Keras writes into a functional model to compute masks (Embedding: NotEqual; Masking: NotEqual and
-#: Any; merges: LogicalOr); they feed only ``mask=`` arguments, and the engine infers the masks itself.
-_MASK_OPS = ("NotEqual", "Any", "LogicalOr")
+#: Any; merges: LogicalOr; Concatenate: ExpandDims, ZerosLike, OnesLike, Concatenate, Any); they may feed only
+#: ``mask=`` arguments and each other, and the engine infers the masks itself.
+_MASK_OPS = ("NotEqual", "Any", "LogicalOr", "ExpandDims", "ZerosLike", "OnesLike", "Concatenate")
 _INITIALIZER_MODULE = "keras.initializers"
 
 
@@ -268,6 +269,10 @@ class _Importer:
         outputs = [t[0] for t in _tensor_list(body.get("output_layers"))]
         inputs = [t[0] for t in _tensor_list(body.get("input_layers"))]
         self._check_mask_ops(outputs)
+        for src, dst, _k in edges:
+            if src in self.mask_ops:
+                raise self.fail(f"the operation {shown(src)} feeds layer {shown(dst)}; layergraph reads it only as "
+                                "part of a mask.")
         fed = {e[0] for e in edges}
         for out in outputs:
             if out in fed:
