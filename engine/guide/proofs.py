@@ -295,6 +295,15 @@ def ref_identity(x, w, cfg):
     return x.copy()
 
 
+def ref_masking(x, w, cfg):
+    """y[b, t] = x[b, t] unless every feature of x[b, t] equals mask_value, then zeros (a masked step)"""
+    y = np.array(x, dtype=float)
+    for index in np.ndindex(*x.shape[:-1]):
+        if all(v == cfg["mask_value"] for v in x[index]):
+            y[index] = 0.0
+    return y
+
+
 def ref_flatten(x, w, cfg):
     """y[b, :] = every value of x[b] in row-major (C) order"""
     return np.array([list(x[b].flat) for b in range(x.shape[0])])
@@ -387,7 +396,7 @@ def reference(layer):
     if activation not in REF_ACTIVATIONS and name not in ("Activation",) and "activation" in cfg:
         return None
     table = {"Dense": ref_dense, "Embedding": ref_embedding, "SimpleRNN": ref_simple_rnn, "LSTM": ref_lstm,
-             "GRU": ref_gru, "BatchNormalization": ref_batch_norm, "Flatten": ref_flatten,
+             "GRU": ref_gru, "BatchNormalization": ref_batch_norm, "Flatten": ref_flatten, "Masking": ref_masking,
              "LeakyReLU": ref_leaky_relu, "Rescaling": ref_rescaling,
              "Dropout": ref_identity, "SpatialDropout1D": ref_identity, "SpatialDropout2D": ref_identity,
              "SpatialDropout3D": ref_identity, "GaussianNoise": ref_identity, "GaussianDropout": ref_identity,
