@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.errors import ConfigError
 from engine.layers.base import PENALTY_DOC, Field, Layer, Numerics, WeightSpec, activation_fn, register_layer
 from engine.numerics import core as num
 from engine.shapes import Shape, fmt_shape

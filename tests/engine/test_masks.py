@@ -250,3 +250,15 @@ def test_validator_infers_which_wires_carry_a_mask_and_keras_merge_rules():
         g.connect(a, b, k)
     masks = infer_shapes(g).mask_sources
     assert masks == {e: (e,), d: (e,), cat: (e,), seq: (e,)}
+
+
+def test_a_mask_keras_passes_that_the_engine_would_not_infer_is_refused(tmp_path):
+    """``LSTM(x, mask=keras.ops.not_equal(ids, 0))`` after an Embedding without mask_zero: Keras masks, and
+    layergraph (whose masks are structural) would not, so the import is refused instead of predicting wrong."""
+    k = keras()
+    i = k.Input((5,), dtype="int32")
+    x = k.layers.Embedding(5, 3)(i)
+    model = k.Model(i, k.layers.LSTM(2)(x, mask=k.ops.not_equal(i, 0)))
+    model.save(tmp_path / "custom.keras")
+    with pytest.raises(ConfigError, match=r"passes a mask to LSTM 'lstm(_\d+)?', which layergraph infers differently"):
+        import_model(tmp_path / "custom.keras")
