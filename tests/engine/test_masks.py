@@ -262,3 +262,39 @@ def test_a_mask_keras_passes_that_the_engine_would_not_infer_is_refused(tmp_path
     model.save(tmp_path / "custom.keras")
     with pytest.raises(ConfigError, match=r"passes a mask to LSTM 'lstm(_\d+)?', which layergraph infers differently"):
         import_model(tmp_path / "custom.keras")
+
+
+@pytest.mark.parametrize("cell, options", [
+    ("simple_rnn", {"return_sequences": True}),
+    ("simple_rnn", {"go_backwards": True}),
+    ("lstm", {"return_sequences": True, "go_backwards": True, "zero_output_for_mask": True}),
+    ("gru", {"reset_after": False, "return_sequences": True}),
+    ("gru", {"zero_output_for_mask": True}),
+])
+def test_masked_recurrent_gradients_match_finite_differences(cell, options):
+    """The paths the Keras step tests above do not take (SimpleRNN, go_backwards, reset_after=False, a zero
+    output at masked steps without sequences): every input and weight gradient by central differences."""
+    from engine.numerics import gru, lstm, recurrent
+    forward, backward, gates = {"simple_rnn": (recurrent.simple_rnn_forward, recurrent.simple_rnn_backward, 1),
+                                "lstm": (lstm.lstm_forward, lstm.lstm_backward, 4),
+                                "gru": (gru.gru_forward, gru.gru_backward, 3)}[cell]
+    rng = np.random.default_rng(4)
+    units = 2
+    x = rng.normal(size=(2, 4, 3))
+    mask = np.array([[True, False, True, False], [False, True, True, True]])
+    bias_shape = (2, 3 * units) if cell == "gru" and options.get("reset_after", True) else (gates * units,)
+    params = [x, rng.normal(size=(3, gates * units)), rng.normal(size=(units, gates * units)),
+              rng.normal(size=bias_shape)]
+    y, cache = forward(*params, **options, mask=mask)
+    upstream = rng.normal(size=y.shape)
+    (dx,), dws = backward(upstream, cache, *params[1:], **options)
+    eps = 1e-6
+    for grad, arr in zip([dx, *dws], params):
+        for idx in list(np.ndindex(arr.shape))[::3]:
+            old = arr[idx]
+            arr[idx] = old + eps
+            up = (forward(*params, **options, mask=mask)[0] * upstream).sum()
+            arr[idx] = old - eps
+            down = (forward(*params, **options, mask=mask)[0] * upstream).sum()
+            arr[idx] = old
+            assert grad[idx] == pytest.approx((up - down) / (2 * eps), abs=1e-6), (idx, arr.shape)
