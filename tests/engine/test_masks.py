@@ -298,3 +298,13 @@ def test_masked_recurrent_gradients_match_finite_differences(cell, options):
             down = (forward(*params, **options, mask=mask)[0] * upstream).sum()
             arr[idx] = old
             assert grad[idx] == pytest.approx((up - down) / (2 * eps), abs=1e-6), (idx, arr.shape)
+
+
+def test_onnx_export_refuses_a_layer_whose_input_carries_a_mask():
+    """The ONNX operators would run the padded steps: refused by name, not exported wrong."""
+    from engine.export.onnx_export import refused_layers
+    g, ids = _graph(("Input", {"shape": (5,), "dtype": "int32"}),
+                    ("Embedding", {"input_dim": 4, "output_dim": 3, "mask_zero": True}), ("LSTM", {"units": 2}))
+    assert refused_layers(g) == ["'lstm' (LSTM: its input carries a mask, which the ONNX export does not apply)"]
+    g.set_config(ids[1], {"input_dim": 4, "output_dim": 3})
+    assert refused_layers(g) == []
