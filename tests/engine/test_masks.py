@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.errors import ConfigError
-from engine.executor import compile_graph
+from engine.executor import Executor, compile_graph
 from engine.export.keras_import import import_model
 from engine.validation import infer_shapes
 from tests.oracle import keras
@@ -308,3 +308,15 @@ def test_onnx_export_refuses_a_layer_whose_input_carries_a_mask():
     assert refused_layers(g) == ["'lstm' (LSTM: its input carries a mask, which the ONNX export does not apply)"]
     g.set_config(ids[1], {"input_dim": 4, "output_dim": 3})
     assert refused_layers(g) == []
+
+
+def test_onnx_masking_zeroes_the_masked_steps_like_the_engine():
+    """Masking's values go to ONNX (its mask is refused where a layer would read it, above)."""
+    pytest.importorskip("onnxruntime")
+    from tests.engine.export.test_onnx_export import assert_matches_engine
+    g, ids = _graph(("Input", {"shape": (5, 3)}), ("Masking", {"mask_value": 1.0}), ("Dense", {"units": 2}))
+    weights = {ids[2]: {"kernel": np.ones((3, 2), np.float32), "bias": np.full(2, 0.5, np.float32)}}
+    x = SEQUENCE.copy()
+    x[1, 2] = 1.0                      # a masked step: zeros after Masking, so the Dense gives its bias there
+    assert_matches_engine(g, weights, {g.node(ids[0]).name: x})
+    np.testing.assert_allclose(Executor(g).predict(weights, x)[1, 2], 0.5)
