@@ -59,6 +59,8 @@ class CompiledGraph:
                                                   for nid in self.order}
         self.input_ids: list[str] = graph.input_nodes()
         self.output_ids: list[str] = graph.output_nodes()
+        #: nodes whose output carries a mask (``ValidationResult.mask_sources``)
+        self.masked: frozenset[str] = frozenset(result.mask_sources)
         self.names: dict[str, str] = {nid: graph.node(nid).name for nid in self.order}
         self.ids_by_name: dict[str, str] = {name: nid for nid, name in self.names.items()}
 
@@ -220,6 +222,8 @@ class ForwardPass:
     caches: dict[str, Any]
     training: bool
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the mask of every node output that carries one, ``(batch, ...)`` bool (Keras's ``_keras_mask``)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class Executor:
@@ -237,17 +241,26 @@ class Executor:
         caches: dict[str, Any] = {}
         if training and rng is None:
             rng = np.random.default_rng()
+        masks: dict[str, np.ndarray] = {}
         for nid in plan.order:
             layer = plan.layers[nid]
-            xs = [inputs[nid]] if not plan.sources[nid] else [acts[s] for s in plan.sources[nid]]
+            srcs = plan.sources[nid]
+            xs = [inputs[nid]] if not srcs else [acts[s] for s in srcs]
+            in_masks = [masks.get(s) for s in srcs]
+            masked = any(m is not None for m in in_masks)
             try:
-                out, cache = layer.forward(xs, values.get(nid, {}), training=training, rng=rng)
+                if masked and layer.mask_args:
+                    out, cache = layer.forward(xs, values.get(nid, {}), training=training, rng=rng, masks=in_masks)
+                else:
+                    out, cache = layer.forward(xs, values.get(nid, {}), training=training, rng=rng)
+                if nid in plan.masked:
+                    masks[nid] = layer.compute_mask(xs, in_masks)
             except (ValueError, IndexError) as exc:
                 msg = str(exc) if str(exc).startswith(layer.owner) else f"{layer.owner} failed: {exc}"
                 raise TrainingError(msg, nid) from exc
             acts[nid] = out
             caches[nid] = cache
-        return ForwardPass(acts, caches, training, {nid: acts[nid] for nid in plan.output_ids})
+        return ForwardPass(acts, caches, training, {nid: acts[nid] for nid in plan.output_ids}, masks)
 
     def added_loss(self, params: ParamStore | Weights, fwd: ForwardPass) -> float:
         """The losses layers add to the model's, summed: ``Layer.added_loss`` (ActivityRegularization), weight

@@ -4,6 +4,10 @@ Crossentropies take probabilities (the output of a softmax or sigmoid), as Keras
 ``from_logits=False``: rescale rows to sum to one (categorical), clip to ``[eps, 1 - eps]`` with
 ``eps = 1e-7``, take logs.  The reduction is Keras's ``"sum_over_batch_size"``: the per-sample loss
 (mean over the last axis, or the sum over classes) averaged over every remaining position.
+
+With an output mask (``(batch, ...)``, the output's shape without its last axis), Keras's compile weights
+each position by ``mask * positions / unmasked positions``: the loss is the mean over the unmasked
+positions only (``mask_weights``).
 """
 from __future__ import annotations
 
@@ -31,52 +35,69 @@ def _match_rank(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     return y_true
 
 
-def mean_squared_error(y_true, y_pred):
+def mask_weights(mask: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Keras's ``apply_mask`` for a "sum_over_batch_size" loss: ``positions / unmasked`` where the output is
+    unmasked, 0 elsewhere (all 0 when every position is masked), shaped ``(batch, ..., 1)`` against ``y_pred``."""
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != y_pred.shape[:-1]:
+        raise TrainingError(f"The output mask has shape {mask.shape} but the output {y_pred.shape}; a mask "
+                            "covers every axis of the output but the last.")
+    valid = int(mask.sum())
+    scale = mask.size / valid if valid else 0.0
+    return np.where(mask, scale, 0).astype(y_pred.dtype)[..., None]
+
+
+def mean_squared_error(y_true, y_pred, weights=None):
     y_true = _match_rank(y_true, y_pred).astype(y_pred.dtype, copy=False)
     d = y_pred - y_true
+    if weights is not None:
+        return float(np.mean(np.square(d) * weights)), d * weights * (2.0 / d.size)
     return float(np.mean(np.square(d))), d * (2.0 / d.size)
 
 
-def mean_absolute_error(y_true, y_pred):
+def mean_absolute_error(y_true, y_pred, weights=None):
     y_true = _match_rank(y_true, y_pred).astype(y_pred.dtype, copy=False)
     d = y_pred - y_true
-    return float(np.mean(np.abs(d))), np.sign(d) * (1.0 / d.size)
+    w = 1 if weights is None else weights
+    return float(np.mean(np.abs(d) * w)), np.sign(d) * w * (1.0 / d.size)
 
 
-def binary_crossentropy(y_true, y_pred):
+def binary_crossentropy(y_true, y_pred, weights=None):
     y_true = _match_rank(y_true, y_pred).astype(y_pred.dtype, copy=False)
     eps = y_pred.dtype.type(EPSILON)
     one = y_pred.dtype.type(1)
+    w = one if weights is None else weights
     p = np.clip(y_pred, eps, one - eps)
-    value = -np.mean(y_true * np.log(p) + (one - y_true) * np.log(one - p))
+    value = -np.mean((y_true * np.log(p) + (one - y_true) * np.log(one - p)) * w)
     inside = (y_pred > eps) & (y_pred < one - eps)
-    grad = (-y_true / p + (one - y_true) / (one - p)) * inside * (one / y_pred.size)
+    grad = (-y_true / p + (one - y_true) / (one - p)) * inside * w * (one / y_pred.size)
     return float(value), grad.astype(y_pred.dtype, copy=False)
 
 
-def _categorical(onehot: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
+def _categorical(onehot: np.ndarray, y_pred: np.ndarray, weights=None) -> tuple[float, np.ndarray]:
     eps = y_pred.dtype.type(EPSILON)
     one = y_pred.dtype.type(1)
+    w = one if weights is None else weights
     total = y_pred.sum(axis=-1, keepdims=True)
     q = y_pred / total
     p = np.clip(q, eps, one - eps)
     rows = y_pred.size // y_pred.shape[-1]
-    value = -np.sum(onehot * np.log(p)) / rows
+    value = -np.sum(onehot * np.log(p) * w) / rows
     # d/dq of -sum(t log clip(q)), then through q = y / sum(y)
     gq = np.where((q > eps) & (q < one - eps), -onehot / p, 0).astype(y_pred.dtype, copy=False)
     grad = (gq - (gq * q).sum(axis=-1, keepdims=True)) / total
-    return float(value), (grad * (one / rows)).astype(y_pred.dtype, copy=False)
+    return float(value), (grad * w * (one / rows)).astype(y_pred.dtype, copy=False)
 
 
-def categorical_crossentropy(y_true, y_pred):
+def categorical_crossentropy(y_true, y_pred, weights=None):
     if y_true.shape != y_pred.shape:
         raise TrainingError(f"categorical_crossentropy needs one-hot labels shaped like the output "
                             f"{y_pred.shape[1:]} but the labels have {y_true.shape[1:]}; one-hot encode them or "
                             "use sparse_categorical_crossentropy for integer labels.")
-    return _categorical(y_true.astype(y_pred.dtype, copy=False), y_pred)
+    return _categorical(y_true.astype(y_pred.dtype, copy=False), y_pred, weights)
 
 
-def sparse_categorical_crossentropy(y_true, y_pred):
+def sparse_categorical_crossentropy(y_true, y_pred, weights=None):
     ids = np.asarray(y_true)
     if ids.ndim == y_pred.ndim and ids.shape[-1] == 1:
         ids = ids[..., 0]
@@ -96,7 +117,7 @@ def sparse_categorical_crossentropy(y_true, y_pred):
                             "give the last layer more units or fix the labels.")
     onehot = np.zeros(y_pred.shape, y_pred.dtype)
     np.put_along_axis(onehot, ids[..., None], 1, axis=-1)
-    return _categorical(onehot, y_pred)
+    return _categorical(onehot, y_pred, weights)
 
 
 @dataclass(frozen=True)
@@ -110,8 +131,12 @@ class Loss:
     #: integer class ids as labels
     sparse: bool = False
 
-    def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
-        return self.fn(np.asarray(y_true), y_pred)
+    def __call__(self, y_true: np.ndarray, y_pred: np.ndarray,
+                 mask: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """``mask``: the output's mask, if it carries one (the loss then covers the unmasked positions)."""
+        if mask is None:
+            return self.fn(np.asarray(y_true), y_pred)
+        return self.fn(np.asarray(y_true), y_pred, mask_weights(mask, y_pred))
 
 
 LOSSES: dict[str, Loss] = {

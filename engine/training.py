@@ -298,7 +298,7 @@ class Trainer:
     def compute_loss(self, fwd: ForwardPass, yb: dict[str, np.ndarray]) -> tuple[float, dict, dict]:
         total, per, grads = 0.0, {}, {}
         for nid, loss in self.losses.items():
-            v, g = loss(yb[nid], fwd.activations[nid])
+            v, g = loss(yb[nid], fwd.activations[nid], fwd.masks.get(nid))
             per[nid] = v
             grads[nid] = g
             total += v
@@ -348,6 +348,13 @@ class Trainer:
                 trackers.setdefault(self._log_key(nid, "loss"), MeanTracker()).update(per[nid], count)
             if self._wants_accuracy(nid):
                 m = accuracy_matches(yb[nid], fwd.activations[nid])
+                mask = fwd.masks.get(nid)
+                if mask is not None:   # Keras weights its compile metrics by the output mask
+                    w = np.broadcast_to(mask.reshape(mask.shape + (1,) * (m.ndim - mask.ndim)), m.shape)
+                    if w.sum():
+                        trackers.setdefault(self._log_key(nid, "accuracy"), MeanTracker()).update(
+                            float((m * w).sum() / w.sum()), float(w.sum()))
+                    continue
                 trackers.setdefault(self._log_key(nid, "accuracy"), MeanTracker()).update(m.mean(), m.size)
 
 

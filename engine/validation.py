@@ -29,6 +29,8 @@ class ValidationResult:
     problems: list[Problem] = field(default_factory=list)
     node_shapes: dict[str, Shape | None] = field(default_factory=dict)
     param_counts: dict[str, int] = field(default_factory=dict)
+    #: For each node whose output carries a mask, the ids of the layers that made it (``Layer.mask_rule``).
+    mask_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -37,6 +39,10 @@ class ValidationResult:
     def edge_shape(self, edge: Edge) -> Shape | None:
         """The tensor shape carried by an edge (its source's output)."""
         return self.node_shapes.get(edge.source)
+
+    def edge_mask(self, edge: Edge) -> tuple[str, ...]:
+        """The ids of the layers whose mask an edge carries (empty when it carries none)."""
+        return self.mask_sources.get(edge.source, ())
 
     def problems_for(self, node_id: str) -> list[Problem]:
         return [p for p in self.problems if p.node_id == node_id]
@@ -53,6 +59,7 @@ class Validator:
         self.graph = graph
         self._shapes: dict[str, Shape | None] = {}
         self._params: dict[str, int] = {}
+        self._masks: dict[str, tuple[str, ...]] = {}
         self._node_problems: dict[str, list[Problem]] = {}
         self._global: list[Problem] = []
         self._order: list[str] = []
@@ -66,7 +73,7 @@ class Validator:
         if structure_changed:
             self._refresh_structure()
         live = set(g.nodes)
-        for cache in (self._shapes, self._params, self._node_problems):
+        for cache in (self._shapes, self._params, self._node_problems, self._masks):
             for nid in list(cache):
                 if nid not in live:
                     del cache[nid]
@@ -89,7 +96,8 @@ class Validator:
         problems = list(self._global)
         for nid in g.nodes:
             problems.extend(self._node_problems.get(nid, ()))
-        return ValidationResult(problems, dict(self._shapes), dict(self._params))
+        masks = {nid: m for nid, m in self._masks.items() if m}
+        return ValidationResult(problems, dict(self._shapes), dict(self._params), masks)
 
     def _refresh_structure(self) -> None:
         g = self.graph
@@ -119,6 +127,7 @@ class Validator:
         self._node_problems[nid] = problems
         self._shapes[nid] = None
         self._params[nid] = 0
+        self._masks[nid] = ()
         edges = g.in_edges(nid)
         n_in = len(edges)
         if cls.max_inputs == 0:
@@ -149,6 +158,21 @@ class Validator:
             problems.append(Problem(nid, str(exc), edge))
             return
         self._shapes[nid] = tuple(out)
+        self._infer_mask(nid, layer, [e.source for e in edges], problems)
+
+    def _infer_mask(self, nid: str, layer, sources: list[str], problems: list[Problem]) -> None:
+        """Which layers' mask the output carries (Keras propagates masks by structure, so this is static)."""
+        in_masks = [self._masks.get(s, ()) for s in sources]
+        if layer.mask_rule == "refuse" and any(in_masks):
+            names = ", ".join(self.graph.node(m).name for m in dict.fromkeys(x for ms in in_masks for x in ms))
+            problems.append(Problem(nid, f"{layer.owner} gets a mask (from {names}) but {layer.mask_refusal}"))
+            return
+        if not layer.output_carries_mask([bool(m) for m in in_masks]):
+            self._masks[nid] = ()
+        elif layer.mask_rule == "make":
+            self._masks[nid] = (nid,)
+        else:
+            self._masks[nid] = tuple(dict.fromkeys(x for ms in in_masks for x in ms))
 
 
 def infer_shapes(graph: LayerGraph) -> ValidationResult:

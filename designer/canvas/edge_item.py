@@ -13,6 +13,7 @@ from engine.graph import Edge
 HIT_WIDTH = 14.0
 DETOUR_GAP = 26.0  # how far above the cards a detouring wire runs
 LABEL_ROOM = 6.0  # scene units kept free between the label and each port (the port's radius)
+MASK_MARK = " ◐"  # after the shape on a wire that carries a mask (half of the steps may be padding)
 
 _label_fonts: dict[int, QFont] = {}
 _label_metrics: dict[int, QFontMetrics] = {}
@@ -49,11 +50,14 @@ def detour(a: QPointF, b: QPointF, top: float) -> QPainterPath:
 
 
 def compact_label(text: str) -> str:
-    """``(None, 8, 8, 16)`` -> ``8×8×16``: the shape without the batch dimension, for short wires."""
-    parts = [p.strip() for p in text.strip("()").split(",") if p.strip()]
+    """``(None, 8, 8, 16)`` -> ``8×8×16``: the shape without the batch dimension, for short wires (a mask
+    mark stays)."""
+    mark = MASK_MARK if text.endswith(MASK_MARK) else ""
+    shape = text[:-len(mark)] if mark else text
+    parts = [p.strip() for p in shape.strip("()").split(",") if p.strip()]
     if parts and parts[0] == "None":
         parts = parts[1:]
-    return "×".join("?" if p == "None" else p for p in parts) or text
+    return ("×".join("?" if p == "None" else p for p in parts) + mark) if parts else text
 
 
 def backward(a: QPointF, b: QPointF) -> QPainterPath:
@@ -103,6 +107,9 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
         self.source_item = source_item
         self.target_item = target_item
         self.label = ""
+        #: The tensor shape the wire carries, and the names of the layers whose mask it carries ("" for none).
+        self.shape_text = ""
+        self.mask_from = ""
         #: What is drawn: ``label``, its compact form on a short wire, or "" when neither fits.
         self.shown_label = ""
         self.problem: str | None = None
@@ -193,17 +200,35 @@ class EdgeItem(HoverHighlight, QGraphicsItem):
                 self._label_rect, self.shown_label = rect, text
 
     def set_label(self, text: str) -> None:
+        """The shape carried (``(None, 5, 3)``); the mask mark is added by ``set_mask``."""
+        self.shape_text = text
+        self._refresh_label()
+
+    def set_mask(self, sources: str) -> None:
+        """Mark the wire as carrying the mask of the layers named in ``sources`` ("" for no mask)."""
+        self.mask_from = sources
+        self._refresh_label()
+
+    @property
+    def info(self) -> str:
+        """The tooltip without a problem: the shape, and where its mask comes from."""
+        if not self.mask_from:
+            return self.shape_text
+        return f"{self.shape_text}\ncarries a mask from {self.mask_from}".strip()
+
+    def _refresh_label(self) -> None:
+        text = self.shape_text + (MASK_MARK if self.mask_from and self.shape_text else "")
         if text != self.label:
             self.prepareGeometryChange()
             self.label = text
             self._layout_label()
-            if not self.problem:
-                self.setToolTip(text)
             self.update()
+        if not self.problem:
+            self.setToolTip(self.info)
 
     def set_problem(self, message: str | None) -> None:
         self.problem = message
-        self.setToolTip(message or self.label)
+        self.setToolTip(message or self.info)
         self.update()
 
     def set_drop_target(self, on: bool) -> None:

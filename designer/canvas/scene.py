@@ -52,6 +52,7 @@ class GraphScene(GroupGestures, QGraphicsScene):
         self._edges: dict[Edge, EdgeItem] = {}
         self._frames: dict[str, GroupFrameItem] = {}
         self._node_info: dict[str, tuple] = {}
+        self._node_masks: dict[str, str] = {}   # node id -> the layers whose mask its output carries
         self._edge_problem: dict[Edge, str] = {}
         self._wire: DragEdgeItem | None = None
         self._reroute: Edge | None = None
@@ -90,6 +91,7 @@ class GraphScene(GroupGestures, QGraphicsScene):
         self._edges.clear()
         self._node_info.clear()
         self._edge_problem.clear()
+        self._node_masks = {nid: self._mask_names(m) for nid, m in self.doc.result.mask_sources.items()}
         for nid in self.graph.nodes:
             self._add_node_item(nid)
         for nid, item in self._nodes.items():
@@ -200,6 +202,7 @@ class GraphScene(GroupGestures, QGraphicsScene):
         item = EdgeItem(edge, self._nodes[edge.source], self._nodes[edge.target])
         shape = shapes.get(edge.source)
         item.set_label(fmt_shape(shape) if shape is not None else "")
+        item.set_mask(self._mask_names(self.doc.result.mask_sources.get(edge.source, ())))
         self._edges[edge] = item
         self.addItem(item)
         self.overview.adopt(item)
@@ -241,11 +244,22 @@ class GraphScene(GroupGestures, QGraphicsScene):
             for e in self._nodes[nid].edges:
                 if e.edge.source == nid:
                     e.set_label(text)
+        masks = {nid: self._mask_names(m) for nid, m in result.mask_sources.items()}
+        for nid in set(self._node_masks) | set(masks):
+            if self._node_masks.get(nid) != masks.get(nid) and nid in self._nodes:
+                for e in self._nodes[nid].edges:
+                    if e.edge.source == nid:
+                        e.set_mask(masks.get(nid, ""))
+        self._node_masks = masks
         for edge in set(self._edge_problem) | set(edge_problems):
             msg = edge_problems.get(edge)
             if self._edge_problem.get(edge) != msg and edge in self._edges:
                 self._edges[edge].set_problem(msg)
         self._edge_problem = {e: m for e, m in edge_problems.items() if e in self._edges}
+
+    def _mask_names(self, sources: tuple[str, ...]) -> str:
+        """``embedding, masking``: the names of the layers making a mask, for a wire's tooltip."""
+        return ", ".join(self.graph.node(s).name for s in sources if s in self.graph)
 
     # ----- lookup and selection ----------------------------------------------------------------------
     def node_item(self, node_id: str) -> NodeItem | None:

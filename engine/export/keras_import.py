@@ -57,6 +57,10 @@ _MODEL_CLASSES = ("Sequential", "Functional", "Model")
 #: saved as operations of this module, read as the catalog's merge layer of the same name.
 _OPS_MODULE = "keras.src.ops.numpy"
 _OPS = ("Add", "Subtract", "Multiply")
+#: Operations Keras writes into a functional model to compute masks (Embedding: NotEqual; Masking: NotEqual and
+#: Any; merges: LogicalOr; Concatenate: ExpandDims, ZerosLike, OnesLike, Concatenate, Any); they may feed only
+#: ``mask=`` arguments and each other, and the engine infers the masks itself.
+_MASK_OPS = ("NotEqual", "Any", "LogicalOr", "ExpandDims", "ZerosLike", "OnesLike", "Concatenate")
 _INITIALIZER_MODULE = "keras.initializers"
 
 
@@ -196,6 +200,9 @@ class _Importer:
         self.config, self.h5, self.where = config, h5, where
         self.notes: list[str] = []
         self.groups: dict[str, tuple[_Importer, list[tuple[str, str]]]] = {}  # nested model name -> its import
+        self.mask_ops: set[str] = set()            # names of Keras's mask operations (not imported as layers)
+        self.mask_uses: dict[str, set[str]] = {}   # name -> the layers or mask operations reading it as a mask
+        self.masked_calls: set[str] = set()        # layers Keras calls with a mask argument
 
     def fail(self, msg: str) -> ConfigError:
         return ConfigError(msg)
@@ -248,6 +255,9 @@ class _Importer:
         for i, raw in enumerate(layers):
             cname, name, lcfg, raw = self._entry(raw, i)
             op = raw.get("module") == _OPS_MODULE
+            if op and cname in _MASK_OPS:
+                self._mask_op(name, raw.get("inbound_nodes") or [])
+                continue
             if not op:  # an operation (keras.ops.add) is no layer: it has no weights entry in the file
                 h5_layers.append((name, cname))
             if cname == "InputLayer":
@@ -258,6 +268,11 @@ class _Importer:
                 edges.append((src, name, k))
         outputs = [t[0] for t in _tensor_list(body.get("output_layers"))]
         inputs = [t[0] for t in _tensor_list(body.get("input_layers"))]
+        self._check_mask_ops(outputs)
+        for src, dst, _k in edges:
+            if src in self.mask_ops:
+                raise self.fail(f"the operation {shown(src)} feeds layer {shown(dst)}; layergraph reads it only as "
+                                "part of a mask.")
         fed = {e[0] for e in edges}
         for out in outputs:
             if out in fed:
@@ -284,7 +299,7 @@ class _Importer:
         except ConfigError as exc:
             raise FileFormatError(f"{self.where}: layers[{index}]: {exc}.") from None
         module, registered = raw.get("module"), raw.get("registered_name")
-        if module == _OPS_MODULE and cname not in _OPS:
+        if module == _OPS_MODULE and cname not in _OPS + _MASK_OPS:
             raise self.fail(f"layer {shown(name)} is the operation keras.ops.{to_snake_case(cname)}; layergraph reads "
                             f"only {', '.join(f'keras.ops.{o.lower()}' for o in _OPS)} among operations.")
         own_module = getattr(LAYERS.get(cname), "keras_module", None)
@@ -310,6 +325,7 @@ class _Importer:
                 raise FileFormatError(f"{self.where}: {cname} '{name}' has an unreadable call (its args or kwargs).")
             extra = {k: v for k, v in kwargs.items() if v is not None and k != "training"}
             states = extra.pop("initial_state", None) if _takes_initial_state(cname) else None
+            extra = self._mask_kwargs(name, cname, extra)
             if op and not extra and args and all(isinstance(a, dict) for a in args):
                 args = [args]
             if extra or len(args) != 1:
@@ -330,6 +346,53 @@ class _Importer:
                                 "supports single-output layers called once.")
             out.append(h[0])
         return out
+
+    # --- masks (Keras's functional form: explicit mask operations and ``mask=`` arguments)
+    def _mask_op(self, name: str, inbound: list) -> None:
+        self.mask_ops.add(name)
+        node = inbound[0] if len(inbound) == 1 and isinstance(inbound[0], dict) else {}
+        for hist in _histories(node.get("args") or []):
+            self.mask_uses.setdefault(hist, set()).add(name)
+
+    def _mask_kwargs(self, name: str, cname: str, kwargs: dict) -> dict:
+        """``kwargs`` without the mask arguments of the layer (``Layer.mask_args``), which must come from
+        Keras's mask operations: the engine computes those masks itself."""
+        allowed = set(getattr(LAYERS.get(cname), "mask_args", ()) or ()) - {None}
+        rest = {}
+        for key, value in kwargs.items():
+            hist = _histories([value])
+            if key in allowed and len(hist) == 1:
+                self.mask_uses.setdefault(hist[0], set()).add(name)
+                self.masked_calls.add(name)
+            else:
+                rest[key] = value
+        return rest
+
+    def _check_mask_ops(self, outputs: list[str]) -> None:
+        """Keras's mask operations may only compute masks; anything else they feed is a computation."""
+        for op in sorted(self.mask_ops):
+            used = self.mask_uses.get(op, set())
+            if op in outputs or not used:
+                raise self.fail(f"the operation {shown(op)} is a model output; layergraph reads it only as part of "
+                                "a mask.")
+        for src, users in self.mask_uses.items():
+            if src not in self.mask_ops and not users <= self.mask_ops:
+                raise self.fail(f"layer {shown(src)} is passed as a mask; layergraph infers masks from Masking and "
+                                "Embedding(mask_zero=True) only.")
+
+    def _check_masks(self, graph: LayerGraph, ids: dict[str, str], result) -> None:
+        """The masks the engine infers must be those Keras passes (functional models state every one)."""
+        if not self.mask_ops and not self.masked_calls:
+            return
+        for name, nid in ids.items():
+            layer = graph.layer(nid)
+            if not layer.mask_args:
+                continue
+            inferred = any(result.mask_sources.get(s) for s in graph.inputs_of(nid))
+            if inferred != (name in self.masked_calls):
+                said = "passes a mask to" if name in self.masked_calls else "passes no mask to"
+                raise self.fail(f"the Keras model {said} {layer.owner}, which layergraph infers differently; "
+                                "save the model without a custom mask argument.")
 
     # --- one layer
     def _input_node(self, name: str, lcfg: dict) -> dict:
@@ -359,9 +422,6 @@ class _Importer:
                             "catalog layers before importing.")
         if cname in _MODEL_CLASSES:
             return self._group_config(cname, name, lcfg)
-        if cname == "Masking":
-            raise self.fail(f"{owner}: masks are not supported yet (layergraph does not propagate them, so the "
-                            "masked steps would change the results); remove the Masking layer before importing.")
         cls = LAYERS.get(cname) or CELLS.get(cname)
         if cls is None or cls.max_inputs == 0 or cls is Group:  # (a Keras group is a model, read above)
             raise self.fail(f"{owner}: layergraph has no {cname} layer; its catalog has "
@@ -483,6 +543,7 @@ class _Importer:
         if not result.ok:
             p = result.problems[0]
             raise self.fail(f"the imported graph is not valid: {p.message}")
+        self._check_masks(graph, ids, result)
         self.result = result
         for nid, position in layered_positions(graph).items():
             graph.move(nid, position)
@@ -654,6 +715,19 @@ def _number(value: Any) -> float | None:
         return float(value)
     except OverflowError:
         return None
+
+
+def _histories(args: list) -> list[str]:
+    """The names of the layers whose tensors appear in a call's arguments (nested lists included)."""
+    out = []
+    for a in args:
+        if isinstance(a, list):
+            out.extend(_histories(a))
+        elif isinstance(a, dict) and a.get("class_name") == "__keras_tensor__":
+            hist = (a.get("config") or {}).get("keras_history")
+            if isinstance(hist, list) and hist and isinstance(hist[0], str):
+                out.append(hist[0])
+    return out
 
 
 def _tensor_list(value: Any) -> list[list]:

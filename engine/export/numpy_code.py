@@ -23,7 +23,7 @@ from engine.layers.base import Fn
 from engine.memory import check_allocation, init_bytes
 
 #: Names a generated module defines itself; layer outputs never take them.
-RUNTIME_NAMES = frozenset(definitions()) | {"os", "np", "math", "WEIGHTS_FILE", "_W", "W", "x", "load_weights",
+RUNTIME_NAMES = frozenset(definitions()) | {"os", "np", "math", "WEIGHTS_FILE", "_W", "W", "M", "x", "load_weights",
                                            "predict"}
 
 
@@ -48,9 +48,10 @@ def group_line(plan: ExportPlan, nid: str, blocks: dict[str, list[str]], used_nu
     inner.in_group = True
     params = [inner.idents[n] for n in inner.inputs]
     blocks[fn] = []  # taken before the inner groups name theirs
-    body = [node_line(inner, n, used_numerics, blocks) for n in inner.order if n not in inner.inputs]
+    body = [ln for n in inner.order if n not in inner.inputs for ln in node_lines(inner, n, used_numerics, blocks)]
     blocks[fn] = [f"def {fn}({', '.join(params)}, W, prefix):",
                   f"    # the layers of the group {comment(plan.name(nid))}",
+                  *(["    M = {}"] if inner.result.mask_sources else []),
                   *("    " + ln for ln in body), f"    return {inner.idents[inner.outputs[0]]}"]
     key = literal(f"{plan.name(nid)}/")
     prefix = f"prefix + {key}" if plan.in_group else key
@@ -92,7 +93,11 @@ def numerics_line(plan: ExportPlan, nid: str, used_numerics: set[str]) -> str:
         if default is not inspect.Parameter.empty and _tuples(_plain(value)) == _tuples(default):
             continue
         kwargs.append(f"{name}={_numerics_value(value, layer.owner, used_numerics)}")
-    srcs = [plan.idents[s] for s in plan.graph.inputs_of(nid)]
+    sources = plan.graph.inputs_of(nid)
+    for name, src in zip(layer.mask_args, sources):
+        if name is not None and plan.result.mask_sources.get(src):
+            kwargs.append(f"{name}={_mask_ref(plan, src)}")
+    srcs = [plan.idents[s] for s in sources]
     return call(f"{plan.idents[nid]} = {num.forward.__name__}", [*srcs, *weights, *kwargs], tail="[0]")
 
 
@@ -102,16 +107,40 @@ def _defaults_to_none(params, name: str) -> bool:
         p.kind is inspect.Parameter.VAR_POSITIONAL for p in params.values())
 
 
+def _mask_ref(plan: ExportPlan, nid: str) -> str:
+    """The generated code's name for a node's output mask (kept in the dict ``M`` by layer name)."""
+    return f"M[{literal(plan.name(nid))}]"
+
+
+def mask_line(plan: ExportPlan, nid: str, used_numerics: set[str]) -> str | None:
+    """``M[name] = ...``: the node's output mask as the engine computes it (``Layer.compute_mask``), or None."""
+    if not plan.result.mask_sources.get(nid):
+        return None
+    layer = plan.layer(nid)
+    sources = plan.graph.inputs_of(nid)
+    if layer.mask_rule == "pass":
+        return f"{_mask_ref(plan, nid)} = {_mask_ref(plan, sources[0])}"
+    fn, args = layer.mask_numerics()
+    used_numerics.add(fn.__name__)
+    kwargs = [f"{k}={_numerics_value(v, layer.owner, used_numerics)}" for k, v in args.items()]
+    srcs = [plan.idents[s] for s in sources]
+    if layer.mask_rule == "merge":
+        masks = [_mask_ref(plan, s) if plan.result.mask_sources.get(s) else "None" for s in sources]
+        srcs = ["[" + ", ".join(srcs) + "]", "[" + ", ".join(masks) + "]"]
+    return call(f"{_mask_ref(plan, nid)} = {fn.__name__}", [*srcs, *kwargs])
+
+
 def _plain(value: Any) -> Any:
     return value.forward if isinstance(value, Fn) else value
 
 
-def node_line(plan: ExportPlan, nid: str, used_numerics: set[str], blocks: dict[str, list[str]]) -> str:
-    """``var = <op>_forward(inputs, weights, args)[0]``, the call the engine makes, written out; a group calls
-    its own function, whose source goes into ``blocks``."""
+def node_lines(plan: ExportPlan, nid: str, used_numerics: set[str], blocks: dict[str, list[str]]) -> list[str]:
+    """``var = <op>_forward(inputs, weights, args)[0]``, the call the engine makes, written out, then the
+    output's mask if it carries one; a group calls its own function, whose source goes into ``blocks``."""
     if plan.layer(nid).composite:
-        return group_line(plan, nid, blocks, used_numerics)
-    return numerics_line(plan, nid, used_numerics)
+        return [group_line(plan, nid, blocks, used_numerics)]
+    masked = mask_line(plan, nid, used_numerics)
+    return [numerics_line(plan, nid, used_numerics), *([masked] if masked else [])]
 
 
 def _input_line(plan: ExportPlan, nid: str, multi: bool) -> str:
@@ -129,11 +158,13 @@ def numpy_code(graph: LayerGraph, weights_file: str = "model.weights.npz", *, pl
     used_numerics: set[str] = set()
     blocks: dict[str, list[str]] = {}
     body = []
+    if plan.result.mask_sources:
+        body.append("M = {}  # the output masks of the layers that carry one (Keras's _keras_mask)")
     for nid in plan.order:
         if nid in plan.inputs:
             body.append(_input_line(plan, nid, multi))
         else:
-            body.append(node_line(plan, nid, used_numerics, blocks))
+            body.extend(node_lines(plan, nid, used_numerics, blocks))
     outs = [plan.idents[n] for n in plan.outputs]
     ret = outs[0] if len(outs) == 1 else "[" + ", ".join(outs) + "]"
     names = ", ".join(comment(repr(plan.name(n))) for n in plan.inputs)

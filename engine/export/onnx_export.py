@@ -20,6 +20,7 @@ from engine.errors import GraphError, LayergraphError
 from engine.export.plan import ExportPlan, Weights, make_plan, weight_arrays
 from engine.graph import LayerGraph
 from engine.layers.group import split_weights
+from engine.validation import infer_shapes
 
 #: The opset the models declare (Reduce* take their axes as an input from 18 on).
 OPSET = 18
@@ -215,6 +216,7 @@ def refusal_reason(layer) -> str | None:
 def refused_layers(graph: LayerGraph, prefix: str = "") -> list[str]:
     """``"'name' (Class: reason)"`` for every layer the export refuses, inside groups too."""
     out = []
+    masked = infer_shapes(graph).mask_sources
     for nid in graph.topological_order():
         layer = graph.layer(nid)
         name = prefix + graph.node(nid).name
@@ -224,6 +226,8 @@ def refused_layers(graph: LayerGraph, prefix: str = "") -> list[str]:
         reason = refusal_reason(layer)
         if not reason and layer.takes_initial_state and len(graph.inputs_of(nid)) > 1:
             reason = INITIAL_STATE_REASON
+        if not reason and layer.mask_args and any(masked.get(s) for s in graph.inputs_of(nid)):
+            reason = "its input carries a mask, which the ONNX export does not apply"
         if reason:
             out.append(f"'{name}' ({layer.class_name}: {reason})")
     return out

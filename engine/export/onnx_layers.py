@@ -279,6 +279,16 @@ def _channel_const(cx, x: Value, name: str, value) -> str:
     return cx.b.const(f"{cx.base}/{name}", v)
 
 
+def _masking(cx, xs):
+    """Keras's Masking values: steps whose features all equal mask_value become zeros.  The mask itself is
+    not exported: ``onnx_export.refused_layers`` refuses any layer that would read it."""
+    x = as_float(cx, xs[0])
+    value = cx.b.const(f"{cx.base}/mask_value", np.float32(args(cx)["mask_value"]))
+    differs = cx.op("Cast", [cx.op("Not", [cx.op("Equal", [x.name, value])])], to=1)
+    keep = cx.op("ReduceMax", [differs, cx.b.ints(f"{cx.base}/axes", [x.axis(-1)])], keepdims=1)
+    return same(x, cx.op("Mul", [x.name, keep]))
+
+
 def _rescaling(cx, xs):
     x = as_float(cx, xs[0])
     a = args(cx)
@@ -345,7 +355,7 @@ CONVERTERS = {
     "BatchNormalization": _batch_normalization, "LayerNormalization": _layer_normalization,
     "GroupNormalization": _group_normalization, "UnitNormalization": _unit_normalization,
     "RMSNormalization": _rms_normalization,
-    "Rescaling": _rescaling, "Normalization": _normalization, "Discretization": _discretization,
+    "Masking": _masking, "Rescaling": _rescaling, "Normalization": _normalization, "Discretization": _discretization,
     "CategoryEncoding": _category_encoding,
     **{name: _pass_through for name in (
         "Identity", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",

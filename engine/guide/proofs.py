@@ -311,6 +311,15 @@ def ref_identity(x, w, cfg):
     return x.copy()
 
 
+def ref_masking(x, w, cfg):
+    """y[b, t] = x[b, t] unless every feature of x[b, t] equals mask_value, then zeros (a masked step)"""
+    y = np.array(x, dtype=float)
+    for index in np.ndindex(*x.shape[:-1]):
+        if all(v == cfg["mask_value"] for v in x[index]):
+            y[index] = 0.0
+    return y
+
+
 def ref_flatten(x, w, cfg):
     """y[b, :] = every value of x[b] in row-major (C) order"""
     return np.array([list(x[b].flat) for b in range(x.shape[0])])
@@ -471,7 +480,7 @@ _MERGE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 _IDENTITY_AT_INFERENCE = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
                           "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Identity", "RandomFlip",
                           "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness")
-_TABLE = {"Dense": ref_dense, "Embedding": ref_embedding, "BatchNormalization": ref_batch_norm,
+_TABLE = {"Dense": ref_dense, "Embedding": ref_embedding, "BatchNormalization": ref_batch_norm, "Masking": ref_masking,
           "Flatten": ref_flatten, "LeakyReLU": ref_leaky_relu, "Rescaling": ref_rescaling, "Reshape": ref_reshape,
           "Permute": ref_permute, "RepeatVector": ref_repeat_vector, "Concatenate": ref_concatenate,
           "ReLU": ref_relu, "ELU": ref_elu, "Softmax": ref_softmax, "PReLU": ref_prelu,

@@ -31,6 +31,7 @@ class ReLU(_Elementwise):
 
     Input shape: any.  Output shape: same as the input.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "ReLU"
     fields = (
@@ -68,6 +69,7 @@ class LeakyReLU(_Elementwise):
 
     Input shape: any.  Output shape: same as the input.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "LeakyReLU"
     fields = (Field("negative_slope", "float", 0.3, "Slope for negative inputs.", min=0.0),)
@@ -89,6 +91,7 @@ class ELU(_Elementwise):
 
     Input shape: any.  Output shape: same as the input.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "ELU"
     fields = (Field("alpha", "float", 1.0, "Scale of the negative part: alpha * (exp(x) - 1)."),)
@@ -111,6 +114,9 @@ class Softmax(_Elementwise):
     """
 
     class_name = "Softmax"
+    mask_rule = "refuse"
+    mask_refusal = ("Keras's Softmax refuses a sequence mask that does not broadcast to its input; put the "
+                    "Softmax before the layer that makes the mask, or pool the sequence first.")
     fields = (Field("axis", "ints", (-1,), "Axis or axes the probabilities sum to 1 over, usually -1."),)
 
     def check_config(self) -> None:
@@ -152,6 +158,7 @@ class PReLU(_Elementwise):
     Input shape: any, with known sizes on the axes that are not shared.  Output shape: same as the input.
     Weights: ``alpha`` of the input shape without the batch axis, with shared axes of size 1.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "PReLU"
     fields = (

@@ -219,6 +219,14 @@ def resolve_args(args: Mapping[str, Any], backward: bool) -> dict[str, Any]:
 
 GRADIENT_KINDS = ("hand-written", "automatic", "none")
 
+#: How a layer treats masks (``Layer.mask_rule``), as Keras 3 propagates them:
+#:   drop    the output carries no mask (Keras: a layer without masking support drops it; or one that consumes it)
+#:   pass    the output carries its first input's mask unchanged (element-wise layers; Keras's default compute_mask)
+#:   merge   the output carries the OR of the inputs' masks, and none when an input has none (Keras's merges)
+#:   make    the layer makes a mask from its input (``mask_numerics``: Masking, Embedding with mask_zero)
+#:   refuse  Keras fails or the engine cannot honour a masked input: the validator reports ``mask_refusal``
+MASK_RULES = ("drop", "pass", "merge", "make", "refuse")
+
 #: The doc of every ``*_regularizer`` / ``*_constraint`` argument (``engine/regularizers.py`` applies them).
 PENALTY_DOC = ("A Keras regularizer (l1, l2, l1_l2, orthogonal_regularizer) or constraint (max_norm, non_neg, "
                "unit_norm, min_max_norm), applied in training like Keras.")
@@ -265,6 +273,16 @@ class Layer:
     takes_initial_state: ClassVar[bool] = False
     #: Arguments Keras's constructor requires although the engine has a default (Keras code always states them).
     keras_required_args: ClassVar[tuple[str, ...]] = ()
+    #: What the layer does with a mask on its inputs (Keras's ``supports_masking`` / ``compute_mask``), one of
+    #: ``MASK_RULES``: the validator infers from it which wires carry a mask, the executor and the NumPy export
+    #: compute the masks from it.
+    mask_rule: ClassVar[str] = "drop"
+    #: Keyword arguments of the numerics forward that receive the masks of the inputs, in input order (None for
+    #: an input whose mask the numerics do not take); the backward finds the mask in the forward's cache.
+    #: A masked input is passed as a boolean array, an unmasked one as None.
+    mask_args: ClassVar[tuple[str | None, ...]] = ()
+    #: Why a masked input is refused (``mask_rule == "refuse"``), ending with the fix.
+    mask_refusal: ClassVar[str] = ""
 
     def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
         cfg = dict(config or {})
@@ -375,6 +393,36 @@ class Layer:
     def param_count(self, input_shapes: list[Shape]) -> int:
         return sum(s.size for s in self.weight_specs(input_shapes))
 
+    # ----- masks -------------------------------------------------------------------------------------
+    def output_carries_mask(self, carries: list[bool]) -> bool:
+        """Whether the output carries a mask, given which inputs do (static: masks are structural)."""
+        rule = self.mask_rule
+        if rule == "pass":
+            return bool(carries) and carries[0]
+        if rule == "merge":
+            return bool(carries) and all(carries)
+        return rule == "make" and self.mask_numerics() is not None
+
+    def mask_numerics(self) -> tuple[Callable, dict[str, Any]] | None:
+        """The numerics function computing the output's mask, and its arguments: for ``"make"`` it is called
+        as ``fn(*inputs, **args)``, for ``"merge"`` as ``fn(inputs, masks, **args)``; None makes no mask."""
+        return None
+
+    def compute_mask(self, inputs: list[np.ndarray], masks: list[np.ndarray | None]) -> np.ndarray | None:
+        """The output's mask ``(batch, ...)`` (bool) from the inputs and their masks (None = no mask)."""
+        rule = self.mask_rule
+        if rule == "pass":
+            return masks[0] if masks else None
+        made = self.mask_numerics() if rule in ("make", "merge") else None
+        if made is None:
+            return None
+        fn, args = made
+        return fn(inputs, masks, **args) if rule == "merge" else fn(*inputs, **args)
+
+    def mask_kwargs(self, masks: list[np.ndarray | None]) -> dict[str, np.ndarray | None]:
+        """The numerics forward's mask arguments (``mask_args``) for these input masks."""
+        return {name: m for name, m in zip(self.mask_args, masks) if name is not None}
+
     # ----- computation -------------------------------------------------------------------------------
     def config_args(self, *names: str) -> dict[str, Any]:
         """``{name: config value}`` for the named arguments, to pass to a numerics function."""
@@ -401,10 +449,14 @@ class Layer:
         raise NotImplementedError(f"{self.class_name} declares no numerics")
 
     def forward(self, inputs: list[np.ndarray], weights: dict[str, np.ndarray], *, training: bool = False,
-                rng: np.random.Generator | None = None) -> tuple[np.ndarray, Any]:
-        """Return ``(output, cache)``; the cache is whatever ``backward`` needs."""
+                rng: np.random.Generator | None = None, masks: list[np.ndarray | None] | None = None,
+                ) -> tuple[np.ndarray, Any]:
+        """Return ``(output, cache)``; the cache is whatever ``backward`` needs.  ``masks`` are the inputs'
+        masks (None when no input carries one); those named in ``mask_args`` reach the numerics."""
         num, args = self.bound_numerics(backward=False, n_inputs=len(inputs))
         extra = {"training": training, "rng": rng} if num.training_args else {}
+        if masks and self.mask_args:
+            extra.update(self.mask_kwargs(masks))
         return num.forward(*inputs, *(weights.get(w) for w in num.weights), **args, **extra)
 
     def backward(self, grad_out: np.ndarray, cache: Any,
@@ -460,5 +512,7 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
     names = [f.name for f in cls.all_fields()]
     if len(names) != len(set(names)):
         raise RuntimeError(f"layer {cls.class_name} declares a field twice")
+    if cls.mask_rule not in MASK_RULES or (cls.mask_rule == "refuse") != bool(cls.mask_refusal):
+        raise RuntimeError(f"layer {cls.class_name} declares mask_rule {cls.mask_rule!r} without its refusal text")
     LAYERS[cls.class_name] = cls
     return cls

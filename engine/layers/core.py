@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.errors import ConfigError
 from engine.layers.base import PENALTY_DOC, Field, Layer, Numerics, WeightSpec, activation_fn, register_layer
 from engine.numerics import core as num
 from engine.shapes import Shape, fmt_shape
@@ -53,6 +52,7 @@ class Dense(Layer):
 
     Input shape: ``(batch, ..., input_dim)``.  Output shape: ``(batch, ..., units)``.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "Dense"
     family = "core"
@@ -104,6 +104,7 @@ class Activation(Layer):
     Args:
         activation: the activation's name.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "Activation"
     family = "core"
@@ -127,7 +128,8 @@ class Embedding(Layer):
     Args:
         input_dim: size of the vocabulary (largest id + 1).
         output_dim: dimension of each embedding vector.
-        mask_zero: must be False: masks are not propagated yet, so it is refused rather than ignored.
+        mask_zero: treat id 0 as padding: the output carries a mask that is false there, which
+            recurrent layers, GlobalAveragePooling1D and losses honour downstream (as in Keras).
 
     Input shape: ``(batch, ...)`` integers.  Output shape: ``(batch, ..., output_dim)``.
     """
@@ -141,13 +143,13 @@ class Embedding(Layer):
         Field("embeddings_initializer", "initializer", "random_uniform", "Initializer of the embedding matrix."),
         Field("embeddings_regularizer", "json", None, PENALTY_DOC),
         Field("embeddings_constraint", "json", None, PENALTY_DOC),
-        Field("mask_zero", "bool", False, "Treat id 0 as padding and mask it downstream (not supported yet)."),
+        Field("mask_zero", "bool", False, "Treat id 0 as padding and mask it downstream (recurrent layers "
+              "skip those steps, GlobalAveragePooling1D and the loss leave them out)."),
     )
+    mask_rule = "make"
 
-    def check_config(self) -> None:
-        if self.config["mask_zero"]:
-            raise ConfigError(f"{self.owner}: mask_zero=True is not supported yet (layergraph does not propagate "
-                              "masks, so padded steps would change the results); set mask_zero=False.", "mask_zero")
+    def mask_numerics(self):
+        return (num.embedding_zero_mask, {}) if self.config["mask_zero"] else None
 
     def summary_args(self) -> str:
         return f"{self.config['input_dim']} → {self.config['output_dim']}"
@@ -167,6 +169,41 @@ class Embedding(Layer):
             return super().forward(inputs, weights, training=training, rng=rng)
         except ValueError as e:
             raise ValueError(f"{self.owner} got {e}") from None
+
+
+@register_layer
+class Masking(Layer):
+    """Masks a sequence: time steps whose features all equal ``mask_value`` are skipped downstream.
+
+    Masked steps are set to zero, and the output carries a mask (false on them) that recurrent layers,
+    GlobalAveragePooling1D and the loss honour, as in Keras.
+
+    Args:
+        mask_value: the value marking a padded step (every feature of the step equal to it).
+
+    Input shape: ``(batch, steps, features)`` (any rank; the last axis holds the features).
+    Output shape: the input's.
+    """
+
+    class_name = "Masking"
+    family = "core"
+    mask_rule = "make"
+    fields = (Field("mask_value", "float", 0.0, "Steps whose features all equal this value are masked."),)
+
+    def summary_args(self) -> str:
+        return f"value {self.config['mask_value']:g}"
+
+    def output_shape(self, input_shapes: list[Shape]) -> Shape:
+        if len(input_shapes[0]) < 2:
+            raise self.shape_error("needs an input with a feature axis (batch, ..., features); add a Reshape "
+                                   "before it.")
+        return tuple(input_shapes[0])
+
+    def mask_numerics(self):
+        return num.masking_mask, self.config_args("mask_value")
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.masking_forward, num.masking_backward, args=self.config_args("mask_value"))
 
 
 @register_layer

@@ -84,6 +84,9 @@ class Group(Layer):
     """
 
     class_name = "Group"
+    mask_rule = "refuse"
+    mask_refusal = ("masks are not carried into a group yet; put the layer that makes the mask inside the "
+                    "group, or ungroup it.")
     family = "core"
     composite = True
     fields = (

@@ -25,6 +25,10 @@ class BaseMerge(Layer):
     """Shared shape rule, input arity and broadcasting of the element-wise merge layers."""
 
     family = "merging"
+    mask_rule = "merge"   # Keras: the OR of the inputs' masks, none when an input has none
+
+    def mask_numerics(self):
+        return num.merge_mask, {}
     min_inputs = 2
     max_inputs = None
     fields = ()
@@ -144,6 +148,9 @@ class Maximum(BaseMerge):
     """
 
     class_name = "Maximum"
+    mask_rule = "refuse"
+    mask_refusal = ("the engine does not apply Keras's masked maximum (masked entries replaced by the other "
+                    "inputs'); put the mask after the merge or use Add.")
     def numerics(self) -> Numerics:
         return Numerics(num.maximum_forward, num.maximum_backward)
 
@@ -156,6 +163,9 @@ class Minimum(BaseMerge):
     """
 
     class_name = "Minimum"
+    mask_rule = "refuse"
+    mask_refusal = ("the engine does not apply Keras's masked minimum (masked entries replaced by the other "
+                    "inputs'); put the mask after the merge or use Add.")
     def numerics(self) -> Numerics:
         return Numerics(num.minimum_forward, num.minimum_backward)
 
@@ -172,6 +182,12 @@ class Concatenate(BaseMerge):
     """
 
     class_name = "Concatenate"
+
+    def output_carries_mask(self, carries: list[bool]) -> bool:
+        return any(carries)  # Keras: an unmasked input counts as all true
+
+    def mask_numerics(self):
+        return num.concatenate_mask, self.config_args("axis")
     fields = (Field("axis", "int", -1, "Axis to join the inputs along, usually -1 (the features)."),)
 
     def summary_args(self) -> str:
@@ -224,6 +240,7 @@ class Dot(BaseMerge):
     """
 
     class_name = "Dot"
+    mask_rule = "drop"    # Keras's Dot.compute_mask returns None
     max_inputs = 2
     fields = (
         Field("axes", "ints", doc="Axis to sum over: one for both inputs or (axis of input 0, axis of input 1).",

@@ -52,6 +52,9 @@ class BatchNormalization(Layer):
     """
 
     class_name = "BatchNormalization"
+    mask_rule = "refuse"
+    mask_refusal = ("the engine does not compute Keras's masked batch statistics; use LayerNormalization, "
+                    "or put the BatchNormalization before the layer that makes the mask.")
     family = "normalization"
     fields = (
         Field("axis", "int", -1, "The axis that holds the features (normalized separately), usually -1."),
@@ -130,6 +133,7 @@ class LayerNormalization(Layer):
 
     Input shape: any, with known sizes on ``axis``.  Output shape: same as the input.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "LayerNormalization"
     family = "normalization"
@@ -196,6 +200,7 @@ class GroupNormalization(Layer):
 
     Input shape: any, with a known size on ``axis``.  Output shape: same as the input.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "GroupNormalization"
     family = "normalization"
@@ -260,6 +265,7 @@ class UnitNormalization(Layer):
 
     Input shape: any.  Output shape: same as the input.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "UnitNormalization"
     family = "normalization"

@@ -274,6 +274,7 @@ class GlobalAveragePooling1D(BaseGlobalPooling):
     """
 
     class_name = "GlobalAveragePooling1D"
+    mask_args = ("mask",)   # Keras averages the unmasked steps; the output carries no mask
     rank = 1
     mode = "average"
 

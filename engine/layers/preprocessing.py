@@ -39,6 +39,7 @@ class Rescaling(_Preprocessing):
 
     Input shape: any.  Output shape: same as the input.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "Rescaling"
     fields = (
@@ -83,6 +84,7 @@ class Normalization(_Preprocessing):
 
     Input shape: any.  Output shape: same as the input.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "Normalization"
     fields = (

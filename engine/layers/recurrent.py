@@ -60,7 +60,8 @@ def _rnn_fields(*, gates: bool, extra: tuple[Field, ...] = ()) -> tuple[Field, .
         Field("stateful", "bool", False, "Keras option carrying states across batches; the engine supports "
               "only false."),
         Field("unroll", "bool", False, "Keras speed option; the result is the same either way."),
-        Field("zero_output_for_mask", "bool", False, "Keras masking option; the engine does not use masks."),
+        Field("zero_output_for_mask", "bool", False, "With a mask, output zeros at masked steps instead of the "
+              "previous output (Bidirectional sets it when returning sequences, as Keras does)."),
     )
 
 
@@ -79,6 +80,11 @@ class BaseRNN(Layer):
     states: int = 1
     max_inputs = 2
     takes_initial_state = True
+    mask_rule = "pass"      # masked steps keep the state; the output keeps the mask only as a sequence
+    mask_args = ("mask",)
+
+    def output_carries_mask(self, carries: list[bool]) -> bool:
+        return carries[0] and self.config["return_sequences"]
 
     def check_config(self) -> None:
         for name in ("return_state", "stateful"):
@@ -154,22 +160,24 @@ class BaseRNN(Layer):
         if "recurrent_activation" in cfg:
             args["recurrent_activation"] = activation_fn(cfg["recurrent_activation"])
         args.update(self.extra_args())
-        args.update(self.config_args("return_sequences", "go_backwards", "dropout", "recurrent_dropout"))
+        args.update(self.config_args("return_sequences", "go_backwards", "dropout", "recurrent_dropout",
+                                     "zero_output_for_mask"))
         return Numerics(*self.functions, weights=("kernel", "recurrent_kernel", "bias"), args=args,
                         training_args=True)
 
     def extra_args(self) -> dict[str, Any]:
         return {}
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        return forward_with_buffers(self, inputs, weights, training, rng)
+    def forward(self, inputs, weights, *, training=False, rng=None, masks=None):
+        return forward_with_buffers(self, inputs, weights, training, rng, masks)
 
 
-def forward_with_buffers(layer: Layer, inputs, weights, training: bool, rng):
+def forward_with_buffers(layer: Layer, inputs, weights, training: bool, rng, masks=None):
     """The base forward call plus this thread's reusable work arrays at inference (the numerics'
     ``buffers`` argument); training allocates fresh, since its caches outlive the call."""
     num, args = layer.bound_numerics(backward=False, n_inputs=len(inputs))
-    return num.forward(*inputs, *(weights.get(w) for w in num.weights), **args,
+    extra = layer.mask_kwargs(masks) if masks else {}
+    return num.forward(*inputs, *(weights.get(w) for w in num.weights), **args, **extra,
                        training=training, rng=rng, buffers=None if training else _inference_buffers())
 
 
@@ -301,6 +309,11 @@ class Bidirectional(Layer):
 
     class_name = "Bidirectional"
     family = "recurrent"
+    mask_rule = "pass"
+    mask_args = ("mask",)
+
+    def output_carries_mask(self, carries: list[bool]) -> bool:
+        return carries[0] and self.forward_layer.config["return_sequences"]
     fields = (
         Field("layer", "layer", doc="The recurrent layer to run in both directions."),
         Field("merge_mode", "choice", "concat", "How the forward and backward outputs are combined.",
@@ -342,6 +355,7 @@ class Bidirectional(Layer):
         inner_name = str(cfg.get("name") or cls.base_name())
         cfg["name"] = ("backward_" if go_backwards else "forward_") + inner_name
         cfg["go_backwards"] = go_backwards
+        cfg["zero_output_for_mask"] = bool(cfg.get("return_sequences", False))   # as Keras's Bidirectional does
         try:
             return cls(cfg)
         except ConfigError as e:
@@ -390,8 +404,8 @@ class Bidirectional(Layer):
         return Numerics(num.bidirectional_forward, num.bidirectional_backward, weights=weights,
                         args={**inner, **self.config_args("merge_mode")}, training_args=True)
 
-    def forward(self, inputs, weights, *, training=False, rng=None):
-        return forward_with_buffers(self, inputs, weights, training, rng)
+    def forward(self, inputs, weights, *, training=False, rng=None, masks=None):
+        return forward_with_buffers(self, inputs, weights, training, rng, masks)
 
 
 def _non_default_args(fn, args: dict[str, Any]) -> dict[str, Any]:

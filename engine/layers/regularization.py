@@ -18,6 +18,7 @@ _SEED = Field("seed", "int", None, "Seed kept for Keras round trips; the engine 
 
 class BaseDropout(Layer):
     """Shared rate field, identity shape and masked backward of the dropout layers."""
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     family = "regularization"
 
@@ -179,6 +180,7 @@ class GaussianNoise(Layer):
 
     Input shape: any.  Output shape: same as the input.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "GaussianNoise"
     family = "regularization"
@@ -208,6 +210,7 @@ class GaussianDropout(Layer):
 
     Input shape: any.  Output shape: same as the input.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "GaussianDropout"
     family = "regularization"
@@ -263,6 +266,7 @@ class ActivityRegularization(Layer):
 
     Input shape: any.  Output shape: same as the input.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "ActivityRegularization"
     family = "regularization"

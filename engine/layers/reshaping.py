@@ -159,6 +159,7 @@ class Identity(Layer):
 
     Input shape: any.  Output shape: same as the input.
     """
+    mask_rule = "pass"   # Keras: supports_masking, the mask flows through
 
     class_name = "Identity"
     family = "reshaping"

@@ -46,6 +46,26 @@ def embedding_backward(g, ids, embeddings):
     return (None,), (grad,)
 
 
+def embedding_zero_mask(ids):
+    """Embedding's mask with mask_zero: true where the token id is not 0 (padding), ``ids``' shape."""
+    return np.asarray(ids) != 0
+
+
+def masking_mask(x, mask_value=0.0):
+    """Masking's mask ``(batch, steps)``: true where a step has any feature different from ``mask_value``."""
+    return np.any(x != mask_value, axis=-1)
+
+
+def masking_forward(x, mask_value=0.0):
+    """Keras's Masking: steps whose features all equal ``mask_value`` become zeros (and are masked)."""
+    keep = masking_mask(x, mask_value)[..., None]
+    return np.where(keep, x, np.zeros((), dtype=x.dtype)), keep
+
+
+def masking_backward(g, keep, mask_value=0.0):
+    return (g * keep,), ()
+
+
 def layer_scale_forward(x, gamma):
     """``x * gamma``: one learned scale per channel of the last axis (ConvNeXt's LayerScale)."""
     return x * gamma, x

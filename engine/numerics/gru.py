@@ -10,25 +10,27 @@ import numpy as np
 
 from engine.numerics.activations import sigmoid, sigmoid_grad, tanh, tanh_grad
 from engine.numerics.recurrent import (rnn_buffer, rnn_feature_major, rnn_hot_activation, rnn_input_backward,
-                                       rnn_output, rnn_output_grad, rnn_prepare, rnn_project,
-                                       rnn_project_backward, rnn_project_kernel_grad, rnn_projection)
+                                       rnn_keep, rnn_masked_output, rnn_masked_output_grad, rnn_prepare,
+                                       rnn_project, rnn_project_backward, rnn_project_kernel_grad, rnn_projection,
+                                       rnn_split_grad, rnn_step_mask)
 
 
 def gru_forward(x, kernel, recurrent_kernel, bias=None, activation=tanh, recurrent_activation=sigmoid,
                 reset_after=True, return_sequences=False, go_backwards=False, dropout=0.0, recurrent_dropout=0.0,
-                training=False, rng=None, buffers=None, initial_state=None):
+                zero_output_for_mask=False, training=False, rng=None, buffers=None, mask=None, initial_state=None):
     """Keras GRU over ``x (b, t, f)``: ``z, r = recurrent_activation(.)``, ``h = z * h' + (1 - z) * hh``.
 
     reset_after=True (Keras 3 default, bias ``(2, 3u)``: input then recurrent bias):
     ``hh = activation(x_h + r * (h' @ U_h + rb_h))``; reset_after=False (bias ``(3u,)``):
     ``hh = activation(x_h + (r * h') @ U_h)``.  Inference of the default cell keeps no per-step cache.
+    Steps where ``mask (b, t)`` is false keep the state (see ``rnn_step_mask``).
     """
     dropping = training and (dropout > 0 or recurrent_dropout > 0)
-    if activation is not tanh or recurrent_activation is not sigmoid or not reset_after or dropping \
-            or initial_state is not None:
+    if (activation is not tanh or recurrent_activation is not sigmoid or not reset_after or dropping
+            or mask is not None or initial_state is not None):
         return gru_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurrent_activation,
                                    reset_after, return_sequences, go_backwards, dropout, recurrent_dropout,
-                                   training, rng, initial_state)
+                                   training, rng, mask, zero_output_for_mask, initial_state)
     if training:
         return gru_fused_forward(x, kernel, recurrent_kernel, bias, return_sequences, go_backwards)
     steps, batch, u = x.shape[1], x.shape[0], recurrent_kernel.shape[0]
@@ -50,10 +52,10 @@ def gru_forward(x, kernel, recurrent_kernel, bias=None, activation=tanh, recurre
 
 def gru_backward(g, cache, kernel, recurrent_kernel, bias=None, activation=tanh_grad,
                  recurrent_activation=sigmoid_grad, reset_after=True, return_sequences=False, go_backwards=False,
-                 dropout=0.0, recurrent_dropout=0.0):
+                 dropout=0.0, recurrent_dropout=0.0, zero_output_for_mask=False):
     if cache[0] == "generic":
         return gru_generic_backward(g, cache, kernel, recurrent_kernel, bias, activation, recurrent_activation,
-                                    reset_after, return_sequences, go_backwards)
+                                    reset_after, return_sequences, go_backwards, zero_output_for_mask)
     if cache[2] is None:                                                # after inference: rerun with a cache
         cache = gru_fused_forward(cache[1], kernel, recurrent_kernel, bias, return_sequences, go_backwards)[1]
     return gru_fused_backward(g, cache, kernel, recurrent_kernel, bias, return_sequences, go_backwards)
@@ -62,7 +64,7 @@ def gru_backward(g, cache, kernel, recurrent_kernel, bias=None, activation=tanh_
 # ----- generic cell (any activations, reset_after=False, dropout), time-major ------------------------------
 def gru_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurrent_activation, reset_after,
                         return_sequences, go_backwards, dropout=0.0, recurrent_dropout=0.0, training=False, rng=None,
-                        initial_state=None):
+                        mask=None, zero_output_for_mask=False, initial_state=None):
     u = recurrent_kernel.shape[0]
     in_bias = None if bias is None else (bias[0] if reset_after else bias)
     rec_bias = bias[1] if bias is not None and reset_after else None
@@ -76,6 +78,7 @@ def gru_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurrent
     fn, rfn = rnn_hot_activation(activation), rnn_hot_activation(recurrent_activation)
     r_h = np.ascontiguousarray(recurrent_kernel[:, 2 * u:])
     steps, batch, _ = xp.shape
+    sm = rnn_step_mask(mask, go_backwards)
     hs = np.zeros((steps + 1, batch, u), dtype=xp.dtype)
     if initial_state is not None:
         hs[0] = initial_state[0]
@@ -99,18 +102,18 @@ def gru_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurrent
             np.multiply(gt[:, u:2 * u], h if m_h is None else h * m_h, out=inner[t])
             p[:, 2 * u:] = xp[t, :, 2 * u:] + inner[t] @ r_h
         gt[:, 2 * u:] = fn(p[:, 2 * u:])
-        hs[t + 1] = gt[:, 2 * u:] + gt[:, :u] * (h - gt[:, 2 * u:])
-    return rnn_output(hs[1:], return_sequences), ("generic", xt, in_m, proj, m_h, r_h, hs, pre, gates, inner,
-                                                  initial_state is not None)
+        hs[t + 1] = rnn_keep(sm, t, gt[:, 2 * u:] + gt[:, :u] * (h - gt[:, 2 * u:]), h)
+    out = rnn_masked_output(hs[1:], sm, return_sequences, zero_output_for_mask)
+    return out, ("generic", xt, in_m, proj, m_h, r_h, hs, pre, gates, inner, sm, initial_state is not None)
 
 
 
 
 def gru_generic_backward(g, cache, kernel, recurrent_kernel, bias, activation, recurrent_activation, reset_after,
-                         return_sequences, go_backwards):
-    _, xt, in_m, proj, m_h, r_h, hs, pre, gates, inner, stated = cache
+                         return_sequences, go_backwards, zero_output_for_mask=False):
+    _, xt, in_m, proj, m_h, r_h, hs, pre, gates, inner, sm, stated = cache
     u = hs.shape[-1]
-    d_hs = rnn_output_grad(g, pre.shape[0], return_sequences)
+    d_hs = rnn_masked_output_grad(g, pre.shape[0], return_sequences, sm, zero_output_for_mask)
     d_pre = np.empty_like(pre)    # gradient of the input projection
     d_rec = np.empty_like(pre)    # gradient of the recurrent projection (reset_after) / of (r*h') @ U_h
     dh_next = np.zeros_like(hs[0])
@@ -118,7 +121,7 @@ def gru_generic_backward(g, cache, kernel, recurrent_kernel, bias, activation, r
     for t in range(pre.shape[0] - 1, -1, -1):
         h, p, gt, dp, dr = hs[t], pre[t], gates[t], d_pre[t], d_rec[t]
         z, r, hh = gt[:, :u], gt[:, u:2 * u], gt[:, 2 * u:]
-        dh = d_hs[t] + dh_next
+        dh, dh_kept = rnn_split_grad(sm, t, d_hs[t] + dh_next)
         dp[:, 2 * u:] = activation(p[:, 2 * u:], hh, dh * (1 - z))
         dp[:, :u] = recurrent_activation(p[:, :u], z, dh * (h - hh))
         dh_prev = dh * z
@@ -133,7 +136,7 @@ def gru_generic_backward(g, cache, kernel, recurrent_kernel, bias, activation, r
             dr[:] = dp
             d_rh *= r
             dh_prev += (d_rh if m_h is None else d_rh * m_h) + rnn_project_backward(proj, dp[:, :2 * u])
-        dh_next = dh_prev
+        dh_next = dh_prev + dh_kept
     dx, d_k, d_b = rnn_input_backward(d_pre, xt, kernel, in_m, go_backwards)
     if reset_after:
         d_r = rnn_project_kernel_grad(proj, hs[:-1], d_rec)

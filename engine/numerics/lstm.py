@@ -11,21 +11,24 @@ import numpy as np
 
 from engine.numerics.activations import sigmoid, sigmoid_grad, tanh, tanh_grad
 from engine.numerics.recurrent import (rnn_buffer, rnn_feature_major, rnn_hot_activation, rnn_input_backward,
-                                       rnn_output, rnn_output_grad, rnn_prepare, rnn_project,
-                                       rnn_project_backward, rnn_project_kernel_grad, rnn_projection)
+                                       rnn_keep, rnn_masked_output, rnn_masked_output_grad, rnn_prepare,
+                                       rnn_project, rnn_project_backward, rnn_project_kernel_grad, rnn_projection,
+                                       rnn_split_grad, rnn_step_mask)
 
 
 def lstm_forward(x, kernel, recurrent_kernel, bias=None, activation=tanh, recurrent_activation=sigmoid,
-                 return_sequences=False, go_backwards=False, dropout=0.0, recurrent_dropout=0.0, training=False,
-                 rng=None, buffers=None, initial_state=None):
+                 return_sequences=False, go_backwards=False, dropout=0.0, recurrent_dropout=0.0,
+                 zero_output_for_mask=False, training=False, rng=None, buffers=None, mask=None, initial_state=None):
     """Keras LSTM over ``x (b, t, f)``: ``i, f, o = recurrent_activation(.)``, ``c = f*c' + i*activation(.)``,
     ``h = o*activation(c)``.  Inference of the default cell keeps no per-step cache (a backward reruns it).
+    Steps where ``mask (b, t)`` is false keep both states (see ``rnn_step_mask``).
     """
     dropping = training and (dropout > 0 or recurrent_dropout > 0)
-    if activation is not tanh or recurrent_activation is not sigmoid or dropping or initial_state is not None:
+    if activation is not tanh or recurrent_activation is not sigmoid or dropping or mask is not None \
+            or initial_state is not None:
         return lstm_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurrent_activation,
                                     return_sequences, go_backwards, dropout, recurrent_dropout, training, rng,
-                                    initial_state)
+                                    mask, zero_output_for_mask, initial_state)
     if training:
         return lstm_fused_forward(x, kernel, recurrent_kernel, bias, return_sequences, go_backwards)
     xa = rnn_feature_major(x, bias is not None, go_backwards, buffers)
@@ -36,10 +39,10 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, activation=tanh, recurr
 
 def lstm_backward(g, cache, kernel, recurrent_kernel, bias=None, activation=tanh_grad,
                   recurrent_activation=sigmoid_grad, return_sequences=False, go_backwards=False, dropout=0.0,
-                  recurrent_dropout=0.0):
+                  recurrent_dropout=0.0, zero_output_for_mask=False):
     if cache[0] == "generic":
         return lstm_generic_backward(g, cache, kernel, recurrent_kernel, bias, activation, recurrent_activation,
-                                     return_sequences, go_backwards)
+                                     return_sequences, go_backwards, zero_output_for_mask)
     if cache[2] is None:                                                # after inference: rerun with a cache
         cache = lstm_fused_forward(cache[1], kernel, recurrent_kernel, bias, return_sequences, go_backwards)[1]
     return lstm_fused_backward(g, cache, kernel, recurrent_kernel, bias, return_sequences, go_backwards)
@@ -47,18 +50,20 @@ def lstm_backward(g, cache, kernel, recurrent_kernel, bias=None, activation=tanh
 
 # ----- generic cell (any activations, dropout), time-major -----------------------------------------------
 def lstm_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurrent_activation, return_sequences,
-                         go_backwards, dropout=0.0, recurrent_dropout=0.0, training=False, rng=None,
-                         initial_state=None):
+                         go_backwards, dropout=0.0, recurrent_dropout=0.0, training=False, rng=None, mask=None,
+                         zero_output_for_mask=False, initial_state=None):
     xt, pre, in_m, rec_m = rnn_prepare(x, kernel, recurrent_kernel, bias, 4, go_backwards, dropout,
                                        recurrent_dropout, training, rng)
     proj = rnn_projection(recurrent_kernel, rec_m)
     fn, rfn = rnn_hot_activation(activation), rnn_hot_activation(recurrent_activation)
     steps, batch, four_u = pre.shape
     u = four_u // 4
+    sm = rnn_step_mask(mask, go_backwards)
     hs = np.zeros((steps + 1, batch, u), dtype=pre.dtype)
     cs = np.zeros((steps + 1, batch, u), dtype=pre.dtype)
     if initial_state is not None:                                # (h_0, c_0)
         hs[0], cs[0] = initial_state
+    c_raw = cs[1:] if sm is None else np.empty((steps, batch, u), dtype=pre.dtype)   # the cell before masking
     gates = np.empty_like(pre)
     tcs = np.empty((steps, batch, u), dtype=pre.dtype)
     step = np.empty((batch, four_u), dtype=pre.dtype)
@@ -69,33 +74,36 @@ def lstm_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurren
         gt[:, :2 * u] = rfn(z[:, :2 * u])
         gt[:, 2 * u:3 * u] = fn(z[:, 2 * u:3 * u])
         gt[:, 3 * u:] = rfn(z[:, 3 * u:])
-        np.multiply(gt[:, u:2 * u], cs[t], out=cs[t + 1])
-        cs[t + 1] += gt[:, :u] * gt[:, 2 * u:3 * u]
-        tcs[t] = fn(cs[t + 1])
-        np.multiply(gt[:, 3 * u:], tcs[t], out=hs[t + 1])
-    return rnn_output(hs[1:], return_sequences), ("generic", xt, in_m, proj, hs, cs, pre, gates, tcs,
-                                                  initial_state is not None)
+        np.multiply(gt[:, u:2 * u], cs[t], out=c_raw[t])
+        c_raw[t] += gt[:, :u] * gt[:, 2 * u:3 * u]
+        tcs[t] = fn(c_raw[t])
+        h_new = gt[:, 3 * u:] * tcs[t]
+        cs[t + 1] = rnn_keep(sm, t, c_raw[t], cs[t])
+        hs[t + 1] = rnn_keep(sm, t, h_new, hs[t])
+    out = rnn_masked_output(hs[1:], sm, return_sequences, zero_output_for_mask)
+    return out, ("generic", xt, in_m, proj, hs, cs, pre, gates, tcs, c_raw, sm, initial_state is not None)
 
 
 def lstm_generic_backward(g, cache, kernel, recurrent_kernel, bias, activation, recurrent_activation,
-                          return_sequences, go_backwards):
-    _, xt, in_m, proj, hs, cs, pre, gates, tcs, stated = cache
+                          return_sequences, go_backwards, zero_output_for_mask=False):
+    _, xt, in_m, proj, hs, cs, pre, gates, tcs, c_raw, sm, stated = cache
     u = hs.shape[-1]
-    d_hs = rnn_output_grad(g, pre.shape[0], return_sequences)
+    d_hs = rnn_masked_output_grad(g, pre.shape[0], return_sequences, sm, zero_output_for_mask)
     d_pre = np.empty_like(pre)
     dh_next = np.zeros_like(hs[0])
     dc_next = np.zeros_like(hs[0])
     for t in range(pre.shape[0] - 1, -1, -1):
         z, gt, dz = pre[t], gates[t], d_pre[t]
         i, f, cc, o = gt[:, :u], gt[:, u:2 * u], gt[:, 2 * u:3 * u], gt[:, 3 * u:]
-        dh = d_hs[t] + dh_next
-        dc = activation(cs[t + 1], tcs[t], dh * o) + dc_next
+        dh, dh_kept = rnn_split_grad(sm, t, d_hs[t] + dh_next)
+        dc_new, dc_kept = rnn_split_grad(sm, t, dc_next)
+        dc = activation(c_raw[t], tcs[t], dh * o) + dc_new
         dz[:, :u] = recurrent_activation(z[:, :u], i, dc * cc)
         dz[:, u:2 * u] = recurrent_activation(z[:, u:2 * u], f, dc * cs[t])
         dz[:, 2 * u:3 * u] = activation(z[:, 2 * u:3 * u], cc, dc * i)
         dz[:, 3 * u:] = recurrent_activation(z[:, 3 * u:], o, dh * tcs[t])
-        dc_next = dc * f
-        dh_next = rnn_project_backward(proj, dz)
+        dc_next = dc * f + dc_kept
+        dh_next = rnn_project_backward(proj, dz) + dh_kept
     d_r = rnn_project_kernel_grad(proj, hs[:-1], d_pre)
     dx, d_k, d_b = rnn_input_backward(d_pre, xt, kernel, in_m, go_backwards)
     return ((dx, dh_next, dc_next) if stated else (dx,)), (d_k, d_r, None if bias is None else d_b)

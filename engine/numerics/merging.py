@@ -152,3 +152,21 @@ def dot_backward(g, cache, axes=(-1, -1), normalize=False):
         ga = na * (ga - an * (ga * an).sum(axis=ax_a, keepdims=True))
         gb = nb * (gb - bn * (gb * bn).sum(axis=ax_b, keepdims=True))
     return (ga, gb), ()
+
+
+def merge_mask(xs, masks):
+    """Keras's merge mask: the OR of the inputs' masks, None when an input has none (``base_merge.py``)."""
+    if any(m is None for m in masks):
+        return None
+    out = masks[0]
+    for m in masks[1:]:
+        out = np.logical_or(out, m)
+    return out
+
+
+def concatenate_mask(xs, masks, axis=-1):
+    """Keras's Concatenate mask: each input's mask broadcast over its features (all true when it has none),
+    joined along ``axis``, then true where any feature is."""
+    full = [np.ones(x.shape, dtype=bool) if m is None else np.broadcast_to(m[..., None], x.shape)
+            for x, m in zip(xs, masks)]
+    return np.concatenate(full, axis=axis).any(axis=-1)

@@ -175,19 +175,26 @@ def global_max_pool_backward(g, cache, keepdims=False, data_format="channels_las
     return (channels_last_out(dx.reshape(x.shape), data_format),), ()
 
 
-def global_average_pool_forward(x, keepdims=False, data_format="channels_last"):
-    """Keras ``GlobalAveragePoolingND``: the mean of each channel over all spatial axes."""
-    return x.mean(axis=global_pool_axes(x.ndim, data_format), keepdims=keepdims), x.shape
+def global_average_pool_forward(x, keepdims=False, data_format="channels_last", mask=None):
+    """Keras ``GlobalAveragePoolingND``: the mean of each channel over all spatial axes.  With a sequence
+    ``mask (batch, steps)`` (GlobalAveragePooling1D) the mean is over the unmasked steps only."""
+    axes = global_pool_axes(x.ndim, data_format)
+    if mask is None:
+        return x.mean(axis=axes, keepdims=keepdims), x.shape
+    weights = np.expand_dims(mask, 1 if data_format == "channels_first" else 2).astype(x.dtype)
+    weights = weights / weights.sum(axis=axes, keepdims=True)
+    return (x * weights).sum(axis=axes, keepdims=keepdims), (x.shape, weights)
 
 
 def global_average_pool_backward(g, cache, keepdims=False, data_format="channels_last"):
-    shape = cache
+    shape, weights = cache if isinstance(cache[0], tuple) else (cache, None)
     axes = global_pool_axes(len(shape), data_format)
-    n = int(np.prod([shape[a] for a in axes]))
-    g = g / n
     if not keepdims:
         g = np.expand_dims(g, axes)
-    return (np.ascontiguousarray(np.broadcast_to(g, shape)),), ()
+    if weights is not None:
+        return (np.ascontiguousarray(np.broadcast_to(g, shape) * weights),), ()
+    n = int(np.prod([shape[a] for a in axes]))
+    return (np.ascontiguousarray(np.broadcast_to(g / n, shape)),), ()
 
 
 # ----- adaptive pooling --------------------------------------------------------------------------------------

@@ -120,6 +120,46 @@ def rnn_output_grad(g, steps, return_sequences):
     return d_hs
 
 
+def rnn_step_mask(mask, go_backwards):
+    """A sequence mask ``(b, t)`` as the time loop reads it: ``(t, b, 1)`` bool in processing order, or None.
+
+    Keras skips a masked step: the states keep their values, and the step's output is the previous
+    output (or zeros with ``zero_output_for_mask``, which Bidirectional sets when returning sequences).
+    """
+    if mask is None:
+        return None
+    m = np.asarray(mask, dtype=bool).T[..., None]
+    return np.ascontiguousarray(m[::-1] if go_backwards else m)
+
+
+def rnn_masked_output(hs, step_mask, return_sequences, zero_output_for_mask):
+    """The layer output from every step's carried state ``hs (t, b, u)``, zeros at masked steps on request."""
+    if step_mask is not None and zero_output_for_mask:
+        hs = hs * step_mask
+    return rnn_output(hs, return_sequences)
+
+
+def rnn_masked_output_grad(g, steps, return_sequences, step_mask, zero_output_for_mask):
+    """The gradient of every step's carried state from the gradient of ``rnn_masked_output``."""
+    d_hs = rnn_output_grad(g, steps, return_sequences)
+    if step_mask is not None and zero_output_for_mask:
+        d_hs = d_hs * step_mask
+    return d_hs
+
+
+def rnn_keep(step_mask, t, new, old):
+    """One step's carried state: ``new`` where the step is kept, else ``old`` (unchanged without a mask)."""
+    return new if step_mask is None else np.where(step_mask[t], new, old)
+
+
+def rnn_split_grad(step_mask, t, d):
+    """``(to the step's new value, straight to the previous state)`` for the gradient ``d`` of a carried state."""
+    if step_mask is None:
+        return d, 0
+    keep = step_mask[t]
+    return np.where(keep, d, 0), np.where(keep, 0, d)
+
+
 def rnn_projection(recurrent_kernel, masks):
     """The recurrent kernel ready for the time loop (see the module docstring)."""
     r = np.ascontiguousarray(recurrent_kernel)
@@ -174,48 +214,55 @@ def rnn_prepare(x, kernel, recurrent_kernel, bias, gates, go_backwards, dropout,
 
 # ----- SimpleRNN ---------------------------------------------------------------------------------------
 def simple_rnn_forward(x, kernel, recurrent_kernel, bias=None, activation=tanh, return_sequences=False,
-                       go_backwards=False, dropout=0.0, recurrent_dropout=0.0, training=False, rng=None,
-                       buffers=None, initial_state=None):
+                       go_backwards=False, dropout=0.0, recurrent_dropout=0.0, zero_output_for_mask=False,
+                       training=False, rng=None, buffers=None, mask=None, initial_state=None):
     """``h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)`` over ``x (b, t, f)``, from
-    ``h_0 = 0`` or from ``initial_state = (h_0,)``."""
+    ``h_0 = 0`` or from ``initial_state = (h_0,)``; steps where ``mask (b, t)`` is false keep the previous
+    state (see ``rnn_step_mask``)."""
     xt, pre, in_m, rec_m = rnn_prepare(x, kernel, recurrent_kernel, bias, 1, go_backwards, dropout,
                                        recurrent_dropout, training, rng)
     proj = rnn_projection(recurrent_kernel, rec_m)
     fn = rnn_hot_activation(activation)
     steps, batch, units = pre.shape
+    sm = rnn_step_mask(mask, go_backwards)
     hs = np.zeros((steps + 1, batch, units), dtype=pre.dtype)     # hs[0] = initial zero state
     if initial_state is not None:
         hs[0] = initial_state[0]
+    raw = hs[1:] if sm is None else np.empty((steps, batch, units), dtype=pre.dtype)
     step = np.empty((batch, units), dtype=pre.dtype)
     for t in range(steps):
         rnn_project(proj, hs[t], step)
         pre[t] += step                                           # pre was the input projection
-        hs[t + 1] = fn(pre[t])
-    return rnn_output(hs[1:], return_sequences), (xt, in_m, proj, hs, pre, initial_state is not None)
+        raw[t] = fn(pre[t])
+        hs[t + 1] = rnn_keep(sm, t, raw[t], hs[t])
+    out = rnn_masked_output(hs[1:], sm, return_sequences, zero_output_for_mask)
+    return out, (xt, in_m, proj, hs, pre, raw, sm, initial_state is not None)
 
 
 def simple_rnn_backward(g, cache, kernel, recurrent_kernel, bias=None, activation=tanh_grad,
-                        return_sequences=False, go_backwards=False, dropout=0.0, recurrent_dropout=0.0):
-    xt, in_m, proj, hs, pre, stated = cache
-    d_hs = rnn_output_grad(g, pre.shape[0], return_sequences)
+                        return_sequences=False, go_backwards=False, dropout=0.0, recurrent_dropout=0.0,
+                        zero_output_for_mask=False):
+    xt, in_m, proj, hs, pre, raw, sm, stated = cache
+    d_hs = rnn_masked_output_grad(g, pre.shape[0], return_sequences, sm, zero_output_for_mask)
     d_pre = np.empty_like(pre)
     d_next = np.zeros_like(hs[0])
     for t in range(pre.shape[0] - 1, -1, -1):
-        d_pre[t] = activation(pre[t], hs[t + 1], d_hs[t] + d_next)
-        d_next = rnn_project_backward(proj, d_pre[t])
+        d_new, d_kept = rnn_split_grad(sm, t, d_hs[t] + d_next)
+        d_pre[t] = activation(pre[t], raw[t], d_new)
+        d_next = rnn_project_backward(proj, d_pre[t]) + d_kept
     d_r = rnn_project_kernel_grad(proj, hs[:-1], d_pre)
     dx, d_k, d_b = rnn_input_backward(d_pre, xt, kernel, in_m, go_backwards)
     return ((dx, d_next) if stated else (dx,)), (d_k, d_r, None if bias is None else d_b)
 
 
 def rnn_initial_state_forward(x, *states_and_weights, layer, layer_args=None, n_states=1, training=False, rng=None,
-                              buffers=None):
+                              buffers=None, mask=None):
     """A recurrent layer's forward started from given states: ``states_and_weights`` are the ``n_states``
     state inputs (h, or h and c) and then the layer's weights.  Its backward is the layer's own, which
     returns the states' gradients after the input's."""
     states, weights = states_and_weights[:n_states], states_and_weights[n_states:]
     return layer(x, *weights, **(layer_args or {}), training=training, rng=rng, buffers=buffers,
-                 initial_state=states)
+                 initial_state=states, mask=mask)
 
 
 def rnn_initial_state_backward(g, cache, *weights, layer, layer_args=None, n_states=1):
@@ -227,15 +274,17 @@ def rnn_initial_state_backward(g, cache, *weights, layer, layer_args=None, n_sta
 def bidirectional_forward(x, forward_kernel, forward_recurrent_kernel, forward_bias, backward_kernel,
                           backward_recurrent_kernel, backward_bias=None, *, forward_layer, backward_layer,
                           forward_args=None, backward_args=None, merge_mode="concat", training=False, rng=None,
-                          buffers=None):
+                          buffers=None, mask=None):
     """Runs ``forward_layer`` and ``backward_layer`` (a recurrent forward going backwards) and merges them.
 
     The backward layer's sequence output is flipped back to the input's time order before merging.
+    A sequence ``mask (b, t)`` goes to both layers.
     """
     y, f_cache = forward_layer(x, forward_kernel, forward_recurrent_kernel, forward_bias, **(forward_args or {}),
-                               training=training, rng=rng, buffers=buffers)
+                               training=training, rng=rng, buffers=buffers, mask=mask)
     y_rev, b_cache = backward_layer(x, backward_kernel, backward_recurrent_kernel, backward_bias,
-                                    **(backward_args or {}), training=training, rng=rng, buffers=buffers)
+                                    **(backward_args or {}), training=training, rng=rng, buffers=buffers,
+                                    mask=mask)
     if y_rev.ndim == 3:
         y_rev = y_rev[:, ::-1]
     if merge_mode == "concat":

@@ -588,3 +588,25 @@ def test_zoomed_out_clicks_drags_and_undo_redraw_the_batches(canvas, monkeypatch
     view.viewport().repaint()
     batched, itemwise = _pictures(view, monkeypatch)
     assert batched == itemwise and batched != moved
+
+
+def test_wires_carrying_a_mask_are_marked_with_where_it_comes_from(canvas):
+    """Embedding(mask_zero) makes a mask; the LSTM's sequence passes it on; the pooling consumes it."""
+    from designer.canvas.edge_item import MASK_MARK
+    doc, scene, view = canvas
+    i = add(doc, "Input", {"shape": (5,), "dtype": "int32"}, (0, 0))
+    e = add(doc, "Embedding", {"input_dim": 10, "output_dim": 4}, (320, 0), name="tokens")
+    r = add(doc, "LSTM", {"units": 3, "return_sequences": True}, (640, 0))
+    p = add(doc, "GlobalAveragePooling1D", {}, (960, 0))
+    o = add(doc, "Dense", {"units": 2}, (1280, 0))
+    for a, b in ((i, e), (e, r), (r, p), (p, o)):
+        c.push(doc, c.ConnectCommand(doc, a, b, 0))
+    wires = [scene.edge_item(Edge(a, b, 0)) for a, b in ((i, e), (e, r), (r, p), (p, o))]
+    assert not any(w.mask_from for w in wires) and not wires[1].label.endswith(MASK_MARK)
+    c.push(doc, c.SetConfigCommand(doc, e, {"mask_zero": True}))
+    assert [bool(w.mask_from) for w in wires] == [False, True, True, False]
+    assert wires[1].label == "(None, 5, 4)" + MASK_MARK
+    assert wires[2].toolTip() == "(None, 5, 3)\ncarries a mask from tokens"
+    assert wires[3].toolTip() == "(None, 3)"
+    doc.undo_stack.undo()
+    assert not any(w.mask_from for w in wires) and wires[1].toolTip() == "(None, 5, 4)"

@@ -165,6 +165,7 @@ def embedding():
     L = k.layers
     ids = k.Input((5,), dtype="int32", name="tokens")
     x = L.Embedding(20, 4, embeddings_initializer="zeros")(ids)
+    x = L.Masking(mask_value=0.25)(x)   # its mask ends at Flatten (tests/engine/test_masks.py covers masks)
     x = L.Flatten()(x)
     return k.Model(ids, L.Dense(2, **K)(x), name="embedding")
 
