@@ -60,6 +60,10 @@ def _fields(rank: int) -> tuple[Field, ...]:
 class ConvLSTM(SpatialLayer):
     """Shared declaration of ConvLSTM1D/2D/3D."""
 
+    mask_rule = "refuse"
+    mask_refusal = ("the engine's ConvLSTM does not skip masked steps yet; remove the Masking or mask_zero before "
+                    "it, or use LSTM on flattened frames.")
+
     family = "recurrent"
     rank: ClassVar[int] = 2
 

@@ -95,6 +95,10 @@ class RNN(Layer):
     (units of the last cell).
     """
 
+    mask_rule = "refuse"
+    mask_refusal = ("RNN(cell) does not skip masked steps yet; use the LSTM, GRU or SimpleRNN layer, which "
+                    "does.")
+
     class_name = "RNN"
     family = "recurrent"
     max_inputs = 3
@@ -233,6 +237,10 @@ class TimeDistributed(Layer):
     Input shape: ``(batch, time, ...)``, at least 3-D.
     Output shape: ``(batch, time, *the wrapped layer's output shape without its batch axis)``.
     """
+
+    mask_rule = "refuse"
+    mask_refusal = ("TimeDistributed does not carry a mask through its wrapped layer yet; remove the mask "
+                    "before it.")
 
     class_name = "TimeDistributed"
     family = "recurrent"
