@@ -21,11 +21,12 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     activation_layers,
     preprocessing,
     augmentation,
+    attention,
     group,
 )
 
 FAMILIES = ("core", "convolutional", "pooling", "recurrent", "normalization", "regularization",
-            "reshaping", "merging", "activation", "preprocessing", "augmentation")
+            "reshaping", "merging", "activation", "attention", "preprocessing", "augmentation")
 
 
 def layer_class(class_name: str) -> type[Layer]:
