@@ -93,6 +93,8 @@ def numerics_line(plan: ExportPlan, nid: str, used_numerics: set[str]) -> str:
             continue
         kwargs.append(f"{name}={_numerics_value(value, layer.owner, used_numerics)}")
     srcs = [plan.idents[s] for s in plan.graph.inputs_of(nid)]
+    if num.inputs is not None:  # an optional input left unconnected (an attention's key) keeps its position
+        srcs += ["None"] * (num.inputs - len(srcs))
     return call(f"{plan.idents[nid]} = {num.forward.__name__}", [*srcs, *weights, *kwargs], tail="[0]")
 
 
