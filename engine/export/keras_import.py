@@ -561,8 +561,8 @@ class _Importer:
                 out.append((node.id, [(replace(spec, name=inner_weight_name(nid, spec.name)), ds)
                                       for nid, pairs in inner for spec, ds in pairs]))
                 continue
-            subs = tuple(sub for sub, _n in layer.keras_weight_groups(
-                [self.result.node_shapes[s] for s in graph.inputs_of(node.id)]) if sub)
+            groups = layer.keras_weight_groups([self.result.node_shapes[s] for s in graph.inputs_of(node.id)])
+            subs = tuple(dict.fromkeys(sub.split("/")[0] for sub, _n in groups if sub))  # top-level sub-groups
             arrays = self._collect(group, layer, subs)
             if len(arrays) != len(specs):
                 raise self.fail(f"{layer.owner}: the file holds {len(arrays)} weight arrays but the layer needs "
@@ -613,7 +613,7 @@ class _Importer:
             known = ("vars", "forward_layer", "backward_layer", "cell") + subs
             if sub not in known and _holds_weights(group, sub):
                 raise self.fail(f"{layer.owner}: unexpected weight group '{sub}' in the file.")
-        for sub in ("forward_layer", "backward_layer", "cell") + subs:
+        for sub in dict.fromkeys(("forward_layer", "backward_layer", "cell") + subs):  # each once, in this order
             if sub in group:
                 found += self._collect(child(group, sub), layer)
         return found

@@ -242,9 +242,26 @@ def nested():
     return k.Model(x0, L.Dense(3, **K)(wrapper(x)), name="nested")
 
 
+def attention():
+    """Self- and cross-attention: a causal MultiHeadAttention with a residual, one with a key of its own width,
+    GroupQueryAttention, Attention with concat scores, AdditiveAttention with a key, and EinsumDense."""
+    k = keras()
+    L = k.layers
+    tokens = k.Input((5, 6), name="tokens")
+    memory = k.Input((4, 6), name="memory")
+    x = L.MultiHeadAttention(2, 3, **K)(tokens, tokens, use_causal_mask=True)
+    x = L.LayerNormalization()(L.Add()([tokens, x]))
+    x = L.MultiHeadAttention(2, 2, **K)(x, memory, L.Dense(5, **K)(memory))
+    x = L.GroupQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=2, **K)(x, memory)
+    x = L.Attention(use_scale=True, score_mode="concat")([x, memory])
+    x = L.AdditiveAttention()([x, memory, memory])
+    x = L.EinsumDense("abc,cd->abd", output_shape=(None, 3), bias_axes="d", activation="relu", **K)(x)
+    return k.Model([tokens, memory], x, name="attention")
+
+
 MODELS = {"mlp": mlp, "conv": conv, "sequence": sequence, "merging": merging, "embedding": embedding,
           "activations": activations, "preprocessing": preprocessing, "volume": volume, "signal": signal,
-          "adaptive": adaptive, "normalized": normalized, "nested": nested}
+          "adaptive": adaptive, "normalized": normalized, "nested": nested, "attention": attention}
 
 
 def sample_inputs(model, n: int = 5, seed: int = 1):

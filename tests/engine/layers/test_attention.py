@@ -8,34 +8,36 @@ import pytest
 
 from engine.errors import ConfigError, ShapeError
 from engine.layers import create_layer
-from tests.oracle import (assert_case_matches_keras, assert_forward_matches_keras, assert_gradients_match_fd,
-                          keras_layer)
+from tests.oracle import assert_case_matches_keras, assert_gradients_match_fd, keras_layer
+
+#: Zero kernels keep Keras's layer construction fast (JAX compiles each random initializer per shape); the
+#: tests replace every weight with random values anyway.
+Z = {"kernel_initializer": "zeros"}
 
 # (class_name, config, input_shapes): one line per configuration, checked against Keras and finite differences.
 CASES = [
-    ("EinsumDense", {"equation": "ab,bc->ac", "output_shape": 4, "bias_axes": "c"}, [(None, 3)]),
-    ("EinsumDense", {"equation": "abc,cde->abde", "output_shape": (None, 2, 4), "bias_axes": "de",
+    ("EinsumDense", {**Z, "equation": "ab,bc->ac", "output_shape": 4, "bias_axes": "c"}, [(None, 3)]),
+    ("EinsumDense", {**Z, "equation": "abc,cde->abde", "output_shape": (None, 2, 4), "bias_axes": "de",
                      "activation": "tanh"}, [(None, 5, 3)]),
-    ("EinsumDense", {"equation": "...b,bc->...c", "output_shape": 4}, [(None, 2, 3, 3)]),
-    ("EinsumDense", {"equation": "abc...,cd->abd...", "output_shape": (3, 4), "bias_axes": "b"}, [(None, 3, 3, 2)]),
-    ("EinsumDense", {"equation": "abc,bd->adc", "output_shape": (2, 3), "bias_axes": "d"}, [(None, 4, 3)]),
+    ("EinsumDense", {**Z, "equation": "...b,bc->...c", "output_shape": 4}, [(None, 2, 3, 3)]),
+    ("EinsumDense", {**Z, "equation": "abc...,cd->abd...", "output_shape": (3, 4), "bias_axes": "b"},
+     [(None, 3, 3, 2)]),
+    ("EinsumDense", {**Z, "equation": "abc,bd->adc", "output_shape": (2, 3), "bias_axes": "d"}, [(None, 4, 3)]),
     ("Attention", {}, [(None, 4, 3), (None, 5, 3)]),
     ("Attention", {"use_scale": True, "score_mode": "concat"}, [(None, 4, 3), (None, 5, 2), (None, 5, 3)]),
     ("Attention", {"use_scale": True, "use_causal_mask": True}, [(None, 4, 3), (None, 4, 2), (None, 4, 3)]),
     ("Attention", {"score_mode": "concat", "dropout": 0.3}, [(None, 3, 2), (None, 4, 2)]),
     ("AdditiveAttention", {}, [(None, 4, 3), (None, 5, 2), (None, 5, 3)]),
     ("AdditiveAttention", {"use_scale": False, "use_causal_mask": True}, [(None, 4, 3), (None, 4, 3)]),
-    ("MultiHeadAttention", {"num_heads": 2, "key_dim": 3}, [(None, 4, 6), (None, 5, 6)]),
-    ("MultiHeadAttention", {"num_heads": 2, "key_dim": 3, "use_causal_mask": True, "output_shape": (2, 3)},
+    ("MultiHeadAttention", {**Z, "num_heads": 2, "key_dim": 3}, [(None, 4, 6), (None, 5, 6)]),
+    ("MultiHeadAttention", {**Z, "num_heads": 2, "key_dim": 3, "use_causal_mask": True, "output_shape": (2, 3)},
      [(None, 4, 6), (None, 4, 5), (None, 4, 3)]),
-    ("MultiHeadAttention", {"num_heads": 2, "key_dim": 2, "attention_axes": (1, 2), "dropout": 0.2},
-     [(None, 3, 2, 4), (None, 2, 2, 4)]),
-    ("MultiHeadAttention", {"num_heads": 1, "key_dim": 2, "attention_axes": -2, "use_bias": False},
-     [(None, 3, 2, 4), (None, 3, 4, 4)]),
-    ("GroupQueryAttention", {"head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2},
+    ("MultiHeadAttention", {**Z, "num_heads": 2, "key_dim": 2, "attention_axes": (-3, -2), "use_bias": False,
+                            "dropout": 0.2}, [(None, 3, 2, 4), (None, 2, 2, 4)]),
+    ("GroupQueryAttention", {**Z, "head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2},
      [(None, 4, 6), (None, 5, 6)]),
-    ("GroupQueryAttention", {"head_dim": 2, "num_query_heads": 2, "num_key_value_heads": 1, "use_causal_mask": True,
-                             "use_bias": False}, [(None, 4, 6), (None, 4, 6), (None, 4, 3)]),
+    ("GroupQueryAttention", {**Z, "head_dim": 2, "num_query_heads": 2, "num_key_value_heads": 1,
+                             "use_causal_mask": True, "use_bias": False}, [(None, 4, 6), (None, 4, 6), (None, 4, 3)]),
 ]
 IDS = [f"{c}-{i}" for i, (c, _, _) in enumerate(CASES)]
 
@@ -64,11 +66,18 @@ def test_multi_head_attention_with_value_dim_differing_from_key_dim_has_exact_gr
     ("GroupQueryAttention", {"head_dim": 2, "num_query_heads": 2, "num_key_value_heads": 1, "dropout": 0.4},
      [(None, 4, 3), (None, 5, 3)]),
 ])
-def test_dropout_is_identity_at_inference_and_drops_attention_weights_in_training(class_name, config, shapes):
-    layer, weights, xs = assert_forward_matches_keras(class_name, config, shapes)  # inference: Keras's output
+def test_dropout_drops_attention_weights_in_training_only(class_name, config, shapes):
+    """Inference leaves the weights alone (and matches Keras: the dropout CASES lines above); training keeps
+    each weight with probability 1 - rate, scaled by 1 / (1 - rate), drawn from the trainer's generator."""
+    rng = np.random.default_rng(4)
+    layer = create_layer(class_name, config)
+    weights = layer.init_weights(shapes, rng)
+    xs = [rng.standard_normal((3, *s[1:])).astype("float32") for s in shapes]
     inference, cache = layer.forward(xs, weights, training=False)
+    again, _ = layer.forward(xs, weights, training=False, rng=np.random.default_rng(3))
     trained, tcache = layer.forward(xs, weights, training=True, rng=np.random.default_rng(3))
     probs, dropped = cache[0], (tcache[5] if class_name == "Attention" else tcache[1][4])
+    np.testing.assert_array_equal(again, inference)
     assert not np.allclose(trained, inference)
     kept = dropped != 0
     assert 0.2 < 1 - kept.mean() < 0.6  # about `rate` of the weights dropped ...
@@ -107,47 +116,41 @@ def test_attention_masks_match_keras(class_name, config):
     assert not np.allclose(ours, layer.forward(xs, weights)[0])  # the masks changed the result
 
 
-@pytest.mark.parametrize("class_name,config", [
-    ("MultiHeadAttention", {"num_heads": 2, "key_dim": 3}),
-    ("MultiHeadAttention", {"num_heads": 2, "key_dim": 2, "use_causal_mask": True}),
-    ("GroupQueryAttention", {"head_dim": 2, "num_query_heads": 4, "num_key_value_heads": 2}),
-])
-def test_multi_head_masks_match_keras(class_name, config):
+#: Multi-head lines of CASES on (batch, steps, features), so Keras reuses what JAX compiled for them.
+MULTI_HEAD = [c for c in CASES if c[0] in ("MultiHeadAttention", "GroupQueryAttention") and len(c[2][0]) == 3]
+
+
+@pytest.mark.parametrize("class_name,config,shapes", MULTI_HEAD)
+def test_multi_head_masks_and_attention_weights_match_keras(class_name, config, shapes):
     """Keras folds the query mask into the attention mask, (B, Tq, 1) & (B, 1, Tv): compared through its
-    ``attention_mask`` argument (Keras reads a query mask only from a tensor's propagated mask)."""
+    ``attention_mask`` argument (Keras reads a query mask only from a tensor's propagated mask).  The last
+    forward's cache keeps the attention weights per head, as Keras returns them."""
     rng = np.random.default_rng(6)
-    shapes = [(None, 5, 4), (None, 5, 4)]
     layer = create_layer(class_name, config)
     weights = {k: v + rng.uniform(-0.3, 0.3, v.shape).astype("float32")
                for k, v in layer.init_weights(shapes, rng).items()}
-    xs = [rng.standard_normal((2, 5, 4)).astype("float32") for _ in range(2)]
-    qm, vm = _masks(rng, 2, 5, 5)
+    xs = [rng.standard_normal((3, *s[1:])).astype("float32") for s in shapes]
+    qm, vm = _masks(rng, 3, shapes[0][1], shapes[1][1])
     ours = _forward_with_masks(layer, xs, weights, query_mask=qm, value_mask=vm)
-    theirs = keras_layer(layer, shapes, weights)(*xs, attention_mask=qm[:, :, None] & vm[:, None, :],
-                                                 use_causal_mask=layer.config["use_causal_mask"])
+    kl = keras_layer(layer, shapes, weights)
+    causal = layer.config["use_causal_mask"]
+    theirs = kl(*xs, attention_mask=qm[:, :, None] & vm[:, None, :], use_causal_mask=causal)
     np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-5, atol=1e-5)
     assert not np.allclose(ours, layer.forward(xs, weights)[0])
-
-
-@pytest.mark.parametrize("class_name,config,shapes", [
-    ("Attention", {"use_scale": True, "use_causal_mask": True}, [(None, 4, 3), (None, 4, 3)]),
-    ("MultiHeadAttention", {"num_heads": 2, "key_dim": 3}, [(None, 4, 6), (None, 5, 6)]),
-    ("GroupQueryAttention", {"head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2},
-     [(None, 4, 6), (None, 5, 6)]),
-])
-def test_last_forward_keeps_the_attention_weights_keras_returns(class_name, config, shapes):
-    """``cache[0]`` holds the query x key weights per head, for a live heat map."""
-    rng = np.random.default_rng(2)
-    layer = create_layer(class_name, config)
-    weights = {k: v + 0.2 for k, v in layer.init_weights(shapes, rng).items()}
-    xs = [rng.standard_normal((2, *s[1:])).astype("float32") for s in shapes]
     _, cache = layer.forward(xs, weights)
-    kl = keras_layer(layer, shapes, weights)
-    causal = {"use_causal_mask": True} if config.get("use_causal_mask") else {}
-    if class_name == "Attention":
-        _, scores = kl(xs, return_attention_scores=True, **causal)
-    else:
-        _, scores = kl(*xs, return_attention_scores=True)
+    _, scores = kl(*xs, return_attention_scores=True, use_causal_mask=causal)
+    np.testing.assert_allclose(cache[0], np.asarray(scores), rtol=1e-5, atol=1e-6)
+
+
+def test_attention_layer_keeps_the_attention_weights_keras_returns():
+    """``cache[0]`` holds the query x key weights of the last forward, for a live heat map."""
+    shapes = [(None, 4, 3), (None, 4, 3)]
+    rng = np.random.default_rng(2)
+    layer = create_layer("Attention", {"use_scale": True, "use_causal_mask": True})
+    weights = {k: v + 0.2 for k, v in layer.init_weights(shapes, rng).items()}
+    xs = [rng.standard_normal((3, *s[1:])).astype("float32") for s in shapes]
+    _, cache = layer.forward(xs, weights)
+    _, scores = keras_layer(layer, shapes, weights)(xs, return_attention_scores=True, use_causal_mask=True)
     np.testing.assert_allclose(cache[0], np.asarray(scores), rtol=1e-5, atol=1e-6)
 
 
