@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QFormLayout, QLabel, QLineEdit, QScrollArea, QVBo
 from designer import commands
 from designer.document import GraphDocument
 from designer.panels.field_widgets import FieldWidget, make_field_widget
+from designer.panels.group_table import GroupTable
 from engine.errors import ConfigError
 from engine.layers import layer_class
 from engine.shapes import fmt_shape
@@ -50,6 +51,7 @@ class Inspector(QWidget):
         self.node_id: str | None = None
         self.editors: dict[str, FieldWidget] = {}
         self.errors: dict[str, QLabel] = {}
+        self.group_table: GroupTable | None = None
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -113,7 +115,16 @@ class Inspector(QWidget):
         self.general_error = _error_label()
         form.addRow(self.general_error)
 
+        self.group_table = None
+        if cls.composite:  # a group: its layers as a table, not its inner graph as JSON
+            self.group_table = GroupTable()
+            caption = QLabel(f"Layers inside (double-click the card to open '{node.name}')")
+            caption.setWordWrap(True)
+            form.addRow(caption)
+            form.addRow(self.group_table)
         for f in cls.all_fields():
+            if cls.composite and f.kind == "json":
+                continue
             editor = make_field_widget(f)
             editor.edited.connect(lambda name=f.name: self._field_edited(name))
             label = QLabel(f.name + ("" if not f.required else " *"))
@@ -138,6 +149,11 @@ class Inspector(QWidget):
             self._show_error(self.errors[name], None)
             editor.set_invalid(False)
         self._show_error(self.general_error, None)
+        if self.group_table is not None:
+            try:
+                self.group_table.show_group(self.doc.graph.layer(self.node_id))
+            except Exception as exc:  # noqa: BLE001  (a broken group shows its problem, not a crash)
+                self._show_error(self.general_error, str(exc))
 
     def _update_info(self) -> None:
         if self.node_id is None or self.node_id not in self.doc.graph:

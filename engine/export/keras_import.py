@@ -75,7 +75,6 @@ def import_keras_model(path: str | Path):
     from engine.fileformat import Document
 
     imported = import_model(path)
-    imported.graph.metadata["training"] = imported.training
     return Document(imported.graph, imported.weights or None, imported.training)
 
 
@@ -314,9 +313,11 @@ class _Importer:
         node = inbound[0]
         call_args: dict[str, Any] = {}
         if isinstance(node, dict):  # Keras 3: {"args": [tensor or [tensors]], "kwargs": {...}}
-            args = node.get("args") or []
+            args, kwargs = node.get("args") or [], node.get("kwargs") or {}
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise FileFormatError(f"{self.where}: {cname} '{name}' has an unreadable call (its args or kwargs).")
             cls = LAYERS.get(cname)
-            extra = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None and k != "training"}
+            extra = {k: v for k, v in kwargs.items() if v is not None and k != "training"}
             call_args, separate = self._call_arguments(name, cname, extra)
             if separate and args and all(isinstance(a, dict) for a in args) and isinstance(extra.get("key"), dict):
                 args = [*args, extra.pop("key")]  # mha(query, value, key=k)
@@ -328,7 +329,7 @@ class _Importer:
                                 + (f" and {', '.join(f.name for f in cls.call_fields())}." if cls and cls.call_fields()
                                    else "."))
             tensors = args[0] if isinstance(args[0], list) else [args[0]]
-            hist = [(t.get("config") or {}).get("keras_history") if isinstance(t, dict) else None for t in tensors]
+            hist = [_keras_history(t) for t in tensors]
         else:  # Keras 2 style: [[name, node_index, tensor_index, kwargs], ...]
             hist = [t[:3] if isinstance(t, list) else None for t in node]
         out = []
@@ -740,3 +741,9 @@ def _training(compile_config: Any) -> dict[str, Any]:
 
 
 __all__ = ["ImportedModel", "import_keras_model", "import_model"]
+
+
+def _keras_history(tensor: Any) -> Any:
+    """The ``[layer name, node index, tensor index]`` a serialized Keras tensor points at (None when unreadable)."""
+    config = tensor.get("config") if isinstance(tensor, dict) else None
+    return config.get("keras_history") if isinstance(config, dict) else None

@@ -12,6 +12,11 @@ import math
 
 import numpy as np
 
+from engine.guide import proofs_spatial as spatial
+from engine.guide.proofs_attention import attention_reference
+from engine.guide.proofs_features import (ref_category_encoding, ref_discretization, ref_dot, ref_group_norm,
+                                          ref_layer_scale, ref_normalization, ref_rms_norm, ref_unit_norm)
+
 # ----- activations, written out (the engine's table is not used: the proof must not share code) ------------
 REF_ACTIVATIONS = {
     None: lambda z: z,
@@ -20,6 +25,18 @@ REF_ACTIVATIONS = {
     "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
     "tanh": np.tanh,
     "softmax": lambda z: _softmax(z),
+    "relu6": lambda z: np.minimum(np.maximum(z, 0.0), 6.0),
+    "elu": lambda z: np.where(z > 0, z, np.exp(np.minimum(z, 0.0)) - 1.0),
+    # SELU (Klambauer et al. 2017): scale * (x if x > 0 else alpha * (exp(x) - 1)), constants from the paper
+    "selu": lambda z: 1.0507009873554805 * np.where(z > 0, z, 1.6732632423543772 * (np.exp(np.minimum(z, 0)) - 1)),
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.2 * z),
+    "gelu": lambda z: np.vectorize(lambda v: 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))))(z),
+    "swish": lambda z: z / (1.0 + np.exp(-z)),
+    "silu": lambda z: z / (1.0 + np.exp(-z)),
+    "softplus": lambda z: np.log1p(np.exp(z)),
+    "softsign": lambda z: z / (1.0 + np.abs(z)),
+    "hard_sigmoid": lambda z: np.minimum(np.maximum(z / 6.0 + 0.5, 0.0), 1.0),
+    "exponential": np.exp,
 }
 
 
@@ -375,125 +392,109 @@ def ref_upsampling(x, w, cfg):
     return x
 
 
+RNN_REFERENCES = {"SimpleRNN": ref_simple_rnn, "LSTM": ref_lstm, "GRU": ref_gru}
+
+
+def ref_bidirectional(x, w, cfg):
+    """forward: the wrapped layer over t = 0..T-1; backward: its copy over t = T-1..0, its sequence flipped
+    back to time order; merged: concat [fwd | bwd], sum fwd + bwd, ave (fwd + bwd) / 2 or mul fwd * bwd"""
+    outs = []
+    for prefix, (name, inner) in (("forward_", cfg["forward"]), ("backward_", cfg["backward"])):
+        weights = {k[len(prefix):]: v for k, v in w.items() if k.startswith(prefix)}
+        y = RNN_REFERENCES[name](x, weights, inner)
+        outs.append(y[:, ::-1] if prefix == "backward_" and y.ndim == 3 else y)
+    fwd, bwd = outs
+    merge = {"concat": lambda: np.concatenate([fwd, bwd], -1), "sum": lambda: fwd + bwd,
+             "ave": lambda: (fwd + bwd) / 2, "mul": lambda: fwd * bwd}
+    return merge[cfg["merge_mode"]]()
+
+
 _CONV = ("Conv1D", "Conv2D", "Conv3D")
 _TRANSPOSE = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 _MERGE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+#: Layers that are the identity at inference: the noise, dropout and augmentation layers (their training
+#: behaviour is random and covered by their own tests), and the pass-through layers.
+_IDENTITY_AT_INFERENCE = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+                          "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Identity", "RandomFlip",
+                          "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness")
+_TABLE = {"Dense": ref_dense, "Embedding": ref_embedding, "BatchNormalization": ref_batch_norm,
+          "Flatten": ref_flatten, "LeakyReLU": ref_leaky_relu, "Rescaling": ref_rescaling, "Reshape": ref_reshape,
+          "Permute": ref_permute, "RepeatVector": ref_repeat_vector, "Concatenate": ref_concatenate,
+          "ReLU": ref_relu, "ELU": ref_elu, "Softmax": ref_softmax, "PReLU": ref_prelu,
+          "UpSampling1D": ref_upsampling, "UpSampling3D": ref_upsampling, "LayerScale": ref_layer_scale,
+          "GroupNormalization": ref_group_norm, "Normalization": ref_normalization, "Dot": ref_dot,
+          "Discretization": ref_discretization, "CategoryEncoding": ref_category_encoding,
+          **{name: ref_identity for name in _IDENTITY_AT_INFERENCE}}
+_SPATIAL = {"ZeroPadding": spatial.ref_zero_padding, "Cropping": spatial.ref_cropping}
 
 
-def ref_einsum_dense(x, w, cfg):
-    """y[out] = act(sum over the other letters of x[in] * kernel[k] + bias), letter by letter"""
-    lhs, out = cfg["equation"].split("->")
-    xin, kin = lhs.split(",")
-    if "..." in lhs:  # name the passed-through axes
-        extra = "ABCDEFGH"[:x.ndim - (len(xin) - 3)]
-        xin, out = xin.replace("...", extra), out.replace("...", extra)
-    kernel = w["kernel"]
-    sizes = {**dict(zip(xin, x.shape)), **dict(zip(kin, kernel.shape))}
-    letters = sorted(sizes)
-    y = np.zeros([sizes[c] for c in out])
-    for values in itertools.product(*(range(sizes[c]) for c in letters)):
-        at = dict(zip(letters, values))
-        y[tuple(at[c] for c in out)] += x[tuple(at[c] for c in xin)] * kernel[tuple(at[c] for c in kin)]
-    return act(cfg["activation"], y + w["bias"] if "bias" in w else y)
+def _last_axis_only(cfg):
+    return tuple(cfg["axis"]) == (-1,)
 
 
-def _attend(scores, values, causal):
-    """softmax of one query's scores over the keys it may see, then the weighted sum of their values"""
-    allowed = [j for j in range(len(scores)) if not causal or j <= causal - 1]
-    e = np.array([math.exp(scores[j] - max(scores[i] for i in allowed)) for j in allowed])
-    return sum(p * values[j] for p, j in zip(e / e.sum(), allowed))
+def _recurrent_reference(layer, cfg):
+    if cfg["activation"] != "tanh" or cfg.get("recurrent_activation", "sigmoid") != "sigmoid" \
+            or cfg["return_state"]:
+        return None
+    return RNN_REFERENCES[layer.class_name], cfg
 
 
-def ref_attention(query, value, key=None, *, w, cfg):
-    """score[i, j] = q_i . k_j (times scale), or sum_d scale_d * tanh(q_id + k_jd) (additive);
-    y_i = sum_j softmax_j(score[i, :]) * v_j  (with use_causal_mask, only keys j <= i)"""
-    key = value if key is None else key
-    y = np.zeros((*query.shape[:-1], value.shape[-1]))
-    for b in range(query.shape[0]):
-        for i in range(query.shape[1]):
-            scores = []
-            for j in range(key.shape[1]):
-                if cfg["mode"] == "additive":
-                    s = sum((w["scale"][d] if "scale" in w else 1.0) * math.tanh(query[b, i, d] + key[b, j, d])
-                            for d in range(query.shape[2]))
-                elif cfg["mode"] == "concat":
-                    s = w["concat_score_weight"] * sum(math.tanh(w.get("scale", 1.0) * (query[b, i, d] + key[b, j, d]))
-                                                       for d in range(query.shape[2]))
-                else:
-                    s = sum(query[b, i, d] * key[b, j, d] for d in range(query.shape[2])) * w.get("scale", 1.0)
-                scores.append(float(s))
-            y[b, i] = _attend(scores, value[b], i + 1 if cfg["use_causal_mask"] else 0)
-    return y
+def _bidirectional_reference(layer, cfg):
+    inner = [(part.class_name, _recurrent_reference(part, dict(part.config)))
+             for part in (layer.forward_layer, layer.backward_layer)]
+    if any(ref is None for _, ref in inner) or cfg["merge_mode"] not in ("concat", "sum", "ave", "mul"):
+        return None
+    return ref_bidirectional, dict(cfg, forward=(inner[0][0], inner[0][1][1]), backward=(inner[1][0], inner[1][1][1]))
 
 
-def ref_multi_head_attention(query, value, key=None, *, w, cfg):
-    """per head h: q = query . Wq[:, h] + bq[h], k and v alike (grouped-query heads share k and v);
-    head_h(i) = sum_j softmax_j(q_i . k_j / sqrt(key_dim)) v_j;  y_i = sum_h head_h(i) . Wo[h] + bo"""
-    key = value if key is None else key
-    bias = {n: w.get(f"{n}_bias", 0.0) for n in ("query", "key", "value", "attention_output")}
-    q = np.einsum("btd,dhc->bthc", query, w["query_kernel"]) + bias["query"]
-    k = np.einsum("btd,dhc->bthc", key, w["key_kernel"]) + bias["key"]
-    v = np.einsum("btd,dhc->bthc", value, w["value_kernel"]) + bias["value"]
-    heads, shared = q.shape[2], k.shape[2]
-    out_kernel = w["attention_output_kernel"]
-    y = np.zeros((*query.shape[:2], *out_kernel.shape[2:]))
-    for b in range(query.shape[0]):
-        for i in range(query.shape[1]):
-            for h in range(heads):
-                g = h // (heads // shared)  # the key/value head this query head reads
-                scores = [float(q[b, i, h] @ k[b, j, g]) / math.sqrt(q.shape[3]) for j in range(k.shape[1])]
-                ctx = _attend(scores, v[b, :, g], i + 1 if cfg["use_causal_mask"] else 0)
-                y[b, i] += np.tensordot(ctx, out_kernel[h], axes=1)
-    return y + bias["attention_output"]
+def _special_reference(layer, name, cfg):
+    """The layers whose reference depends on the config; ``False`` when the name is not one of them."""
+    if name in ("LSTM", "GRU", "SimpleRNN"):
+        return _recurrent_reference(layer, cfg)
+    if name == "Bidirectional":
+        return _bidirectional_reference(layer, cfg)
+    if name == "UpSampling2D":
+        return (ref_upsampling, cfg) if cfg["interpolation"] == "nearest" else None
+    if name == "Activation":
+        return (ref_activation, cfg) if cfg.get("activation") in REF_ACTIVATIONS else None
+    if name == "LayerNormalization":
+        return (ref_layer_norm, cfg) if _last_axis_only(cfg) and not cfg["rms_scaling"] else None
+    if name in ("UnitNormalization", "RMSNormalization"):
+        fn = ref_unit_norm if name == "UnitNormalization" else ref_rms_norm
+        return (fn, cfg) if _last_axis_only(cfg) else None
+    if name in _TRANSPOSE:
+        return (ref_conv_transpose, cfg) if cfg["output_padding"] is None else None
+    return False
 
 
 def reference(layer):
     """``(function, config)`` of the independent reference for this layer, or ``None`` when none covers it."""
     name, cfg = layer.class_name, dict(layer.config)
-    activation = cfg.get("activation", None)
-    if activation not in REF_ACTIVATIONS and name not in ("Activation",) and "activation" in cfg:
+    if "activation" in cfg and cfg["activation"] not in REF_ACTIVATIONS and name != "Activation":
         return None
-    table = {"Dense": ref_dense, "Embedding": ref_embedding, "SimpleRNN": ref_simple_rnn, "LSTM": ref_lstm,
-             "GRU": ref_gru, "BatchNormalization": ref_batch_norm, "Flatten": ref_flatten,
-             "LeakyReLU": ref_leaky_relu, "Rescaling": ref_rescaling,
-             "Dropout": ref_identity, "SpatialDropout1D": ref_identity, "SpatialDropout2D": ref_identity,
-             "SpatialDropout3D": ref_identity, "GaussianNoise": ref_identity, "GaussianDropout": ref_identity,
-             "Reshape": ref_reshape, "Permute": ref_permute, "RepeatVector": ref_repeat_vector,
-             "Concatenate": ref_concatenate, "ReLU": ref_relu, "ELU": ref_elu, "Softmax": ref_softmax,
-             "PReLU": ref_prelu, "UpSampling1D": ref_upsampling, "UpSampling3D": ref_upsampling}
-    if name == "UpSampling2D":
-        return (ref_upsampling, cfg) if cfg["interpolation"] == "nearest" else None
-    if name == "Activation":
-        return (ref_activation, cfg) if activation in REF_ACTIVATIONS else None
-    if name in ("LSTM", "GRU", "SimpleRNN"):
-        if cfg["activation"] != "tanh" or cfg.get("recurrent_activation", "sigmoid") != "sigmoid" \
-                or cfg["return_state"]:
-            return None
-    if name == "LayerNormalization":
-        return (ref_layer_norm, cfg) if tuple(cfg["axis"]) == (-1,) and not cfg["rms_scaling"] else None
+    special = _special_reference(layer, name, cfg)
+    if special is not False:
+        return special
     if name in _CONV:
         return ref_conv, cfg
-    if name in _TRANSPOSE:
-        return (ref_conv_transpose, cfg) if cfg["output_padding"] is None else None
     if name.startswith("DepthwiseConv"):
         return ref_depthwise_conv, cfg
     if name.startswith("SeparableConv"):
         return ref_separable_conv, cfg
-    for op, prefix in (("max", "MaxPooling"), ("mean", "AveragePooling")):
+    for op, prefix in (("max", "Max"), ("mean", "Average")):
+        for kind, fn in (("", ref_pooling), ("Global", ref_global_pooling), ("Adaptive", spatial.ref_adaptive_pooling)):
+            if name.startswith(f"{kind}{prefix}Pooling"):
+                return fn, dict(cfg, op=op)
+    for prefix, fn in _SPATIAL.items():
         if name.startswith(prefix):
-            return ref_pooling, dict(cfg, op=op)
-        if name.startswith("Global" + prefix):
-            return ref_global_pooling, dict(cfg, op=op)
+            return fn, cfg
+    images = {"Resizing": spatial.ref_resizing, "CenterCrop": spatial.ref_center_crop,
+              "RandomCrop": spatial.ref_random_crop_inference}
+    if name in images:
+        return images[name], cfg
     if name in _MERGE:
         return ref_merge, dict(cfg, op=name)
-    if name in ("Attention", "AdditiveAttention"):
-        return ref_attention, dict(cfg, mode="additive" if name == "AdditiveAttention" else cfg["score_mode"])
-    if name == "MultiHeadAttention":
-        return (ref_multi_head_attention, cfg) if cfg["attention_axes"] is None else None
-    if name == "GroupQueryAttention":
-        return ref_multi_head_attention, cfg
-    if name == "EinsumDense":
-        return ref_einsum_dense, cfg
-    if name in table:
-        return table[name], cfg
-    return None
+    attention = attention_reference(name, cfg)
+    if attention is not False:
+        return attention
+    return (_TABLE[name], cfg) if name in _TABLE else None
