@@ -26,17 +26,26 @@ def run_case(keras, case: dict, arrays) -> tuple:
     xs = [arrays[f"c{i}_x{j}"] for j in range(case["inputs"])]
     xs = [x.astype("int32") if x.dtype.kind in "iu" else x.astype("float32") for x in xs]
     call_input = xs if len(xs) > 1 else xs[0]
-    layer.build([x.shape for x in xs] if len(xs) > 1 else xs[0].shape)
+    separate = bool(case.get("separate"))  # mha(query, value, key) rather than layer([query, value, key])
+    call = {k: v for k, v in (case.get("call") or {}).items() if k == "use_causal_mask" and isinstance(v, bool)}
+    if separate:
+        layer.build(*[x.shape for x in xs])
+    else:
+        layer.build([x.shape for x in xs] if len(xs) > 1 else xs[0].shape)
     weights = [arrays[f"c{i}_w{k}"] for k in range(case["weights"])]
     if weights:
         layer.set_weights([w.astype(v.dtype) for w, v in zip(weights, layer.get_weights())])
     if hasattr(layer, "finalize_state"):
         layer.finalize_state()  # Normalization reads its adapted statistics from its weights here
     try:
-        declared = list(layer.compute_output_shape([x.shape for x in xs] if len(xs) > 1 else xs[0].shape))
+        if separate:
+            declared = list(layer.compute_output_shape(*[x.shape for x in xs]))
+        else:
+            declared = list(layer.compute_output_shape([x.shape for x in xs] if len(xs) > 1 else xs[0].shape))
     except NotImplementedError:  # ConvNeXt's LayerScale declares none
         declared = None
-    return np.asarray(keras.ops.convert_to_numpy(layer(call_input, training=False))), declared
+    out = layer(*xs, training=False, **call) if separate else layer(call_input, training=False, **call)
+    return np.asarray(keras.ops.convert_to_numpy(out)), declared
 
 
 def main(directory: str) -> int:

@@ -28,13 +28,23 @@ def keras_class(layer: Layer):
 
 
 def keras_config(layer: Layer) -> dict:
-    """Our config is Keras's constructor kwargs; drop the engine-only None placeholders.  A wrapped layer or
-    cell (TimeDistributed, RNN) goes in Keras's serialized form, which Keras's ``from_config`` reads."""
+    """Our config is Keras's constructor kwargs (less the call arguments); drop the engine-only None placeholders.
+    A wrapped layer or cell (TimeDistributed, RNN) goes in Keras's serialized form, which ``from_config`` reads."""
     from engine.export.keras_config import nested_envelope
 
     kinds = {f.name: f.kind for f in layer.all_fields()}
+    calls = {f.name for f in layer.call_fields()}
     return {k: (nested_envelope(v) if kinds.get(k) == "layer" and v is not None else v)
-            for k, v in layer.get_config().items() if v is not None or k == "activation"}
+            for k, v in layer.get_config().items() if (v is not None or k == "activation") and k not in calls}
+
+
+def keras_call(layer: Layer, method, inputs, **kwargs):
+    """Call ``method`` (the Keras layer or its ``compute_output_spec``) the way Keras calls ``layer``: one tensor,
+    a list, or separate arguments (``mha(query, value, key)``), with the layer's call arguments."""
+    kwargs = {**{f.name: layer.config[f.name] for f in layer.call_fields()}, **kwargs}
+    if type(layer).keras_inputs_as_arguments:
+        return method(*inputs, **kwargs)
+    return method(inputs[0] if len(inputs) == 1 else list(inputs), **kwargs)
 
 
 def keras_layer(layer: Layer, input_shapes, weights: dict[str, np.ndarray] | None = None):
@@ -42,7 +52,10 @@ def keras_layer(layer: Layer, input_shapes, weights: dict[str, np.ndarray] | Non
     cls = keras_class(layer)
     kl = cls.from_config(keras_config(layer))
     shapes = [tuple(s) for s in input_shapes]
-    kl.build(shapes[0] if len(shapes) == 1 else shapes)
+    if type(layer).keras_inputs_as_arguments:
+        kl.build(*shapes)
+    else:
+        kl.build(shapes[0] if len(shapes) == 1 else shapes)
     if weights is not None:
         specs = layer.weight_specs(list(input_shapes))
         kl.set_weights([weights[s.name] for s in specs])
@@ -59,7 +72,7 @@ def keras_output_shape(layer: Layer, input_shapes):
     if type(layer).keras_module != "keras.layers":  # Keras-internal LayerScale's call reads a weight that
         kl.build(tuple(input_shapes[0]) if len(input_shapes) == 1 else [tuple(s) for s in input_shapes])  # build makes
     ins = [k.KerasTensor(tuple(s)) for s in input_shapes]
-    out = kl.compute_output_spec(ins[0] if len(ins) == 1 else ins)
+    out = keras_call(layer, kl.compute_output_spec, ins)
     return tuple(out.shape), kl
 
 
@@ -81,8 +94,7 @@ def keras_param_count(layer: Layer, input_shapes) -> int:
 
 def keras_forward(layer: Layer, inputs: list[np.ndarray], weights: dict[str, np.ndarray], training=False):
     kl = keras_layer(layer, [(None, *x.shape[1:]) for x in inputs], weights)
-    out = kl(inputs[0] if len(inputs) == 1 else list(inputs), training=training)
-    return np.asarray(out)
+    return np.asarray(keras_call(layer, kl, inputs, training=training))
 
 
 def random_inputs(shapes, rng, dtype=np.float32, batch=3, layer: Layer | None = None):
@@ -103,7 +115,10 @@ def assert_case_matches_keras(class_name: str, config: dict, input_shapes):
     assert layer.param_count(list(input_shapes)) == kl.count_params()
     assert [s.shape for s in specs] == [tuple(w.shape) for w in kl.weights]
     # an unnamed Keras weight (LayerScale's) is auto-named "variable", "variable_1", ... per process
-    assert [s.name for s in specs] == [re.sub(r"^variable_\d+$", "variable", w.name) for w in kl.weights]
+    names = [re.sub(r"^variable_\d+$", "variable", w.name) for w in kl.weights]
+    if len(set(names)) < len(names):  # sub-layers' weights (MultiHeadAttention's query/kernel, key/kernel...)
+        names = [w.path.split("/", 1)[1].replace("/", "_") for w in kl.weights]
+    assert [s.name for s in specs] == names
     assert_forward_matches_keras(class_name, config, input_shapes)
 
 
@@ -142,7 +157,7 @@ def assert_gradients_match_fd(class_name: str, config: dict, input_shapes, *, rn
     rng = rng or np.random.default_rng(1)
     layer = create_layer(class_name, config)
     weights = layer.init_weights(list(input_shapes), rng, dtype=np.float64)
-    weights = {k: v + rng.uniform(-0.3, 0.3, v.shape) for k, v in weights.items()}
+    weights = {k: np.asarray(v + rng.uniform(-0.3, 0.3, v.shape)) for k, v in weights.items()}  # 0-d stays an array
     if "moving_variance" in weights:
         weights["moving_variance"] = np.abs(weights["moving_variance"]) + 0.5
     if inputs is None:

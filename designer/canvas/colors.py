@@ -5,7 +5,7 @@ FAMILY_COLORS = {
     "core": "#4C78A8", "convolutional": "#E8743B", "pooling": "#3E9651", "recurrent": "#9467BD",
     "normalization": "#17A2B8", "regularization": "#8C6D31", "reshaping": "#C9A227", "merging": "#D6336C",
     "activation": "#6C757D", "preprocessing": "#2F8F83",
-    "augmentation": "#7B8F1E",
+    "augmentation": "#7B8F1E", "attention": "#5B5BD6",
 }
 
 LIGHT = {

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.errors import ConfigError, GraphError, LayergraphError
 from engine.export.identifiers import call, camel_case, comment, literal, sanitize
-from engine.export.keras_config import keras_arguments
+from engine.export.keras_config import keras_arguments, keras_call_arguments
 from engine.export.plan import ExportPlan, make_plan
 from engine.graph import LayerGraph
 from engine.layers import LAYERS, Layer, layer_class, nested_layer_class
@@ -123,10 +123,14 @@ def layer_line(plan: ExportPlan, nid: str) -> str:
         inputs = f"[{', '.join(srcs)}]" if len(srcs) > 1 else (srcs[0] if srcs else "None")
         return call(f"{var} = {group_functions(plan)[nid][0]}", [name_arg], f"({inputs})")
     args = layer_arguments(layer) + [name_arg]
-    inputs = f"[{', '.join(srcs)}]" if plan.is_merge(nid) else (srcs[0] if srcs else "None")
+    if layer.keras_inputs_as_arguments:  # mha(query, value, key)
+        inputs = ", ".join(srcs) or "None"
+    else:
+        inputs = f"[{', '.join(srcs)}]" if plan.is_merge(nid) else (srcs[0] if srcs else "None")
     if layer.takes_initial_state and len(srcs) > 1:
         inputs = f"{srcs[0]}, initial_state=[{', '.join(srcs[1:])}]"
-    return call(f"{var} = {_class_ref(node.class_name)}", args, f"({inputs})")
+    call_args = "".join(f", {k}={literal(v)}" for k, v in keras_call_arguments(layer).items())
+    return call(f"{var} = {_class_ref(node.class_name)}", args, f"({inputs}{call_args})")
 
 
 # ----- groups: each its own function returning a nested keras.Model ----------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.layers import REQUIRED, Layer, nested_layer_class
+from engine.layers import LAYERS, REQUIRED, Layer, nested_layer_class
 
 #: The ``module`` Keras 3 writes for its own layers.
 LAYER_MODULE = "keras.layers"
@@ -35,7 +35,8 @@ def h5_layer_paths(class_names: list[str]) -> list[str]:
     used: dict[str, int] = {}
     out = []
     for cname in class_names:
-        base = to_snake_case("InputLayer" if cname == "Input" else cname)
+        python_name = getattr(LAYERS.get(cname), "keras_python_name", None) or cname
+        base = to_snake_case("InputLayer" if cname == "Input" else python_name)
         out.append(base if base not in used else f"{base}_{used[base] + 1}")
         used[base] = used.get(base, -1) + 1
     return out
@@ -53,11 +54,20 @@ def keras_arguments(layer: Layer) -> dict[str, Any]:
     out: dict[str, Any] = {}
     required = layer.keras_required_args
     for f in layer.all_fields():
+        if f.call_arg:
+            continue
         value = layer.config.get(f.name)
         if f.default is not REQUIRED and f.name not in required and _norm(value) == _norm(f.default):
             continue
         out[f.name] = value
     return out
+
+
+def keras_call_arguments(layer: Layer) -> dict[str, Any]:
+    """The call arguments (``use_causal_mask``) that differ from Keras's default, written into the layer's call
+    (code) or its ``inbound_nodes`` kwargs (``.keras``)."""
+    return {f.name: layer.config[f.name] for f in layer.call_fields()
+            if _norm(layer.config.get(f.name)) != _norm(f.default)}
 
 
 def _json_value(value: Any) -> Any:
@@ -82,7 +92,7 @@ def keras_layer_config(layer: Layer, name: str | None) -> dict[str, Any]:
     cfg: dict[str, Any] = {} if name is None else {"name": name}
     fields = {f.name: f for f in layer.all_fields()}
     for key, value in layer.config.items():
-        if value is None and fields[key].kind != "activation":
+        if (value is None and fields[key].kind != "activation") or fields[key].call_arg:
             continue
         if fields[key].kind == "layer" and value is not None:
             value = nested_envelope(value)

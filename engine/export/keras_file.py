@@ -20,7 +20,7 @@ import numpy as np
 
 from engine.errors import ConfigError, GraphError
 from engine.export.keras_code import training_settings, keras_names
-from engine.export.keras_config import (h5_layer_paths, input_layer_config, keras_layer_config,
+from engine.export.keras_config import (h5_layer_paths, input_layer_config, keras_call_arguments, keras_layer_config,
                                         layer_envelope)
 from engine.export.plan import ExportPlan, Weights, make_plan
 from engine.graph import LayerGraph
@@ -84,10 +84,18 @@ def _layer_entry(plan: ExportPlan, nid: str, names: dict[str, str]) -> dict[str,
     shapes = [list(plan.result.node_shapes[s]) for s in srcs]
     merge = plan.is_merge(nid)
     entry = layer_envelope(layer.class_name, keras_layer_config(layer, name), layer.keras_module)
-    entry["build_config"] = {"input_shape": shapes if merge else shapes[0]}
+    if layer.keras_inputs_as_arguments:  # build(query_shape, value_shape, key_shape), call(query, value, key)
+        names = ("query_shape", "value_shape", "key_shape")
+        entry["build_config"] = {"shapes_dict": dict(zip(names, shapes))}
+        args = tensors
+    else:
+        entry["build_config"] = {"input_shape": shapes if merge else shapes[0]}
+        args = [tensors if merge else tensors[0]]
     entry["name"] = name
-    kwargs = {"initial_state": tensors[1:]} if layer.takes_initial_state and len(tensors) > 1 else {}
-    entry["inbound_nodes"] = [{"args": [tensors if merge else tensors[0]], "kwargs": kwargs}]
+    kwargs = dict(keras_call_arguments(layer))
+    if layer.takes_initial_state and len(tensors) > 1:
+        kwargs["initial_state"] = tensors[1:]
+    entry["inbound_nodes"] = [{"args": args, "kwargs": kwargs}]
     return entry
 
 

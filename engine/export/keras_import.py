@@ -49,6 +49,7 @@ KERAS_ONLY: dict[str, Any] = {
     "time_major": (False,), "implementation": ANY, "use_cudnn": ANY, "autocast": ANY,
     "data_format": ("channels_last", None), "noise_shape": (None,), "input_length": ANY,
     "dropout": ANY, "recurrent_dropout": ANY, "rms_scaling": (False,), "mask_zero": (False,),
+    "use_gate": (False,), "sliding_window": (None,), "flash_attention": (None, False),
 }
 _DROPPABLE_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
 _FLOAT_POLICIES = ("float32",)
@@ -62,6 +63,8 @@ _OPS = ("Add", "Subtract", "Multiply")
 #: ``mask=`` arguments and each other, and the engine infers the masks itself.
 _MASK_OPS = ("NotEqual", "Any", "LogicalOr", "ExpandDims", "ZerosLike", "OnesLike", "Concatenate")
 _INITIALIZER_MODULE = "keras.initializers"
+#: Keras classes a file may name by their Python class (``GroupedQueryAttention``) rather than their export name.
+_ALIASES = {cls.keras_python_name: name for name, cls in LAYERS.items() if cls.keras_python_name}
 
 
 @dataclass
@@ -263,8 +266,11 @@ class _Importer:
             if cname == "InputLayer":
                 nodes.append(self._input_node(name, lcfg))
                 continue
-            nodes.append(self._layer_node(cname, name, lcfg))
-            for k, src in enumerate(self._inbound(name, cname, raw.get("inbound_nodes") or [], op)):
+            srcs, call_args = self._inbound(name, cname, raw.get("inbound_nodes") or [], op)
+            node = self._layer_node(cname, name, lcfg)
+            node["config"].update(call_args)
+            nodes.append(node)
+            for k, src in enumerate(srcs):
                 edges.append((src, name, k))
         outputs = [t[0] for t in _tensor_list(body.get("output_layers"))]
         inputs = [t[0] for t in _tensor_list(body.get("input_layers"))]
@@ -298,6 +304,7 @@ class _Importer:
                 raise ConfigError(f"its class name {shown(cname)} is {len(cname):,} characters long; not a Keras layer")
         except ConfigError as exc:
             raise FileFormatError(f"{self.where}: layers[{index}]: {exc}.") from None
+        cname = _ALIASES.get(cname, cname)
         module, registered = raw.get("module"), raw.get("registered_name")
         if module == _OPS_MODULE and cname not in _OPS + _MASK_OPS:
             raise self.fail(f"layer {shown(name)} is the operation keras.ops.{to_snake_case(cname)}; layergraph reads "
@@ -310,27 +317,35 @@ class _Importer:
                             "layergraph only reads the built-in Keras layers of its catalog.")
         return cname, name, lcfg, raw
 
-    def _inbound(self, name: str, cname: str, inbound: list, op: bool = False) -> list[str]:
-        """Names of the layers feeding this call (an operation such as ``keras.ops.add`` takes them as
-        separate arguments, a layer as one tensor or one list)."""
+    def _inbound(self, name: str, cname: str, inbound: list, op: bool = False) -> tuple[list[str], dict]:
+        """Names of the layers feeding this call (an operation such as ``keras.ops.add`` and a layer called with
+        separate inputs such as ``mha(query, value, key)`` take them as separate arguments, other layers as one
+        tensor or one list), and the call arguments the layer declares (``use_causal_mask``)."""
         if len(inbound) > 1:
             raise self.fail(f"{cname} '{name}' is called {len(inbound)} times (shared weights); a layergraph "
                             "node is one call of one layer. Use separate layers.")
         if not inbound:
             raise self.fail(f"{cname} '{name}' is not connected to anything in the model.")
         node = inbound[0]
+        call_args: dict[str, Any] = {}
         if isinstance(node, dict):  # Keras 3: {"args": [tensor or [tensors]], "kwargs": {...}}
             args, kwargs = node.get("args") or [], node.get("kwargs") or {}
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise FileFormatError(f"{self.where}: {cname} '{name}' has an unreadable call (its args or kwargs).")
+            cls = LAYERS.get(cname)
             extra = {k: v for k, v in kwargs.items() if v is not None and k != "training"}
             states = extra.pop("initial_state", None) if _takes_initial_state(cname) else None
             extra = self._mask_kwargs(name, cname, extra)
-            if op and not extra and args and all(isinstance(a, dict) for a in args):
+            call_args, separate = self._call_arguments(name, cname, extra)
+            if separate and args and all(isinstance(a, dict) for a in args) and isinstance(extra.get("key"), dict):
+                args = [*args, extra.pop("key")]  # mha(query, value, key=k)
+            if (op or separate) and not extra and args and all(isinstance(a, dict) for a in args):
                 args = [args]
             if extra or len(args) != 1:
                 raise self.fail(f"{cname} '{name}' is called with extra arguments ({', '.join(extra) or 'several'}); "
-                                "layergraph layers take only their input tensors.")
+                                "layergraph layers take only their input tensors"
+                                + (f" and {', '.join(f.name for f in cls.call_fields())}." if cls and cls.call_fields()
+                                   else "."))
             tensors = args[0] if isinstance(args[0], list) else [args[0]]
             if states is not None:     # a recurrent layer's initial_state: its state inputs, after the sequence
                 tensors = tensors + (states if isinstance(states, list) else [states])
@@ -345,7 +360,21 @@ class _Importer:
                 raise self.fail(f"{cname} '{name}' uses output {h[2]} of call {h[1]} of {shown(h[0])}; layergraph "
                                 "supports single-output layers called once.")
             out.append(h[0])
-        return out
+        return out, call_args
+
+    def _call_arguments(self, name: str, cname: str, extra: dict) -> tuple[dict, bool]:
+        """Take the declared call arguments out of ``extra`` (a call's kwargs); whether the layer takes its inputs
+        as separate arguments.  ``return_attention_scores=True`` is refused: it makes a second output."""
+        cls = LAYERS.get(_ALIASES.get(cname, cname))
+        if cls is None:
+            return {}, False
+        if extra.get("return_attention_scores") is True:
+            raise self.fail(f"{cname} '{name}' is called with return_attention_scores=True, which gives it a second "
+                            "output; a layergraph node has one output, so call it without that argument.")
+        if extra.get("return_attention_scores") is False:
+            extra.pop("return_attention_scores")
+        return {f.name: extra.pop(f.name) for f in cls.call_fields() if f.name in extra}, \
+            cls.keras_inputs_as_arguments
 
     # --- masks (Keras's functional form: explicit mask operations and ``mask=`` arguments)
     def _mask_op(self, name: str, inbound: list) -> None:
@@ -600,7 +629,9 @@ class _Importer:
                 out.append((node.id, [(replace(spec, name=inner_weight_name(nid, spec.name)), ds)
                                       for nid, pairs in inner for spec, ds in pairs]))
                 continue
-            arrays = self._collect(group, layer)
+            groups = layer.keras_weight_groups([self.result.node_shapes[s] for s in graph.inputs_of(node.id)])
+            subs = tuple(dict.fromkeys(sub.split("/")[0] for sub, _n in groups if sub))  # top-level sub-groups
+            arrays = self._collect(group, layer, subs)
             if len(arrays) != len(specs):
                 raise self.fail(f"{layer.owner}: the file holds {len(arrays)} weight arrays but the layer needs "
                                 f"{len(specs)} ({', '.join(s.name for s in specs)}).")
@@ -622,8 +653,10 @@ class _Importer:
             raise self.fail(f"{owner}: weight entry '{name}' links outside the file; refusing it.")
         return group[name]
 
-    def _collect(self, group, layer: Layer) -> list:
-        """Datasets of a layer group in ``get_weights()`` order: own vars, then nested layers.
+    def _collect(self, group, layer: Layer, subs: tuple[str, ...] = ()) -> list:
+        """Datasets of a layer group in ``get_weights()`` order: own vars, then nested layers (``subs``: the
+        sub-layer groups the layer declares, such as MultiHeadAttention's ``query_dense``; Keras's weightless
+        sub-layers, such as its ``_softmax``, may be present and hold nothing).
 
         Only plain datasets inside this file are accepted (no external or soft links, no virtual or
         external-storage datasets), and nothing is read until the shapes were checked.
@@ -645,9 +678,10 @@ class _Importer:
         for sub in group.keys():
             if sub.startswith("seed_generator"):
                 continue  # random-number state, not a weight
-            if sub not in ("vars", "forward_layer", "backward_layer", "cell", "layer", "cells"):
+            known = ("vars", "forward_layer", "backward_layer", "cell", "layer", "cells") + subs
+            if sub not in known and _holds_weights(group, sub):
                 raise self.fail(f"{layer.owner}: unexpected weight group '{sub}' in the file.")
-        for sub in ("forward_layer", "backward_layer", "cell", "layer"):
+        for sub in dict.fromkeys(("forward_layer", "backward_layer", "cell", "layer") + subs):  # each once, in order
             if sub in group:
                 found += self._collect(child(group, sub), layer)
         if "cells" in group:                      # StackedRNNCells: in the order of the cells, not by name
@@ -665,6 +699,19 @@ class _Importer:
 def _takes_initial_state(cname: str) -> bool:
     cls = LAYERS.get(cname)
     return cls is not None and cls.takes_initial_state
+
+
+def _holds_weights(parent, name: str) -> bool:
+    """Whether ``parent[name]`` holds any dataset outside random-number state (``seed_generator``); a link
+    (which could lead outside the file) counts as holding weights, so it is refused, never followed."""
+    import h5py
+
+    if not isinstance(parent.get(name, getlink=True), h5py.HardLink):
+        return True
+    member = parent[name]
+    if isinstance(member, h5py.Dataset):
+        return True
+    return any(not sub.startswith("seed_generator") and _holds_weights(member, sub) for sub in member.keys())
 
 
 def _droppable(key: str, value: Any) -> bool:

@@ -98,6 +98,8 @@ def numerics_line(plan: ExportPlan, nid: str, used_numerics: set[str]) -> str:
         if name is not None and plan.result.mask_sources.get(src):
             kwargs.append(f"{name}={_mask_ref(plan, src)}")
     srcs = [plan.idents[s] for s in sources]
+    if num.inputs is not None:  # an optional input left unconnected (an attention's key) keeps its position
+        srcs += ["None"] * (num.inputs - len(srcs))
     return call(f"{plan.idents[nid]} = {num.forward.__name__}", [*srcs, *weights, *kwargs], tail="[0]")
 
 

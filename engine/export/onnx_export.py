@@ -196,6 +196,8 @@ REFUSED: dict[str, str] = {
     "TimeDistributed": "not mapped to ONNX yet (it would be the wrapped layer on a (batch*time, ...) reshape)",
     "RNN": "not mapped to ONNX yet (a single cell is the LSTM, GRU or SimpleRNN layer, which export)",
     **{f"ConvLSTM{r}D": "ONNX has no convolutional LSTM operator (it would have to be unrolled)" for r in (1, 2, 3)},
+    **{name: "its ONNX converter (Einsum, MatMul and Softmax nodes) is not written yet"
+       for name in ("EinsumDense", "Attention", "AdditiveAttention", "MultiHeadAttention", "GroupQueryAttention")},
 }
 INITIAL_STATE_REASON = "its initial_state inputs are not exported to ONNX yet"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import LayergraphError, UsageError
+from engine.export.keras_config import keras_call_arguments
 from engine.guide.keras_proof import KerasCase, KerasResult, run_keras
 from engine.guide.picture import picture
 from engine.guide.proofs import reference
@@ -179,8 +180,10 @@ def example_section(layer: Layer, shapes: list[Shape]) -> str:
         lines.append(f"x{i} = {src}")
     arg = f"[{', '.join(f'x{i}' for i in range(len(inputs)))}]" if len(inputs) > 1 else "x0"
     stated = f"{layer.param_count(shapes):,} parameters, output {fmt_shape(layer.output_shape(shapes))}"
-    lines += [f"y = {keras_call(layer)}({arg})", f"model = keras.Model({arg}, y)", f"model.summary()  # {stated}",
-              "```"]
+    call_inputs = ", ".join(f"x{i}" for i in range(len(inputs))) if layer.keras_inputs_as_arguments else arg
+    call_inputs += "".join(f", {k}={v!r}" for k, v in keras_call_arguments(layer).items())
+    lines += [f"y = {keras_call(layer)}({call_inputs})", f"model = keras.Model({arg}, y)",
+              f"model.summary()  # {stated}", "```"]
     return "\n".join(lines)
 
 

@@ -57,10 +57,13 @@ def keras_envelope(layer: Layer) -> dict:
 
 
 def _write_cases(folder: Path, cases: list[KerasCase]) -> None:
+    from engine.export.keras_config import keras_call_arguments
+
     manifest, arrays = [], {}
     for i, case in enumerate(cases):
         manifest.append({"index": i, "layer": keras_envelope(case.layer), "inputs": len(case.inputs),
-                         "weights": len(case.weights)})
+                         "weights": len(case.weights), "separate": case.layer.keras_inputs_as_arguments,
+                         "call": keras_call_arguments(case.layer)})
         arrays.update({f"c{i}_x{j}": x for j, x in enumerate(case.inputs)})
         arrays.update({f"c{i}_w{k}": w for k, w in enumerate(case.weights.values())})
     (folder / "cases.json").write_text(json.dumps(manifest), encoding="utf-8")

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from engine.guide import proofs_spatial as spatial
+from engine.guide.proofs_attention import attention_reference
 from engine.guide.proofs_features import (ref_category_encoding, ref_discretization, ref_dot, ref_group_norm,
                                           ref_layer_scale, ref_normalization, ref_rms_norm, ref_unit_norm)
 
@@ -559,4 +560,7 @@ def reference(layer):
         return images[name], cfg
     if name in _MERGE:
         return ref_merge, dict(cfg, op=name)
+    attention = attention_reference(name, cfg)
+    if attention is not False:
+        return attention
     return (_TABLE[name], cfg) if name in _TABLE else None

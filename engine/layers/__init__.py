@@ -23,11 +23,12 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     augmentation,
     conv_lstm,
     sequence,
+    attention,
     group,
 )
 
 FAMILIES = ("core", "convolutional", "pooling", "recurrent", "normalization", "regularization",
-            "reshaping", "merging", "activation", "preprocessing", "augmentation")
+            "reshaping", "merging", "activation", "attention", "preprocessing", "augmentation")
 
 
 def layer_class(class_name: str) -> type[Layer]:

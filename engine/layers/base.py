@@ -56,6 +56,9 @@ class Field:
     allow_unknown: bool = False
     #: A value for a required argument when the layer is dropped from the palette (Keras has no default).
     starter: Any = None
+    #: A call argument (``use_causal_mask``), not a constructor argument: Keras keeps it in the functional
+    #: config's ``inbound_nodes`` kwargs, and the Keras exporter writes it into the layer's call.
+    call_arg: bool = False
 
     @property
     def required(self) -> bool:
@@ -202,6 +205,9 @@ class Numerics:
     weights: tuple[str, ...] = ()
     args: Mapping[str, Any] = field(default_factory=dict)
     training_args: bool = False
+    #: The number of input positions the functions take when some inputs are optional (an attention's key):
+    #: a missing input is passed as ``None`` so the weights keep their positions.
+    inputs: int | None = None
 
 
 def resolve_args(args: Mapping[str, Any], backward: bool) -> dict[str, Any]:
@@ -283,6 +289,11 @@ class Layer:
     mask_args: ClassVar[tuple[str | None, ...]] = ()
     #: Why a masked input is refused (``mask_rule == "refuse"``), ending with the fix.
     mask_refusal: ClassVar[str] = ""
+    #: Keras calls the layer with its inputs as separate arguments (``mha(query, value, key)``), not as one list.
+    keras_inputs_as_arguments: ClassVar[bool] = False
+    #: The name of Keras's Python class when it differs from the exported name (``GroupedQueryAttention`` behind
+    #: ``keras.layers.GroupQueryAttention``): ``model.weights.h5`` paths use it and files may carry it.
+    keras_python_name: ClassVar[str | None] = None
 
     def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
         cfg = dict(config or {})
@@ -314,6 +325,11 @@ class Layer:
     @classmethod
     def all_fields(cls) -> tuple[Field, ...]:
         return tuple(cls.fields) + COMMON_FIELDS
+
+    @classmethod
+    def call_fields(cls) -> tuple[Field, ...]:
+        """The declared call arguments (``Field.call_arg``), which are not constructor arguments."""
+        return tuple(f for f in cls.all_fields() if f.call_arg)
 
     @classmethod
     def base_name(cls) -> str:
@@ -457,6 +473,8 @@ class Layer:
         extra = {"training": training, "rng": rng} if num.training_args else {}
         if masks and self.mask_args:
             extra.update(self.mask_kwargs(masks))
+        if num.inputs is not None:
+            inputs = [*inputs, *[None] * (num.inputs - len(inputs))]
         return num.forward(*inputs, *(weights.get(w) for w in num.weights), **args, **extra)
 
     def backward(self, grad_out: np.ndarray, cache: Any,

@@ -92,6 +92,13 @@ def test_every_layer_has_every_section_in_order_and_its_proof_passes(name):
         "go_backwards": True, "return_sequences": True}, "3,2"),
     ("ConvLSTM1D", {"filters": 2, "kernel_size": 2, "strides": 2, "padding": "same", "go_backwards": True,
                     "return_sequences": True}, "3,5,2"),
+    ("Attention", {"use_scale": True, "score_mode": "concat", "use_causal_mask": True}, "4,3;4,2;4,3"),
+    ("AdditiveAttention", {"use_scale": False}, "3,2;4,3;4,2"),
+    ("MultiHeadAttention", {"num_heads": 2, "key_dim": 2, "use_causal_mask": True, "output_shape": (2, 3)},
+     "4,3;4,2;4,5"),
+    ("GroupQueryAttention", {"head_dim": 2, "num_query_heads": 4, "num_key_value_heads": 2, "use_bias": False},
+     "3,4;5,4"),
+    ("EinsumDense", {"equation": "...b,bc->...c", "output_shape": 3, "bias_axes": "c"}, "2,3,2"),
 ])
 def test_proof_passes_on_non_default_configs(name, config, shape):
     guide = explain(name, config, parse_shape(shape), proof=True)
@@ -256,6 +263,7 @@ def test_applications_lists_bundled_examples_and_keras_applications_from_the_dat
     ("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}, "5,6,2"),
     ("GRU", {"units": 3}, "4,2"),
     ("Add", {}, "3;3"),
+    ("MultiHeadAttention", {"num_heads": 2, "key_dim": 2, "use_causal_mask": True}, "3,4;3,4"),
 ])
 def test_example_code_runs_under_keras_and_builds_the_stated_model(name, config, shape):
     """The Example block is executed by Keras 3; its model has the parameter count and shape the guide states."""

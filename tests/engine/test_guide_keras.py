@@ -20,6 +20,8 @@ HANDFUL = [
     ("Embedding", {"input_dim": 10, "output_dim": 3}, "5"),  # integer inputs
     ("Dot", {"axes": (2, 2), "normalize": True}, "3,4;5,4"),  # two inputs
     ("Resizing", {"height": 3, "width": 5}, "4,3,2"),
+    ("MultiHeadAttention", {"num_heads": 2, "key_dim": 2, "use_causal_mask": True}, "4,3;4,3"),  # mha(q, v)
+    ("Attention", {"use_scale": True, "use_causal_mask": True}, "4,3;5,3"),  # a call argument, list inputs
 ]
 
 

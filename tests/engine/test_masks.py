@@ -190,7 +190,8 @@ def test_mask_rules_follow_keras_supports_masking():
     from tests.oracle import keras_class, keras_config
     from engine.layers import create_layer
     refused = {"Softmax", "BatchNormalization", "Maximum", "Minimum", "Group", "RNN", "TimeDistributed",
-               "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
+               "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Attention", "AdditiveAttention", "MultiHeadAttention",
+               "GroupQueryAttention"}
     for name, cls in sorted(LAYERS.items()):
         if name in ("Input", "Group") or not CASES.get(name):
             continue

@@ -275,12 +275,27 @@ def conv_recurrent():
     x = L.Reshape((3, 7, 2, 1, 1))(x)
     x = L.ConvLSTM3D(2, (2, 1, 1), activation="relu", **R)(x)
     return k.Model(x0, L.Flatten()(x), name="conv_recurrent")
+def attention():
+    """Self- and cross-attention: a causal MultiHeadAttention with a residual, one with a key of its own width,
+    GroupQueryAttention, Attention with concat scores, AdditiveAttention with a key, and EinsumDense."""
+    k = keras()
+    L = k.layers
+    tokens = k.Input((5, 6), name="tokens")
+    memory = k.Input((4, 6), name="memory")
+    x = L.MultiHeadAttention(2, 3, **K)(tokens, tokens, use_causal_mask=True)
+    x = L.LayerNormalization()(L.Add()([tokens, x]))
+    x = L.MultiHeadAttention(2, 2, **K)(x, memory, L.Dense(5, **K)(memory))
+    x = L.GroupQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=2, **K)(x, memory)
+    x = L.Attention(use_scale=True, score_mode="concat")([x, memory])
+    x = L.AdditiveAttention()([x, memory, memory])
+    x = L.EinsumDense("abc,cd->abd", output_shape=(None, 3), bias_axes="d", activation="relu", **K)(x)
+    return k.Model([tokens, memory], x, name="attention")
 
 
 MODELS = {"mlp": mlp, "conv": conv, "sequence": sequence, "merging": merging, "embedding": embedding,
           "activations": activations, "preprocessing": preprocessing, "volume": volume, "signal": signal,
           "adaptive": adaptive, "normalized": normalized, "nested": nested,
-          "sequence_wrappers": sequence_wrappers, "conv_recurrent": conv_recurrent}
+          "sequence_wrappers": sequence_wrappers, "conv_recurrent": conv_recurrent, "attention": attention}
 
 
 def sample_inputs(model, n: int = 5, seed: int = 1):

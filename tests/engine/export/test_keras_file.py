@@ -153,7 +153,7 @@ def _assert_same_weights(original, loaded, skip=()):
 
 
 @pytest.mark.parametrize("name", ["mlp", "conv", "sequence", "merging", "embedding", "activations",
-                                  "preprocessing", "volume", "signal", "adaptive"])
+                                  "preprocessing", "volume", "signal", "adaptive", "attention"])
 def test_imported_keras_models_save_back_bit_identical(name, tmp_path):
     """Every model of the import tests: Keras -> .keras -> import -> our .keras -> Keras again."""
     from tests.engine.export.keras_models import sample_inputs as keras_inputs
