@@ -1,10 +1,14 @@
 """Test-wide settings: Qt renders offscreen, Keras (the oracle) runs on JAX."""
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Custom-layer trust (engine/custom/trust.py) and other per-user files go to a directory of this session, never
+# to the user's own configuration; subprocesses (CLI tests) inherit it.
+os.environ["LAYERGRAPH_CONFIG_DIR"] = tempfile.mkdtemp(prefix="layergraph-test-config-")
 
 # Before any test imports PySide6 (directly or through pyqtgraph): see designer/qt_compat.py.
 from designer.qt_compat import make_singletons_immortal  # noqa: E402

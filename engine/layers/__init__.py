@@ -22,6 +22,7 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     preprocessing,
     augmentation,
     group,
+    custom,
 )
 
 FAMILIES = ("core", "convolutional", "pooling", "recurrent", "normalization", "regularization",
