@@ -84,3 +84,24 @@ def sign(definition: CustomDefinition) -> None:
 def trust_this_process() -> None:
     """``--trust-code``: run every custom layer in this process; nothing is recorded."""
     _process_trust["all"] = True
+
+
+def custom_definitions(graph) -> list[tuple[str, CustomDefinition]]:
+    """``(layer name, definition)`` of every custom layer in ``graph``, inside groups too."""
+    from engine.layers.custom import CustomLayer
+
+    found, pending = [], [graph]
+    while pending:
+        g = pending.pop()
+        for nid in g.nodes:
+            layer = g.layer(nid)
+            if isinstance(layer, CustomLayer):
+                found.append((g.node(nid).name, layer.definition))
+            elif getattr(layer, "composite", False) and hasattr(layer, "inner"):
+                pending.append(layer.inner)
+    return found
+
+
+def untrusted_layers(graph) -> list[tuple[str, CustomDefinition]]:
+    """The custom layers of ``graph`` whose code may not run on this machine."""
+    return [(name, d) for name, d in custom_definitions(graph) if not is_trusted(d)]
