@@ -34,6 +34,10 @@ CUSTOM_ACTIVATIONS = tuple(a for a in ("linear", "relu", "relu6", "sigmoid", "ta
                                        "silu", "gelu", "elu", "leaky_relu", "hard_sigmoid") if a in ACTIVATIONS)
 RESERVED_NAMES = frozenset({"name", "trainable", "dtype", "self", "inputs", "input_shape", "ops", "keras", "np",
                             "call", "build", "get_config", "compute_output_shape", "weights", "built"})
+#: Names the exported modules define or import, so a custom layer class may not take them.
+RESERVED_CLASS_NAMES = frozenset({"keras", "layers", "ops", "np", "numpy", "math", "os", "argparse", "Path", "main",
+                                  "build_model", "load_weights", "compile_model", "load_data", "predict",
+                                  "CustomLayer", "Layer", "Model", "Input"})
 MAX_CODE = 20_000
 """Most characters of one code body (a layer's math fits in a screenful)."""
 MAX_ITEMS = 64
@@ -124,6 +128,9 @@ class CustomDefinition:
         if unknown:
             raise ConfigError(f"a custom layer's definition has an unknown entry {unknown[0]!r}", "definition")
         name = _identifier(data.get("name"), "a custom layer's name")
+        if name in RESERVED_CLASS_NAMES or name.startswith("_"):
+            raise ConfigError(f"{name!r} cannot name a custom layer (the exported code uses it); choose another",
+                              "definition")
         inputs = data.get("inputs", 1)
         if isinstance(inputs, bool) or not isinstance(inputs, int) or not 1 <= inputs <= 16:
             raise ConfigError(f"{name}: 'inputs' must be an integer from 1 to 16, got {shown(inputs)}", "definition")

@@ -77,6 +77,7 @@ class CustomLayer(Layer):
         self.arguments = {n: f.validate(given.get(n, f.default), self.owner) for n, f in fields.items()}
         self.config["arguments"] = {n: self.arguments[n] for n in given} or None
         self._shapes: dict[tuple, Shape] = {}
+        self.min_inputs = self.max_inputs = self.definition.inputs  # per instance: the definition says
 
     def summary_args(self) -> str:
         return self.definition.name
