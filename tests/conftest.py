@@ -2,6 +2,8 @@
 import os
 import tempfile
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -14,6 +16,27 @@ os.environ["LAYERGRAPH_CONFIG_DIR"] = tempfile.mkdtemp(prefix="layergraph-test-c
 from designer.qt_compat import make_singletons_immortal  # noqa: E402
 
 make_singletons_immortal()
+
+
+@pytest.fixture(autouse=True)
+def _trust_code_lasts_one_test(monkeypatch):
+    """``--trust-code`` trusts custom code for the rest of a process; in-process CLI tests get one test's worth."""
+    from engine.custom import trust
+
+    monkeypatch.setitem(trust._process_trust, "all", False)
+
+
+def pytest_sessionstart(session):
+    """The test user has accepted the bundled examples' custom-layer code (as a user does once, in the designer or
+    with ``layergraph trust``); tests of untrusted code use definitions of their own or another directory."""
+    from pathlib import Path
+
+    from engine.custom.trust import custom_definitions, sign
+    from engine.fileformat import load_document
+
+    for path in sorted((Path(__file__).resolve().parent.parent / "resources" / "examples").glob("*.lgraph")):
+        for _, definition in custom_definitions(load_document(path, with_weights=False).graph):
+            sign(definition)
 
 
 def pytest_sessionfinish(session, exitstatus):

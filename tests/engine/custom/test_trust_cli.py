@@ -12,11 +12,6 @@ from engine.graph import LayerGraph
 from tests.engine.custom.definitions import RBF
 
 
-@pytest.fixture(autouse=True)
-def _process_trust_is_reset(monkeypatch):
-    monkeypatch.setitem(trust._process_trust, "all", False)  # --trust-code lasts one process: here, one test
-
-
 @pytest.fixture
 def spy_document(tmp_path, monkeypatch):
     """A document whose custom layer writes a marker file when its code runs (given ``open`` for the test)."""
