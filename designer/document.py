@@ -194,6 +194,11 @@ class GraphDocument(QObject):
         self._revalidate()
         return mapping
 
+    def revalidate_all(self) -> None:
+        """Re-infer every node: something outside the document changed (custom code was trusted)."""
+        self.result = self.validator.validate(full=True)
+        self.validation_changed.emit(self.result)
+
     # ----- helpers ------------------------------------------------------------------------------------
     def _revalidate(self) -> None:
         self.result = self.validator.validate()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QFormLayout, QLabel, QLineEdit, QScrollArea, QVBo
 
 from designer import commands
 from designer.document import GraphDocument
+from designer.panels.custom_layer_panel import CustomLayerPanel
 from designer.panels.field_widgets import FieldWidget, make_field_widget
 from engine.errors import ConfigError
 from engine.layers import layer_class
@@ -50,6 +51,7 @@ class Inspector(QWidget):
         self.node_id: str | None = None
         self.editors: dict[str, FieldWidget] = {}
         self.errors: dict[str, QLabel] = {}
+        self.custom_panel: CustomLayerPanel | None = None
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -113,7 +115,13 @@ class Inspector(QWidget):
         self.general_error = _error_label()
         form.addRow(self.general_error)
 
+        self.custom_panel = None
+        if cls.gradient == "automatic":  # a custom layer: its code in an editor instead of the raw definition
+            self.custom_panel = CustomLayerPanel(self.doc, node_id, self._push)
+            form.addRow(self.custom_panel)
         for f in cls.all_fields():
+            if self.custom_panel is not None and f.name == "definition":
+                continue
             editor = make_field_widget(f)
             editor.edited.connect(lambda name=f.name: self._field_edited(name))
             label = QLabel(f.name + ("" if not f.required else " *"))
@@ -138,6 +146,8 @@ class Inspector(QWidget):
             self._show_error(self.errors[name], None)
             editor.set_invalid(False)
         self._show_error(self.general_error, None)
+        if self.custom_panel is not None:
+            self.custom_panel.load()
 
     def _update_info(self) -> None:
         if self.node_id is None or self.node_id not in self.doc.graph:
@@ -148,6 +158,8 @@ class Inspector(QWidget):
         self.params_label.setText(f"{res.param_counts.get(self.node_id, 0):,}")
         probs = res.problems_for(self.node_id)
         self.shape_label.setToolTip("\n".join(p.message for p in probs))
+        if self.custom_panel is not None:
+            self.custom_panel.show_problems()
 
     def _on_node_changed(self, node_id: str) -> None:
         if node_id == self.node_id:

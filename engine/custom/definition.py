@@ -38,6 +38,16 @@ RESERVED_NAMES = frozenset({"name", "trainable", "dtype", "self", "inputs", "inp
 RESERVED_CLASS_NAMES = frozenset({"keras", "layers", "ops", "np", "numpy", "math", "os", "argparse", "Path", "main",
                                   "build_model", "load_weights", "compile_model", "load_data", "predict",
                                   "CustomLayer", "Layer", "Model", "Input"})
+#: What a custom layer dropped from the palette holds: a Dense written by hand.
+STARTER_DEFINITION = {
+    "name": "MyDense", "inputs": 1,
+    "arguments": [{"name": "units", "kind": "int", "default": 32},
+                  {"name": "activation", "kind": "activation", "default": "relu"}],
+    "weights": [{"name": "kernel", "shape": "input_shape[-1], units", "initializer": "glorot_uniform"},
+                {"name": "bias", "shape": "units", "initializer": "zeros"}],
+    "call": "return self.activation(ops.matmul(inputs, self.kernel) + self.bias)\n",
+}
+
 MAX_CODE = 20_000
 """Most characters of one code body (a layer's math fits in a screenful)."""
 MAX_ITEMS = 64

@@ -13,21 +13,12 @@ import numpy as np
 from autograd import make_vjp
 
 from engine.custom import trusted_exec
-from engine.custom.definition import CustomDefinition
+from engine.custom.definition import STARTER_DEFINITION, CustomDefinition
 from engine.custom.shape_expr import evaluate_shape
 from engine.errors import ConfigError, ShapeError, shown
 from engine.layers.base import REQUIRED, Field, Layer, WeightSpec, register_layer
 from engine.shapes import Shape, fmt_shape
 
-#: What a custom layer dropped from the palette holds: a Dense written by hand.
-STARTER_DEFINITION = {
-    "name": "MyDense", "inputs": 1,
-    "arguments": [{"name": "units", "kind": "int", "default": 32},
-                  {"name": "activation", "kind": "activation", "default": "relu"}],
-    "weights": [{"name": "kernel", "shape": "input_shape[-1], units", "initializer": "glorot_uniform"},
-                {"name": "bias", "shape": "units", "initializer": "zeros"}],
-    "call": "return self.activation(ops.matmul(inputs, self.kernel) + self.bias)\n",
-}
 PROBE_BATCH = 2
 PROBE_DIMS = (3, 4)
 """Sizes given to unknown dimensions when ``call`` runs once to find the output shape (two probes, so a
