@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from designer import commands
 from designer.document import GraphDocument
 from designer.panels.code_editor import CodeEditor
+from designer.panels.field_widgets import FieldWidget, make_field_widget
 from engine.custom import trust
 from engine.custom.definition import CodeError, CustomDefinition
 from engine.errors import ConfigError
+from engine.graph import jsonable
+from engine.layers import layer_class
 
 _LINE = re.compile(r"\.call line (\d+)")
 
@@ -42,6 +45,14 @@ class CustomLayerPanel(QWidget):
         row.addWidget(self.banner_text, 1)
         row.addWidget(self.trust_button)
         layout.addWidget(self.banner)
+        self.arguments = QFormLayout()
+        self.arg_editors: dict[str, FieldWidget] = {}
+        for spec in self.definition().arguments:
+            editor = make_field_widget(spec.field())
+            editor.edited.connect(lambda name=spec.name: self.argument_edited(name))
+            self.arg_editors[spec.name] = editor
+            self.arguments.addRow(spec.name, editor)
+        layout.addLayout(self.arguments)
         self.signature = QLabel()
         self.signature.setProperty("role", "muted")
         self.signature.setWordWrap(True)
@@ -70,6 +81,10 @@ class CustomLayerPanel(QWidget):
     def load(self) -> None:
         """Follow the document: the code (unless it is what the editor already holds), trust and problems."""
         d = self.definition()
+        values = self.doc.graph.layer(self.node_id).arguments
+        for name, editor in self.arg_editors.items():
+            editor.set_value(values[name])
+            editor.set_invalid(False)
         if self.editor.toPlainText() != d.call:
             self.editor.setPlainText(d.call)
         args = ", ".join(f"{a.name}: {a.kind}" for a in d.arguments) or "none"
@@ -88,6 +103,22 @@ class CustomLayerPanel(QWidget):
     def _show_error(self, message: str | None) -> None:
         self.error.setText(message or "")
         self.error.setVisible(bool(message))
+
+    def argument_edited(self, name: str) -> None:
+        """One typed argument changed: checked by building the layer, then one ``SetConfigCommand``."""
+        node = self.doc.graph.node(self.node_id)
+        editor = self.arg_editors[name]
+        try:
+            value = editor.value()
+            arguments = {**(node.config.get("arguments") or {}), name: value}
+            config = {**node.config, "arguments": arguments}
+            layer_class(node.class_name)({**config, "name": node.name})
+        except (ValueError, ConfigError) as exc:
+            editor.set_invalid(True)
+            self._show_error(str(exc))
+            return
+        if jsonable(arguments) != jsonable(node.config.get("arguments") or {}):
+            self._push(commands.SetConfigCommand(self.doc, self.node_id, config))
 
     def trust(self) -> None:
         trust.sign(self.definition())

@@ -120,7 +120,7 @@ class Inspector(QWidget):
             self.custom_panel = CustomLayerPanel(self.doc, node_id, self._push)
             form.addRow(self.custom_panel)
         for f in cls.all_fields():
-            if self.custom_panel is not None and f.name == "definition":
+            if self.custom_panel is not None and f.name in ("definition", "arguments"):
                 continue
             editor = make_field_widget(f)
             editor.edited.connect(lambda name=f.name: self._field_edited(name))

@@ -96,3 +96,20 @@ def test_an_error_raised_by_the_code_marks_its_line(qtbot):
     qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
     assert not doc.result.ok and insp.shape_label.text() == "?"
     assert panel.editor.error_line == 2 and "call line 2: ValueError" in panel.error.text()
+
+
+def test_declared_arguments_are_typed_editors_with_one_undo_step(qtbot):
+    doc, insp, node = _graph(qtbot)
+    panel = insp.custom_panel
+    qtbot.mouseClick(panel.trust_button, Qt.MouseButton.LeftButton)
+    units = panel.arg_editors["units"]
+    count = doc.undo_stack.count()
+    units.spin.setFocus()
+    units.spin.selectAll()
+    qtbot.keyClicks(units.spin, "6")
+    qtbot.keyClick(units.spin, Qt.Key.Key_Return)
+    assert doc.undo_stack.count() == count + 1
+    assert doc.graph.node(node).config["arguments"] == {"units": 6}
+    assert insp.shape_label.text() == "(None, 6)" and insp.params_label.text() == f"{5 * 12 + 12:,}"
+    doc.undo_stack.undo()
+    assert units.value() == 4 and insp.shape_label.text() == "(None, 4)"
