@@ -1,8 +1,10 @@
 """The inspector's custom-layer editor, driven with real keys and clicks: untrusted code is shown and not run
-until Trust; applied code is one undo step each; a bad line is underlined and pushes nothing."""
+until Trust; applied code is one undo step each; a bad line is underlined and pushes nothing; the bundled custom
+example trains from the Run panel once trusted."""
 import copy
 import uuid
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 
@@ -10,6 +12,7 @@ from designer import commands
 from designer.document import GraphDocument
 from designer.panels.inspector import Inspector
 from engine.layers import starter_config
+from tests.designer.test_run_panel import _click, _finish, _node, _open, window  # noqa: F401,F811 (fixture)
 from tests.engine.custom.definitions import GLU
 
 
@@ -113,3 +116,23 @@ def test_declared_arguments_are_typed_editors_with_one_undo_step(qtbot):
     assert insp.shape_label.text() == "(None, 6)" and insp.params_label.text() == f"{5 * 12 + 12:,}"
     doc.undo_stack.undo()
     assert units.value() == 4 and insp.shape_label.text() == "(None, 4)"
+
+
+@pytest.fixture
+def fresh_user(monkeypatch, tmp_path):
+    """A machine that never accepted the example's code (set before the window starts its training process)."""
+    monkeypatch.setenv("LAYERGRAPH_CONFIG_DIR", str(tmp_path / "fresh-user"))
+
+
+def test_the_custom_example_trains_in_the_designer_after_trusting_it(fresh_user, qtbot, window):  # noqa: F811
+    panel = _open(window, "spirals_custom_rbf.lgraph", {"epochs": 12})
+    assert not panel.train_button.isEnabled()
+    rbf = _node(window, "rbf")
+    window.inspector.set_node(rbf)
+    _click(qtbot, window.inspector.custom_panel.trust_button)
+    qtbot.waitUntil(panel.train_button.isEnabled, timeout=5000)
+    _click(qtbot, panel.train_button)
+    assert _finish(qtbot, panel, timeout=60000) == "finished"
+    epochs = panel.curves.epochs
+    assert len(epochs) == 12 and epochs[-1]["loss"] < epochs[0]["loss"]
+    assert window.doc.weights[rbf]["centers"].shape == (64, 2)
