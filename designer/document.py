@@ -38,6 +38,7 @@ class GraphDocument(QObject):
     weights_changed = Signal()
     reset = Signal()                  # the whole graph was replaced (new/open)
     path_changed = Signal(object)     # Path | None
+    frames_changed = Signal()         # an expanded group's frame was added or removed
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -52,6 +53,9 @@ class GraphDocument(QObject):
         self.locked_reason: str | None = None
         #: Trained weights changed since the last save (the undo stack does not track weights).
         self.weights_modified = False
+        #: Groups expanded in place, by key: their layers are shown framed and can be collapsed again
+        #: (``designer.group_commands.GroupFrame``; changed only by undo commands, not saved).
+        self.group_frames: dict[str, Any] = {}
 
     # ----- whole-document operations (not undoable: they reset the stack) -------------------------
     def replace(self, doc: Document, path: Path | None) -> None:
@@ -61,6 +65,7 @@ class GraphDocument(QObject):
         self.training = dict(doc.training)
         self.path = Path(path) if path else None
         self.weights_modified = False
+        self.group_frames = {}
         self.undo_stack.clear()
         self.undo_stack.setClean()
         self.result = self.validator.validate(full=True)
@@ -198,6 +203,25 @@ class GraphDocument(QObject):
         """Re-infer every node: something outside the document changed (custom code was trusted)."""
         self.result = self.validator.validate(full=True)
         self.validation_changed.emit(self.result)
+
+    def put_weights(self, arrays: dict[str, dict[str, Any]]) -> None:
+        """Trained weights for nodes a command just made (a group from its layers', or the reverse)."""
+        if self.weights is not None and arrays:
+            self.weights.update(arrays)
+            self.weights_changed.emit()
+
+    def reorder_nodes(self, order: list[str]) -> None:
+        """Node order is the model's input and output order: commands that replace nodes keep it."""
+        self.graph.reorder_nodes(order)
+        self._revalidate()
+
+    def set_frame(self, key: str, frame: Any | None) -> None:
+        """Add (or with None remove) the frame of a group expanded in place."""
+        if frame is None:
+            self.group_frames.pop(key, None)
+        else:
+            self.group_frames[key] = frame
+        self.frames_changed.emit()
 
     # ----- helpers ------------------------------------------------------------------------------------
     def _revalidate(self) -> None:

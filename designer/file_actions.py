@@ -19,6 +19,7 @@ GRAPH_FILTER = "layergraph documents (*.lgraph);;All files (*)"
 KERAS_FILTER = "Keras models (*.keras *.json);;All files (*)"
 PY_FILTER = "Python files (*.py);;All files (*)"
 KERAS_FILE_FILTER = "Keras models (*.keras)"
+ONNX_FILTER = "ONNX models (*.onnx)"
 
 
 class FileActions:
@@ -210,6 +211,32 @@ class FileActions:
             out = out.with_name(out.name + ".keras")
         try:
             write_keras_file(self.doc.graph, self.doc.weights, out, self.doc.training)
+        except (LayergraphError, OSError) as exc:
+            self.w.dialogs.error("Cannot export", f"{out}: {getattr(exc, 'strerror', None) or exc}")
+            return False
+        fresh = "" if self.doc.weights else " (untrained: freshly initialised weights)"
+        self.w.statusBar().showMessage(f"Wrote {out.name} in {out.parent}{fresh}", 6000)
+        return True
+
+    def export_onnx(self) -> bool:
+        """Write the graph and its weights as an ONNX model (the same ``engine.export.onnx_export`` as
+        ``layergraph export --to onnx``); a missing onnx package or a layer without an ONNX equivalent is
+        one message, and nothing is written."""
+        if not self.doc.result.ok:
+            self.w.dialogs.error("Cannot export yet", f"The graph has {len(self.doc.result.problems)} problem(s); "
+                                 "fix the ones listed in the Problems dock, then export.")
+            return False
+        from engine.export.onnx_export import write_onnx_file
+
+        stem = (self.doc.path.stem if self.doc.path else (self.w.example_name or "model")) + ".onnx"
+        path = self.w.dialogs.save_path("Export ONNX model", ONNX_FILTER, stem)
+        if not path:
+            return False
+        out = Path(path)
+        if out.suffix != ".onnx":
+            out = out.with_name(out.name + ".onnx")
+        try:
+            write_onnx_file(self.doc.graph, self.doc.weights, out)
         except (LayergraphError, OSError) as exc:
             self.w.dialogs.error("Cannot export", f"{out}: {getattr(exc, 'strerror', None) or exc}")
             return False

@@ -16,10 +16,12 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, Q
 
 from designer import dock_layout
 from designer.autosave import Autosaver
+from designer.compare_view import open_compare
 from designer.canvas.scene import GraphScene
 from designer.canvas.view import GraphView
 from designer.document import GraphDocument
 from designer.file_actions import FileActions
+from designer.group_canvas import GroupCanvas
 from designer.panels.guide_view import attach_guide
 from designer.run.run_panel import attach_run_panel
 from designer.panels.code_view import CodeView
@@ -94,13 +96,19 @@ class MainWindow(QMainWindow):
         self.dialogs = dialogs or Dialogs(self)
         #: The bundled example the untitled document came from (its name shows in the title).
         self.example_name: str | None = None
+        #: The last File > Compare with… window (it lives until closed).
+        self.compare_dialog = None
         self.setObjectName("MainWindow")
         self.resize(1400, 880)
 
         self.scene = GraphScene(self.doc)
         self.view = GraphView(self.scene)
-        self.setCentralWidget(self.view)
         self._build_docks()
+        #: the central widget: the model's canvas, or a group opened as its own canvas
+        self.canvas = GroupCanvas(self.doc, self.view, self.inspector_dock, self.inspector)
+        self.setCentralWidget(self.canvas)
+        self.scene.open_group_requested.connect(self.canvas.open_group)
+        self.canvas.scene.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.files = FileActions(self)
         self._build_actions()
         self._build_menus()
@@ -117,8 +125,6 @@ class MainWindow(QMainWindow):
 
         self.run_panel = attach_run_panel(self)
         self.guide = attach_guide(self)
-        for dock in (self.run_dock, self.curves_dock, self.layer_dock, self.data_dock):
-            self.view_menu.addAction(dock.toggleViewAction())
         dock_layout.arrange_idle(self)
         self.run_panel.run_started.connect(lambda: dock_layout.spread_plots(self))
         self.run_panel.run_finished.connect(lambda _how: dock_layout.after_run(self))
@@ -183,12 +189,18 @@ class MainWindow(QMainWindow):
         return act
 
     def _build_actions(self) -> None:
-        SK, f, s = QKeySequence.StandardKey, self.files, self.scene
+        SK, f = QKeySequence.StandardKey, self.files
+
+        def on_canvas(method: str) -> Any:  # the canvas shown: the model's or an open group's
+            return lambda: getattr(self.current_scene, method)()
         self.act: dict[str, QAction] = {
             "new": self._action("&New", f.new, SK.New, "Start an empty graph"),
             "open": self._action("&Open…", f.open_dialog, SK.Open, "Open a .lgraph document"),
             "save": self._action("&Save", f.save, SK.Save, "Save the graph"),
             "save_as": self._action("Save &As…", f.save_as, SK.SaveAs, "Save the graph under a new name"),
+            "compare": self._action("Co&mpare with…", lambda: open_compare(self), None,
+                                    "Show another document or Keras model beside this one with the "
+                                    "differences marked (read-only)"),
             "import_keras": self._action("&Import Keras model…", f.import_keras, None,
                                          "Read a Keras 3 model (.keras or .json) into a new graph"),
             "export_keras": self._action("Export &Keras code…", lambda: f.export_code("keras"), None,
@@ -198,13 +210,19 @@ class MainWindow(QMainWindow):
                                               "training settings"),
             "export_numpy": self._action("Export &NumPy code…", lambda: f.export_code("numpy"), None,
                                          "Write a standalone NumPy module for this graph"),
+            "export_onnx": self._action("Export ONN&X model…", f.export_onnx, None,
+                                        "Write an ONNX model with the weights (needs the onnx package)"),
             "quit": self._action("&Quit", self.close, SK.Quit, "Close the window"),
-            "cut": self._action("Cu&t", s.cut, SK.Cut, "Cut the selected layers"),
-            "copy": self._action("&Copy", s.copy_selection, SK.Copy, "Copy the selected layers"),
-            "paste": self._action("&Paste", s.paste_from_clipboard, SK.Paste, "Paste layers"),
-            "duplicate": self._action("D&uplicate", s.duplicate, "Ctrl+D", "Duplicate the selected layers"),
+            "cut": self._action("Cu&t", on_canvas("cut"), SK.Cut, "Cut the selected layers"),
+            "copy": self._action("&Copy", on_canvas("copy_selection"), SK.Copy, "Copy the selected layers"),
+            "paste": self._action("&Paste", on_canvas("paste_from_clipboard"), SK.Paste, "Paste layers"),
+            "duplicate": self._action("D&uplicate", on_canvas("duplicate"), "Ctrl+D", "Duplicate the selected layers"),
             "delete": self._action("&Delete", self.view.delete_selected, SK.Delete, "Delete the selected layers"),
-            "select_all": self._action("Select &All", s.select_all, SK.SelectAll, "Select every layer"),
+            "select_all": self._action("Select &All", on_canvas("select_all"), SK.SelectAll, "Select every layer"),
+            "group": self._action("Make &group", on_canvas("make_group"), "Ctrl+G",
+                                  "Put the selected layers into one group node"),
+            "ungroup": self._action("U&ngroup", on_canvas("ungroup"), "Ctrl+Shift+G",
+                                    "Put the selected group's layers back in its place"),
             "auto_layout": self._action("Auto-&layout", self.view.auto_layout, "Ctrl+L",
                                         "Arrange the graph left to right"),
             "fit": self._action("&Fit to view", self.view.fit_to_view, "F", "Show the whole graph"),
@@ -238,13 +256,18 @@ class MainWindow(QMainWindow):
         fm.addSeparator()
         fm.addActions([a["save"], a["save_as"]])
         fm.addSeparator()
-        fm.addActions([a["import_keras"], a["export_keras_file"], a["export_keras"], a["export_numpy"]])
+        fm.addAction(a["compare"])
+        fm.addSeparator()
+        fm.addActions([a["import_keras"], a["export_keras_file"], a["export_onnx"], a["export_keras"],
+                       a["export_numpy"]])
         fm.addSeparator()
         fm.addAction(a["quit"])
         em = mb.addMenu("&Edit")
         em.addActions([a["undo"], a["redo"]])
         em.addSeparator()
         em.addActions([a["cut"], a["copy"], a["paste"], a["duplicate"], a["delete"]])
+        em.addSeparator()
+        em.addActions([a["group"], a["ungroup"]])
         em.addSeparator()
         em.addActions([a["select_all"], a["auto_layout"]])
         vm = self.view_menu = mb.addMenu("&View")
@@ -330,14 +353,22 @@ class MainWindow(QMainWindow):
         self.status_label.style().unpolish(self.status_label)
         self.status_label.style().polish(self.status_label)
 
-    # ----- canvas helpers ----------------------------------------------------------------------------
+    # ----- canvas helpers -----------------------------------------------------------------------------
+    @property
+    def current_scene(self) -> GraphScene:
+        """The scene shown: the model's, or that of a group opened as its own canvas."""
+        return self.canvas.current_view().scene()
+
+    # ----- canvas helpers (model) ----------------------------------------------------------------------------
     def add_layer_at_centre(self, class_name: str) -> None:
-        centre = self.view.mapToScene(self.view.viewport().rect().center())
-        self.scene.add_node_at(class_name, centre)
+        view = self.canvas.current_view()  # into the group when one is open
+        centre = view.mapToScene(view.viewport().rect().center())
+        view.scene().add_node_at(class_name, centre)
 
     def show_node(self, node_id: str) -> None:
         if node_id not in self.doc.graph:
             return
+        self.canvas.close_group()  # the node is on the model's canvas
         self.scene.select_nodes([node_id])
         item = self.scene.node_item(node_id)
         if item is not None:

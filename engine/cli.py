@@ -15,7 +15,7 @@ from engine.errors import FileFormatError, LayergraphError, UsageError, one_line
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
 MAX_MESSAGE = 2000
-COMMANDS = ("validate", "summary", "layers", "explain", "train", "predict", "export", "import", "trust")
+COMMANDS = ("validate", "summary", "layers", "explain", "train", "predict", "export", "import", "diff", "trust")
 
 
 def error(msg: str) -> None:
@@ -82,24 +82,26 @@ def _explain_config(text: str | None) -> dict | None:
 
 
 def cmd_explain(args) -> int:
-    """The layer guide as Markdown; with ``--proof`` exit 1 when the engine disagrees with the reference."""
+    """The layer guide as Markdown; with ``--proof`` exit 1 when the engine disagrees with the reference, or with
+    Keras 3 (run in a child process when it is installed)."""
     from engine.guide import explain, parse_shape, write_reference
 
+    keras = args.proof  # says so in the guide when Keras is not installed
     if args.all:
         if args.layer or args.config or args.input_shape or not args.output:
             raise UsageError("explain --all takes no LAYER, --config or --input-shape, and needs -o DIR.")
-        failed = write_reference(Path(args.output), proof=args.proof)
+        failed = write_reference(Path(args.output), proof=args.proof, keras=keras)
         print(f"wrote the guide of every layer and index.md to {args.output}")
         for name in failed:
-            error(f"{name}: the proof FAILED: the engine disagrees with the reference computation.")
+            error(f"{name}: the proof FAILED: the engine disagrees with the reference computation or with Keras.")
         return EXIT_INVALID if failed else EXIT_OK
     if not args.layer:
         raise UsageError("explain needs a LAYER (see 'layergraph layers') or --all -o DIR.")
     shapes = parse_shape(args.input_shape) if args.input_shape else None
-    guide = explain(args.layer, _explain_config(args.config), shapes, proof=args.proof)
+    guide = explain(args.layer, _explain_config(args.config), shapes, proof=args.proof, keras=keras)
     print(guide.markdown)
     if guide.proof is not None and guide.proof.passed is False:
-        error(f"{args.layer}: the proof FAILED: the engine disagrees with the reference computation.")
+        error(f"{args.layer}: the proof FAILED: the engine disagrees with the reference computation or with Keras.")
         return EXIT_INVALID
     return EXIT_OK
 
@@ -200,6 +202,20 @@ def cmd_import(args) -> int:
     return run_import(args)
 
 
+def cmd_diff(args) -> int:
+    """Compare two models; exit 0 whether or not they differ (2 when a file cannot be read)."""
+    import json
+
+    from engine.model_diff import diff_files, format_diff
+
+    diff = diff_files(args.a, args.b)
+    if args.json:
+        print(json.dumps(diff.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(format_diff(diff))
+    return EXIT_OK
+
+
 TRUST_HELP = "run the document's custom-layer code although it was not written or accepted on this machine"
 
 
@@ -217,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--config", default=None, help="the layer's arguments as a JSON object")
     ex.add_argument("--input-shape", default=None, help="sample shape without the batch, e.g. 28,28,1 "
                                                         "(';' between the inputs of a merge layer)")
-    ex.add_argument("--proof", action="store_true", help="run the proof: engine vs an independent NumPy reference")
+    ex.add_argument("--proof", action="store_true", help="run the proof: the engine vs an independent NumPy reference, "
+                                                       "and vs Keras 3 when it is installed (in a child process)")
     ex.set_defaults(func=cmd_explain)
     for name, fn, doc in (("validate", cmd_validate, "print the graph's problems, one per line"),
                           ("summary", cmd_summary, "print a Keras-style summary table")):
@@ -241,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=None)
     t.add_argument("--no-shuffle", dest="shuffle", action="store_false",
                    help="keep the data's order in every epoch (Keras fit(shuffle=False))")
+    t.add_argument("--backend", choices=["engine", "keras"], default="engine",
+                   help="train with layergraph's NumPy engine, or on real Keras in its own process")
+    t.add_argument("--keras-backend", choices=["jax", "torch", "tensorflow"], default=None,
+                   help="with --backend keras: which installed Keras backend (default: the first of these)")
     t.add_argument("-o", "--output", default=None, help="write the trained graph here (default: GRAPH's weights)")
     t.add_argument("--trust-code", action="store_true", help=TRUST_HELP)
     t.set_defaults(func=cmd_train)
@@ -251,10 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--batch-size", type=int, default=256)
     pr.add_argument("--trust-code", action="store_true", help=TRUST_HELP)
     pr.set_defaults(func=cmd_predict)
-    e = sub.add_parser("export", help="write Keras 3 or NumPy code for the graph, or a Keras .keras model file")
+    e = sub.add_parser("export", help="write Keras 3 or NumPy code for the graph, a Keras .keras model file or an "
+                                      "ONNX model")
     e.add_argument("graph")
-    e.add_argument("--to", choices=("keras", "numpy", "keras-file"), required=True,
-                   help="keras/numpy: a Python module; keras-file: a Keras 3 .keras archive with the weights")
+    e.add_argument("--to", choices=("keras", "numpy", "keras-file", "onnx"), required=True,
+                   help="keras/numpy: a Python module; keras-file: a Keras 3 .keras archive with the weights; "
+                        "onnx: an ONNX model (opset 18) with the weights (needs pip install layergraph[onnx])")
     e.add_argument("-o", "--output", required=True)
     e.add_argument("--training", action="store_true", help="(keras) include data loading, compile and fit")
     e.add_argument("--trust-code", action="store_true", help=TRUST_HELP)
@@ -263,6 +286,17 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("model")
     im.add_argument("-o", "--output", required=True)
     im.set_defaults(func=cmd_import)
+    d = sub.add_parser("diff", help="compare two models: layers added, removed, renamed, changed, rewired, "
+                                    "and weight change",
+                       description="Compare model A with model B (.lgraph documents with their weights, or Keras "
+                                   ".keras/.json files). Layers are matched by name, then by structure, so a "
+                                   "renamed layer is recognised. Exits 0 whether or not the models differ "
+                                   "(read the table or --json for that); 2 when a file cannot be read.")
+    d.add_argument("a", help="the first model (old)")
+    d.add_argument("b", help="the second model (new)")
+    d.add_argument("--json", action="store_true", help="print a stable machine-readable form "
+                                                       "(format 'layergraph-diff', version 1)")
+    d.set_defaults(func=cmd_diff)
     return p
 
 

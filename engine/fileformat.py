@@ -343,7 +343,6 @@ def document_from_json(data: Any, where: str = "<document>") -> Document:
     if not isinstance(training, dict):
         raise fail("training", "expected an object.")
     training = read_training_settings(training)
-    graph.metadata["training"] = training
     return Document(graph, None, training, manifest=_manifest(data.get("weight_shapes"), fail))
 
 

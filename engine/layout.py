@@ -38,6 +38,8 @@ def layered_positions(graph: LayerGraph, column_gap: float = COLUMN_GAP, row_gap
     ``heights`` (node id -> card height) lets tall nodes (merges with many inputs) take more room; by
     default the height follows from the number of inputs.
     """
+    if not len(graph):
+        return {}
     columns = _columns(graph)
     preds = {n: [e.source for e in graph.in_edges(n)] for n in graph.nodes}
     succs: dict[str, list[str]] = {n: [] for n in graph.nodes}

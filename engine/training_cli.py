@@ -22,6 +22,7 @@ from engine.errors import FileFormatError, TrainingError, UsageError, shown
 from engine.executor import CompiledGraph, Executor, ParamStore, WeightsMismatchWarning
 from engine.fileformat import (atomic_write_bytes, check_writable, load_document, read_npy, read_npz, save_document,
                                save_weights, weights_path_for)
+from engine.data_fit import data_fit_problem
 from engine.training import Callback, fit
 from engine.training_settings import DATASET
 from engine.weight_coverage import describe_layers, manifest_of
@@ -162,6 +163,10 @@ def run_train(args) -> int:
     if isinstance(label_column, str) and label_column.lstrip("-").isdigit():
         label_column = int(label_column)
     x, y = load_dataset(args.data, label_column=label_column)
+    problem = data_fit_problem(plan, x, y, s["loss"] if isinstance(s["loss"], str) else None)
+    if problem:
+        error(f"{args.data} does not fit {args.graph}: {problem}")
+        return EXIT_INVALID
     if args.label_column is not None:  # the designer opens the .csv on the same column
         s["label_column"] = args.label_column
     if not isinstance(s["optimizer"], str):
@@ -173,23 +178,49 @@ def run_train(args) -> int:
         store = ParamStore(plan, seed=s["seed"], weights=doc.weights)
     for w in store.warnings:
         error(w)
-    hist = fit(plan, x, y, params=store, loss=s["loss"], optimizer=s["optimizer"], learning_rate=s["learning_rate"],
-               epochs=int(s["epochs"]), batch_size=int(s["batch_size"]),
-               validation_split=float(s["validation_split"] or 0.0), seed=s["seed"], shuffle=args.shuffle,
-               callbacks=[ProgressBar()])
-    losses = hist.settings["loss"]
-    s["loss"] = next(iter(losses.values())) if len(set(losses.values())) == 1 else losses
-    s["learning_rate"] = hist.settings["optimizer"]["learning_rate"]
-    s["final"] = {k: round(float(v[-1]), 6) for k, v in hist.history.items()}
-    weights = store.snapshot()
+    if getattr(args, "backend", "engine") == "keras":
+        weights, history = _train_on_keras(args, doc, plan, store, s, x, y)
+    else:
+        hist = fit(plan, x, y, params=store, loss=s["loss"], optimizer=s["optimizer"],
+                   learning_rate=s["learning_rate"], epochs=int(s["epochs"]), batch_size=int(s["batch_size"]),
+                   validation_split=float(s["validation_split"] or 0.0), seed=s["seed"], shuffle=args.shuffle,
+                   callbacks=[ProgressBar()])
+        losses = hist.settings["loss"]
+        s["loss"] = next(iter(losses.values())) if len(set(losses.values())) == 1 else losses
+        s["learning_rate"] = hist.settings["optimizer"]["learning_rate"]
+        weights, history = store.snapshot(), hist.history
+    s["final"] = {k: round(float(v[-1]), 6) for k, v in history.items() if v}
     if args.output:
         save_document(args.output, doc.graph, weights, training=s)
         where = args.output
     else:
         where = _save_beside(Path(args.graph), weights, s)
     final = "  ".join(f"{k} {v:.4f}" for k, v in s["final"].items())
-    print(f"trained {len(hist.epoch)} epoch(s){': ' + final if final else ''}; saved to {where}")
+    epochs = len(next(iter(history.values()), []))
+    print(f"trained {epochs} epoch(s){': ' + final if final else ''}; saved to {where}")
     return EXIT_OK
+
+
+def _train_on_keras(args, doc, plan, store, s: dict[str, Any], x, y):
+    """Fit on real Keras from the same initial weights and settings; (weights, history) as the engine's."""
+    from engine.keras_training import train_on_keras
+
+    def show(record: dict[str, float]) -> None:
+        logs = "  ".join(f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "seconds"))
+        sys.stderr.write(f"epoch {int(record['epoch']) + 1}/{s['epochs']}  {logs}  {record['seconds']:.1f} s\n")
+        sys.stderr.flush()
+
+    settings = {k: s[k] for k in ("loss", "optimizer", "learning_rate") if s.get(k) is not None}
+    run = train_on_keras(doc.graph, store.values, settings, x, y, backend=args.keras_backend,
+                         epochs=int(s["epochs"]), batch_size=int(s["batch_size"]),
+                         validation_split=float(s["validation_split"] or 0.0), seed=s["seed"],
+                         shuffle=args.shuffle, on_epoch=show)
+    missing = [plan.names[n] for n in plan.order if plan.layers[n].weight_specs(plan.in_shapes[n]) and
+               n not in run.weights]
+    if missing:
+        raise TrainingError(f"Keras returned no weights for {', '.join(missing[:3])}; the document is unchanged.")
+    weights = {nid: dict(run.weights.get(nid, {})) for nid in store.values}
+    return weights, run.history
 
 
 def _check_outputs(args) -> None:

@@ -61,10 +61,17 @@ def _fitted(kind: str, text: str, width: float, mode=Qt.ElideRight) -> tuple[QFo
     return _font(kind, BIG_MIN_PX), _metrics(kind, BIG_MIN_PX).elidedText(text, mode, int(width))
 
 
+EXPAND_BOX = QRectF(WIDTH - 22, 4, 16, 16)  # a group card's expand button, in its title bar
+GROUP_INSET = 3.5  # a group card's second border, inside the first
+
+
 class NodeItem(HoverHighlight, QGraphicsItem):
-    def __init__(self, node_id: str, class_name: str, family: str, min_inputs: int, max_inputs: int | None) -> None:
+    def __init__(self, node_id: str, class_name: str, family: str, min_inputs: int, max_inputs: int | None,
+                 composite: bool = False) -> None:
         super().__init__()
         self.node_id = node_id
+        #: a group node: drawn with a double border and an expand button
+        self.composite = composite
         self.class_name = class_name
         self.family = family
         self.min_inputs = min_inputs
@@ -77,6 +84,9 @@ class NodeItem(HoverHighlight, QGraphicsItem):
         self.problems: tuple[str, ...] = ()
         self.badge: str | None = None
         self.highlight: str | None = None
+        #: A comparison's marks (designer/compare_view.py): border colour of the status, card tint.
+        self.outline: str | None = None
+        self.fill: str | None = None
         self.hovered = False
         self.edges: set = set()  # EdgeItems attached to this node (moved along with it)
         self.height = BASE_HEIGHT
@@ -122,6 +132,15 @@ class NodeItem(HoverHighlight, QGraphicsItem):
         self._update_tooltip()
         self.update()
 
+    def set_marks(self, outline: str | None, fill: str | None) -> None:
+        """Colour the border (``outline``) and the card (``fill``) instead of the theme's colours."""
+        if (outline, fill) != (self.outline, self.fill):
+            self.outline, self.fill = outline, fill
+            self.update()
+
+    def card_color(self, c: dict[str, str]) -> str:
+        return self.fill or c["node"]
+
     def _update_tooltip(self) -> None:
         lines = [f"{self.class_name} '{self.name}'"]
         if self.highlight:
@@ -130,6 +149,8 @@ class NodeItem(HoverHighlight, QGraphicsItem):
             lines.extend(self.problems)
         elif self.doc:
             lines.append(self.doc)
+        if self.composite:
+            lines.append("Double-click to open the group; + expands it in place.")
         self.setToolTip("\n".join(lines))
 
     # ----- ports -------------------------------------------------------------------------------------
@@ -196,13 +217,15 @@ class NodeItem(HoverHighlight, QGraphicsItem):
         rect = self.card_rect()
         mode = text_zoom(option.levelOfDetailFromTransform(painter.worldTransform()))
         if mode != "full":  # zoomed out: a flat card (cheap for 1,000 nodes), in large type when it reads
-            painter.fillRect(rect, QColor(c["node"]))
+            painter.fillRect(rect, QColor(self.card_color(c)))
             painter.fillRect(self.band_rect(), QColor(self.title_color))
             painter.setBrush(Qt.NoBrush)
             painter.setPen(self.border_pen(c))
             painter.drawRect(rect)
             if mode == "simple":
                 self._paint_text(painter, c, mode)
+            if self.composite:
+                self._paint_group_marks(painter, c, button=False)
             return
         if self._card_path[0] != self.height:  # the rounded card, rebuilt only when its height changes
             card = QPainterPath()
@@ -210,7 +233,7 @@ class NodeItem(HoverHighlight, QGraphicsItem):
             self._card_path = (self.height, card)
         card = self._card_path[1]
         painter.setPen(Qt.NoPen)
-        painter.setBrush(QBrush(QColor(c["node"])))
+        painter.setBrush(QBrush(QColor(self.card_color(c))))
         painter.drawPath(card)
         painter.save()
         painter.setClipPath(card)
@@ -220,8 +243,36 @@ class NodeItem(HoverHighlight, QGraphicsItem):
         painter.setPen(self.border_pen(c))
         painter.drawPath(card)
         self._paint_text(painter, c, mode)
+        if self.composite:
+            self._paint_group_marks(painter, c)
         if self.badge:
             self._paint_badge(painter, c)
+
+    def _paint_group_marks(self, painter, c: dict[str, str], button: bool = True) -> None:
+        """The group's look: a second border inside the first, and the expand button in the title bar."""
+        painter.setBrush(Qt.NoBrush)
+        painter.setPen(QPen(self.border_pen(c).color(), 1.5))
+        inner = self.card_rect().adjusted(GROUP_INSET, GROUP_INSET, -GROUP_INSET, -GROUP_INSET)
+        painter.drawRoundedRect(inner, RADIUS - 2, RADIUS - 2)
+        if not button:
+            return
+        painter.setPen(QPen(QColor(c["title_text"]), 1.2))
+        painter.drawRect(EXPAND_BOX)
+        mid = EXPAND_BOX.center()
+        painter.drawLine(QPointF(mid.x() - 4, mid.y()), QPointF(mid.x() + 4, mid.y()))
+        painter.drawLine(QPointF(mid.x(), mid.y() - 4), QPointF(mid.x(), mid.y() + 4))
+
+    def expand_button_hit(self, pos: QPointF) -> bool:
+        """Whether ``pos`` (item coordinates) is on the group's expand button (a little generous)."""
+        return self.composite and EXPAND_BOX.adjusted(-3, -3, 3, 3).contains(pos)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        sc = self.scene()
+        if event.button() == Qt.LeftButton and self.expand_button_hit(event.pos()) and sc is not None:
+            event.accept()
+            sc.expand_group(self.node_id)
+            return
+        super().mousePressEvent(event)
 
     def border_pen(self, c: dict[str, str]) -> QPen:
         if self.problems or self.highlight:
@@ -231,6 +282,8 @@ class NodeItem(HoverHighlight, QGraphicsItem):
             return pen
         if self.isSelected():
             return QPen(QColor(c["selected"]), 2.5)
+        if self.outline:
+            return QPen(QColor(self.outline), 4.0)
         if self.hovered:
             return QPen(QColor(c["hover"]), 1.5)
         return QPen(QColor(c["node_border"]), 1.0)
@@ -253,17 +306,22 @@ class NodeItem(HoverHighlight, QGraphicsItem):
         shape = "→ " + (compact_label(fmt_shape(self.shape_value)) if self.shape_value is not None else "?")
         rows = []
         for kind, color, text, top, height, mode in (
-                ("big_title", c["title_text"], self.class_name, 0.0, BAND_HEIGHT, Qt.ElideRight),
+                ("big_title", c["title_text"], self._simple_title(), 0.0, BAND_HEIGHT, Qt.ElideRight),
                 ("big", c["text"], self.name, BAND_HEIGHT + 2, 28.0, Qt.ElideMiddle),
                 ("big", c["error"] if self.problems else c["text"], shape, BAND_HEIGHT + 30, 28.0, Qt.ElideRight)):
             font, text = _fitted(kind, text, w, mode)
             rows.append((font, QColor(color), QRectF(pad, top, w, height), text))
         return rows
 
+    def _simple_title(self) -> str:
+        """The class, and for a group how many layers it holds (the full card's argument row)."""
+        return f"{self.class_name} · {self.args}" if self.composite and self.args else self.class_name
+
     def _full_rows(self, c: dict[str, str]) -> list[tuple[QFont, QColor, QRectF, str]]:
         pad = 10.0
         w = WIDTH - 2 * pad
-        rows = [(_font("title"), QColor(c["title_text"]), QRectF(pad, 0, w, HEADER), self.class_name)]
+        title_w = w - (EXPAND_BOX.width() + 6 if self.composite else 0)
+        rows = [(_font("title"), QColor(c["title_text"]), QRectF(pad, 0, title_w, HEADER), self.class_name)]
         y = HEADER + 6
         for kind, color, text in (
                 ("name", c["text"], self.name),

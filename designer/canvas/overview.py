@@ -77,7 +77,7 @@ class Overview:
             painter.setPen(pen)
             painter.drawPath(path)
         painter.setPen(Qt.NoPen)
-        for color, rects in (cards, *bands):
+        for color, rects in (*cards, *bands):
             painter.setBrush(color)
             painter.drawRects(rects)
         painter.setBrush(Qt.NoBrush)
@@ -96,7 +96,7 @@ class Overview:
             if key not in wires:
                 wires[key] = (pen, QPainterPath())
             wires[key][1].addPath(edge.path())
-        cards: list[QRectF] = []
+        cards: dict[str, list[QRectF]] = {}
         bands: dict[str, list[QRectF]] = {}
         borders: dict[tuple, tuple[QPen, list[QRectF]]] = {}
         for node in self.scene.node_items():
@@ -104,14 +104,14 @@ class Overview:
                 continue
             x, y = node.x(), node.y()
             r = node.card_rect().translated(x, y)
-            cards.append(r)
+            cards.setdefault(node.card_color(c), []).append(r)
             bands.setdefault(node.title_color, []).append(node.band_rect().translated(x, y))
             pen = node.border_pen(c)
             key = pen_key(pen)
             if key not in borders:
                 borders[key] = (pen, [])
             borders[key][1].append(r)
-        return (list(wires.values()), (QColor(c["node"]), cards),
+        return (list(wires.values()), [(QColor(k), v) for k, v in cards.items()],
                 [(QColor(k), v) for k, v in bands.items()], list(borders.values()))
 
 

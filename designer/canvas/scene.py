@@ -18,6 +18,8 @@ from designer import commands as cmds
 from designer.canvas.colors import DARK, LIGHT
 from designer.canvas.drag_edge_item import DragEdgeItem
 from designer.canvas.edge_item import EdgeItem
+from designer.canvas.group_frame import GroupFrameItem
+from designer.canvas.scene_groups import GroupGestures
 from engine.layout import layered_positions
 from designer.canvas.node_item import BASE_HEIGHT, HEADER, WIDTH, NodeItem
 from designer.canvas.placement import free_offset, paste_offset
@@ -32,10 +34,12 @@ CLIPBOARD_FORMAT = "layergraph-clipboard"
 PASTE_STEP = 40.0
 
 
-class GraphScene(QGraphicsScene):
+class GraphScene(GroupGestures, QGraphicsScene):
     selection_changed_ids = Signal(list)
     #: A sentence for the status bar when an action is refused (locked document, illegal wire, ...).
     status_message = Signal(str)
+    #: A group node asked to be opened as its own canvas (double-click or its context menu).
+    open_group_requested = Signal(str)
 
     def __init__(self, doc, parent=None) -> None:
         super().__init__(parent)
@@ -46,6 +50,7 @@ class GraphScene(QGraphicsScene):
         self.dragging_nodes = False
         self._nodes: dict[str, NodeItem] = {}
         self._edges: dict[Edge, EdgeItem] = {}
+        self._frames: dict[str, GroupFrameItem] = {}
         self._node_info: dict[str, tuple] = {}
         self._edge_problem: dict[Edge, str] = {}
         self._wire: DragEdgeItem | None = None
@@ -64,6 +69,7 @@ class GraphScene(QGraphicsScene):
         doc.edge_removed.connect(self._on_edge_removed)
         doc.validation_changed.connect(self._on_validation)
         doc.reset.connect(self.rebuild)
+        doc.frames_changed.connect(self._sync_frames)
         self.selectionChanged.connect(self._emit_selection)
         self.rebuild()
 
@@ -77,8 +83,9 @@ class GraphScene(QGraphicsScene):
         self._selection_blocked = True
         for item in self._edges.values():
             item.detach()  # cards and wires refer to each other: break the cycle so both are freed now
-        for item in list(self._edges.values()) + list(self._nodes.values()):
+        for item in list(self._edges.values()) + list(self._nodes.values()) + list(self._frames.values()):
             self.removeItem(item)
+        self._frames.clear()
         self._nodes.clear()
         self._edges.clear()
         self._node_info.clear()
@@ -96,16 +103,19 @@ class GraphScene(QGraphicsScene):
             item.update_path()
         self._selection_blocked = False
         self._on_validation(self.doc.result)
+        self._sync_frames()
         self.overview.invalidate()
         self._emit_selection()
 
     def _on_node_added(self, nid: str) -> None:
         self._add_node_item(nid)
+        self._refit_frames(nid)
 
     def _add_node_item(self, nid: str) -> NodeItem:
         node = self.graph.node(nid)
         cls = layer_class(node.class_name)
-        item = NodeItem(nid, node.class_name, cls.family, cls.min_inputs, cls.max_inputs)
+        least, most = self._input_range(nid)
+        item = NodeItem(nid, node.class_name, cls.family, least, most, cls.composite)
         item.setPos(*node.position)
         self._nodes[nid] = item
         self.addItem(item)
@@ -123,6 +133,7 @@ class GraphScene(QGraphicsScene):
             self._on_edge_removed(e.edge)
         self.removeItem(item)
         self.overview.invalidate()
+        self._refit_frames(nid)
 
     def _on_node_changed(self, nid: str) -> None:
         item = self._nodes.get(nid)
@@ -134,6 +145,20 @@ class GraphScene(QGraphicsScene):
         except Exception:  # noqa: BLE001  (a bad config must not break drawing; validation reports it)
             args = ""
         item.set_text(node.name, args, layer_class(node.class_name).doc())
+        if item.composite and (item.min_inputs, item.max_inputs) != self._input_range(nid):
+            item.min_inputs, item.max_inputs = self._input_range(nid)
+            self._sync_ports(nid)
+
+    def _input_range(self, nid: str) -> tuple[int, int | None]:
+        """How many inputs the node's card offers: a group has exactly one per Input inside it."""
+        cls = layer_class(self.graph.node(nid).class_name)
+        if cls.composite:
+            try:
+                n = len(self.graph.layer(nid).input_ids)
+                return n, n
+            except Exception:  # noqa: BLE001  (a bad group config: validation reports it; keep the class's ports)
+                pass
+        return cls.min_inputs, cls.max_inputs
 
     def _on_node_moved(self, nid: str) -> None:
         item = self._nodes.get(nid)
@@ -142,6 +167,7 @@ class GraphScene(QGraphicsScene):
             if item.pos() != QPointF(x, y):
                 item.setPos(x, y)
             self.reroute_around(item)
+            self._refit_frames(nid)
 
     def reroute_around(self, node_item: NodeItem) -> None:
         """Re-plan the wires of other nodes that pass over (or used to detour around) ``node_item``."""

@@ -5,7 +5,7 @@ import math
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QCursor, QKeySequence, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsView, QMessageBox
+from PySide6.QtWidgets import QGraphicsView, QMenu, QMessageBox
 
 from designer.canvas.edge_item import EdgeItem
 from designer.canvas.legibility import READABLE_ZOOM
@@ -86,8 +86,9 @@ class GraphView(QGraphicsView):
         self._pan_by(shift)
         event.accept()
 
-    def fit_to_view(self) -> None:
-        """Show every node with ``FIT_MARGIN`` pixels around them, never zoomed in beyond 100 %.
+    def fit_to_view(self, max_zoom: float = FIT_MAX_ZOOM) -> None:
+        """Show every node with ``FIT_MARGIN`` pixels around them, never zoomed in beyond 100 %
+        (or ``max_zoom``: the compare window shows two graphs at one zoom).
 
         Never zoomed out so far that the cards' text would not read (``READABLE_ZOOM``): a graph
         too large for that is shown from its inputs (top left), and the wheel zooms out for the rest.
@@ -100,7 +101,7 @@ class GraphView(QGraphicsView):
         vp = self.viewport().rect()
         room_w, room_h = max(vp.width() - 2 * FIT_MARGIN, 1), max(vp.height() - 2 * FIT_MARGIN, 1)
         z = min(room_w / max(rect.width(), 1.0), room_h / max(rect.height(), 1.0))
-        z = max(READABLE_ZOOM, min(FIT_MAX_ZOOM, z))
+        z = max(READABLE_ZOOM, min(max_zoom, z))
         self.resetTransform()
         self.scale(z, z)
         self.centerOn(self._fit_centre(rect, z))
@@ -158,6 +159,10 @@ class GraphView(QGraphicsView):
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
         item = self.itemAt(event.position().toPoint())
+        if isinstance(item, NodeItem) and item.composite and event.button() == Qt.LeftButton:
+            self.scene().open_group_requested.emit(item.node_id)
+            event.accept()
+            return
         if item is None and event.button() == Qt.LeftButton:
             self.open_quick_add(self.mapToScene(event.position().toPoint()))
             event.accept()
@@ -173,6 +178,37 @@ class GraphView(QGraphicsView):
         self._quick_add_pos = QPointF(scene_pos)
         self.quick_add.popup_at(self.viewport().mapToGlobal(self.mapFromScene(scene_pos)))
         return self.quick_add
+
+    # ----- context menu ---------------------------------------------------------------------------------
+    def contextMenuEvent(self, event) -> None:  # noqa: N802
+        menu = self.context_menu(self.mapToScene(event.pos()))
+        if menu is not None:
+            menu.popup(event.globalPos())
+        event.accept()
+
+    def context_menu(self, scene_pos: QPointF) -> QMenu | None:
+        """The menu for a right-click at ``scene_pos``: a card there joins (or becomes) the selection."""
+        sc = self.scene()
+        card = next((it for it in sc.items(scene_pos) if isinstance(it, NodeItem)), None)
+        if card is not None and not card.isSelected():
+            sc.select_nodes([card.node_id])
+        menu = QMenu(self)
+        if card is not None and card.composite:
+            nid = card.node_id
+            menu.addAction("Open group", lambda: sc.open_group_requested.emit(nid))
+            menu.addAction("Expand in place", lambda: sc.expand_group(nid))
+            menu.addAction("Ungroup\tCtrl+Shift+G", lambda: sc.ungroup(nid))
+        if sc.selected_node_ids():
+            menu.addAction("Make group\tCtrl+G", sc.make_group)
+        key = sc.frame_at(scene_pos)
+        if key is not None:
+            menu.addAction(f"Collapse '{sc.doc.group_frames[key].name}'", lambda: sc.collapse_frame(key))
+        if sc.selected_node_ids():
+            menu.addSeparator()
+            menu.addAction("Duplicate", sc.duplicate)
+            menu.addAction("Delete", self.delete_selected)
+        self._menu = menu  # kept alive while it shows
+        return menu if menu.actions() else None
 
     # ----- keys ---------------------------------------------------------------------------------------
     def event(self, event) -> bool:

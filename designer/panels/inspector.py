@@ -18,6 +18,7 @@ from designer import commands
 from designer.document import GraphDocument
 from designer.panels.custom_layer_panel import CustomLayerPanel
 from designer.panels.field_widgets import FieldWidget, make_field_widget
+from designer.panels.group_table import GroupTable
 from engine.errors import ConfigError
 from engine.layers import layer_class
 from engine.shapes import fmt_shape
@@ -52,6 +53,7 @@ class Inspector(QWidget):
         self.editors: dict[str, FieldWidget] = {}
         self.errors: dict[str, QLabel] = {}
         self.custom_panel: CustomLayerPanel | None = None
+        self.group_table: GroupTable | None = None
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -119,8 +121,16 @@ class Inspector(QWidget):
         if cls.gradient == "automatic":  # a custom layer: its code in an editor instead of the raw definition
             self.custom_panel = CustomLayerPanel(self.doc, node_id, self._push)
             form.addRow(self.custom_panel)
+        self.group_table = None
+        if cls.composite:  # a group: its layers as a table, not its inner graph as JSON
+            self.group_table = GroupTable()
+            caption = QLabel(f"Layers inside (double-click the card to open '{node.name}')")
+            caption.setWordWrap(True)
+            form.addRow(caption)
+            form.addRow(self.group_table)
         for f in cls.all_fields():
-            if self.custom_panel is not None and f.name in ("definition", "arguments"):
+            if cls.composite and f.kind == "json" or self.custom_panel is not None and f.name in ("definition",
+                                                                                                   "arguments"):
                 continue
             editor = make_field_widget(f)
             editor.edited.connect(lambda name=f.name: self._field_edited(name))
@@ -148,6 +158,11 @@ class Inspector(QWidget):
         self._show_error(self.general_error, None)
         if self.custom_panel is not None:
             self.custom_panel.load()
+        if self.group_table is not None:
+            try:
+                self.group_table.show_group(self.doc.graph.layer(self.node_id))
+            except Exception as exc:  # noqa: BLE001  (a broken group shows its problem, not a crash)
+                self._show_error(self.general_error, str(exc))
 
     def _update_info(self) -> None:
         if self.node_id is None or self.node_id not in self.doc.graph:

@@ -2,15 +2,18 @@
 
 Pipes work the same on Linux, macOS and Windows and, unlike a listening socket, no other process
 can connect to them.  Messages are plain data (dicts with string keys, lists, tuples, strings,
-numbers, booleans, None and NumPy arrays of numbers) encoded as JSON plus raw array bytes, never
-pickled: whatever arrives is decoded as data and cannot run code.
+numbers, booleans, None, NumPy arrays of numbers, and the dataclass records registered with
+``record``) encoded as JSON plus raw array bytes, never pickled: whatever arrives is decoded as data
+and cannot run code (a record is rebuilt only as one of the registered types, from its fields).
 
 Wire format of one message: ``<Q`` length of the JSON header, the header, then for each array in
 order of appearance ``<Q`` byte length and the bytes.  In the header an array is
-``{"__nd__": [dtype, shape]}`` and a tuple is ``{"__tuple__": [...]}``.
+``{"__nd__": [dtype, shape]}``, a tuple is ``{"__tuple__": [...]}`` and a record is
+``{"__record__": [type name, {field: value}]}``.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 import threading
@@ -19,7 +22,19 @@ from typing import IO, Any
 import numpy as np
 
 _LENGTH = struct.Struct("<Q")
-_ARRAY, _TUPLE = "__nd__", "__tuple__"
+_ARRAY, _TUPLE, _RECORD = "__nd__", "__tuple__", "__record__"
+_RESERVED = (_ARRAY, _TUPLE, _RECORD)
+
+#: The dataclasses a message may contain, by name (see ``messages``).
+RECORDS: dict[str, type] = {}
+
+
+def record(cls: type) -> type:
+    """Register a dataclass so that it can be sent and is decoded into the same type."""
+    if not dataclasses.is_dataclass(cls) or cls.__name__ in RECORDS:
+        raise TypeError(f"{cls.__name__} is not a dataclass or is registered twice")
+    RECORDS[cls.__name__] = cls
+    return cls
 
 
 def encode(message: Any) -> bytes:
@@ -36,6 +51,9 @@ def encode(message: Any) -> bytes:
                 raise TypeError(f"cannot send an array of dtype {obj.dtype}")
             arrays.append(np.ascontiguousarray(obj))
             return {_ARRAY: [obj.dtype.str, list(obj.shape)]}
+        if type(obj).__name__ in RECORDS and RECORDS[type(obj).__name__] is type(obj):
+            fields = {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+            return {_RECORD: [type(obj).__name__, fields]}
         if isinstance(obj, tuple):
             return {_TUPLE: [plain(v) for v in obj]}
         if isinstance(obj, list):
@@ -43,8 +61,8 @@ def encode(message: Any) -> bytes:
         if isinstance(obj, dict):
             if not all(isinstance(k, str) for k in obj):
                 raise TypeError("dict keys must be strings")
-            if _ARRAY in obj or _TUPLE in obj:
-                raise TypeError(f"dict keys {_ARRAY!r} and {_TUPLE!r} are reserved")
+            if any(key in obj for key in _RESERVED):
+                raise TypeError(f"dict keys {', '.join(map(repr, _RESERVED))} are reserved")
             return {k: plain(v) for k, v in obj.items()}
         raise TypeError(f"cannot send a {type(obj).__name__}")
 
@@ -63,8 +81,26 @@ def _decode(header: Any, arrays: list[np.ndarray]) -> Any:
             return arrays.pop(0)
         if _TUPLE in header:
             return tuple(_decode(v, arrays) for v in header[_TUPLE])
+        if _RECORD in header:
+            return _decode_record(header[_RECORD], arrays)
         return {k: _decode(v, arrays) for k, v in header.items()}
     return header
+
+
+def _decode_record(spec: Any, arrays: list[np.ndarray]) -> Any:
+    """A registered record from ``[name, {field: value}]``; ``ValueError`` for anything else."""
+    if not (isinstance(spec, list) and len(spec) == 2 and isinstance(spec[1], dict)):
+        raise ValueError("malformed record")
+    cls = RECORDS.get(spec[0]) if isinstance(spec[0], str) else None
+    if cls is None:
+        raise ValueError(f"unknown record {str(spec[0])[:40]!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    if not set(spec[1]) <= names:
+        raise ValueError(f"unexpected fields for {spec[0]}")
+    try:
+        return cls(**{k: _decode(v, arrays) for k, v in spec[1].items()})
+    except TypeError as exc:  # a required field is missing
+        raise ValueError(f"{spec[0]}: {exc}") from None
 
 
 class Channel:
@@ -129,6 +165,8 @@ def _array_specs(header: Any) -> list[list]:
                 found.append(obj[_ARRAY])
             elif _TUPLE in obj:
                 walk(obj[_TUPLE])
+            elif _RECORD in obj:
+                walk(obj[_RECORD][1] if isinstance(obj[_RECORD], list) and len(obj[_RECORD]) == 2 else None)
             else:
                 for v in obj.values():
                     walk(v)

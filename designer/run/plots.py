@@ -17,6 +17,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from .messages import BatchRecord, EpochRecord
+
 SMOOTHING = 0.9
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
@@ -454,16 +456,16 @@ class CurvesView(QWidget):
         for r in self.ranges.values():
             r.reset()
 
-    def feed(self, latest: dict[str, Any], events: list[tuple], draw_main: bool = True,
+    def feed(self, latest: dict[str, Any], events: list[BatchRecord | EpochRecord], draw_main: bool = True,
              draw_aux: bool = True) -> None:
         """Record a snapshot's batches/epochs; redraw loss/accuracy when ``draw_main`` and the gradient
         norms and learning rate when ``draw_aux`` (line plots are costly to paint, so they take turns)."""
         if "begin" in latest:
             self.lr_value = latest["begin"]["lr"]
         for ev in events:
-            if ev[0] == "batch":
+            if isinstance(ev, BatchRecord):
                 self._batch(ev)
-            elif ev[0] == "epoch":
+            elif isinstance(ev, EpochRecord):
                 self._epoch(ev)
         if "grad_norms" in latest and "progress" in latest:  # recorded at every snapshot, drawn in turn
             step = latest["progress"]["step"] + self.step_offset
@@ -499,9 +501,8 @@ class CurvesView(QWidget):
                 self._grad_ticks = ticks
                 self.grad_plot.getPlotItem().getAxis("left").setTicks([ticks])
 
-    def _batch(self, ev: tuple) -> None:
-        _, step, epoch, _batch, loss, acc, _t = ev
-        step += self.step_offset
+    def _batch(self, ev: BatchRecord) -> None:
+        step, epoch, loss, acc = ev.step + self.step_offset, ev.epoch, ev.loss, ev.accuracy
         self.last_step = step
         self.batches.append((step, epoch, loss))
         if np.isfinite(loss):
@@ -511,9 +512,8 @@ class CurvesView(QWidget):
         if acc is not None:
             self.batch_acc.append(step, acc)
 
-    def _epoch(self, ev: tuple) -> None:
-        _, epoch, step, logs, _t = ev
-        step += self.step_offset
+    def _epoch(self, ev: EpochRecord) -> None:
+        step, logs = ev.step + self.step_offset, ev.logs
         self.epochs.append({"epoch": len(self.epochs) + 1, "step": step, **logs})
         if "lr" in logs:
             self.lr.append(step, logs["lr"])

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from designer.theme import plot_colors
+from engine.data_fit import data_fit_problem
 from engine.datasets import DATASETS, load_dataset, read_csv_table
 from engine.errors import LayergraphError
 from engine.executor import CompiledGraph, Executor, ParamStore
@@ -29,9 +30,10 @@ from engine.training import output_activation, validation_cut
 from engine.weight_coverage import fresh_notice, split_usable
 
 from .data_plots import NO_DATA_NOTE, DataView
+from .messages import BatchRecord
 from .node_plots import LayerView
 from .plots import CurvesView, apply_plot_theme
-from .snapshots import data_fit_problem, describe_data, grid_kind, node_snapshot, sample_indices, take_samples
+from .snapshots import describe_data, grid_kind, node_snapshot, sample_indices, take_samples
 from .training_thread import TrainingThread, warm_up_training_process
 from .worker import RunConfig, RunData
 
@@ -304,6 +306,9 @@ class RunPanel(QWidget):
             out = plan.output_ids[0]
             auto = default_loss(output_activation(plan, out), np.asarray(y)[:2], plan.shapes[out])
             self.loss.setItemText(0, f"auto ({auto})")
+        if len(plan.output_ids) != 1:
+            return (f"The data does not fit the graph: the Run panel trains graphs with one output; this graph has "
+                    f"{len(plan.output_ids)} ({', '.join(plan.output_names)}).")
         problem = data_fit_problem(plan, x, y, loss)
         if problem:
             return f"The data does not fit the graph: {problem}"
@@ -508,9 +513,9 @@ class RunPanel(QWidget):
     def _on_finished(self, result: dict) -> None:
         if self.thread is None or self.sender() is not self.thread:
             return  # a run abandoned by _on_doc_reset
-        self.doc.set_weights(result["weights"])
-        how = "stopped" if result["stopped"] else "finished"
-        self._end_run(how, "Stopped; the trained weights are kept in the document." if result["stopped"]
+        self.doc.set_weights(result.weights)
+        how = "stopped" if result.stopped else "finished"
+        self._end_run(how, "Stopped; the trained weights are kept in the document." if result.stopped
                       else "Training finished; the trained weights are kept in the document.")
 
     def _on_failed(self, message: str, node_id: str | None) -> None:
@@ -561,7 +566,7 @@ class RunPanel(QWidget):
         self.layer_view.feed(latest, draw_slow=final or phase == 3)
         slow = final or phase == 5
         self.data_view.feed(latest)
-        self._pending_events.extend(e for e in events if e[0] == "batch")
+        self._pending_events.extend(e for e in events if isinstance(e, BatchRecord))
         if slow:  # QProgressBar.setValue repaints synchronously: keep it at the slow rate
             self._update_progress(self._pending_events)
             self._pending_events = []
@@ -588,13 +593,13 @@ class RunPanel(QWidget):
             QCoreApplication.sendPostedEvents(self.scene, QEvent.Type.MetaCall)
         QCoreApplication.sendPostedEvents(self.window(), QEvent.Type.UpdateRequest)
 
-    def _update_progress(self, events: list[tuple]) -> None:
-        batches = events
+    def _update_progress(self, batches: list[BatchRecord]) -> None:
         if not batches:
             return
-        _, step, epoch, batch, *_rest, t = batches[-1]
+        last = batches[-1]
+        step, epoch, batch = last.step, last.epoch, last.batch
         for e in batches:
-            self._rate.append((e[-1], e[1]))
+            self._rate.append((e.time, e.step))
         self.progress_bar.setValue(min(step, self._total_steps))
         self.progress_bar.setFormat(f"epoch {epoch + 1}/{self._epochs} · batch {batch + 1}/{self._steps}")
         (t0, s0), (t1, s1) = self._rate[0], self._rate[-1]

@@ -24,6 +24,7 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 from .channel import Channel
+from .messages import Command, Failed, Finished, Pace, Pause, Paused, Resume, Select, Snapshot, Step, Stop
 from .worker import RunData, run_payload
 
 KILL_AFTER_S = 5.0
@@ -122,7 +123,7 @@ class ProcessControl:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._conn = None
-        self._pending: list[tuple] = []
+        self._pending: list[Command] = []
         self.stop_requested = False
 
     def attach(self, conn) -> None:
@@ -136,7 +137,7 @@ class ProcessControl:
         with self._lock:
             self._conn = None
 
-    def _send(self, command: tuple) -> None:
+    def _send(self, command: Command) -> None:
         with self._lock:
             if self._conn is None:
                 self._pending.append(command)
@@ -147,23 +148,23 @@ class ProcessControl:
                 pass  # the process has ended; its last message is on its way
 
     def pause(self) -> None:
-        self._send(("pause",))
+        self._send(Pause())
 
     def resume(self) -> None:
-        self._send(("resume",))
+        self._send(Resume())
 
     def step(self, n: int = 1) -> None:
-        self._send(("step", n))
+        self._send(Step(n))
 
     def stop(self) -> None:
         self.stop_requested = True
-        self._send(("stop",))
+        self._send(Stop())
 
     def select(self, node_id: str | None) -> None:
-        self._send(("select", node_id))
+        self._send(Select(node_id))
 
     def pace(self, epochs_per_second: float) -> None:
-        self._send(("pace", epochs_per_second))
+        self._send(Pace(epochs_per_second))
 
 
 class TrainingThread(QThread):
@@ -173,8 +174,7 @@ class TrainingThread(QThread):
     Signals:
         progress(int): a new snapshot is in ``slot`` (at most ~30 per second).
         paused_weights(object): a copy of the weights, sent when the run pauses (or finishes a Step).
-        finished_run(object): ``{"weights", "stopped", "history", "settings", "steps",
-            "stop_requested_at"}`` after a normal end or Stop.
+        finished_run(object): the ``messages.Finished`` record, after a normal end or Stop.
         failed(str, object): the error sentence and the node id to highlight (or None).
     """
 
@@ -193,8 +193,8 @@ class TrainingThread(QThread):
         self.pace = 0.0
         #: batches trained so far, as last reported by the process (read by tests and the benchmark)
         self.steps_done = 0
-        #: ``{"steps", "requested_at"}`` of the last pause the process reported
-        self.pause_info: dict[str, Any] | None = None
+        #: the last pause the process reported
+        self.pause_info: Paused | None = None
         self.process = None
 
     @property
@@ -252,23 +252,26 @@ class TrainingThread(QThread):
                 self.failed.emit(f"The training process {how} (exit code {code}); the weights from before "
                                  "the run are kept.", None)
                 return
-            kind = message[0]
-            if kind == "snapshot":
-                _, latest, events, steps = message
-                self.slot.put(**latest)
-                for event in events:
-                    self.slot.append(event)
-                self.steps_done = steps
-                self.progress.emit(steps)
-            elif kind == "paused":
-                _, weights, info = message
-                self.steps_done = info["steps"]
-                self.pause_info = info
-                self.paused_weights.emit(weights)
-            elif kind == "finished":
-                self.steps_done = message[1]["steps"]
-                self.finished_run.emit(message[1])
-                return
-            elif kind == "failed":
-                self.failed.emit(message[1], message[2])
-                return
+            match message:
+                case Snapshot(latest=latest, events=events, steps=steps):
+                    self.slot.put(**latest)
+                    for event in events:
+                        self.slot.append(event)
+                    self.steps_done = steps
+                    self.progress.emit(steps)
+                case Paused():
+                    self.steps_done = message.steps
+                    self.pause_info = message
+                    self.paused_weights.emit(message.weights)
+                case Finished():
+                    self.steps_done = message.steps
+                    self.finished_run.emit(message)
+                    return
+                case Failed(message=text, node_id=node_id):
+                    self.failed.emit(text, node_id)
+                    return
+                case _:
+                    self.kill()
+                    self.failed.emit(f"The training process sent an unexpected {type(message).__name__}; the run "
+                                     "was stopped.", None)
+                    return

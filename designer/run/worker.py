@@ -33,6 +33,8 @@ from engine.training import Callback, RunControl, fit, output_activation, valida
 
 from . import snapshots as snap
 from .channel import Channel
+from .messages import (BatchRecord, EpochRecord, Failed, Finished, Pace, Pause, Paused, Resume, Select, Snapshot,
+                       Step, Stop)
 
 SNAPSHOT_HZ = 30.0
 SNAPSHOT_BUDGET = 0.04  # fraction of the run's time each kind of picture may take
@@ -76,9 +78,7 @@ class RunData:
 class SnapshotSink:
     """The child's end of the channel: buffers records and values, sends them in one message per flush.
 
-    Messages to the designer: ``("snapshot", latest, events, steps)``, ``("paused", weights, info)``,
-    ``("finished", result)``, ``("failed", message, node_id)``.  Commands from it: ``("pause",)``,
-    ``("resume",)``, ``("step", n)``, ``("stop",)``, ``("select", node_id)``, ``("pace", epochs_per_s)``.
+    Reports to the designer and commands from it are the records of ``messages``.
     """
 
     def __init__(self, channel: Channel, control: RunControl, selected: str | None, pace: float = 0.0) -> None:
@@ -91,22 +91,22 @@ class SnapshotSink:
         #: the batch count when the last pause / stop command arrived (proves "within one batch")
         self.requested_at: dict[str, int] = {}
         self._latest: dict[str, Any] = {}
-        self._events: list[tuple] = []
+        self._events: list[BatchRecord | EpochRecord] = []
         #: called when a node is selected while the run waits (paused), to picture it at once
         self.on_select_while_waiting: Any = None
 
     def put(self, **values: Any) -> None:
         self._latest.update(values)
 
-    def append(self, event: tuple) -> None:
+    def append(self, event: BatchRecord | EpochRecord) -> None:
         self._events.append(event)
 
     def flush(self) -> None:
         latest, events = self._latest, self._events
         self._latest, self._events = {}, []
-        self.send(("snapshot", latest, events, self.steps))
+        self.send(Snapshot(latest, events, self.steps))
 
-    def send(self, message: tuple) -> None:
+    def send(self, message: Snapshot | Paused | Finished | Failed) -> None:
         self.channel.send(message)
 
     def listen(self) -> None:
@@ -117,26 +117,26 @@ class SnapshotSink:
             except (EOFError, OSError, ValueError):
                 self.control.stop()
                 return
-            kind = command[0]
-            if kind in ("pause", "stop"):
-                self.requested_at[kind] = self.steps
-            if kind == "pause":
-                self.control.pause()
-            elif kind == "resume":
-                self.control.resume()
-            elif kind == "step":
-                self.control.step(int(command[1]))
-            elif kind == "stop":
-                self.control.stop()
-                return
-            elif kind == "select":
-                self.selected = command[1]
-                # paused: the training thread is parked and only this thread can wake it, so the
-                # weights hold still while the new selection is pictured here
-                if self.control.waiting and self.on_select_while_waiting is not None:
-                    self.on_select_while_waiting()
-            elif kind == "pace":
-                self.pace = float(command[1])
+            if isinstance(command, (Pause, Stop)):
+                self.requested_at[type(command).__name__] = self.steps
+            match command:
+                case Pause():
+                    self.control.pause()
+                case Resume():
+                    self.control.resume()
+                case Step(batches=n):
+                    self.control.step(int(n))
+                case Stop():
+                    self.control.stop()
+                    return
+                case Select(node_id=node_id):
+                    self.selected = node_id
+                    # paused: the training thread is parked and only this thread can wake it, so the
+                    # weights hold still while the new selection is pictured here
+                    if self.control.waiting and self.on_select_while_waiting is not None:
+                        self.on_select_while_waiting()
+                case Pace(epochs_per_second=pace):
+                    self.pace = float(pace)
 
 
 class LiveCallback(Callback):
@@ -183,8 +183,9 @@ class LiveCallback(Callback):
     def on_batch_end(self, step: int, logs: dict) -> None:
         ctx = self.context
         self.sink.steps = ctx.step
-        self.sink.append(("batch", ctx.step, ctx.epoch, ctx.batch, float(logs["batch_loss"]),
-                          logs.get("accuracy"), time.perf_counter()))
+        accuracy = logs.get("accuracy")
+        self.sink.append(BatchRecord(ctx.step, ctx.epoch, ctx.batch, float(logs["batch_loss"]),
+                                     None if accuracy is None else float(accuracy), time.perf_counter()))
         # slow motion: each batch takes at least its share of 1/pace seconds
         due = self._last_batch_end + 1.0 / (self.sink.pace * ctx.steps_per_epoch) if self.sink.pace > 0 else 0.0
         now = time.perf_counter()
@@ -198,8 +199,7 @@ class LiveCallback(Callback):
     def on_pause(self, step: int) -> None:
         # fit is about to wait: hand the weights over now so a pause (or a Step) keeps them
         self._snapshot(force=True)
-        self.sink.send(("paused", self.context.weights(),
-                        {"steps": step, "requested_at": self.sink.requested_at.get("pause")}))
+        self.sink.send(Paused(self.context.weights(), step, self.sink.requested_at.get("Pause")))
 
     def _picture_selection(self) -> None:
         if self.context is not None:
@@ -209,7 +209,7 @@ class LiveCallback(Callback):
         ctx = self.context
         record = {k: float(v) for k, v in logs.items() if k != "batch_loss"}
         record["lr"] = float(ctx.optimizer.learning_rate)
-        self.sink.append(("epoch", epoch, ctx.step, record, time.perf_counter()))
+        self.sink.append(EpochRecord(ctx.step, record))
         self._epoch_done = epoch
         if self._wants_confusion and time.perf_counter() >= self._next_confusion:
             self._confusion(epoch)
@@ -296,18 +296,16 @@ def run_worker(channel: Channel, payload: dict[str, Any]) -> None:
                        optimizer=config.optimizer, learning_rate=config.learning_rate, epochs=config.epochs,
                        batch_size=config.batch_size, validation_split=config.validation_split, seed=config.seed,
                        callbacks=[cb], control=control)
-        sink.send(("finished", {"weights": hist.params.snapshot(), "stopped": hist.stopped,
-                                "history": hist.history, "settings": hist.settings, "steps": sink.steps,
-                                "stop_requested_at": sink.requested_at.get("stop")}))
+        sink.send(Finished(hist.params.snapshot(), hist.stopped, sink.steps, sink.requested_at.get("Stop")))
     except TrainingError as exc:
-        _send_quietly(sink, ("failed", str(exc), exc.node_id))
+        _send_quietly(sink, Failed(str(exc), exc.node_id))
     except (LayergraphError, ValueError, MemoryError) as exc:
-        _send_quietly(sink, ("failed", f"Training stopped: {exc}", None))
+        _send_quietly(sink, Failed(f"Training stopped: {exc}", None))
     except Exception as exc:  # noqa: BLE001 - a bug must reach the designer as a message, not a dead channel
-        _send_quietly(sink, ("failed", f"Training stopped by an internal error: {type(exc).__name__}: {exc}", None))
+        _send_quietly(sink, Failed(f"Training stopped by an internal error: {type(exc).__name__}: {exc}", None))
 
 
-def _send_quietly(sink: SnapshotSink, message: tuple) -> None:
+def _send_quietly(sink: SnapshotSink, message: Failed) -> None:
     try:
         sink.send(message)
     except (BrokenPipeError, EOFError, OSError):

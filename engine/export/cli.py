@@ -77,6 +77,8 @@ def run_export(args) -> int:
         return EXIT_UNREADABLE
     if args.to == "keras-file":
         return _run_keras_file_export(args, doc, out)
+    if args.to == "onnx":
+        return _run_onnx_export(args, doc, out)
     if out.suffix != ".py":
         error(f"{out}: the exported module must be a .py file.")
         return EXIT_INVALID
@@ -114,6 +116,39 @@ def _run_keras_file_export(args, doc, out: Path) -> int:
     try:
         weights = _with_fresh_layers(doc) if doc.fresh and doc.weights else doc.weights
         payload = keras_archive(doc.graph, weights, doc.training, model_name_for(out))
+    except LayergraphError as exc:
+        error(f"{args.graph}: {exc}")
+        return EXIT_INVALID
+    try:
+        atomic_write_bytes(out, payload)
+    except OSError as exc:
+        error(f"{out}: cannot write the model ({exc.strerror or exc}).")
+        return EXIT_INVALID
+    if not doc.weights:
+        print("note: the graph has no trained weights; the file holds freshly initialised ones.", file=sys.stderr)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _run_onnx_export(args, doc, out: Path) -> int:
+    """``--to onnx``: exit 2 when the onnx package is missing or a layer has no ONNX equivalent."""
+    from engine.export.onnx_export import OnnxMissingError, OnnxRefusedError, onnx_bytes
+    from engine.fileformat import atomic_write_bytes
+
+    if out.suffix != ".onnx":
+        error(f"{out}: an ONNX model file must end in .onnx.")
+        return EXIT_INVALID
+    if getattr(args, "training", False):
+        error("--training applies to the code exports; an ONNX model is for inference only.")
+        return EXIT_INVALID
+    for note in doc.notices():
+        error(note)
+    try:
+        weights = _with_fresh_layers(doc) if doc.fresh and doc.weights else doc.weights
+        payload = onnx_bytes(doc.graph, weights, out.stem)
+    except (OnnxMissingError, OnnxRefusedError) as exc:
+        error(f"{args.graph}: {exc}" if isinstance(exc, OnnxRefusedError) else str(exc))
+        return EXIT_UNREADABLE
     except LayergraphError as exc:
         error(f"{args.graph}: {exc}")
         return EXIT_INVALID

@@ -287,8 +287,10 @@ def _training_source(plan: ExportPlan, t: dict[str, Any]) -> list[str]:
         f"EPOCHS = {t['epochs']!r}",
         f"VALIDATION_SPLIT = {t['validation_split']!r}",
         "", "",
-        "def compile_model(model):",
-        f"    model.compile(optimizer=keras.optimizers.{t['optimizer']}({lr}), loss=LOSS, metrics=METRICS)",
+        "def compile_model(model, weighted=False):",
+        '    """Compiled with the exported settings; ``weighted``: the metrics honour sample weights."""',
+        f"    model.compile(optimizer=keras.optimizers.{t['optimizer']}({lr}), loss=LOSS,",
+        "                  metrics=None if weighted else METRICS, weighted_metrics=METRICS if weighted else None)",
         "    return model",
         "", "",
         "def load_data(path):",
@@ -304,20 +306,42 @@ def _training_source(plan: ExportPlan, t: dict[str, Any]) -> list[str]:
         '    parser.add_argument("--data", help=".npz with x (or one array per input name) and y")',
         '    parser.add_argument("--epochs", type=int, default=EPOCHS)',
         '    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)',
-        '    parser.add_argument("--distribute", action="store_true", help="data-parallel over all devices")',
+        '    parser.add_argument("--distribute", nargs="?", const="data", choices=["data", "model"],',
+        '                        help="data: the batch split over every device (DataParallel); model: kernels "',
+        '                             "split over a model axis too (ModelParallel)")',
+        '    parser.add_argument("--devices", type=int, default=None,',
+        '                        help="with --distribute: use the first N devices")',
+        '    parser.add_argument("--model-devices", type=int, default=2,',
+        '                        help="with --distribute model: devices along the model axis")',
+        '    parser.add_argument("--shard", action="append", default=[], metavar="LAYER:DIM",',
+        '                        help="with --distribute model: split this kernel dimension over the model axis")',
+        '    parser.add_argument("--multi-host", action="store_true",',
+        '                        help="one of several hosts: keras.distribution.initialize() reads "',
+        '                             "KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES and _PROCESS_ID")',
         '    parser.add_argument("-o", "--output", help="save the trained model to this .keras file")',
         "    args = parser.parse_args(argv)",
+        "    if args.multi_host:",
+        "        keras.distribution.initialize()",
         "    if args.distribute:",
-        "        devices = keras.distribution.list_devices()",
-        "        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))",
-        '        print(f"data parallel over {len(devices)} devices")',
+        "        split = set_distribution(args.distribute, args.model_devices, [parse_shard(s) for s in args.shard],",
+        "                                 args.devices)",
+        "        if args.batch_size % split:",
+        '            raise SystemExit(f"--batch-size {args.batch_size} must be a multiple of the {split} devices "',
+        '                             "each batch is split over")',
         *seed,
-        "    model = compile_model(build_model())",
+        "    model = compile_model(build_model(), weighted=bool(args.distribute))",
         "    model.summary()",
         "    if args.data is None:",
         "        return model",
         "    x, y = load_data(args.data)",
-        "    model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, validation_split=VALIDATION_SPLIT)",
+        "    if not args.distribute:",
+        "        model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, validation_split=VALIDATION_SPLIT)",
+        "    else:  # whole batches only: a device cannot take a fraction of the last one",
+        "        (x, y), (x_val, y_val) = split_validation(x, y, VALIDATION_SPLIT)",
+        "        x, y, weights = pad_to_batches(x, y, args.batch_size)",
+        "        val = pad_to_batches(x_val, y_val, args.batch_size) if len(y_val) else None",
+        "        model.fit(x, y, sample_weight=weights, batch_size=args.batch_size, epochs=args.epochs,",
+        "                  validation_data=val)",
         "    if args.output:",
         "        model.save(args.output)",
         "    return model",
@@ -332,6 +356,93 @@ def _custom_definitions(graph: LayerGraph, strict: bool) -> list:
         if strict:
             raise
         return []
+
+
+DISTRIBUTION = '''def pad_to_batches(x, y, batch_size):
+    """x, y and sample weights, padded with zero-weight copies of the first sample to whole batches.
+
+    Every batch then splits evenly over the devices, and every real sample still counts exactly once.
+    """
+    extra = -len(y) % batch_size
+    weights = np.concatenate([np.ones(len(y), "float32"), np.zeros(extra, "float32")])
+
+    def pad(a):
+        return np.concatenate([a, np.repeat(a[:1], extra, axis=0)]) if extra else a
+
+    return ({k: pad(v) for k, v in x.items()} if isinstance(x, dict) else pad(x)), pad(y), weights
+
+
+def split_validation(x, y, fraction):
+    """The last ``fraction`` of the samples for validation, where Keras's validation_split takes them."""
+    cut = int(np.floor(len(y) * (1.0 - fraction))) if fraction else len(y)
+
+    def part(a, rows):
+        return {k: v[rows] for k, v in a.items()} if isinstance(a, dict) else a[rows]
+
+    return (part(x, slice(0, cut)), y[:cut]), (part(x, slice(cut, None)), y[cut:])
+
+
+def parse_shard(text):
+    layer, _, dim = text.rpartition(":")
+    try:
+        return layer, int(dim)
+    except ValueError:
+        raise SystemExit(f"--shard {text}: expected LAYER:DIM, for example dense:1") from None
+
+
+def propose_layout(model_devices, shards=()):
+    """Kernel layouts for ModelParallel, by variable path.
+
+    Each kernel's last dimension (its units or filters) is split over the model axis where it divides
+    evenly; a kernel whose last dimension does not divide is replicated.  ``shards`` are the user's own
+    ``(layer, dimension)`` choices, refused when the dimension does not divide.
+    """
+    layouts = {path: (None,) * (len(shape) - 1) + ("model" if shape[-1] % model_devices == 0 else None,)
+               for path, shape in KERNELS.items()}
+    for layer, dim in shards:
+        shape = KERNELS.get(f"{layer}/kernel")
+        if shape is None:
+            raise SystemExit(f"--shard {layer}:{dim}: the model has no layer {layer!r} with a kernel")
+        if not -len(shape) <= dim < len(shape) or shape[dim] % model_devices:
+            raise SystemExit(f"--shard {layer}:{dim}: layer {layer!r} has a kernel of shape {shape}; its dimension "
+                             f"{dim} does not divide over {model_devices} model devices")
+        layouts[f"{layer}/kernel"] = tuple("model" if d == dim % len(shape) else None for d in range(len(shape)))
+    return layouts
+
+
+def set_distribution(kind, model_devices=2, shards=(), count=None):
+    """Make Keras place the following model on every device (or the first ``count``); returns how many
+    parts each batch is split in."""
+    devices = keras.distribution.list_devices()
+    if count is not None:
+        if not 1 <= count <= len(devices):
+            raise SystemExit(f"--devices {count}: there are {len(devices)} devices")
+        devices = devices[:count]
+    if kind == "data":
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        print(f"data parallel over {len(devices)} devices")
+        return len(devices)
+    if model_devices < 1 or len(devices) % model_devices:
+        raise SystemExit(f"--model-devices {model_devices} does not divide the {len(devices)} devices")
+    mesh = keras.distribution.DeviceMesh((len(devices) // model_devices, model_devices), ["batch", "model"], devices)
+    layout_map = keras.distribution.LayoutMap(mesh)
+    for path, dims in propose_layout(model_devices, shards).items():
+        layout_map[path] = dims
+    keras.distribution.set_distribution(keras.distribution.ModelParallel(layout_map=layout_map,
+                                                                         batch_dim_name="batch"))
+    print(f"model parallel over {len(devices)} devices: batch x{len(devices) // model_devices}, "
+          f"model x{model_devices}")
+    return len(devices) // model_devices'''
+
+
+def _kernels_source(plan: ExportPlan) -> str:
+    """``KERNELS``: the shape of every top-level kernel, by the Keras variable path ModelParallel lays out."""
+    kn = keras_names(plan)
+    rows = [f"    {literal(kn[nid] + '/kernel')}: {tuple(int(d) for d in spec.shape)!r},"
+            for nid in plan.order if not isinstance(plan.layer(nid), Group)
+            for spec in plan.specs.get(nid, []) if spec.name == "kernel"]
+    return "\n".join(["#: Kernel shapes by Keras variable path: what --distribute model splits over the model axis.",
+                      "KERNELS = {", *rows, "}"])
 
 
 def keras_code(graph: LayerGraph, weights_file: str | None = None, training: dict | None = None,
@@ -371,6 +482,7 @@ def keras_code(graph: LayerGraph, weights_file: str | None = None, training: dic
         lines += ["", "", LOAD_NESTED_WEIGHTS if groups else LOAD_WEIGHTS]
     if settings:
         lines += ["", ""] + _training_source(plan, settings)
+        lines += ["", "", _kernels_source(plan), "", "", DISTRIBUTION]
         lines += ["", "", 'if __name__ == "__main__":', "    main()"]
     else:
         lines += ["", "", 'if __name__ == "__main__":', "    build_model().summary()"]

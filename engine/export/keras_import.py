@@ -72,7 +72,6 @@ def import_keras_model(path: str | Path):
     from engine.fileformat import Document
 
     imported = import_model(path)
-    imported.graph.metadata["training"] = imported.training
     return Document(imported.graph, imported.weights or None, imported.training)
 
 
@@ -305,15 +304,17 @@ class _Importer:
             raise self.fail(f"{cname} '{name}' is not connected to anything in the model.")
         node = inbound[0]
         if isinstance(node, dict):  # Keras 3: {"args": [tensor or [tensors]], "kwargs": {...}}
-            args = node.get("args") or []
-            extra = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None and k != "training"}
+            args, kwargs = node.get("args") or [], node.get("kwargs") or {}
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise FileFormatError(f"{self.where}: {cname} '{name}' has an unreadable call (its args or kwargs).")
+            extra = {k: v for k, v in kwargs.items() if v is not None and k != "training"}
             if op and not extra and args and all(isinstance(a, dict) for a in args):
                 args = [args]
             if extra or len(args) != 1:
                 raise self.fail(f"{cname} '{name}' is called with extra arguments ({', '.join(extra) or 'several'}); "
                                 "layergraph layers take only their input tensors.")
             tensors = args[0] if isinstance(args[0], list) else [args[0]]
-            hist = [(t.get("config") or {}).get("keras_history") if isinstance(t, dict) else None for t in tensors]
+            hist = [_keras_history(t) for t in tensors]
         else:  # Keras 2 style: [[name, node_index, tensor_index, kwargs], ...]
             hist = [t[:3] if isinstance(t, list) else None for t in node]
         out = []
@@ -693,3 +694,9 @@ def _training(compile_config: Any) -> dict[str, Any]:
 
 
 __all__ = ["ImportedModel", "import_keras_model", "import_model"]
+
+
+def _keras_history(tensor: Any) -> Any:
+    """The ``[layer name, node index, tensor index]`` a serialized Keras tensor points at (None when unreadable)."""
+    config = tensor.get("config") if isinstance(tensor, dict) else None
+    return config.get("keras_history") if isinstance(config, dict) else None

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import LayergraphError, UsageError
+from engine.guide.keras_proof import KerasCase, KerasResult, run_keras
 from engine.guide.picture import picture
 from engine.guide.proofs import reference
 from engine.guide.prose import PROSE_SECTIONS, prose_for
@@ -37,8 +38,22 @@ GUIDE_STARTER = {"filters": 4, "units": 3, "output_dim": 4, "input_dim": 10, "sc
 
 @dataclass
 class Proof:
-    text: str
-    passed: bool | None  # None: no independent reference covers this layer yet
+    lines: list[str]
+    reference_passed: bool | None  # None: no independent reference covers this layer with this config
+    case: KerasCase | None = None  # what Keras is given when the proof also runs Keras
+    keras: KerasResult | None = None
+
+    @property
+    def passed(self) -> bool | None:
+        """False when the reference or Keras disagrees; None when neither could judge."""
+        verdicts = [v for v in (self.reference_passed, self.keras.passed if self.keras else None) if v is not None]
+        return None if not verdicts else all(verdicts)
+
+    @property
+    def text(self) -> str:
+        keras = [f"- Keras: {self.keras.message}"] if self.keras else []
+        verdict = [] if self.passed is None else ["", f"**{'PASS' if self.passed else 'FAIL'}**"]
+        return "\n".join(self.lines + keras + verdict)
 
 
 @dataclass
@@ -223,43 +238,66 @@ def _array(a: np.ndarray) -> str:
 
 
 def run_proof(layer: Layer, shapes: list[Shape], seed: int = 0) -> Proof:
-    ref = reference(layer)
-    if ref is None:
-        return Proof(f"No independent reference for {layer.class_name} with this config is written yet, so there "
-                     "is no proof here; the engine's output is checked against Keras in the test suite.", None)
-    fn, cfg = ref
+    """The engine's forward pass on seeded weights and inputs, compared with the layer's NumPy reference."""
     rng = np.random.default_rng(seed)
     weights = proof_weights(layer, shapes, rng)
     xs = proof_inputs(layer, shapes, rng)
-    engine_out, _ = layer.forward(xs, weights, training=False)
+    engine_out = np.asarray(layer.forward(xs, weights, training=False)[0], dtype=np.float64)
+    case = KerasCase(layer, xs, weights, engine_out)
+    head = [f"Seeded weights (numpy `default_rng({seed})`, uniform in [-0.5, 0.5]) and a batch of 2 inputs of shape "
+            f"{fmt_shape((2, *shapes[0][1:]))}."]
+    found = [f"- weights: {', '.join(f'{k} {fmt_shape(v.shape)}' for k, v in weights.items()) or 'none'}",
+             f"- engine output {fmt_shape(engine_out.shape)}: {_array(engine_out)}"]
+    ref = reference(layer)
+    if ref is None:
+        return Proof(head + ["", f"No independent reference for {layer.class_name} with this config is written yet, "
+                             "so the engine is not checked against a formula here (Keras is, with `--proof`).",
+                             "", *found], None, case)
+    fn, cfg = ref
     expected = fn(xs[0], weights, cfg) if len(xs) == 1 else fn(*xs, w=weights, cfg=cfg)
-    engine_out = np.asarray(engine_out, dtype=np.float64)
     same_shape = engine_out.shape == np.shape(expected)
     diff = float(np.max(np.abs(engine_out - expected))) if same_shape else float("inf")
-    passed = bool(same_shape and diff <= TOLERANCE)
     source = inspect.getsource(getattr(fn, "source_of", fn)).rstrip()
-    lines = [f"Seeded weights (numpy `default_rng({seed})`, uniform in [-0.5, 0.5]) and a batch of 2 inputs of shape "
-             f"{fmt_shape((2, *shapes[0][1:]))}; the engine's forward pass is compared with this plain-NumPy "
-             "reference, written for the guide without any engine code:", "", "```python", source, "```", "",
-             f"- weights: {', '.join(f'{k} {fmt_shape(v.shape)}' for k, v in weights.items()) or 'none'}",
-             f"- engine output {fmt_shape(engine_out.shape)}: {_array(engine_out)}",
-             f"- reference output {fmt_shape(np.shape(expected))}: {_array(expected)}",
-             f"- max |engine − reference| = {diff:.3g} (tolerance {TOLERANCE:g})", "",
-             f"**{'PASS' if passed else 'FAIL'}**"]
-    return Proof("\n".join(lines), passed)
+    lines = head + ["The engine's forward pass is compared with this plain-NumPy reference, written for the guide "
+                    "without any engine code:", "", "```python", source, "```", "", *found,
+                    f"- reference output {fmt_shape(np.shape(expected))}: {_array(expected)}",
+                    f"- max |engine − reference| = {diff:.3g} (tolerance {TOLERANCE:g})"]
+    return Proof(lines, bool(same_shape and diff <= TOLERANCE), case)
+
+
+def check_with_keras(proofs: list[Proof]) -> None:
+    """Run Keras on every proof's case (one child process for all) and record its difference in the proof."""
+    todo = [p for p in proofs if p.case is not None]
+    for proof, result in zip(todo, run_keras([p.case for p in todo])):
+        proof.keras = result
 
 
 # ----- the whole guide -----------------------------------------------------------------------------------------
-def explain(class_name: str, config: dict | None = None, input_shapes: list[Shape] | None = None,
-            proof: bool = False) -> Guide:
-    """The guide for one catalog layer; ``proof`` runs the Proof section (else it says how to run it)."""
+def guide_inputs(class_name: str, config: dict | None = None,
+                 input_shapes: list[Shape] | None = None) -> tuple[Layer, list[Shape]]:
+    """The layer with the given config and the input shapes its guide uses (a small sample when none given)."""
     layer = make_layer(class_name, config)
     shapes = input_shapes or default_input_shapes(layer)
     if len(shapes) < layer.min_inputs:
         shapes = shapes * layer.min_inputs
     layer.output_shape(shapes)  # a shape the layer refuses is reported before anything is written
-    prose = prose_for(class_name)
+    return layer, shapes
+
+
+def explain(class_name: str, config: dict | None = None, input_shapes: list[Shape] | None = None,
+            proof: bool = False, keras: bool = False) -> Guide:
+    """The guide for one catalog layer; ``proof`` runs the Proof section (else it says how to run it), and
+    ``keras`` also runs Keras 3 on the proof's weights and inputs, in a child process."""
+    layer, shapes = guide_inputs(class_name, config, input_shapes)
     proof_result = run_proof(layer, shapes) if proof else None
+    if keras and proof_result is not None:
+        check_with_keras([proof_result])
+    return render_guide(layer, shapes, proof_result)
+
+
+def render_guide(layer: Layer, shapes: list[Shape], proof_result: Proof | None) -> Guide:
+    class_name = layer.class_name
+    prose = prose_for(class_name)
     computed = {
         "How": how_section(layer), "Picture": picture(layer, shapes), "Arguments": arguments_table(layer),
         "Shapes and parameters": shapes_section(layer, shapes), "Example": example_section(layer, shapes),
@@ -275,8 +313,9 @@ def explain(class_name: str, config: dict | None = None, input_shapes: list[Shap
     return Guide(class_name, "\n".join(out), proof_result)
 
 
-def write_reference(directory: Path, proof: bool = False) -> list[str]:
-    """Every layer's guide as ``<Layer>.md`` plus ``index.md`` by family; returns the layers whose proof failed."""
+def write_reference(directory: Path, proof: bool = False, keras: bool = False) -> list[str]:
+    """Every layer's guide as ``<Layer>.md`` plus ``index.md`` by family; returns the layers whose proof failed.
+    With ``keras``, one Keras process checks every layer's proof."""
     from engine.errors import FileFormatError
     from engine.layers import FAMILIES
 
@@ -284,23 +323,24 @@ def write_reference(directory: Path, proof: bool = False) -> list[str]:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FileFormatError(f"{directory}: cannot create the directory ({exc.strerror}).") from None
-    failed, index = [], ["# layergraph layer guide", ""]
-    names = explainable_layers()
-    for family in FAMILIES:
-        members = [n for n in names if LAYERS[n].family == family]
-        if members:
-            index += [f"## {family}", ""]
-        for name in members:
-            guide = explain(name, proof=proof)
-            (directory / f"{name}.md").write_text(guide.markdown, encoding="utf-8")
-            if guide.proof is not None and guide.proof.passed is False:
-                failed.append(name)
-            todo = missing_prose(name)
-            note = f" (prose not written yet: {len(todo)} of {len(PROSE_SECTIONS)} sections)" if todo else ""
-            index.append(f"- [{name}]({name}.md): {LAYERS[name].doc().strip().splitlines()[0]}{note}")
-        if members:
-            index.append("")
-    (directory / "index.md").write_text("\n".join(index), encoding="utf-8")
+    names = [n for family in FAMILIES for n in explainable_layers() if LAYERS[n].family == family]
+    prepared = {n: guide_inputs(n) for n in names}
+    proofs = {n: run_proof(*prepared[n]) for n in names} if proof else {}
+    if keras:
+        check_with_keras(list(proofs.values()))
+    failed, index, family = [], ["# layergraph layer guide", ""], None
+    for name in names:
+        if LAYERS[name].family != family:
+            family = LAYERS[name].family
+            index += ([""] if len(index) > 2 else []) + [f"## {family}", ""]
+        guide = render_guide(*prepared[name], proofs.get(name))
+        (directory / f"{name}.md").write_text(guide.markdown, encoding="utf-8")
+        if guide.proof is not None and guide.proof.passed is False:
+            failed.append(name)
+        todo = missing_prose(name)
+        note = f" (prose not written yet: {len(todo)} of {len(PROSE_SECTIONS)} sections)" if todo else ""
+        index.append(f"- [{name}]({name}.md): {LAYERS[name].doc().strip().splitlines()[0]}{note}")
+    (directory / "index.md").write_text("\n".join(index + [""]), encoding="utf-8")
     return failed
 
 

@@ -12,6 +12,10 @@ import math
 
 import numpy as np
 
+from engine.guide import proofs_spatial as spatial
+from engine.guide.proofs_features import (ref_category_encoding, ref_discretization, ref_dot, ref_group_norm,
+                                          ref_layer_scale, ref_normalization, ref_rms_norm, ref_unit_norm)
+
 # ----- activations, written out (the engine's table is not used: the proof must not share code) ------------
 REF_ACTIVATIONS = {
     None: lambda z: z,
@@ -20,6 +24,18 @@ REF_ACTIVATIONS = {
     "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
     "tanh": np.tanh,
     "softmax": lambda z: _softmax(z),
+    "relu6": lambda z: np.minimum(np.maximum(z, 0.0), 6.0),
+    "elu": lambda z: np.where(z > 0, z, np.exp(np.minimum(z, 0.0)) - 1.0),
+    # SELU (Klambauer et al. 2017): scale * (x if x > 0 else alpha * (exp(x) - 1)), constants from the paper
+    "selu": lambda z: 1.0507009873554805 * np.where(z > 0, z, 1.6732632423543772 * (np.exp(np.minimum(z, 0)) - 1)),
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.2 * z),
+    "gelu": lambda z: np.vectorize(lambda v: 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))))(z),
+    "swish": lambda z: z / (1.0 + np.exp(-z)),
+    "silu": lambda z: z / (1.0 + np.exp(-z)),
+    "softplus": lambda z: np.log1p(np.exp(z)),
+    "softsign": lambda z: z / (1.0 + np.abs(z)),
+    "hard_sigmoid": lambda z: np.minimum(np.maximum(z / 6.0 + 0.5, 0.0), 1.0),
+    "exponential": np.exp,
 }
 
 
@@ -375,50 +391,106 @@ def ref_upsampling(x, w, cfg):
     return x
 
 
+RNN_REFERENCES = {"SimpleRNN": ref_simple_rnn, "LSTM": ref_lstm, "GRU": ref_gru}
+
+
+def ref_bidirectional(x, w, cfg):
+    """forward: the wrapped layer over t = 0..T-1; backward: its copy over t = T-1..0, its sequence flipped
+    back to time order; merged: concat [fwd | bwd], sum fwd + bwd, ave (fwd + bwd) / 2 or mul fwd * bwd"""
+    outs = []
+    for prefix, (name, inner) in (("forward_", cfg["forward"]), ("backward_", cfg["backward"])):
+        weights = {k[len(prefix):]: v for k, v in w.items() if k.startswith(prefix)}
+        y = RNN_REFERENCES[name](x, weights, inner)
+        outs.append(y[:, ::-1] if prefix == "backward_" and y.ndim == 3 else y)
+    fwd, bwd = outs
+    merge = {"concat": lambda: np.concatenate([fwd, bwd], -1), "sum": lambda: fwd + bwd,
+             "ave": lambda: (fwd + bwd) / 2, "mul": lambda: fwd * bwd}
+    return merge[cfg["merge_mode"]]()
+
+
 _CONV = ("Conv1D", "Conv2D", "Conv3D")
 _TRANSPOSE = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 _MERGE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+#: Layers that are the identity at inference: the noise, dropout and augmentation layers (their training
+#: behaviour is random and covered by their own tests), and the pass-through layers.
+_IDENTITY_AT_INFERENCE = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+                          "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Identity", "RandomFlip",
+                          "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness")
+_TABLE = {"Dense": ref_dense, "Embedding": ref_embedding, "BatchNormalization": ref_batch_norm,
+          "Flatten": ref_flatten, "LeakyReLU": ref_leaky_relu, "Rescaling": ref_rescaling, "Reshape": ref_reshape,
+          "Permute": ref_permute, "RepeatVector": ref_repeat_vector, "Concatenate": ref_concatenate,
+          "ReLU": ref_relu, "ELU": ref_elu, "Softmax": ref_softmax, "PReLU": ref_prelu,
+          "UpSampling1D": ref_upsampling, "UpSampling3D": ref_upsampling, "LayerScale": ref_layer_scale,
+          "GroupNormalization": ref_group_norm, "Normalization": ref_normalization, "Dot": ref_dot,
+          "Discretization": ref_discretization, "CategoryEncoding": ref_category_encoding,
+          **{name: ref_identity for name in _IDENTITY_AT_INFERENCE}}
+_SPATIAL = {"ZeroPadding": spatial.ref_zero_padding, "Cropping": spatial.ref_cropping}
+
+
+def _last_axis_only(cfg):
+    return tuple(cfg["axis"]) == (-1,)
+
+
+def _recurrent_reference(layer, cfg):
+    if cfg["activation"] != "tanh" or cfg.get("recurrent_activation", "sigmoid") != "sigmoid" \
+            or cfg["return_state"]:
+        return None
+    return RNN_REFERENCES[layer.class_name], cfg
+
+
+def _bidirectional_reference(layer, cfg):
+    inner = [(part.class_name, _recurrent_reference(part, dict(part.config)))
+             for part in (layer.forward_layer, layer.backward_layer)]
+    if any(ref is None for _, ref in inner) or cfg["merge_mode"] not in ("concat", "sum", "ave", "mul"):
+        return None
+    return ref_bidirectional, dict(cfg, forward=(inner[0][0], inner[0][1][1]), backward=(inner[1][0], inner[1][1][1]))
+
+
+def _special_reference(layer, name, cfg):
+    """The layers whose reference depends on the config; ``False`` when the name is not one of them."""
+    if name in ("LSTM", "GRU", "SimpleRNN"):
+        return _recurrent_reference(layer, cfg)
+    if name == "Bidirectional":
+        return _bidirectional_reference(layer, cfg)
+    if name == "UpSampling2D":
+        return (ref_upsampling, cfg) if cfg["interpolation"] == "nearest" else None
+    if name == "Activation":
+        return (ref_activation, cfg) if cfg.get("activation") in REF_ACTIVATIONS else None
+    if name == "LayerNormalization":
+        return (ref_layer_norm, cfg) if _last_axis_only(cfg) and not cfg["rms_scaling"] else None
+    if name in ("UnitNormalization", "RMSNormalization"):
+        fn = ref_unit_norm if name == "UnitNormalization" else ref_rms_norm
+        return (fn, cfg) if _last_axis_only(cfg) else None
+    if name in _TRANSPOSE:
+        return (ref_conv_transpose, cfg) if cfg["output_padding"] is None else None
+    return False
 
 
 def reference(layer):
     """``(function, config)`` of the independent reference for this layer, or ``None`` when none covers it."""
     name, cfg = layer.class_name, dict(layer.config)
-    activation = cfg.get("activation", None)
-    if activation not in REF_ACTIVATIONS and name not in ("Activation",) and "activation" in cfg:
+    if "activation" in cfg and cfg["activation"] not in REF_ACTIVATIONS and name != "Activation":
         return None
-    table = {"Dense": ref_dense, "Embedding": ref_embedding, "SimpleRNN": ref_simple_rnn, "LSTM": ref_lstm,
-             "GRU": ref_gru, "BatchNormalization": ref_batch_norm, "Flatten": ref_flatten,
-             "LeakyReLU": ref_leaky_relu, "Rescaling": ref_rescaling,
-             "Dropout": ref_identity, "SpatialDropout1D": ref_identity, "SpatialDropout2D": ref_identity,
-             "SpatialDropout3D": ref_identity, "GaussianNoise": ref_identity, "GaussianDropout": ref_identity,
-             "Reshape": ref_reshape, "Permute": ref_permute, "RepeatVector": ref_repeat_vector,
-             "Concatenate": ref_concatenate, "ReLU": ref_relu, "ELU": ref_elu, "Softmax": ref_softmax,
-             "PReLU": ref_prelu, "UpSampling1D": ref_upsampling, "UpSampling3D": ref_upsampling}
-    if name == "UpSampling2D":
-        return (ref_upsampling, cfg) if cfg["interpolation"] == "nearest" else None
-    if name == "Activation":
-        return (ref_activation, cfg) if activation in REF_ACTIVATIONS else None
-    if name in ("LSTM", "GRU", "SimpleRNN"):
-        if cfg["activation"] != "tanh" or cfg.get("recurrent_activation", "sigmoid") != "sigmoid" \
-                or cfg["return_state"]:
-            return None
-    if name == "LayerNormalization":
-        return (ref_layer_norm, cfg) if tuple(cfg["axis"]) == (-1,) and not cfg["rms_scaling"] else None
+    special = _special_reference(layer, name, cfg)
+    if special is not False:
+        return special
     if name in _CONV:
         return ref_conv, cfg
-    if name in _TRANSPOSE:
-        return (ref_conv_transpose, cfg) if cfg["output_padding"] is None else None
     if name.startswith("DepthwiseConv"):
         return ref_depthwise_conv, cfg
     if name.startswith("SeparableConv"):
         return ref_separable_conv, cfg
-    for op, prefix in (("max", "MaxPooling"), ("mean", "AveragePooling")):
+    for op, prefix in (("max", "Max"), ("mean", "Average")):
+        for kind, fn in (("", ref_pooling), ("Global", ref_global_pooling), ("Adaptive", spatial.ref_adaptive_pooling)):
+            if name.startswith(f"{kind}{prefix}Pooling"):
+                return fn, dict(cfg, op=op)
+    for prefix, fn in _SPATIAL.items():
         if name.startswith(prefix):
-            return ref_pooling, dict(cfg, op=op)
-        if name.startswith("Global" + prefix):
-            return ref_global_pooling, dict(cfg, op=op)
+            return fn, cfg
+    images = {"Resizing": spatial.ref_resizing, "CenterCrop": spatial.ref_center_crop,
+              "RandomCrop": spatial.ref_random_crop_inference}
+    if name in images:
+        return images[name], cfg
     if name in _MERGE:
         return ref_merge, dict(cfg, op=name)
-    if name in table:
-        return table[name], cfg
-    return None
+    return (_TABLE[name], cfg) if name in _TABLE else None

@@ -73,6 +73,13 @@ class CustomLayer(Layer):
     def summary_args(self) -> str:
         return self.definition.name
 
+    def output_activation(self) -> str | None:
+        """The code is the user's, so only the Keras convention is read: an ``activation`` argument of kind
+        activation is taken to be what the output ends with."""
+        spec = next((a for a in self.definition.arguments if a.name == "activation" and a.kind == "activation"), None)
+        value = self.arguments.get("activation") if spec else None
+        return None if value in (None, "linear") else value
+
     # ----- shapes and weights -------------------------------------------------------------------------
     def _self_for(self, weights: dict[str, Any]) -> CallSelf:
         values = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF
 
 from designer.canvas.edge_item import EdgeItem
+from designer.canvas.group_frame import GroupFrameItem
 from designer.canvas.node_item import NodeItem
 from designer.canvas.port_item import PortItem
 from engine.shapes import fmt_shape
@@ -73,6 +74,9 @@ def _owned(scene, item) -> str | None:
         return None if item is node.out_port or item in node.in_ports else f"stray port of {node.node_id}"
     if isinstance(item, EdgeItem):
         return None if scene.edge_item(item.edge) is item else f"wire {item.edge} of no edge"
+    if isinstance(item, GroupFrameItem):
+        return None if scene.frame_item(item.key) is item and item.key in scene.doc.group_frames \
+            else f"frame {item.key} of no expanded group"
     if item is scene.wire:
         return None
     return f"unknown item {type(item).__name__}"

@@ -59,6 +59,7 @@ class Stress:
             (self.disconnect, 3), (self.move, 4), (self.drag_node, 3), (self.drag_wire_off, 2),
             (self.paste, 3), (self.duplicate, 1), (self.insert_on_wire, 2), (self.set_config, 2),
             (self.auto_layout, 2), (self.open_example, 1), (self.zoom, 2),
+            (self.make_group, 3), (self.ungroup, 1), (self.expand, 2), (self.collapse, 2),
             (self.undo, 10), (self.redo, 5), (self.undo_many, 2)]
         self.weights = [w for _, w in self.actions]
 
@@ -235,6 +236,48 @@ class Stress:
         nid = self.rng.choice(dense)
         self._push(cmds.SetConfigCommand(self.doc, nid, {"units": self.rng.choice([1, 3, 16, 64])}))
         return f"set units of {nid}"
+
+    def make_group(self) -> str:
+        """Ctrl+G on a layer and, sometimes, the layer feeding it (refused selections are fine too)."""
+        graph, shapes = self.doc.graph, self.doc.result.node_shapes
+        fed = [n for n in graph.nodes if graph.in_edges(n) and all(e.source in shapes for e in graph.in_edges(n))]
+        if not fed:
+            return self.connect()
+        nid = self.rng.choice(fed)
+        picked = [nid]
+        src = graph.in_edges(nid)[0].source
+        if graph.node(src).class_name != "Input" and self.rng.random() < 0.6:
+            picked.append(src)
+        self.scene.select_nodes(picked)
+        self.scene.make_group()
+        return f"make group of {picked}"
+
+    def _groups(self) -> list[str]:
+        return [n for n, node in self.doc.graph.nodes.items() if node.class_name == "Group"]
+
+    def ungroup(self) -> str:
+        groups = self._groups()
+        if not groups:
+            return self.make_group()
+        gid = self.rng.choice(groups)
+        self.scene.ungroup(gid)
+        return f"ungroup {gid}"
+
+    def expand(self) -> str:
+        groups = self._groups()
+        if not groups:
+            return self.make_group()
+        gid = self.rng.choice(groups)
+        self.scene.expand_group(gid)
+        return f"expand {gid}"
+
+    def collapse(self) -> str:
+        keys = list(self.doc.group_frames)
+        if not keys:
+            return self.expand()
+        key = self.rng.choice(keys)
+        self.scene.collapse_frame(key)
+        return f"collapse {key}"
 
     def auto_layout(self) -> str:
         self.scene.auto_layout()

@@ -58,6 +58,8 @@ def test_docks_menus_and_standard_keys(window):
     assert len(docks) == 5
     menus = [a.text() for a in window.menuBar().actions()]
     assert menus == ["&File", "&Edit", "&View", "&Help"]
+    shown = [a.text() for a in window.view_menu.actions() if not a.isSeparator()]
+    assert len(shown) == len(set(shown)) and window.curves_dock.toggleViewAction().text() in shown  # each dock once
     a = window.act
     assert a["undo"].shortcut().toString() == "Ctrl+Z"
     assert "Ctrl+Shift+Z" in [k.toString() for k in a["redo"].shortcuts()]

@@ -8,6 +8,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QFontMetrics, QImage, QPainter
 
 from designer.run.data_plots import DataView
+from designer.run.messages import BatchRecord, EpochRecord
 from designer.run.node_plots import LayerView
 from designer.run.plots import TITLE_FONT, CurvesView
 
@@ -32,10 +33,10 @@ def _fed_curves(qtbot, steps: int = 900) -> CurvesView:
     view.begin({n: f"layer_{n}" for n in "abcd"}, 0.003, steps)
     events = []
     for s in range(1, steps + 1):
-        events.append(("batch", s, s // 45, s % 45, 2.3 * np.exp(-s / 90) + 0.05, min(1.0, s / 200), 0.0))
+        events.append(BatchRecord(s, s // 45, s % 45, 2.3 * np.exp(-s / 90) + 0.05, min(1.0, s / 200), 0.0))
         if s % 45 == 0:
-            events.append(("epoch", s // 45, s, {"loss": 2.3 * np.exp(-s / 90), "val_loss": 2.4 * np.exp(-s / 90),
-                                                "accuracy": min(1.0, s / 200), "lr": 0.003}, 0.0))
+            events.append(EpochRecord(s, {"loss": 2.3 * np.exp(-s / 90), "val_loss": 2.4 * np.exp(-s / 90),
+                                          "accuracy": min(1.0, s / 200), "lr": 0.003}))
     for s in range(1, steps + 1, 20):
         view.feed({"grad_norms": {n: (k + 1) * 0.3 * np.exp(-s / 400) for k, n in enumerate("abcd")},
                    "progress": {"step": s}}, [], draw_main=False, draw_aux=False)

@@ -148,8 +148,8 @@ def test_pause_step_resume_stop_within_one_batch(qtbot, window):
         _click(qtbot, panel.pause_button)
     # the training process reports the batch count when the request reached it and where it paused
     info = thread.pause_info
-    assert info["requested_at"] is not None and 0 <= info["steps"] - info["requested_at"] <= 1
-    paused_at = info["steps"]
+    assert info.requested_at is not None and 0 <= info.steps - info.requested_at <= 1
+    paused_at = info.steps
     assert thread.steps_done == paused_at
     assert panel.pause_button.text() == "Resume" and panel.state == "paused"
     qtbot.wait(300)
@@ -162,7 +162,7 @@ def test_pause_step_resume_stop_within_one_batch(qtbot, window):
     assert thread.steps_done == paused_at
     with qtbot.waitSignal(thread.paused_weights, timeout=5000):
         _click(qtbot, panel.step_button)
-    assert thread.steps_done == thread.pause_info["steps"] == paused_at + 1  # Step = exactly one batch
+    assert thread.steps_done == thread.pause_info.steps == paused_at + 1  # Step = exactly one batch
     _click(qtbot, panel.pause_button)  # Resume
     qtbot.waitUntil(lambda: thread.steps_done > paused_at + 20, timeout=5000)
     results = []
@@ -170,8 +170,8 @@ def test_pause_step_resume_stop_within_one_batch(qtbot, window):
     _click(qtbot, panel.stop_button)
     assert _finish(qtbot, panel, 5000) == "stopped"
     result = results[0]
-    assert result["stopped"] and 0 <= result["steps"] - result["stop_requested_at"] <= 1
-    assert panel.curves.last_step == result["steps"]
+    assert result.stopped and 0 <= result.steps - result.stop_requested_at <= 1
+    assert panel.curves.last_step == result.steps
     assert window.doc.weights is not None and window.doc.locked_reason is None
     assert panel.train_button.isEnabled() and not panel.stop_button.isEnabled()
 

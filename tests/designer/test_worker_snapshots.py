@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from designer.main_window import EXAMPLES_DIR as EXAMPLES
+from designer.run.messages import Snapshot
 from designer.run.worker import LiveCallback, RunConfig, RunData, SnapshotSink
 from engine.datasets import DATASETS, load_dataset
 from engine.executor import CompiledGraph
@@ -61,7 +62,7 @@ def test_every_layer_of_every_example_is_pictured(name):
     sink = SnapshotSink(Recorder(), RunControl(), None)
     cb = SelectEachNode(sink, RunData(plan, x, y, kind, config), plan.order)
     fit(plan, x, y, epochs=1, batch_size=8, validation_split=0.2, seed=0, callbacks=[cb])
-    snapshots = [m[1] for m in sink.channel.messages if m[0] == "snapshot"]
+    snapshots = [m.latest for m in sink.channel.messages if isinstance(m, Snapshot)]
     pictured = {s["node"]["id"]: s["node"] for s in snapshots if "node" in s}
     assert set(pictured) == set(plan.order)  # every node, inputs included
     for nid, node in pictured.items():

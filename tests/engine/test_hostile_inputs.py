@@ -242,6 +242,29 @@ def test_import_never_echoes_a_megabyte_string(tmp_path, capsys, where):
     assert code in (1, 2) and len(err) < 600
 
 
+def _functional_json(call: object) -> dict:
+    """Input -> Dense 'hidden' where the Dense's one inbound node is ``call``."""
+    tensor = {"class_name": "__keras_tensor__", "config": {"shape": [None, 4], "dtype": "float32",
+                                                            "keras_history": ["x", 0, 0]}}
+    call = {"args": [tensor], "kwargs": {}} if call is None else call
+    return {"class_name": "Functional", "config": {"name": "f", "layers": [
+        {"module": "keras.layers", "class_name": "InputLayer", "name": "x",
+         "config": {"batch_shape": [None, 4], "dtype": "float32", "name": "x"}, "inbound_nodes": []},
+        {"module": "keras.layers", "class_name": "Dense", "name": "hidden",
+         "config": {"name": "hidden", "units": 3}, "inbound_nodes": [call]}],
+        "input_layers": [["x", 0, 0]], "output_layers": [["hidden", 0, 0]]}}
+
+
+@pytest.mark.parametrize("call", [{"args": ["a"], "kwargs": "x"}, {"args": "x", "kwargs": {}},
+                                  {"args": [{"config": "x"}], "kwargs": {}}, {"args": [{"config": {
+                                      "keras_history": 5}}]}])
+def test_import_of_an_unreadable_call_is_one_line(tmp_path, capsys, call):
+    (tmp_path / "good").mkdir()
+    assert _import(tmp_path / "good", capsys, json.dumps(_functional_json(None)))[0] == 0  # the well-formed call
+    code, err, _ = _import(tmp_path, capsys, json.dumps(_functional_json(call)))
+    assert code == 2 and "hidden" in err and "unexpected" not in err
+
+
 # ----- item 7: only Keras's own regularizers, constraints and initializers ----------------------------------
 FOREIGN = [
     {"kernel_regularizer": {"module": "os", "class_name": "L2", "config": {"l2": 0.01}, "registered_name": None}},

@@ -129,3 +129,8 @@ def test_the_projection_shortcut_runs_beside_its_block():
 
 def test_the_layout_is_deterministic():
     assert layered_positions(residual_graph()) == layered_positions(residual_graph())
+
+
+def test_an_empty_graph_has_no_positions():
+    """Ctrl+L on an empty canvas raised ValueError (max of nothing) before the empty case was handled."""
+    assert layered_positions(LayerGraph()) == {}

@@ -180,3 +180,14 @@ def test_a_file_written_with_the_older_data_key_opens_on_its_dataset(tmp_path):
     assert main(["train", str(path), "--data", "xor", "--epochs", "1"]) == 0
     stored = json.loads(path.read_text())["training"]
     assert stored["dataset"] == "xor" and "data" not in stored
+
+
+def test_labels_that_do_not_fit_the_output_are_refused_before_training(mlp_file, tmp_path, capsys):
+    path, x, _ = mlp_file
+    np.savez(tmp_path / "seven.npz", x=x, y=np.arange(len(x)) % 7)  # 7 classes for a 3-unit output
+    before = path.read_bytes()
+    assert main(["train", str(path), "--data", str(tmp_path / "seven.npz"), "--epochs", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "does not fit" in err and "give it 7 units" in err
+    assert "Epoch" not in err  # refused before the first batch, by the check the Run panel uses
+    assert path.read_bytes() == before and not path.with_suffix(".npz").exists()

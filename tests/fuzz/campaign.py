@@ -169,10 +169,13 @@ class Campaign:
                         failures.append(f"{kind} {seed.name} {' '.join(argv)}: {rc} {err.strip()[-300:]}")
         return failures
 
-    def run(self, n: int, budget_s: float, kinds=KINDS, on_finding=None) -> Tally:
-        """Up to ``n`` mutants per kind, interleaving the kinds, within ``budget_s`` seconds."""
+    def run(self, n: int, budget_s: float, kinds=KINDS, on_finding=None, shard: tuple[int, int] = (0, 1)) -> Tally:
+        """Up to ``n`` mutants per kind, interleaving the kinds, within ``budget_s`` seconds.
+
+        ``shard=(k, w)`` runs only the indices ``i`` with ``i % w == k``, so ``w`` workers share one campaign.
+        """
         t0 = time.monotonic()
-        for index in range(n):
+        for index in range(shard[0], n, shard[1]):
             for kind in kinds:
                 if time.monotonic() - t0 > budget_s:
                     self.tally.seconds = time.monotonic() - t0
@@ -182,6 +185,19 @@ class Campaign:
                     on_finding(finding)
         self.tally.seconds = time.monotonic() - t0
         return self.tally
+
+
+def merge(tallies: list[Tally]) -> Tally:
+    """One tally for workers that ran side by side (seconds: the slowest worker's)."""
+    total = Tally()
+    for t in tallies:
+        total.tried += t.tried
+        total.clean += t.clean
+        for kind, kb in t.peak_kb.items():
+            total.peak_kb[kind] = max(total.peak_kb[kind], kb)
+        total.seconds = max(total.seconds, t.seconds)
+        total.findings += t.findings
+    return total
 
 
 def signature(f: Finding) -> tuple:

@@ -75,7 +75,8 @@ DOC_COMMANDS = (("validate", "g.lgraph"), ("summary", "g.lgraph"),
                 ("train", "g.lgraph", "--data", "data.npz", *TRAIN),
                 ("predict", "g.lgraph", "--input", "x.npz", "-o", "pred.npz"),
                 ("export", "g.lgraph", "--to", "keras", "-o", "m.py"),
-                ("export", "g.lgraph", "--to", "numpy", "-o", "m.py"))
+                ("export", "g.lgraph", "--to", "numpy", "-o", "m.py"),
+                ("export", "g.lgraph", "--to", "onnx", "-o", "m.onnx"))
 WEIGHT_COMMANDS = tuple(c for c in DOC_COMMANDS if c[0] != "summary")
 DATA_COMMANDS = {"data.npz": (("train", "g.lgraph", "--data", "data.npz", *TRAIN, "-o", "out.lgraph"),
                               ("train", "g.lgraph", "--data", "data.npz", *TRAIN)),

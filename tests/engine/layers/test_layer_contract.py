@@ -132,3 +132,16 @@ def test_forward_has_the_declared_shape_and_both_exports_agree(class_name, tmp_p
     got = np.asarray(model([xs[k] for k in sorted(xs)] if len(xs) > 1 else x, training=False))
     assert model.count_params() == sum(s.size for s in plan.specs[node])
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("class_name", COMPUTING)
+def test_every_layer_has_its_guide_prose_and_proof(class_name):
+    """Issue 18: a layer joins the catalog with its guide: every prose section in resources/guide/*.md and an
+    independent NumPy reference in engine/guide/proofs*.py (tests/engine/test_guide.py runs the proofs)."""
+    from engine.guide import make_layer, missing_prose
+    from engine.guide.proofs import reference
+
+    missing = missing_prose(class_name)
+    assert not missing, f"{class_name} has no guide prose for {', '.join(missing)}; add it to resources/guide/"
+    assert reference(make_layer(class_name, None)) is not None, \
+        f"{class_name} has no proof reference; add one to engine/guide/proofs.py"
