@@ -28,8 +28,13 @@ def keras_class(layer: Layer):
 
 
 def keras_config(layer: Layer) -> dict:
-    """Our config is Keras's constructor kwargs; drop the engine-only None placeholders."""
-    return {k: v for k, v in layer.get_config().items() if v is not None or k == "activation"}
+    """Our config is Keras's constructor kwargs; drop the engine-only None placeholders.  A wrapped layer or
+    cell (TimeDistributed, RNN) goes in Keras's serialized form, which Keras's ``from_config`` reads."""
+    from engine.export.keras_config import nested_envelope
+
+    kinds = {f.name: f.kind for f in layer.all_fields()}
+    return {k: (nested_envelope(v) if kinds.get(k) == "layer" and v is not None else v)
+            for k, v in layer.get_config().items() if v is not None or k == "activation"}
 
 
 def keras_layer(layer: Layer, input_shapes, weights: dict[str, np.ndarray] | None = None):

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
 
 from engine.activations import ACTIVATIONS
 from engine.initializers import INITIALIZERS
-from engine.layers import LAYERS
+from engine.errors import ConfigError
+from engine.layers import LAYERS, nested_layer_class, starter_config
 from engine.layers.base import Field
 
 INT_LIMIT = 2**31 - 1
@@ -237,19 +238,22 @@ class IntsWidget(FieldWidget):
 
 
 class NestedLayerWidget(FieldWidget):
-    """``Bidirectional(layer=...)``: the wrapped recurrent class and its units."""
+    """A wrapped layer (``Bidirectional(layer=...)``, ``TimeDistributed(layer=...)``, ``RNN(cell=...)``): its class
+    and its size argument (``units``, ``filters``...); the field's ``choices`` list the classes it may wrap."""
 
     def __init__(self, field: Field, parent: QWidget | None = None) -> None:
         super().__init__(field, parent)
         self._config: dict[str, Any] = {}
+        self._class: str | None = None
         self.combo = QComboBox()
         self.combo.setToolTip(field.doc)
         shrinkable(self.combo)
         if field.optional or field.default is None:
             self.combo.addItem(NONE_TEXT, None)
-        for name, cls in LAYERS.items():
-            if cls.family == "recurrent" and any(f.name == "units" for f in cls.all_fields()):
-                self.combo.addItem(name, name)
+        names = field.choices or [name for name, cls in LAYERS.items()
+                                  if cls.family == "recurrent" and any(f.name == "units" for f in cls.all_fields())]
+        for name in names:
+            self.combo.addItem(name, name)
         self.units = QSpinBox()
         self.units.setMinimumWidth(SPIN_MIN_WIDTH)
         self.units.setRange(1, 1_000_000)
@@ -260,30 +264,54 @@ class NestedLayerWidget(FieldWidget):
         self.row.addWidget(self.combo, 1)
         self.row.addWidget(self.units)
 
+    @staticmethod
+    def _size_field(class_name: str | None) -> str | None:
+        """The wrapped class's first required integer argument (``units``, ``filters``), edited by the spin box."""
+        if class_name is None:
+            return None
+        try:
+            fields = nested_layer_class(class_name).all_fields()
+        except ConfigError:
+            return None
+        return next((f.name for f in fields if f.required and f.kind == "int"), None)
+
+    def _show_size(self) -> None:
+        key = self._size_field(self._class)
+        self.units.setEnabled(key is not None)
+        self.units.setToolTip(f"{key} of the wrapped layer" if key else "the wrapped layer has no size argument")
+        if key:
+            self.units.setValue(int(self._config.get(key, 1)))
+
     def _kind_chosen(self, _index: int) -> None:
-        self.units.setEnabled(self.combo.currentData() is not None)
+        name = self.combo.currentData()
+        if name != self._class:         # another class: start from its starter arguments, not the old ones
+            self._class = name
+            self._config = starter_config(name) if name else {}
+            self._silently(self._show_size)
         self.edited.emit()
 
     def value(self) -> dict[str, Any] | None:
         if self.combo.currentData() is None:
             return None
         self.units.interpretText()
-        cfg = {**self._config, "units": self.units.value()}
+        cfg = dict(self._config)
+        key = self._size_field(self.combo.currentData())
+        if key:
+            cfg[key] = self.units.value()
         return {"class_name": self.combo.currentData(), "config": cfg}
 
     def set_value(self, value: Any) -> None:
         value = value or {"class_name": None}
         self._config = dict(value.get("config") or {})
+        self._class = value.get("class_name")
 
         def do() -> None:
-            name = value.get("class_name")
-            i = find_data(self.combo, name)
-            if i < 0 and name:
-                self.combo.addItem(name, name)
+            i = find_data(self.combo, self._class)
+            if i < 0 and self._class:
+                self.combo.addItem(self._class, self._class)
                 i = self.combo.count() - 1
             self.combo.setCurrentIndex(max(i, 0))
-            self.units.setValue(int(self._config.get("units", 1)))
-            self.units.setEnabled(name is not None)
+            self._show_size()
         self._silently(do)
 
 

@@ -15,7 +15,8 @@ from engine.export.identifiers import call, camel_case, comment, literal, saniti
 from engine.export.keras_config import keras_arguments
 from engine.export.plan import ExportPlan, make_plan
 from engine.graph import LayerGraph
-from engine.layers import LAYERS, Layer, layer_class
+from engine.layers import LAYERS, Layer, layer_class, nested_layer_class
+from engine.layers.sequence import CELLS
 from engine.losses import default_loss
 from engine.layers.custom import CustomLayer
 from engine.layers.group import Group
@@ -78,6 +79,8 @@ def _value_source(field_name: str, kind: str, value: Any) -> str:
             return f"keras.constraints.get({literal(value)})"
     if kind == "layer":
         return nested_layer_source(value)
+    if field_name == "cells" and isinstance(value, list):   # StackedRNNCells
+        return "[" + ", ".join(nested_layer_source(v) for v in value) + "]"
     if isinstance(value, list):
         value = tuple(_norm(value))
     return literal(value)
@@ -91,15 +94,15 @@ def layer_arguments(layer: Layer, skip: tuple[str, ...] = ()) -> list[str]:
 
 
 def _class_ref(class_name: str) -> str:
-    if class_name not in LAYERS or not class_name.isidentifier():
+    if (class_name not in LAYERS and class_name not in CELLS) or not class_name.isidentifier():
         raise ConfigError(f"unknown layer type {class_name!r}")
-    module = LAYERS[class_name].keras_module
+    module = nested_layer_class(class_name).keras_module
     return f"layers.{class_name}" if module == "keras.layers" else f"{module}.{class_name}"
 
 
 def nested_layer_source(spec: dict) -> str:
     """A wrapped layer (Bidirectional's ``layer``) as a constructor call."""
-    cls = layer_class(spec["class_name"])
+    cls = nested_layer_class(spec["class_name"])
     inner = cls(dict(spec.get("config") or {}))
     args = layer_arguments(inner)
     if (spec.get("config") or {}).get("name"):
@@ -126,6 +129,8 @@ def layer_line(plan: ExportPlan, nid: str) -> str:
         cls_name, args = keras_layer_call(layer.definition, layer.config["arguments"])
         return call(f"{var} = {cls_name}", args + [name_arg], f"({inputs})")
     args = layer_arguments(layer) + [name_arg]
+    if layer.takes_initial_state and len(srcs) > 1:
+        inputs = f"{srcs[0]}, initial_state=[{', '.join(srcs[1:])}]"
     return call(f"{var} = {_class_ref(node.class_name)}", args, f"({inputs})")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.layers import REQUIRED, Layer, layer_class
+from engine.layers import REQUIRED, Layer, nested_layer_class
 
 #: The ``module`` Keras 3 writes for its own layers.
 LAYER_MODULE = "keras.layers"
@@ -85,12 +85,18 @@ def keras_layer_config(layer: Layer, name: str | None) -> dict[str, Any]:
         if value is None and fields[key].kind != "activation":
             continue
         if fields[key].kind == "layer" and value is not None:
-            inner = layer_class(value["class_name"])(dict(value.get("config") or {}))
-            inner_name = (value.get("config") or {}).get("name")
-            value = layer_envelope(inner.class_name, keras_layer_config(inner, inner_name))
+            value = nested_envelope(value)
+        elif key == "cells" and isinstance(value, list):      # StackedRNNCells
+            value = [nested_envelope(v) for v in value]
         cfg[key] = _json_value(value)
     cfg["dtype"] = FLOAT_POLICY
     return cfg
+
+
+def nested_envelope(spec: dict[str, Any]) -> dict[str, Any]:
+    """A wrapped layer or cell (``{"class_name", "config"}``) as Keras serializes it."""
+    inner = nested_layer_class(spec["class_name"])(dict(spec.get("config") or {}))
+    return layer_envelope(inner.class_name, keras_layer_config(inner, (spec.get("config") or {}).get("name")))
 
 
 def input_layer_config(layer: Layer, name: str) -> dict[str, Any]:

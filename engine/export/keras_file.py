@@ -86,7 +86,8 @@ def _layer_entry(plan: ExportPlan, nid: str, names: dict[str, str]) -> dict[str,
     entry = layer_envelope(layer.class_name, keras_layer_config(layer, name), layer.keras_module)
     entry["build_config"] = {"input_shape": shapes if merge else shapes[0]}
     entry["name"] = name
-    entry["inbound_nodes"] = [{"args": [tensors if merge else tensors[0]], "kwargs": {}}]
+    kwargs = {"initial_state": tensors[1:]} if layer.takes_initial_state and len(tensors) > 1 else {}
+    entry["inbound_nodes"] = [{"args": [tensors if merge else tensors[0]], "kwargs": kwargs}]
     return entry
 
 

@@ -25,6 +25,7 @@ from engine.initializers import INITIALIZERS
 from engine.export.keras_config import LAYER_MODULES, h5_layer_paths, to_snake_case
 from engine.keras_objects import check_keras_object, object_kind
 from engine.layers import LAYERS, Layer
+from engine.layers.sequence import CELLS
 from engine.layers.group import Group, inner_weight_name
 from engine.layout import layered_positions
 from engine.memory import array_bytes, check_allocation
@@ -308,12 +309,15 @@ class _Importer:
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise FileFormatError(f"{self.where}: {cname} '{name}' has an unreadable call (its args or kwargs).")
             extra = {k: v for k, v in kwargs.items() if v is not None and k != "training"}
+            states = extra.pop("initial_state", None) if _takes_initial_state(cname) else None
             if op and not extra and args and all(isinstance(a, dict) for a in args):
                 args = [args]
             if extra or len(args) != 1:
                 raise self.fail(f"{cname} '{name}' is called with extra arguments ({', '.join(extra) or 'several'}); "
                                 "layergraph layers take only their input tensors.")
             tensors = args[0] if isinstance(args[0], list) else [args[0]]
+            if states is not None:     # a recurrent layer's initial_state: its state inputs, after the sequence
+                tensors = tensors + (states if isinstance(states, list) else [states])
             hist = [_keras_history(t) for t in tensors]
         else:  # Keras 2 style: [[name, node_index, tensor_index, kwargs], ...]
             hist = [t[:3] if isinstance(t, list) else None for t in node]
@@ -358,7 +362,7 @@ class _Importer:
         if cname == "Masking":
             raise self.fail(f"{owner}: masks are not supported yet (layergraph does not propagate them, so the "
                             "masked steps would change the results); remove the Masking layer before importing.")
-        cls = LAYERS.get(cname)
+        cls = LAYERS.get(cname) or CELLS.get(cname)
         if cls is None or cls.max_inputs == 0 or cls is Group:  # (a Keras group is a model, read above)
             raise self.fail(f"{owner}: layergraph has no {cname} layer; its catalog has "
                             f"{', '.join(sorted(c for c in LAYERS if c not in ('Input', 'Group')))}.")
@@ -423,6 +427,8 @@ class _Importer:
             return value
         if kind == "layer" and value is not None:
             return self._nested(owner, key, value)
+        if key == "cells" and isinstance(value, list):            # StackedRNNCells
+            return [self._nested(owner, key, v) for v in value]
         return value
 
     def _initializer(self, owner: str, key: str, default: Any, value: Any) -> Any:
@@ -578,15 +584,28 @@ class _Importer:
         for sub in group.keys():
             if sub.startswith("seed_generator"):
                 continue  # random-number state, not a weight
-            if sub not in ("vars", "forward_layer", "backward_layer", "cell"):
+            if sub not in ("vars", "forward_layer", "backward_layer", "cell", "layer", "cells"):
                 raise self.fail(f"{layer.owner}: unexpected weight group '{sub}' in the file.")
-        for sub in ("forward_layer", "backward_layer", "cell"):
+        for sub in ("forward_layer", "backward_layer", "cell", "layer"):
             if sub in group:
                 found += self._collect(child(group, sub), layer)
+        if "cells" in group:                      # StackedRNNCells: in the order of the cells, not by name
+            cells = child(group, "cells")
+            names = layer.keras_cell_groups() if hasattr(layer, "keras_cell_groups") else []
+            if sorted(cells.keys()) != sorted(names):
+                raise self.fail(f"{layer.owner}: the file's cell weights {sorted(cells.keys())} do not match "
+                                "the layer's cells.")
+            for name in names:
+                found += self._collect(child(cells, name), layer)
         return found
 
 
 # ----- helpers -------------------------------------------------------------------------------------------
+def _takes_initial_state(cname: str) -> bool:
+    cls = LAYERS.get(cname)
+    return cls is not None and cls.takes_initial_state
+
+
 def _droppable(key: str, value: Any) -> bool:
     if key.endswith(_DROPPABLE_SUFFIXES):
         return True

@@ -82,12 +82,12 @@ def _numerics_value(value: Any, owner: str, used_numerics: set[str]) -> str:
 def numerics_line(plan: ExportPlan, nid: str, used_numerics: set[str]) -> str:
     """``var = <op>_forward(inputs, weights, args)[0]``: the call the engine makes, written out."""
     layer = plan.layer(nid)
-    num = layer.numerics()
+    num = layer.numerics_for(len(plan.graph.inputs_of(nid)))
     used_numerics.add(num.forward.__name__)
     params = inspect.signature(num.forward).parameters
     index = {s.name: i for i, s in enumerate(plan.specs[nid])}
     weights = [_wref(plan, nid, index[w]) if w in index else "None" for w in num.weights]
-    while weights and weights[-1] == "None" and params[num.weights[len(weights) - 1]].default is None:
+    while weights and weights[-1] == "None" and _defaults_to_none(params, num.weights[len(weights) - 1]):
         weights.pop()
     kwargs = []
     for name, value in num.args.items():
@@ -97,6 +97,12 @@ def numerics_line(plan: ExportPlan, nid: str, used_numerics: set[str]) -> str:
         kwargs.append(f"{name}={_numerics_value(value, layer.owner, used_numerics)}")
     srcs = [plan.idents[s] for s in plan.graph.inputs_of(nid)]
     return call(f"{plan.idents[nid]} = {num.forward.__name__}", [*srcs, *weights, *kwargs], tail="[0]")
+
+
+def _defaults_to_none(params, name: str) -> bool:
+    """Whether leaving out weight ``name`` passes None: its default, or a wrapper's ``*weights`` (TimeDistributed)."""
+    return params[name].default is None if name in params else any(
+        p.kind is inspect.Parameter.VAR_POSITIONAL for p in params.values())
 
 
 def _plain(value: Any) -> Any:

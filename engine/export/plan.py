@@ -39,12 +39,13 @@ class ExportPlan:
         return [self.result.node_shapes[s] for s in self.graph.inputs_of(nid)]
 
     def is_merge(self, nid: str) -> bool:
-        """Whether the layer is called on a list of inputs (a custom layer declares its count per instance)."""
+        """Whether the layer is called on a list of inputs (a custom layer declares its count per instance;
+        a recurrent layer's extra inputs are its initial state)."""
         try:
             layer: Any = self.layer(nid)
         except LayergraphError:
             layer = layer_class(self.graph.node(nid).class_name)
-        return layer.max_inputs is None or layer.max_inputs > 1
+        return (layer.max_inputs is None or layer.max_inputs > 1) and not layer.takes_initial_state
 
 
 def make_plan(graph: LayerGraph, result: ValidationResult | None = None, strict: bool = True,

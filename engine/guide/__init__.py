@@ -30,7 +30,8 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "examples"
 CANDIDATE_SHAPES = ((4,), (6, 3), (6, 6, 2), (4, 4, 4, 2), (3, 32))  # last: GroupNormalization's 32 groups
 #: Layers whose first accepted candidate would be a poor illustration.
 PREFERRED_SHAPES = {"Flatten": (3, 3, 2), "Embedding": (5,), "CategoryEncoding": (3,), "RepeatVector": (3,),
-                    "CenterCrop": (4, 4, 2), "Resizing": (3, 3, 2)}
+                    "CenterCrop": (4, 4, 2), "Resizing": (3, 3, 2), "ConvLSTM1D": (3, 5, 2), "ConvLSTM2D": (3, 4, 4, 2),
+                    "ConvLSTM3D": (2, 3, 3, 3, 1)}
 #: Small values for required arguments the palette's starter config leaves out (proof loops stay quick).
 GUIDE_STARTER = {"filters": 4, "units": 3, "output_dim": 4, "input_dim": 10, "scale": 0.5, "height": 2, "width": 2,
                  "bin_boundaries": (0.0, 0.5), "num_tokens": 4}

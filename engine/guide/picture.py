@@ -79,10 +79,10 @@ def picture(layer: Layer, shapes: list[Shape]) -> str:
     name = layer.class_name
     if name == "Dense":
         extra = dense_matrix(layer, shapes)
+    elif name in ("SimpleRNN", "LSTM", "GRU", "RNN") or name.startswith("ConvLSTM"):
+        extra = unrolled(layer, shapes)
     elif name.endswith("2D") and not name.startswith(("Global", "Adaptive", "ZeroPadding", "Cropping", "UpSampling",
                                                         "SpatialDropout")) and "Transpose" not in name:
         extra = window_grid(layer, shapes)
-    elif name in ("SimpleRNN", "LSTM", "GRU"):
-        extra = unrolled(layer, shapes)
     body = lines + ([""] + extra if extra else [])
     return "```text\n" + "\n".join(body) + "\n```"

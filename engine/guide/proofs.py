@@ -408,6 +408,61 @@ def ref_bidirectional(x, w, cfg):
     return merge[cfg["merge_mode"]]()
 
 
+def ref_time_distributed(x, w, cfg):
+    """y[:, t] = the wrapped layer's reference applied to x[:, t], for every time step t"""
+    fn, inner = cfg["inner"]
+    return np.stack([fn(x[:, t], w, inner) for t in range(x.shape[1])], 1)
+
+
+def ref_stacked_cells(x, w, cfg):
+    """every cell's layer reference over the sequence in turn; cell k reads cell k-1's outputs"""
+    for k, (fn, inner) in enumerate(cfg["cells"]):
+        x = fn(x, {n[len(f"cell_{k}_"):]: v for n, v in w.items() if n.startswith(f"cell_{k}_")}, inner)
+    return x
+
+
+def ref_conv_lstm(x, w, cfg):
+    """the LSTM gate equations with convolutions for the matmuls (Keras order i, f, c, o):
+    gate_k = conv(x_t, W_k; strides, padding, dilation) + b_k + conv(h, U_k; 'same'), h_0 = c_0 = 0"""
+    u = cfg["filters"]
+    steps = range(x.shape[1] - 1, -1, -1) if cfg["go_backwards"] else range(x.shape[1])
+    rank = x.ndim - 3
+    b = w["bias"] if cfg["use_bias"] else np.zeros(4 * u)
+    inp = dict(cfg, activation=None, use_bias=True, groups=1)
+    rec = dict(inp, strides=(1,) * rank, padding="same", dilation_rate=(1,) * rank, use_bias=False)
+    h = c = None
+    outs = []
+    for t in steps:
+        gate = []
+        for k in range(4):
+            blk = slice(k * u, (k + 1) * u)
+            z = ref_conv(x[:, t], {"kernel": w["kernel"][..., blk], "bias": b[blk]}, inp)
+            if h is None:
+                h = c = np.zeros_like(z)
+            gate.append(z + ref_conv(h, {"kernel": w["recurrent_kernel"][..., blk]}, rec))
+        i, f, g, o = _sigmoid(gate[0]), _sigmoid(gate[1]), np.tanh(gate[2]), _sigmoid(gate[3])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        outs.append(h)
+    return np.stack(outs, 1) if cfg["return_sequences"] else h
+
+
+def _wrapper_reference(layer):
+    """References of TimeDistributed, RNN(cell) and ConvLSTM, made of the references of what they run."""
+    name, cfg = layer.class_name, dict(layer.config)
+    if name == "TimeDistributed":
+        inner = reference(layer.inner)
+        return None if inner is None else (ref_time_distributed, dict(cfg, inner=inner))
+    if name == "RNN":
+        cells = [reference(inner) for inner in layer.layers]
+        if any(c is None for c in cells):
+            return None
+        return cells[0] if len(cells) == 1 else (ref_stacked_cells, dict(cfg, cells=cells))
+    if cfg["activation"] != "tanh" or cfg["recurrent_activation"] != "sigmoid":
+        return None
+    return ref_conv_lstm, cfg
+
+
 _CONV = ("Conv1D", "Conv2D", "Conv3D")
 _TRANSPOSE = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 _MERGE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
@@ -469,6 +524,8 @@ def _special_reference(layer, name, cfg):
 def reference(layer):
     """``(function, config)`` of the independent reference for this layer, or ``None`` when none covers it."""
     name, cfg = layer.class_name, dict(layer.config)
+    if name in ("TimeDistributed", "RNN") or name.startswith("ConvLSTM"):
+        return _wrapper_reference(layer)
     if "activation" in cfg and cfg["activation"] not in REF_ACTIVATIONS and name != "Activation":
         return None
     special = _special_reference(layer, name, cfg)

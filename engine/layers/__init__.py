@@ -21,6 +21,8 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     activation_layers,
     preprocessing,
     augmentation,
+    conv_lstm,
+    sequence,
     group,
     custom,
 )
@@ -47,15 +49,23 @@ STARTER_VALUES: dict[str, object] = {
 
 
 def starter_config(class_name: str) -> dict:
-    """A valid config for a freshly added layer: Keras defaults plus starter values for required args."""
-    cls = layer_class(class_name)
+    """A valid config for a freshly added layer (or a wrapped cell): Keras defaults plus starter values for
+    required args."""
+    cls = nested_layer_class(class_name)
     return {f.name: f.starter if f.starter is not None else STARTER_VALUES[f.name] for f in cls.all_fields()
             if f.required and (f.starter is not None or f.name in STARTER_VALUES)}
+
+
+def nested_layer_class(class_name: str) -> type[Layer]:
+    """The class of a layer nested in another's config: a catalog layer or a recurrent cell (``RNN(cell)``)."""
+    from engine.layers.sequence import CELLS
+    return CELLS[class_name] if class_name in CELLS else layer_class(class_name)
 
 
 def create_layer(class_name: str, config: dict | None = None) -> Layer:
     return layer_class(class_name)(config or {})
 
 
-__all__ = ["LAYERS", "REQUIRED", "Field", "Layer", "WeightSpec", "register_layer", "layer_class", "create_layer",
+__all__ = ["LAYERS", "REQUIRED", "Field", "Layer", "WeightSpec", "register_layer", "layer_class", "nested_layer_class",
+           "create_layer",
            "FAMILIES", "starter_config"]

@@ -260,6 +260,9 @@ class Layer:
     composite: ClassVar[bool] = False
     #: The module Keras's class lives in (Keras-internal layers such as ConvNeXt's LayerScale are not in keras.layers).
     keras_module: ClassVar[str] = "keras.layers"
+    #: Whether the inputs after the first are the initial states of a recurrent layer (Keras's ``initial_state``
+    #: call argument), so exporters write them as ``layer(x, initial_state=[...])``.
+    takes_initial_state: ClassVar[bool] = False
     #: Arguments Keras's constructor requires although the engine has a default (Keras code always states them).
     keras_required_args: ClassVar[tuple[str, ...]] = ()
 
@@ -377,14 +380,21 @@ class Layer:
         """``{name: config value}`` for the named arguments, to pass to a numerics function."""
         return {n: self.config[n] for n in names}
 
-    def bound_numerics(self, backward: bool) -> tuple[Numerics, dict[str, Any]]:
-        """``numerics()`` and its resolved arguments, made once per layer: the config is fixed after
+    def bound_numerics(self, backward: bool, n_inputs: int = 1) -> tuple[Numerics, dict[str, Any]]:
+        """``numerics_for(n_inputs)`` and its resolved arguments, made once per layer: the config is fixed after
         construction, and rebuilding them cost ~6 us of a small Dense's ~27 us forward on every batch."""
         bound = self.__dict__.setdefault("_bound", {})
-        if backward not in bound:
-            num = self.numerics()
-            bound[backward] = (num, resolve_args(num.args, backward))
-        return bound[backward]
+        key = (backward, n_inputs)
+        if key not in bound:
+            num = self.numerics_for(n_inputs)
+            bound[key] = (num, resolve_args(num.args, backward))
+        return bound[key]
+
+    def numerics_for(self, n_inputs: int) -> Numerics:
+        """The numerics of a call with ``n_inputs`` inputs; a recurrent layer given initial states computes
+        through a wrapper of its own functions.  The backward always uses ``numerics()``: the forward's
+        cache says which gradients to return."""
+        return self.numerics()
 
     def numerics(self) -> Numerics:
         """The functions this layer computes with and their arguments from the config (see ``Numerics``)."""
@@ -393,7 +403,7 @@ class Layer:
     def forward(self, inputs: list[np.ndarray], weights: dict[str, np.ndarray], *, training: bool = False,
                 rng: np.random.Generator | None = None) -> tuple[np.ndarray, Any]:
         """Return ``(output, cache)``; the cache is whatever ``backward`` needs."""
-        num, args = self.bound_numerics(backward=False)
+        num, args = self.bound_numerics(backward=False, n_inputs=len(inputs))
         extra = {"training": training, "rng": rng} if num.training_args else {}
         return num.forward(*inputs, *(weights.get(w) for w in num.weights), **args, **extra)
 

@@ -69,10 +69,16 @@ def _rectifier_or_none(activation: str | None) -> str | None:
 
 
 class BaseRNN(Layer):
-    """Shared config checks, shape rule, weights and numerics arguments of the RNN layers."""
+    """Shared config checks, shape rule, weights and numerics arguments of the RNN layers.
+
+    Inputs after the sequence are Keras's ``initial_state``: ``states`` arrays ``(batch, units)`` (h, or h and c).
+    """
 
     family = "recurrent"
     gates: int = 1
+    states: int = 1
+    max_inputs = 2
+    takes_initial_state = True
 
     def check_config(self) -> None:
         for name in ("return_state", "stateful"):
@@ -91,7 +97,8 @@ class BaseRNN(Layer):
 
     # ----- shapes and weights ------------------------------------------------------------------------
     def output_shape(self, input_shapes: list[Shape]) -> Shape:
-        (shape,) = input_shapes
+        shape = input_shapes[0]
+        self.check_initial_state(input_shapes)
         if len(shape) != 3:
             raise self.shape_error(f"expects a 3-D sequence input (batch, timesteps, features) but gets "
                                    f"{fmt_shape(shape)}; add a Reshape or RepeatVector before it.")
@@ -100,6 +107,30 @@ class BaseRNN(Layer):
                                    "give the Input a full shape.")
         u = self.config["units"]
         return (shape[0], shape[1], u) if self.config["return_sequences"] else (shape[0], u)
+
+    def check_initial_state(self, input_shapes: list[Shape]) -> None:
+        states = input_shapes[1:]
+        if not states:
+            return
+        names = "h and c" if self.states == 2 else "h"
+        if len(states) != self.states:
+            raise self.shape_error(f"takes its initial state as {self.states} input{'s' * (self.states > 1)} "
+                                   f"({names}) after the sequence but gets {len(states)}; connect "
+                                   f"{'both' if self.states == 2 else 'one'} or none.")
+        u = self.config["units"]
+        for s in states:
+            if len(s) != 2 or s[-1] != u:
+                raise self.shape_error(f"needs initial states of shape (batch, {u}) but gets {fmt_shape(s)}; "
+                                       f"give the state a Dense({u}) or an Input of shape ({u},).")
+
+    def numerics_for(self, n_inputs: int) -> Numerics:
+        plain = self.numerics()
+        if n_inputs == 1:
+            return plain
+        return Numerics(num.rnn_initial_state_forward, num.rnn_initial_state_backward, weights=plain.weights,
+                        args={"layer": Fn(plain.forward, plain.backward),
+                              "layer_args": _non_default_args(plain.forward, plain.args), "n_states": n_inputs - 1},
+                        training_args=True)
 
     def bias_shape(self) -> tuple[int, ...]:
         return (self.gates * self.config["units"],)
@@ -137,7 +168,7 @@ class BaseRNN(Layer):
 def forward_with_buffers(layer: Layer, inputs, weights, training: bool, rng):
     """The base forward call plus this thread's reusable work arrays at inference (the numerics'
     ``buffers`` argument); training allocates fresh, since its caches outlive the call."""
-    num, args = layer.bound_numerics(backward=False)
+    num, args = layer.bound_numerics(backward=False, n_inputs=len(inputs))
     return num.forward(*inputs, *(weights.get(w) for w in num.weights), **args,
                        training=training, rng=rng, buffers=None if training else _inference_buffers())
 
@@ -194,6 +225,8 @@ class LSTM(BaseRNN):
 
     class_name = "LSTM"
     gates = 4
+    states = 2
+    max_inputs = 3
     fields = _rnn_fields(gates=True, extra=(
         Field("unit_forget_bias", "bool", True, "Add 1 to the forget-gate bias at initialisation."),
     )) + (Field("use_cudnn", "json", "auto", _PASSTHROUGH),)

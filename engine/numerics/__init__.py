@@ -15,9 +15,9 @@ Conventions (``engine.layers.base.Numerics`` declares how a layer calls them):
   ``f_grad(x, y, g)`` in a backward call.
 """
 from engine.numerics import (  # noqa: F401
-    activation_layers, activations, augmentation, conv, core, gru, lstm, merging, normalization, pooling,
-    preprocessing, recurrent, regularization, resampling, reshaping)
+    activation_layers, activations, augmentation, conv, conv_lstm, core, gru, lstm, merging, normalization, pooling,
+    preprocessing, recurrent, regularization, resampling, reshaping, sequence)
 
 #: The modules whose functions may be copied into exported code, in the order they are copied.
 MODULES = (activations, core, activation_layers, conv, pooling, resampling, preprocessing, augmentation, recurrent,
-           lstm, gru, normalization, regularization, merging, reshaping)
+           lstm, gru, conv_lstm, normalization, regularization, merging, reshaping, sequence)

@@ -16,7 +16,7 @@ from engine.numerics.recurrent import (rnn_buffer, rnn_feature_major, rnn_hot_ac
 
 def gru_forward(x, kernel, recurrent_kernel, bias=None, activation=tanh, recurrent_activation=sigmoid,
                 reset_after=True, return_sequences=False, go_backwards=False, dropout=0.0, recurrent_dropout=0.0,
-                training=False, rng=None, buffers=None):
+                training=False, rng=None, buffers=None, initial_state=None):
     """Keras GRU over ``x (b, t, f)``: ``z, r = recurrent_activation(.)``, ``h = z * h' + (1 - z) * hh``.
 
     reset_after=True (Keras 3 default, bias ``(2, 3u)``: input then recurrent bias):
@@ -24,10 +24,11 @@ def gru_forward(x, kernel, recurrent_kernel, bias=None, activation=tanh, recurre
     ``hh = activation(x_h + (r * h') @ U_h)``.  Inference of the default cell keeps no per-step cache.
     """
     dropping = training and (dropout > 0 or recurrent_dropout > 0)
-    if activation is not tanh or recurrent_activation is not sigmoid or not reset_after or dropping:
+    if activation is not tanh or recurrent_activation is not sigmoid or not reset_after or dropping \
+            or initial_state is not None:
         return gru_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurrent_activation,
                                    reset_after, return_sequences, go_backwards, dropout, recurrent_dropout,
-                                   training, rng)
+                                   training, rng, initial_state)
     if training:
         return gru_fused_forward(x, kernel, recurrent_kernel, bias, return_sequences, go_backwards)
     steps, batch, u = x.shape[1], x.shape[0], recurrent_kernel.shape[0]
@@ -60,7 +61,8 @@ def gru_backward(g, cache, kernel, recurrent_kernel, bias=None, activation=tanh_
 
 # ----- generic cell (any activations, reset_after=False, dropout), time-major ------------------------------
 def gru_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurrent_activation, reset_after,
-                        return_sequences, go_backwards, dropout=0.0, recurrent_dropout=0.0, training=False, rng=None):
+                        return_sequences, go_backwards, dropout=0.0, recurrent_dropout=0.0, training=False, rng=None,
+                        initial_state=None):
     u = recurrent_kernel.shape[0]
     in_bias = None if bias is None else (bias[0] if reset_after else bias)
     rec_bias = bias[1] if bias is not None and reset_after else None
@@ -75,6 +77,8 @@ def gru_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurrent
     r_h = np.ascontiguousarray(recurrent_kernel[:, 2 * u:])
     steps, batch, _ = xp.shape
     hs = np.zeros((steps + 1, batch, u), dtype=xp.dtype)
+    if initial_state is not None:
+        hs[0] = initial_state[0]
     pre = np.empty_like(xp)                                        # gate pre-activations z, r, h
     gates = np.empty_like(xp)                                      # z, r, hh
     inner = np.empty((steps, batch, u), dtype=xp.dtype)            # h' @ U_h + rb_h, or r * h'
@@ -96,14 +100,15 @@ def gru_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurrent
             p[:, 2 * u:] = xp[t, :, 2 * u:] + inner[t] @ r_h
         gt[:, 2 * u:] = fn(p[:, 2 * u:])
         hs[t + 1] = gt[:, 2 * u:] + gt[:, :u] * (h - gt[:, 2 * u:])
-    return rnn_output(hs[1:], return_sequences), ("generic", xt, in_m, proj, m_h, r_h, hs, pre, gates, inner)
+    return rnn_output(hs[1:], return_sequences), ("generic", xt, in_m, proj, m_h, r_h, hs, pre, gates, inner,
+                                                  initial_state is not None)
 
 
 
 
 def gru_generic_backward(g, cache, kernel, recurrent_kernel, bias, activation, recurrent_activation, reset_after,
                          return_sequences, go_backwards):
-    _, xt, in_m, proj, m_h, r_h, hs, pre, gates, inner = cache
+    _, xt, in_m, proj, m_h, r_h, hs, pre, gates, inner, stated = cache
     u = hs.shape[-1]
     d_hs = rnn_output_grad(g, pre.shape[0], return_sequences)
     d_pre = np.empty_like(pre)    # gradient of the input projection
@@ -138,7 +143,7 @@ def gru_generic_backward(g, cache, kernel, recurrent_kernel, bias, activation, r
         d_r[:, :2 * u] = rnn_project_kernel_grad(proj, hs[:-1], d_rec[..., :2 * u])
         d_r[:, 2 * u:] = inner.reshape(-1, u).T @ d_rec[..., 2 * u:].reshape(-1, u)
         d_bias = d_b
-    return (dx,), (d_k, d_r, None if bias is None else d_bias)
+    return ((dx, dh_next) if stated else (dx,)), (d_k, d_r, None if bias is None else d_bias)
 
 
 # ----- fused default cell (tanh, sigmoid, reset_after=True), feature-major --------------------------------

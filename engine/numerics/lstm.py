@@ -17,14 +17,15 @@ from engine.numerics.recurrent import (rnn_buffer, rnn_feature_major, rnn_hot_ac
 
 def lstm_forward(x, kernel, recurrent_kernel, bias=None, activation=tanh, recurrent_activation=sigmoid,
                  return_sequences=False, go_backwards=False, dropout=0.0, recurrent_dropout=0.0, training=False,
-                 rng=None, buffers=None):
+                 rng=None, buffers=None, initial_state=None):
     """Keras LSTM over ``x (b, t, f)``: ``i, f, o = recurrent_activation(.)``, ``c = f*c' + i*activation(.)``,
     ``h = o*activation(c)``.  Inference of the default cell keeps no per-step cache (a backward reruns it).
     """
     dropping = training and (dropout > 0 or recurrent_dropout > 0)
-    if activation is not tanh or recurrent_activation is not sigmoid or dropping:
+    if activation is not tanh or recurrent_activation is not sigmoid or dropping or initial_state is not None:
         return lstm_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurrent_activation,
-                                    return_sequences, go_backwards, dropout, recurrent_dropout, training, rng)
+                                    return_sequences, go_backwards, dropout, recurrent_dropout, training, rng,
+                                    initial_state)
     if training:
         return lstm_fused_forward(x, kernel, recurrent_kernel, bias, return_sequences, go_backwards)
     xa = rnn_feature_major(x, bias is not None, go_backwards, buffers)
@@ -46,7 +47,8 @@ def lstm_backward(g, cache, kernel, recurrent_kernel, bias=None, activation=tanh
 
 # ----- generic cell (any activations, dropout), time-major -----------------------------------------------
 def lstm_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurrent_activation, return_sequences,
-                         go_backwards, dropout=0.0, recurrent_dropout=0.0, training=False, rng=None):
+                         go_backwards, dropout=0.0, recurrent_dropout=0.0, training=False, rng=None,
+                         initial_state=None):
     xt, pre, in_m, rec_m = rnn_prepare(x, kernel, recurrent_kernel, bias, 4, go_backwards, dropout,
                                        recurrent_dropout, training, rng)
     proj = rnn_projection(recurrent_kernel, rec_m)
@@ -55,6 +57,8 @@ def lstm_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurren
     u = four_u // 4
     hs = np.zeros((steps + 1, batch, u), dtype=pre.dtype)
     cs = np.zeros((steps + 1, batch, u), dtype=pre.dtype)
+    if initial_state is not None:                                # (h_0, c_0)
+        hs[0], cs[0] = initial_state
     gates = np.empty_like(pre)
     tcs = np.empty((steps, batch, u), dtype=pre.dtype)
     step = np.empty((batch, four_u), dtype=pre.dtype)
@@ -69,12 +73,13 @@ def lstm_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurren
         cs[t + 1] += gt[:, :u] * gt[:, 2 * u:3 * u]
         tcs[t] = fn(cs[t + 1])
         np.multiply(gt[:, 3 * u:], tcs[t], out=hs[t + 1])
-    return rnn_output(hs[1:], return_sequences), ("generic", xt, in_m, proj, hs, cs, pre, gates, tcs)
+    return rnn_output(hs[1:], return_sequences), ("generic", xt, in_m, proj, hs, cs, pre, gates, tcs,
+                                                  initial_state is not None)
 
 
 def lstm_generic_backward(g, cache, kernel, recurrent_kernel, bias, activation, recurrent_activation,
                           return_sequences, go_backwards):
-    _, xt, in_m, proj, hs, cs, pre, gates, tcs = cache
+    _, xt, in_m, proj, hs, cs, pre, gates, tcs, stated = cache
     u = hs.shape[-1]
     d_hs = rnn_output_grad(g, pre.shape[0], return_sequences)
     d_pre = np.empty_like(pre)
@@ -93,7 +98,7 @@ def lstm_generic_backward(g, cache, kernel, recurrent_kernel, bias, activation, 
         dh_next = rnn_project_backward(proj, dz)
     d_r = rnn_project_kernel_grad(proj, hs[:-1], d_pre)
     dx, d_k, d_b = rnn_input_backward(d_pre, xt, kernel, in_m, go_backwards)
-    return (dx,), (d_k, d_r, None if bias is None else d_b)
+    return ((dx, dh_next, dc_next) if stated else (dx,)), (d_k, d_r, None if bias is None else d_b)
 
 
 # ----- fused default cell (tanh, sigmoid), feature-major -------------------------------------------------

@@ -175,25 +175,28 @@ def rnn_prepare(x, kernel, recurrent_kernel, bias, gates, go_backwards, dropout,
 # ----- SimpleRNN ---------------------------------------------------------------------------------------
 def simple_rnn_forward(x, kernel, recurrent_kernel, bias=None, activation=tanh, return_sequences=False,
                        go_backwards=False, dropout=0.0, recurrent_dropout=0.0, training=False, rng=None,
-                       buffers=None):
-    """``h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)`` over ``x (b, t, f)``."""
+                       buffers=None, initial_state=None):
+    """``h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)`` over ``x (b, t, f)``, from
+    ``h_0 = 0`` or from ``initial_state = (h_0,)``."""
     xt, pre, in_m, rec_m = rnn_prepare(x, kernel, recurrent_kernel, bias, 1, go_backwards, dropout,
                                        recurrent_dropout, training, rng)
     proj = rnn_projection(recurrent_kernel, rec_m)
     fn = rnn_hot_activation(activation)
     steps, batch, units = pre.shape
     hs = np.zeros((steps + 1, batch, units), dtype=pre.dtype)     # hs[0] = initial zero state
+    if initial_state is not None:
+        hs[0] = initial_state[0]
     step = np.empty((batch, units), dtype=pre.dtype)
     for t in range(steps):
         rnn_project(proj, hs[t], step)
         pre[t] += step                                           # pre was the input projection
         hs[t + 1] = fn(pre[t])
-    return rnn_output(hs[1:], return_sequences), (xt, in_m, proj, hs, pre)
+    return rnn_output(hs[1:], return_sequences), (xt, in_m, proj, hs, pre, initial_state is not None)
 
 
 def simple_rnn_backward(g, cache, kernel, recurrent_kernel, bias=None, activation=tanh_grad,
                         return_sequences=False, go_backwards=False, dropout=0.0, recurrent_dropout=0.0):
-    xt, in_m, proj, hs, pre = cache
+    xt, in_m, proj, hs, pre, stated = cache
     d_hs = rnn_output_grad(g, pre.shape[0], return_sequences)
     d_pre = np.empty_like(pre)
     d_next = np.zeros_like(hs[0])
@@ -202,7 +205,22 @@ def simple_rnn_backward(g, cache, kernel, recurrent_kernel, bias=None, activatio
         d_next = rnn_project_backward(proj, d_pre[t])
     d_r = rnn_project_kernel_grad(proj, hs[:-1], d_pre)
     dx, d_k, d_b = rnn_input_backward(d_pre, xt, kernel, in_m, go_backwards)
-    return (dx,), (d_k, d_r, None if bias is None else d_b)
+    return ((dx, d_next) if stated else (dx,)), (d_k, d_r, None if bias is None else d_b)
+
+
+def rnn_initial_state_forward(x, *states_and_weights, layer, layer_args=None, n_states=1, training=False, rng=None,
+                              buffers=None):
+    """A recurrent layer's forward started from given states: ``states_and_weights`` are the ``n_states``
+    state inputs (h, or h and c) and then the layer's weights.  Its backward is the layer's own, which
+    returns the states' gradients after the input's."""
+    states, weights = states_and_weights[:n_states], states_and_weights[n_states:]
+    return layer(x, *weights, **(layer_args or {}), training=training, rng=rng, buffers=buffers,
+                 initial_state=states)
+
+
+def rnn_initial_state_backward(g, cache, *weights, layer, layer_args=None, n_states=1):
+    """The layer's backward: gradients of the input, then of the ``n_states`` initial states."""
+    return layer(g, cache, *weights, **(layer_args or {}))
 
 
 # ----- Bidirectional -----------------------------------------------------------------------------------

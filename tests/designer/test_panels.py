@@ -281,3 +281,43 @@ def test_inspector_fits_a_narrow_dock_for_every_layer(qtbot, doc):
         nid = _add(doc, name, starter_config(name))
         inspector.set_node(nid)
         assert inspector.body.minimumSizeHint().width() <= 300, name
+
+
+def test_inspector_edits_the_wrapped_layer_of_time_distributed_and_the_cell_of_rnn(qtbot, doc):
+    i = _add(doc, "Input", {"shape": [3, 6, 6, 2]})
+    t = _add(doc, "TimeDistributed")
+    _connect(doc, i, t)
+    insp = Inspector(doc)
+    qtbot.addWidget(insp)
+    insp.show()
+    insp.set_node(t)
+    editor = insp.editors["layer"]
+    assert "RandomFlip" not in [editor.combo.itemText(k) for k in range(editor.combo.count())]
+    count = doc.undo_stack.count()
+    editor.combo.setCurrentIndex(editor.combo.findText("Conv2D"))
+    editor.combo.activated.emit(editor.combo.currentIndex())       # the user picks Conv2D: its starter arguments
+    assert doc.graph.node(t).config["layer"]["class_name"] == "Conv2D"
+    assert doc.undo_stack.count() == count + 1 and doc.result.ok
+    spin = editor.units
+    assert spin.isEnabled() and "filters" in spin.toolTip()
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "5")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert doc.graph.node(t).config["layer"]["config"]["filters"] == 5
+    editor.combo.setCurrentIndex(editor.combo.findText("Flatten"))
+    editor.combo.activated.emit(editor.combo.currentIndex())
+    assert doc.graph.node(t).config["layer"] == {"class_name": "Flatten", "config": {}}
+    assert not spin.isEnabled()
+    assert doc.undo_stack.count() == count + 1          # edits of one argument merge into one command
+    doc.undo_stack.undo()
+    assert doc.graph.node(t).config["layer"] == {"class_name": "Dense", "config": {"units": 32}}
+    assert editor.combo.currentText() == "Dense" and spin.value() == 32 and spin.isEnabled()
+
+    r = _add(doc, "RNN")
+    insp.set_node(r)
+    cell = insp.editors["cell"]
+    assert [cell.combo.itemText(k) for k in range(cell.combo.count())] == ["LSTMCell", "GRUCell", "SimpleRNNCell"]
+    cell.combo.setCurrentIndex(cell.combo.findText("GRUCell"))
+    cell.combo.activated.emit(cell.combo.currentIndex())
+    assert doc.graph.node(r).config["cell"] == {"class_name": "GRUCell", "config": {"units": 32}}

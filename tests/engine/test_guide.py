@@ -85,6 +85,13 @@ def test_every_layer_has_every_section_in_order_and_its_proof_passes(name):
     ("UnitNormalization", {}, "2,3"),
     ("RMSNormalization", {"epsilon": 0.1}, "2,5"),
     ("LayerScale", {"init_values": 0.1, "projection_dim": 3}, "2,3"),
+    ("TimeDistributed", {"layer": {"class_name": "Conv2D", "config": {"filters": 2, "kernel_size": 2,
+                                                                       "strides": 2}}}, "2,4,4,1"),
+    ("RNN", {"cell": {"class_name": "StackedRNNCells", "config": {"cells": [
+        {"class_name": "GRUCell", "config": {"units": 2}}, {"class_name": "LSTMCell", "config": {"units": 3}}]}},
+        "go_backwards": True, "return_sequences": True}, "3,2"),
+    ("ConvLSTM1D", {"filters": 2, "kernel_size": 2, "strides": 2, "padding": "same", "go_backwards": True,
+                    "return_sequences": True}, "3,5,2"),
 ])
 def test_proof_passes_on_non_default_configs(name, config, shape):
     guide = explain(name, config, parse_shape(shape), proof=True)

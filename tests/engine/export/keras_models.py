@@ -242,9 +242,44 @@ def nested():
     return k.Model(x0, L.Dense(3, **K)(wrapper(x)), name="nested")
 
 
+def sequence_wrappers():
+    """TimeDistributed around a convolution, pooling, Flatten and Dense; RNN with one cell and with stacked cells;
+    initial states of RNN, LSTM, GRU and SimpleRNN."""
+    k = keras()
+    L = k.layers
+    x0 = k.Input((3, 5, 5, 2))
+    x = L.TimeDistributed(L.Conv2D(2, 3, padding="same", activation="relu", **K))(x0)
+    x = L.TimeDistributed(L.MaxPooling2D(2))(x)
+    x = L.TimeDistributed(L.Flatten())(x)
+    x = L.TimeDistributed(L.Dense(4, activation="tanh", **K))(x)
+    pooled = L.GlobalAveragePooling1D()(x)
+    h, c = L.Dense(3, **K)(pooled), L.Dense(3, **K)(pooled)       # initial states, as in a seq2seq decoder
+    x = L.RNN(L.LSTMCell(3, **R), return_sequences=True)(x, initial_state=[h, c])
+    x = L.LSTM(3, return_sequences=True, **R)(x, initial_state=[c, h])
+    x = L.GRU(3, return_sequences=True, **R)(x, initial_state=h)
+    x = L.SimpleRNN(3, return_sequences=True, **R)(x, initial_state=[c])
+    x = L.RNN([L.GRUCell(3, reset_after=False, **R), L.SimpleRNNCell(2, **R), L.GRUCell(2, **R)],
+              go_backwards=True)(x)
+    return k.Model(x0, x, name="sequence_wrappers")
+
+
+def conv_recurrent():
+    """ConvLSTM in 2, 1 and 3 dimensions, each reading the previous one's output reshaped."""
+    k = keras()
+    L = k.layers
+    x0 = k.Input((3, 4, 4, 2))
+    x = L.ConvLSTM2D(2, 2, padding="same", return_sequences=True, **R)(x0)
+    x = L.Reshape((3, 16, 2))(x)
+    x = L.ConvLSTM1D(2, 3, strides=2, return_sequences=True, go_backwards=True, **R)(x)
+    x = L.Reshape((3, 7, 2, 1, 1))(x)
+    x = L.ConvLSTM3D(2, (2, 1, 1), activation="relu", **R)(x)
+    return k.Model(x0, L.Flatten()(x), name="conv_recurrent")
+
+
 MODELS = {"mlp": mlp, "conv": conv, "sequence": sequence, "merging": merging, "embedding": embedding,
           "activations": activations, "preprocessing": preprocessing, "volume": volume, "signal": signal,
-          "adaptive": adaptive, "normalized": normalized, "nested": nested}
+          "adaptive": adaptive, "normalized": normalized, "nested": nested,
+          "sequence_wrappers": sequence_wrappers, "conv_recurrent": conv_recurrent}
 
 
 def sample_inputs(model, n: int = 5, seed: int = 1):
