@@ -285,6 +285,16 @@ class SetConfigCommand(Command):
 
 
 
+class SetCustomCodeCommand(SetConfigCommand):
+    """A committed edit of a custom layer's code: one undo step each (edits of code never merge)."""
+
+    def _relabel(self) -> None:
+        self.setText(f"Edit the code of '{self._name(self.node_id)}'")
+
+    def id(self) -> int:  # noqa: A003
+        return -1
+
+
 def _show(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return "(" + ", ".join(str(x) for x in v) + ")"

@@ -199,6 +199,11 @@ class GraphDocument(QObject):
         self._revalidate()
         return mapping
 
+    def revalidate_all(self) -> None:
+        """Re-infer every node: something outside the document changed (custom code was trusted)."""
+        self.result = self.validator.validate(full=True)
+        self.validation_changed.emit(self.result)
+
     def put_weights(self, arrays: dict[str, dict[str, Any]]) -> None:
         """Trained weights for nodes a command just made (a group from its layers', or the reverse)."""
         if self.weights is not None and arrays:

@@ -15,7 +15,7 @@ from engine.errors import FileFormatError, LayergraphError, UsageError, one_line
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
 MAX_MESSAGE = 2000
-COMMANDS = ("validate", "summary", "layers", "explain", "train", "predict", "export", "import", "diff")
+COMMANDS = ("validate", "summary", "layers", "explain", "train", "predict", "export", "import", "diff", "trust")
 
 
 def error(msg: str) -> None:
@@ -106,10 +106,51 @@ def cmd_explain(args) -> int:
     return EXIT_OK
 
 
+def _untrusted_line(args, graph) -> str | None:
+    """One line naming the custom layers of ``graph`` whose code may not run here, or None when all may
+    (``--trust-code`` trusts all of it for this process)."""
+    from engine.custom import trust
+
+    path = args.graph
+    if args.trust_code:
+        trust.trust_this_process()
+    untrusted = trust.untrusted_layers(graph)
+    if not untrusted:
+        return None
+    names = ", ".join(f"{name} ({d.name})" for name, d in untrusted)
+    return (f"{path}: untrusted custom layer code in {names}: not run, shapes unknown; trust it with "
+            f"'layergraph trust {path}' or pass --trust-code")
+
+
+def require_trust(args) -> None:
+    """``train``, ``predict`` and ``export`` run or write the layers' code: refuse untrusted code (exit 2)."""
+    from engine.fileformat import load_document
+
+    line = _untrusted_line(args, load_document(args.graph, with_weights=False).graph)
+    if line:
+        raise UsageError(line)
+
+
+def cmd_trust(args) -> int:
+    """Accept the custom-layer code of a document on this machine (like ``jupyter trust``)."""
+    from engine.custom import trust
+
+    doc = _load(args.graph)
+    found = trust.custom_definitions(doc.graph)
+    for _, definition in found:
+        trust.sign(definition)
+    print(f"{args.graph}: trusted the code of {len(found)} custom layer(s)")
+    return EXIT_OK
+
+
 def cmd_validate(args) -> int:
     from engine.validation import infer_shapes
 
     doc = _load(args.graph)
+    line = _untrusted_line(args, doc.graph)
+    if line:
+        error(line)
+        return EXIT_INVALID
     result = infer_shapes(doc.graph)
     g = doc.graph
     print_problems(g, result)
@@ -125,6 +166,10 @@ def cmd_summary(args) -> int:
     from engine.validation import infer_shapes
 
     doc = _load(args.graph)
+    line = _untrusted_line(args, doc.graph)
+    if line:
+        error(line)
+        return EXIT_INVALID
     result = infer_shapes(doc.graph)
     print(format_summary(doc.graph, Path(args.graph).stem, result))
     return EXIT_OK if result.ok else EXIT_INVALID
@@ -133,18 +178,21 @@ def cmd_summary(args) -> int:
 def cmd_train(args) -> int:
     from engine.training_cli import run_train
 
+    require_trust(args)
     return run_train(args)
 
 
 def cmd_predict(args) -> int:
     from engine.training_cli import run_predict
 
+    require_trust(args)
     return run_predict(args)
 
 
 def cmd_export(args) -> int:
     from engine.export.cli import run_export
 
+    require_trust(args)
     return run_export(args)
 
 
@@ -166,6 +214,9 @@ def cmd_diff(args) -> int:
     else:
         print(format_diff(diff))
     return EXIT_OK
+
+
+TRUST_HELP = "run the document's custom-layer code although it was not written or accepted on this machine"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,6 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=doc)
         sp.add_argument("graph")
         sp.set_defaults(func=fn)
+        sp.add_argument("--trust-code", action="store_true", help=TRUST_HELP)
+    tr = sub.add_parser("trust", help="accept the custom-layer code of GRAPH on this machine (it then runs)")
+    tr.add_argument("graph")
+    tr.set_defaults(func=cmd_trust)
     t = sub.add_parser("train", help="train the graph on a dataset and save its weights")
     t.add_argument("graph")
     t.add_argument("--data", required=True, help="built-in dataset name or a .npz/.csv file")
@@ -208,12 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--keras-backend", choices=["jax", "torch", "tensorflow"], default=None,
                    help="with --backend keras: which installed Keras backend (default: the first of these)")
     t.add_argument("-o", "--output", default=None, help="write the trained graph here (default: GRAPH's weights)")
+    t.add_argument("--trust-code", action="store_true", help=TRUST_HELP)
     t.set_defaults(func=cmd_train)
     pr = sub.add_parser("predict", help="run inference with the saved weights")
     pr.add_argument("graph")
     pr.add_argument("--input", required=True, help=".npy, or .npz with one array per input layer name")
     pr.add_argument("-o", "--output", required=True)
     pr.add_argument("--batch-size", type=int, default=256)
+    pr.add_argument("--trust-code", action="store_true", help=TRUST_HELP)
     pr.set_defaults(func=cmd_predict)
     e = sub.add_parser("export", help="write Keras 3 or NumPy code for the graph, a Keras .keras model file or an "
                                       "ONNX model")
@@ -223,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "onnx: an ONNX model (opset 18) with the weights (needs pip install layergraph[onnx])")
     e.add_argument("-o", "--output", required=True)
     e.add_argument("--training", action="store_true", help="(keras) include data loading, compile and fit")
+    e.add_argument("--trust-code", action="store_true", help=TRUST_HELP)
     e.set_defaults(func=cmd_export)
     im = sub.add_parser("import", help="read a Keras 3 model (.keras or .json) into a layergraph document")
     im.add_argument("model")

@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine.custom.trust import trust_this_process  # noqa: E402
 from engine.fileformat import save_document  # noqa: E402
 from engine.graph import LayerGraph  # noqa: E402
 from engine.validation import infer_shapes  # noqa: E402
@@ -51,6 +52,28 @@ def spirals_mlp():
     b.add("Dense", {"units": 2, "activation": "softmax"}, x, name="classes")
     return b.g, {"dataset": "spirals", "loss": "sparse_categorical_crossentropy", "optimizer": "adam",
                  "learning_rate": 0.01, "batch_size": 32, "epochs": 150, "validation_split": 0.2, "seed": 0}
+
+
+#: A radial-basis-function layer written as a custom layer (issue 16): its code is the example's point.
+RBF_LAYER = {
+    "name": "RBFLayer",
+    "arguments": [{"name": "units", "kind": "int", "default": 32},
+                  {"name": "gamma", "kind": "float", "default": 1.0}],
+    "weights": [{"name": "centers", "shape": "units, input_shape[-1]", "initializer": "random_uniform"}],
+    "call": "# a bump around each learned center: exp(-gamma * squared distance)\n"
+            "diff = ops.expand_dims(inputs, 1) - self.centers\n"
+            "return ops.exp(-self.gamma * ops.sum(ops.square(diff), axis=-1))\n",
+    "compute_output_shape": "return (input_shape[0], self.units)\n",
+}
+
+
+def spirals_rbf():
+    b = Builder()
+    x = b.add("Input", {"shape": [2]}, name="points")
+    x = b.add("CustomLayer", {"definition": RBF_LAYER, "arguments": {"units": 64, "gamma": 20.0}}, x, name="rbf")
+    b.add("Dense", {"units": 2, "activation": "softmax"}, x, name="classes")
+    return b.g, {"dataset": "spirals", "loss": "sparse_categorical_crossentropy", "optimizer": "adam",
+                 "learning_rate": 0.05, "batch_size": 32, "epochs": 100, "validation_split": 0.2, "seed": 0}
 
 
 def digits_training(learning_rate: float, epochs: int) -> dict:
@@ -128,10 +151,12 @@ EXAMPLES = {
     "lstm_sequence": lstm_rows,
     "residual_block": residual_block,
     "two_input_concat": two_inputs,
+    "spirals_custom_rbf": spirals_rbf,
 }
 
 
 def main() -> int:
+    trust_this_process()  # the examples' custom code is written here; users trust it before it runs
     OUT.mkdir(parents=True, exist_ok=True)
     for name, make in EXAMPLES.items():
         g, training = make()

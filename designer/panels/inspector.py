@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QFormLayout, QLabel, QLineEdit, QScrollArea, QVBo
 
 from designer import commands
 from designer.document import GraphDocument
+from designer.panels.custom_layer_panel import CustomLayerPanel
 from designer.panels.field_widgets import FieldWidget, make_field_widget
 from designer.panels.group_table import GroupTable
 from engine.errors import ConfigError
@@ -51,6 +52,7 @@ class Inspector(QWidget):
         self.node_id: str | None = None
         self.editors: dict[str, FieldWidget] = {}
         self.errors: dict[str, QLabel] = {}
+        self.custom_panel: CustomLayerPanel | None = None
         self.group_table: GroupTable | None = None
 
         outer = QVBoxLayout(self)
@@ -115,6 +117,10 @@ class Inspector(QWidget):
         self.general_error = _error_label()
         form.addRow(self.general_error)
 
+        self.custom_panel = None
+        if cls.gradient == "automatic":  # a custom layer: its code in an editor instead of the raw definition
+            self.custom_panel = CustomLayerPanel(self.doc, node_id, self._push)
+            form.addRow(self.custom_panel)
         self.group_table = None
         if cls.composite:  # a group: its layers as a table, not its inner graph as JSON
             self.group_table = GroupTable()
@@ -123,7 +129,8 @@ class Inspector(QWidget):
             form.addRow(caption)
             form.addRow(self.group_table)
         for f in cls.all_fields():
-            if cls.composite and f.kind == "json":
+            if cls.composite and f.kind == "json" or self.custom_panel is not None and f.name in ("definition",
+                                                                                                   "arguments"):
                 continue
             editor = make_field_widget(f)
             editor.edited.connect(lambda name=f.name: self._field_edited(name))
@@ -149,6 +156,8 @@ class Inspector(QWidget):
             self._show_error(self.errors[name], None)
             editor.set_invalid(False)
         self._show_error(self.general_error, None)
+        if self.custom_panel is not None:
+            self.custom_panel.load()
         if self.group_table is not None:
             try:
                 self.group_table.show_group(self.doc.graph.layer(self.node_id))
@@ -164,6 +173,8 @@ class Inspector(QWidget):
         self.params_label.setText(f"{res.param_counts.get(self.node_id, 0):,}")
         probs = res.problems_for(self.node_id)
         self.shape_label.setToolTip("\n".join(p.message for p in probs))
+        if self.custom_panel is not None:
+            self.custom_panel.show_problems()
 
     def _on_node_changed(self, node_id: str) -> None:
         if node_id == self.node_id:

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from engine.errors import ConfigError, GraphError, LayergraphError
+from engine.export.custom_code import custom_names, definitions_of, keras_class_source, keras_layer_call
 from engine.export.identifiers import call, camel_case, comment, literal, sanitize
 from engine.export.keras_config import keras_arguments, keras_call_arguments
 from engine.export.plan import ExportPlan, make_plan
@@ -17,6 +18,7 @@ from engine.graph import LayerGraph
 from engine.layers import LAYERS, Layer, layer_class, nested_layer_class
 from engine.layers.sequence import CELLS
 from engine.losses import default_loss
+from engine.layers.custom import CustomLayer
 from engine.layers.group import Group
 from engine.validation import ValidationResult
 
@@ -122,11 +124,14 @@ def layer_line(plan: ExportPlan, nid: str) -> str:
     if isinstance(layer, Group):  # its own function builds it as a nested keras.Model
         inputs = f"[{', '.join(srcs)}]" if len(srcs) > 1 else (srcs[0] if srcs else "None")
         return call(f"{var} = {group_functions(plan)[nid][0]}", [name_arg], f"({inputs})")
-    args = layer_arguments(layer) + [name_arg]
     if layer.keras_inputs_as_arguments:  # mha(query, value, key)
         inputs = ", ".join(srcs) or "None"
     else:
         inputs = f"[{', '.join(srcs)}]" if plan.is_merge(nid) else (srcs[0] if srcs else "None")
+    if isinstance(layer, CustomLayer):  # its class is defined in the module (custom_code.keras_class_source)
+        cls_name, args = keras_layer_call(layer.definition, layer.config["arguments"])
+        return call(f"{var} = {cls_name}", args + [name_arg], f"({inputs})")
+    args = layer_arguments(layer) + [name_arg]
     if layer.takes_initial_state and len(srcs) > 1:
         inputs = f"{srcs[0]}, initial_state=[{', '.join(srcs[1:])}]"
     call_args = "".join(f", {k}={literal(v)}" for k, v in keras_call_arguments(layer).items())
@@ -352,6 +357,16 @@ def _training_source(plan: ExportPlan, t: dict[str, Any]) -> list[str]:
     ]
 
 
+def _custom_definitions(graph: LayerGraph, strict: bool) -> list:
+    """The custom layer classes to define; the live view shows what it can of a conflict, an export refuses."""
+    try:
+        return definitions_of(graph)
+    except ConfigError:
+        if strict:
+            raise
+        return []
+
+
 DISTRIBUTION = '''def pad_to_batches(x, y, batch_size):
     """x, y and sample weights, padded with zero-weight copies of the first sample to whole batches.
 
@@ -449,7 +464,7 @@ def keras_code(graph: LayerGraph, weights_file: str | None = None, training: dic
         strict: refuse an invalid graph (export) instead of sketching what is connected (live view).
     """
     try:
-        plan = make_plan(graph, result, strict=strict)
+        plan = make_plan(graph, result, strict=strict, reserved=custom_names(graph))
     except GraphError:
         if strict:
             raise
@@ -459,12 +474,16 @@ def keras_code(graph: LayerGraph, weights_file: str | None = None, training: dic
     stdlib = (["import argparse"] if settings else []) + (["from pathlib import Path"] if weights_file else [])
     lines += stdlib + ([""] if stdlib else []) + ["import keras"]
     lines += ["import numpy as np"] if weights_file or settings else []
-    lines += ["from keras import layers", ""]
+    customs = _custom_definitions(graph, strict)
+    lines += ["from keras import layers"] + (["from keras import ops"] if customs else []) + [""]
     if weights_file:
         lines += [f"WEIGHTS_FILE = Path(__file__).with_name({literal(weights_file)})", ""]
     if not plan.result.ok:
         lines += [f"# The graph has {len(plan.result.problems)} problem(s); this code may not run yet.", ""]
-    plan._function_names = {"build_model", "load_weights", "_set_weights", "compile_model", "load_data", "main"}
+    plan._function_names = {"build_model", "load_weights", "_set_weights", "compile_model", "load_data", "main"} | {
+        d.name for d in customs}
+    for d in customs:
+        lines += ["", *keras_class_source(d), ""]
     groups = _group_sources(plan)
     lines += groups[1:] + ["", ""] if groups else [""]
     lines += _build_model_source(plan, sanitize(model_name, "model"), weights_file)

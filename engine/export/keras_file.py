@@ -169,6 +169,10 @@ def keras_archive(graph: LayerGraph, weights: Weights | None, training: dict | N
     if groups:
         raise GraphError(f"{groups[0]} is a group; saving groups as .keras (nested models) is not supported yet. "
                          "Ungroup it, or export Keras code, which writes each group as its own model.")
+    customs = [plan.layer(n).owner for n in plan.order if plan.layer(n).gradient == "automatic"]
+    if customs:
+        raise GraphError(f"{customs[0]} is a custom layer; a .keras file holds no code, so Keras could not load it. "
+                         "Export Keras code (--to keras), which defines the layer's class, and save from Keras.")
     if not weights and any(plan.specs.values()):
         from engine.executor import compile_graph
 

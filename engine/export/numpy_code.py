@@ -15,11 +15,14 @@ from typing import Any
 import numpy as np
 
 from engine.errors import GraphError
+from engine.export.custom_code import (SELF_CLASS, SHIM_CLASS, custom_names, definitions_of, numpy_function_name,
+                                       numpy_function_source, self_arguments, shim_source, used_ops)
 from engine.export.identifiers import call, camel_case, comment, literal
 from engine.export.numerics_source import definitions, is_numerics_function, sources_for
 from engine.export.plan import ExportPlan, Weights, make_plan
 from engine.graph import LayerGraph
 from engine.layers.base import Fn
+from engine.layers.custom import CustomLayer
 from engine.memory import check_allocation, init_bytes
 
 #: Names a generated module defines itself; layer outputs never take them.
@@ -141,8 +144,26 @@ def node_lines(plan: ExportPlan, nid: str, used_numerics: set[str], blocks: dict
     output's mask if it carries one; a group calls its own function, whose source goes into ``blocks``."""
     if plan.layer(nid).composite:
         return [group_line(plan, nid, blocks, used_numerics)]
+    if isinstance(plan.layer(nid), CustomLayer):
+        return [custom_line(plan, nid, blocks)]
     masked = mask_line(plan, nid, used_numerics)
     return [numerics_line(plan, nid, used_numerics), *([masked] if masked else [])]
+
+
+def custom_line(plan: ExportPlan, nid: str, blocks: dict[str, list[str]]) -> str:
+    """``var = Name_call(_LayerSelf(args, weights), inputs)``: the layer's call body, written once per class
+    into ``blocks`` with the ``ops`` shim it needs."""
+    layer = plan.layer(nid)
+    d = layer.definition
+    fn = numpy_function_name(d)
+    if fn not in blocks:
+        blocks[fn] = numpy_function_source(d, fn)
+    index = {s.name: i for i, s in enumerate(plan.specs[nid])}
+    values = self_arguments(d, layer.config["arguments"]) + [f"{w.name}={_wref(plan, nid, index[w.name])}"
+                                                            for w in d.weights]
+    srcs = [plan.idents[s] for s in plan.graph.inputs_of(nid)]
+    x = f"[{', '.join(srcs)}]" if d.inputs > 1 else srcs[0]
+    return f"{plan.idents[nid]} = {fn}({call(SELF_CLASS, values)}, {x})"
 
 
 def _input_line(plan: ExportPlan, nid: str, multi: bool) -> str:
@@ -155,7 +176,7 @@ def _input_line(plan: ExportPlan, nid: str, multi: bool) -> str:
 def numpy_code(graph: LayerGraph, weights_file: str = "model.weights.npz", *, plan: ExportPlan | None = None,
                fresh_weights: bool = False) -> str:
     """Source of the standalone module (raises ``GraphError`` for an invalid graph)."""
-    plan = plan or make_plan(graph, reserved=RUNTIME_NAMES)
+    plan = plan or make_plan(graph, reserved=RUNTIME_NAMES | custom_names(graph))
     multi = len(plan.inputs) > 1
     used_numerics: set[str] = set()
     blocks: dict[str, list[str]] = {}
@@ -167,6 +188,9 @@ def numpy_code(graph: LayerGraph, weights_file: str = "model.weights.npz", *, pl
             body.append(_input_line(plan, nid, multi))
         else:
             body.extend(node_lines(plan, nid, used_numerics, blocks))
+    customs = definitions_of(graph)
+    if customs:
+        blocks[SHIM_CLASS] = shim_source(set().union(*(used_ops(d) for d in customs)))
     outs = [plan.idents[n] for n in plan.outputs]
     ret = outs[0] if len(outs) == 1 else "[" + ", ".join(outs) + "]"
     names = ", ".join(comment(repr(plan.name(n))) for n in plan.inputs)
@@ -213,7 +237,7 @@ def write_numpy_export(graph: LayerGraph, weights: Weights | None, out: Path) ->
     """Source and weight arrays for ``out`` (the caller writes both atomically)."""
     from engine.export.plan import weight_arrays
 
-    plan = make_plan(graph, reserved=RUNTIME_NAMES)
+    plan = make_plan(graph, reserved=RUNTIME_NAMES | custom_names(graph))
     fresh = not weights
     arrays = weight_arrays(plan, init_fresh_weights(plan) if fresh else weights)
     wname = f"{out.stem}.weights.npz"

@@ -198,6 +198,8 @@ REFUSED: dict[str, str] = {
     **{f"ConvLSTM{r}D": "ONNX has no convolutional LSTM operator (it would have to be unrolled)" for r in (1, 2, 3)},
     **{name: "its ONNX converter (Einsum, MatMul and Softmax nodes) is not written yet"
        for name in ("EinsumDense", "Attention", "AdditiveAttention", "MultiHeadAttention", "GroupQueryAttention")},
+    "CustomLayer": "its code has no ONNX operators yet (export Keras code, which defines the layer, and convert "
+                   "that)",
 }
 INITIAL_STATE_REASON = "its initial_state inputs are not exported to ONNX yet"
 

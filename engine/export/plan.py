@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import GraphError
+from engine.errors import GraphError, LayergraphError
 from engine.export.identifiers import Identifiers
 from engine.graph import LayerGraph
 from engine.layers import Layer, WeightSpec, layer_class
@@ -39,8 +39,13 @@ class ExportPlan:
         return [self.result.node_shapes[s] for s in self.graph.inputs_of(nid)]
 
     def is_merge(self, nid: str) -> bool:
-        cls = layer_class(self.graph.node(nid).class_name)
-        return (cls.max_inputs is None or cls.max_inputs > 1) and not cls.takes_initial_state
+        """Whether the layer is called on a list of inputs (a custom layer declares its count per instance;
+        a recurrent layer's extra inputs are its initial state)."""
+        try:
+            layer: Any = self.layer(nid)
+        except LayergraphError:
+            layer = layer_class(self.graph.node(nid).class_name)
+        return (layer.max_inputs is None or layer.max_inputs > 1) and not layer.takes_initial_state
 
 
 def make_plan(graph: LayerGraph, result: ValidationResult | None = None, strict: bool = True,

@@ -88,6 +88,9 @@ def make_layer(class_name: str, config: dict | None) -> Layer:
         raise UsageError(f"{class_name} is a group of other layers; explain the layers inside it.")
     if cls.max_inputs == 0:
         raise UsageError(f"{class_name} has no computation to explain; it only declares a graph input.")
+    if cls.gradient == "automatic":
+        raise UsageError(f"{class_name} computes what its own call code says; read that code in the designer's "
+                         "inspector or in the Keras export.")
     starter = {**starter_config(class_name),
                **{f.name: GUIDE_STARTER[f.name] for f in cls.all_fields() if f.required and f.name in GUIDE_STARTER}}
     return cls({**starter, **(config or {})})
@@ -351,4 +354,5 @@ def missing_prose(class_name: str) -> list[str]:
 
 
 def explainable_layers() -> list[str]:
-    return [name for name, cls in LAYERS.items() if cls.max_inputs != 0 and not cls.composite]
+    return [name for name, cls in LAYERS.items() if cls.max_inputs != 0 and not cls.composite
+            and cls.gradient != "automatic"]

@@ -25,6 +25,7 @@ from engine.layers import (  # noqa: E402,F401  (registration side effect)
     sequence,
     attention,
     group,
+    custom,
 )
 
 FAMILIES = ("core", "convolutional", "pooling", "recurrent", "normalization", "regularization",

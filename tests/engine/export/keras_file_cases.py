@@ -33,8 +33,8 @@ EXTRA = [
 
 def _normalise(entry) -> tuple[str, dict, list] | None:
     if not isinstance(entry, tuple) or len(entry) not in (2, 3) or not isinstance(entry[0], str) \
-            or entry[0] not in LAYERS:
-        return None
+            or entry[0] not in LAYERS or LAYERS[entry[0]].gradient == "automatic":
+        return None  # custom layers: a .keras file holds no code, so the writer refuses them (test_keras_parity)
     if not isinstance(entry[1], dict):
         return None
     shapes = entry[2] if len(entry) == 3 else SEQUENCE

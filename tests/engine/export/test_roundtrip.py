@@ -131,7 +131,9 @@ def test_catalog_is_covered(world):
 
     for entry in world["models"].values():
         walk(entry["model"])
-    missing = sorted(set(LAYERS) - used - {"SpatialDropout3D"})
+    # custom layers' code never comes from a .keras file (issue 16): they have no import to round-trip
+    custom = {n for n, cls in LAYERS.items() if cls.gradient == "automatic"}
+    missing = sorted(set(LAYERS) - used - {"SpatialDropout3D"} - custom)
     assert not missing, f"no round-trip model uses {missing}"
 
 

@@ -90,7 +90,8 @@ def _keras_required(class_name):
             and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
 
 
-@pytest.mark.parametrize("class_name", sorted(n for n in LAYERS if n != "Input" and not LAYERS[n].composite))
+@pytest.mark.parametrize("class_name", sorted(n for n in LAYERS if n != "Input" and not LAYERS[n].composite
+                                        and LAYERS[n].gradient != "automatic"))  # custom: no Keras class
 def test_arguments_keras_requires_are_declared_required(class_name):
     """Exported Keras code must write every argument Keras's constructor requires: our field is either
     required too, or listed in ``keras_required_args`` (so ``AveragePooling2D(pool_size=...)`` is always written)."""
