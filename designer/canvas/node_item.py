@@ -155,10 +155,10 @@ class NodeItem(HoverHighlight, QGraphicsItem):
 
     # ----- ports -------------------------------------------------------------------------------------
     def port_count(self, connected: set[int]) -> int:
+        top = max(connected) + 1 if connected else 0
         if self.max_inputs is None:  # merge layers grow a free port as inputs are connected
-            top = max(connected) + 1 if connected else 0
             return max(self.min_inputs, top + 1, len(connected) + 1)
-        return self.max_inputs
+        return max(self.max_inputs, top)  # an edge the layer cannot take still has a port (validation marks it)
 
     def sync_ports(self, connected: set[int]) -> None:
         """Create/remove input ports for the connected indices and lay them out."""

@@ -96,6 +96,10 @@ def test_ctrl_g_makes_a_group_and_ctrl_shift_g_ungroups_with_equal_predictions(m
     (gid,) = [n for n in doc.graph.nodes if doc.graph.node(n).class_name == "Group"]
     assert window.scene.selected_node_ids() == [gid]
     assert len(window.scene.node_item(gid).in_ports) == 1  # one Input inside: one port, no spare one to wire
+    assert c.push(doc, c.ConnectCommand(doc, i, gid, 1)) is None  # a second input the group cannot take...
+    assert len(window.scene.node_item(gid).in_ports) == 2 and not scene_problems(window.scene)  # ...is drawn
+    assert not doc.result.ok  # and marked by validation
+    qtbot.keyClick(view, Qt.Key.Key_Z, CTRL)
     assert doc.result.total_params == p0
     np.testing.assert_array_equal(outputs(doc), y0)
     assert window.inspector.group_table is not None  # the inspector shows the group as a table
