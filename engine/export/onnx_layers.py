@@ -145,6 +145,12 @@ def _subtract(cx, xs):
     return Value(cx.op("Sub", names), perm)
 
 
+def _scaled_sum(cx, xs):
+    names, perm = _common(cx, xs)
+    scaled = cx.op("Mul", [names[1], cx.b.const(f"{cx.base}/scale", np.asarray(args(cx)["scale"], np.float32))])
+    return Value(cx.op("Add", [names[0], scaled]), perm)
+
+
 def _multiply(cx, xs):
     names, perm = _common(cx, xs)
     y = names[0]
@@ -351,7 +357,8 @@ CONVERTERS = {
     "Dense": _dense, "Embedding": _embedding, "LayerScale": _layer_scale,
     "Flatten": _flatten, "Reshape": _reshape, "Permute": _permute, "RepeatVector": _repeat_vector,
     "Add": _variadic("Sum"), "Maximum": _variadic("Max"), "Minimum": _variadic("Min"), "Subtract": _subtract,
-    "Multiply": _multiply, "Average": _average, "Concatenate": _concatenate, "Dot": _dot,
+    "CustomScaleLayer": _scaled_sum, "Multiply": _multiply, "Average": _average, "Concatenate": _concatenate,
+    "Dot": _dot,
     "BatchNormalization": _batch_normalization, "LayerNormalization": _layer_normalization,
     "GroupNormalization": _group_normalization, "UnitNormalization": _unit_normalization,
     "RMSNormalization": _rms_normalization,

@@ -362,6 +362,14 @@ def ref_repeat_vector(x, w, cfg):
     return np.stack([x] * cfg["n"], axis=1)
 
 
+def ref_scaled_sum(*xs, w, cfg):
+    """the shortcut plus the scaled residual, element by element: y = x0 + scale * x1"""
+    y = np.zeros(xs[0].shape)
+    for idx in np.ndindex(*y.shape):
+        y[idx] = xs[0][idx] + cfg["scale"] * xs[1][idx]
+    return y
+
+
 def ref_concatenate(*xs, w, cfg):
     """the inputs side by side along axis: y = [x1 | x2 | ...]"""
     return np.concatenate(xs, axis=cfg["axis"])
@@ -486,6 +494,7 @@ _TABLE = {"Dense": ref_dense, "Embedding": ref_embedding, "BatchNormalization": 
           "Permute": ref_permute, "RepeatVector": ref_repeat_vector, "Concatenate": ref_concatenate,
           "ReLU": ref_relu, "ELU": ref_elu, "Softmax": ref_softmax, "PReLU": ref_prelu,
           "UpSampling1D": ref_upsampling, "UpSampling3D": ref_upsampling, "LayerScale": ref_layer_scale,
+          "CustomScaleLayer": ref_scaled_sum,
           "GroupNormalization": ref_group_norm, "Normalization": ref_normalization, "Dot": ref_dot,
           "Discretization": ref_discretization, "CategoryEncoding": ref_category_encoding,
           **{name: ref_identity for name in _IDENTITY_AT_INFERENCE}}

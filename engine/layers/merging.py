@@ -115,6 +115,33 @@ class Subtract(BaseMerge):
 
 
 @register_layer
+class CustomScaleLayer(BaseMerge):
+    """``inputs[0] + scale * inputs[1]``: the scaled residual that closes every InceptionResNetV2 block.
+
+    Keras's internal layer of ``keras.applications.InceptionResNetV2``
+    (``keras/src/applications/inception_resnet_v2.py``), read and written under that module.
+
+    Args:
+        scale: the factor of the second input (InceptionResNetV2 uses 0.17, 0.1 and 0.2 by block type).
+
+    Input shape: exactly two tensors (the shortcut, then the residual).  Output shape: their broadcast shape.
+    """
+
+    class_name = "CustomScaleLayer"
+    keras_module = "keras.src.applications.inception_resnet_v2"
+    keras_required_args = ("scale",)
+    mask_rule = "drop"   # a plain Keras Layer: supports_masking is False
+    max_inputs = 2
+    fields = (Field("scale", "float", doc="Factor of the second input (the residual branch).", starter=0.17),)
+
+    def summary_args(self) -> str:
+        return f"x0 + {self.config['scale']:g} * x1"
+
+    def numerics(self) -> Numerics:
+        return Numerics(num.scaled_sum_forward, num.scaled_sum_backward, args={"scale": self.config["scale"]})
+
+
+@register_layer
 class Multiply(BaseMerge):
     """Multiplies a list of inputs element-wise (with Keras broadcasting).
 

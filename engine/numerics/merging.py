@@ -42,6 +42,16 @@ def subtract_backward(g, shapes):
     return (merge_unbroadcast(g, shapes[0]), merge_unbroadcast(-g, shapes[1])), ()
 
 
+def scaled_sum_forward(a, b, scale=1.0):
+    """``a + scale * b`` (InceptionResNetV2's CustomScaleLayer), with Keras broadcasting."""
+    ea, eb = merge_expand([a, b])
+    return ea + scale * eb, [a.shape, b.shape]
+
+
+def scaled_sum_backward(g, shapes, scale=1.0):
+    return (merge_unbroadcast(g, shapes[0]), merge_unbroadcast(g * scale, shapes[1])), ()
+
+
 def multiply_forward(*xs):
     ys = merge_expand(xs)
     y = ys[0]

@@ -200,8 +200,10 @@ def test_layer_without_prose_says_so_plainly(monkeypatch):
 
 def test_every_explainable_layer_has_all_its_prose_and_no_prose_names_a_missing_layer():
     """Issue 18 item 3: a layer added to the registry without its guide fails here (and in the contract test)."""
+    from engine.layers import LAYERS
+
     assert [n for n in ALL if not has_full_prose(n)] == []
-    assert set(all_prose()) == set(ALL)
+    assert set(ALL) <= set(all_prose()) <= set(LAYERS)  # CustomLayer has prose, but no computed guide
 
 
 def templated(paragraph: str) -> str:

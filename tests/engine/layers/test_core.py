@@ -17,6 +17,7 @@ CASES = [
     ("Masking", {}, [(None, 4, 3)]),
     ("Masking", {"mask_value": 0.5}, [(None, 2, 3, 2)]),
     ("LayerScale", {"init_values": 0.5, "projection_dim": 4}, [(None, 3, 2, 4)]),
+    ("CustomScaleLayer", {"scale": 0.17}, [(None, 3, 2, 4), (None, 3, 2, 4)]),
 ]
 IDS = [f"{c}-{i}" for i, (c, _, _) in enumerate(CASES)]
 
