@@ -107,7 +107,7 @@ class GuideView(QWidget):
         # a hidden tab must not make its tab group taller or wider than the docks beside it need
         self.browser.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        lay.addWidget(self.browser)
+        lay.addWidget(self.browser, 1)
         self.runner = ProofRunner(self)
         self.runner.finished.connect(self._proof_done)
         self.browser.setPlainText(HINT)
@@ -126,6 +126,7 @@ class GuideView(QWidget):
         self.example_button.clicked.connect(self.add_example)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Maximum)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row = QHBoxLayout()
         row.addWidget(self.proof_button)
