@@ -2,7 +2,7 @@
 
     python tools/screenshots.py [--out docs/screenshots] [--size 1366x768] [--all]
 
-Writes ``cnn_example.png``, ``shape_error.png`` and ``dark_theme.png`` (with ``--all`` also
+Writes ``cnn_example.png``, ``shape_error.png``, ``guide.png`` and ``dark_theme.png`` (with ``--all`` also
 ``empty.png``) of the window at a laptop's size, as a user sees it after Fit to view.  Uses
 ``QWidget.grab()``, which renders correctly with ``QT_QPA_PLATFORM=offscreen`` or under
 ``xvfb-run`` with ``QT_QPA_PLATFORM=xcb``.
@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +107,26 @@ def show_cnn(app, window) -> None:
     settle(app, window)
 
 
+def show_guide(app, window) -> None:
+    """The Guide dock (F1) on the digits CNN's Conv2D, after Run proof."""
+    open_cnn(window)
+    settle(app, window)
+    conv = next((nid for nid, n in window.doc.graph.nodes.items() if n.class_name == "Conv2D"), None)
+    if conv is None:
+        return
+    window.show_node(conv)
+    window.act["guide"].trigger()
+    settle(app, window)
+    window.view.fit_to_view()
+    window.guide.proof_button.click()
+    for _ in range(500):  # the proof runs off the UI thread; a few ms on these shapes
+        app.processEvents()
+        if window.guide.proof_button.isEnabled():
+            break
+        time.sleep(0.01)
+    settle(app, window)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
@@ -133,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         settle(app, window)
         save(window, out / "shape_error.png")
         shots.append("shape_error.png")
+
+        window.doc.undo_stack.setClean()
+        show_guide(app, window)
+        save(window, out / "guide.png")
+        shots.append("guide.png")
+        window.guide_dock.hide()
 
         window.doc.undo_stack.setClean()
         window.set_dark(True)

@@ -44,6 +44,7 @@ class Proof:
     reference_passed: bool | None  # None: no independent reference covers this layer with this config
     case: KerasCase | None = None  # what Keras is given when the proof also runs Keras
     keras: KerasResult | None = None
+    difference: float | None = None  # max |engine − reference|, when a reference covers the layer
 
     @property
     def passed(self) -> bool | None:
@@ -190,6 +191,19 @@ def example_section(layer: Layer, shapes: list[Shape]) -> str:
     return "\n".join(lines)
 
 
+def example_graph(layer: Layer, shapes: list[Shape]) -> dict:
+    """The Example section's model as layergraph ``to_dict`` data: its inputs wired into the layer, left to right."""
+    dtype = "int32" if layer.integer_inputs else "float32"
+    nodes = [{"id": f"x{i}", "name": f"x{i}", "class_name": "Input",
+              "config": {"shape": list(s[1:]), "dtype": dtype}, "position": (0.0, 160.0 * i)}
+             for i, s in enumerate(shapes)]
+    config = {k: v for k, v in layer.get_config().items() if k != "name"}
+    nodes.append({"id": "y", "name": layer.base_name(), "class_name": layer.class_name, "config": config,
+                  "position": (300.0, 80.0 * (len(shapes) - 1))})
+    edges = [{"source": f"x{i}", "target": "y", "index": i} for i in range(len(shapes))]
+    return {"nodes": nodes, "edges": edges}
+
+
 def applications_section(class_name: str) -> str:
     users = []
     for path in sorted(EXAMPLES_DIR.glob("*.lgraph")):
@@ -241,15 +255,30 @@ def _array(a: np.ndarray) -> str:
         (" …" if np.asarray(a).size > 8 else "")
 
 
-def run_proof(layer: Layer, shapes: list[Shape], seed: int = 0) -> Proof:
-    """The engine's forward pass on seeded weights and inputs, compared with the layer's NumPy reference."""
+def given_weights(layer: Layer, shapes: list[Shape], weights: dict) -> dict[str, np.ndarray]:
+    """``weights`` (a node's trained ones) as float64, refused in one line unless they are exactly the layer's."""
+    specs = {s.name: tuple(s.shape) for s in layer.weight_specs(shapes)}
+    found = {k: tuple(np.shape(v)) for k, v in weights.items()}
+    if found != specs:
+        raise UsageError(f"the trained weights of this {layer.class_name} ({found}) do not match its weights "
+                         f"for these shapes ({specs})")
+    return {k: np.asarray(weights[k], dtype=np.float64) for k in specs}
+
+
+def run_proof(layer: Layer, shapes: list[Shape], seed: int = 0, weights: dict | None = None) -> Proof:
+    """The engine's forward pass on seeded weights (or ``weights``, e.g. trained ones) and seeded inputs,
+    compared with the layer's NumPy reference."""
+    if any(d is None for s in shapes for d in s[1:]):
+        raise UsageError(f"the proof needs every input dimension but the batch known, not {fmt_shape(shapes[0])}")
     rng = np.random.default_rng(seed)
-    weights = proof_weights(layer, shapes, rng)
+    seeded = proof_weights(layer, shapes, rng)
+    weights = seeded if weights is None else given_weights(layer, shapes, weights)
     xs = proof_inputs(layer, shapes, rng)
     engine_out = np.asarray(layer.forward(xs, weights, training=False)[0], dtype=np.float64)
     case = KerasCase(layer, xs, weights, engine_out)
-    head = [f"Seeded weights (numpy `default_rng({seed})`, uniform in [-0.5, 0.5]) and a batch of 2 inputs of shape "
-            f"{fmt_shape((2, *shapes[0][1:]))}."]
+    source = f"Seeded weights (numpy `default_rng({seed})`, uniform in [-0.5, 0.5])" if weights is seeded else \
+        "The node's trained weights"
+    head = [f"{source} and a batch of 2 inputs of shape {fmt_shape((2, *shapes[0][1:]))}."]
     found = [f"- weights: {', '.join(f'{k} {fmt_shape(v.shape)}' for k, v in weights.items()) or 'none'}",
              f"- engine output {fmt_shape(engine_out.shape)}: {_array(engine_out)}"]
     ref = reference(layer)
@@ -266,7 +295,7 @@ def run_proof(layer: Layer, shapes: list[Shape], seed: int = 0) -> Proof:
                     "without any engine code:", "", "```python", source, "```", "", *found,
                     f"- reference output {fmt_shape(np.shape(expected))}: {_array(expected)}",
                     f"- max |engine − reference| = {diff:.3g} (tolerance {TOLERANCE:g})"]
-    return Proof(lines, bool(same_shape and diff <= TOLERANCE), case)
+    return Proof(lines, bool(same_shape and diff <= TOLERANCE), case, difference=diff)
 
 
 def check_with_keras(proofs: list[Proof]) -> None:
