@@ -110,13 +110,4 @@ def _has_onnx_operator(rnn) -> bool:
 
 
 RECURRENT_CONVERTERS = {"SimpleRNN": _rnn, "LSTM": _rnn, "GRU": _rnn, "Bidirectional": _bidirectional}
-def _refused(layer) -> str | None:
-    inner = [layer.forward_layer, layer.backward_layer] if layer.class_name == "Bidirectional" else [layer]
-    for rnn in inner:
-        if rnn.config.get("recurrent_activation") == "softmax":  # (SimpleRNN has no recurrent_activation)
-            return ("recurrent_activation='softmax' is applied by layergraph across the input and forget gates "
-                    "together and by Keras to each gate; refused until the two agree")
-    return None
-
-
-RECURRENT_CONDITIONS = dict.fromkeys(RECURRENT_CONVERTERS, _refused)
+RECURRENT_CONDITIONS: dict = {}  # every recurrent configuration exports (unrolled where ONNX lacks the activation)

@@ -93,12 +93,12 @@ def gru_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurrent
                 p += rec_bias
             inner[t] = p[:, 2 * u:]
             p[:, :2 * u] += xp[t, :, :2 * u]
-            gt[:, :2 * u] = rfn(p[:, :2 * u])
+            gt[:, :u], gt[:, u:2 * u] = rfn(p[:, :u]), rfn(p[:, u:2 * u])   # per gate, as Keras
             p[:, 2 * u:] = xp[t, :, 2 * u:] + gt[:, u:2 * u] * inner[t]
         else:
             rnn_project(proj, h, p[:, :2 * u])
             p[:, :2 * u] += xp[t, :, :2 * u]
-            gt[:, :2 * u] = rfn(p[:, :2 * u])
+            gt[:, :u], gt[:, u:2 * u] = rfn(p[:, :u]), rfn(p[:, u:2 * u])   # per gate, as Keras
             np.multiply(gt[:, u:2 * u], h if m_h is None else h * m_h, out=inner[t])
             p[:, 2 * u:] = xp[t, :, 2 * u:] + inner[t] @ r_h
         gt[:, 2 * u:] = fn(p[:, 2 * u:])

@@ -71,7 +71,8 @@ def lstm_generic_forward(x, kernel, recurrent_kernel, bias, activation, recurren
         z, gt = pre[t], gates[t]                                 # pre was the input projection
         rnn_project(proj, hs[t], step)
         z += step
-        gt[:, :2 * u] = rfn(z[:, :2 * u])
+        gt[:, :u] = rfn(z[:, :u])                                 # per gate, as Keras (matters for softmax)
+        gt[:, u:2 * u] = rfn(z[:, u:2 * u])
         gt[:, 2 * u:3 * u] = fn(z[:, 2 * u:3 * u])
         gt[:, 3 * u:] = rfn(z[:, 3 * u:])
         np.multiply(gt[:, u:2 * u], cs[t], out=c_raw[t])

@@ -186,15 +186,14 @@ def test_cli_writes_a_model_onnxruntime_runs(tmp_path, capsys):
 
 
 def test_cli_refuses_layers_without_an_onnx_equivalent_in_one_line(tmp_path, capsys):
-    doc = _doc(tmp_path, ("LSTM", {"units": 2, "recurrent_activation": "softmax", "return_sequences": True},
-                          "encoder"),
-               ("GRU", {"units": 2, "recurrent_activation": "softmax"}, "decoder"))
+    doc = _doc(tmp_path, ("TimeDistributed", {"layer": {"class_name": "Dense", "config": {"units": 2}}}, "encoder"),
+               ("RNN", {"cell": {"class_name": "GRUCell", "config": {"units": 2}}}, "decoder"))
     out = tmp_path / "m.onnx"
     assert cli_main(["export", str(doc), "--to", "onnx", "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert "2 layers" in err and "'encoder' (LSTM: recurrent_activation='softmax'" in err
-    assert "'decoder' (GRU: recurrent_activation='softmax'" in err
+    assert "2 layers" in err and "'encoder' (TimeDistributed: not mapped" in err
+    assert "'decoder' (RNN: not mapped" in err
     assert not out.exists()
 
 
@@ -297,10 +296,9 @@ def _rnn_lines():
         lines.append(("SimpleRNN", {"units": 3, "activation": act, "return_sequences": True}))
         lines.append(("LSTM", {"units": 3, "activation": act}))
         lines.append(("GRU", {"units": 3, "activation": act, "reset_after": False, "go_backwards": True}))
-        if act != "softmax":  # refused as a gate activation (see onnx_recurrent._refused)
-            lines.append(("LSTM", {"units": 3, "recurrent_activation": act, "go_backwards": True,
-                                   "return_sequences": True}))
-            lines.append(("GRU", {"units": 3, "recurrent_activation": act, "return_sequences": True}))
+        lines.append(("LSTM", {"units": 3, "recurrent_activation": act, "go_backwards": True,
+                               "return_sequences": True}))
+        lines.append(("GRU", {"units": 3, "recurrent_activation": act, "return_sequences": True}))
     lines.append(("LSTM", {"units": 3, "recurrent_activation": "hard_sigmoid", "activation": "elu"}))
     lines.append(("GRU", {"units": 3, "recurrent_activation": "hard_sigmoid", "activation": "leaky_relu"}))
     lines.append(("Bidirectional", {"layer": {"class_name": "GRU", "config": {

@@ -28,6 +28,9 @@ RNN_CASES = [
     ("GRU", {"units": 2, "use_bias": False, "activation": "relu"}),
     ("GRU", {"units": 3, "reset_after": False, "return_sequences": True}),
     ("GRU", {"units": 2, "reset_after": False, "use_bias": False, "go_backwards": True}),
+    ("LSTM", {"units": 3, "recurrent_activation": "softmax", "return_sequences": True}),  # per gate, as Keras
+    ("GRU", {"units": 3, "recurrent_activation": "softmax", "reset_after": False}),
+    ("GRU", {"units": 2, "recurrent_activation": "softmax", "go_backwards": True}),
 ]
 IDS = [f"{c}-{'-'.join(f'{k}={v}' for k, v in cfg.items())}" for c, cfg in RNN_CASES]
 
