@@ -76,9 +76,34 @@ def sequential_embedding_simple_rnn(k):
                          k.layers.SimpleRNN(3, return_sequences=True), k.layers.GlobalMaxPooling1D()])
 
 
+def mha_self_attention(k):
+    """Keras fills MultiHeadAttention's query_mask / value_mask from its inputs (unsaved in the file); the
+    output carries the query's mask into the pooling."""
+    i = k.Input((5,), dtype="int32")
+    x = k.layers.Embedding(5, 4, mask_zero=True)(i)
+    x = k.layers.MultiHeadAttention(2, 2)(x, x)
+    return k.Model(i, k.layers.Dense(2)(k.layers.GlobalAveragePooling1D()(x)))
+
+
+#: values of another length than the queries, padded at the start and in the middle
+VALUE_TOKENS = np.array([[0, 1, 3, 0], [2, 0, 0, 1], [4, 4, 1, 2]], dtype=np.int32)
+
+
+def attention_query_value(k):
+    """Attention([query, value]) with both masked: masked keys get no weight, masked queries a zero output,
+    and the output carries the query's mask (a ConvertToTensor operation in the file)."""
+    q_in, v_in = k.Input((5,), dtype="int32"), k.Input((4,), dtype="int32")
+    q = k.layers.Embedding(5, 3, mask_zero=True)(q_in)
+    v = k.layers.Embedding(5, 3, mask_zero=True)(v_in)
+    x = k.layers.Attention(use_scale=True)([q, v])
+    return k.Model([q_in, v_in], k.layers.GlobalAveragePooling1D()(x))
+
+
 MODELS = {"embedding_lstm": (embedding_lstm, TOKENS), "masking_gru_pool": (masking_gru_pool, SEQUENCE),
           "bidirectional": (bidirectional, TOKENS), "merged_branches": (merged_branches, [TOKENS, SEQUENCE]),
-          "sequential_simple_rnn": (sequential_embedding_simple_rnn, TOKENS)}
+          "sequential_simple_rnn": (sequential_embedding_simple_rnn, TOKENS),
+          "mha_self_attention": (mha_self_attention, TOKENS),
+          "attention_query_value": (attention_query_value, [TOKENS, VALUE_TOKENS])}
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +155,7 @@ STEP_CASES = {
     "masking_gru_pool": (masking_gru_pool, SEQUENCE, "mse", np.random.default_rng(2).normal(size=(3, 4))),
     "sequence_classifier": (sequence_classifier, TOKENS, "sparse_categorical_crossentropy",
                             np.random.default_rng(3).integers(0, 3, size=(3, 5))),
+    "mha_self_attention": (mha_self_attention, TOKENS, "mse", np.random.default_rng(4).normal(size=(3, 2))),
 }
 
 
@@ -190,8 +216,7 @@ def test_mask_rules_follow_keras_supports_masking():
     from tests.oracle import keras_class, keras_config
     from engine.layers import create_layer
     refused = {"Softmax", "BatchNormalization", "Maximum", "Minimum", "Group", "RNN", "TimeDistributed",
-               "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Attention", "AdditiveAttention", "MultiHeadAttention",
-               "GroupQueryAttention"}
+               "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
     for name, cls in sorted(LAYERS.items()):
         if name in ("Input", "Group", "CustomLayer") or not CASES.get(name):  # CustomLayer: the user's class
             continue
