@@ -347,3 +347,41 @@ def test_onnx_masking_zeroes_the_masked_steps_like_the_engine():
     x[1, 2] = 1.0                      # a masked step: zeros after Masking, so the Dense gives its bias there
     assert_matches_engine(g, weights, {g.node(ids[0]).name: x})
     np.testing.assert_allclose(Executor(g).predict(weights, x)[1, 2], 0.5)
+
+
+def _attention_params(name, rng):
+    """Inputs and weights of a small call of each attention numerics: query (2, 3, 4), value and key (2, 4, 4)."""
+    from engine.numerics import attention
+    query, value, key = (rng.normal(size=s) for s in ((2, 3, 4), (2, 4, 4), (2, 4, 4)))
+    if name == "attention":
+        return attention.attention_forward, attention.attention_backward, [query, value, key, np.array(0.7)], {}
+    if name == "mha":
+        ws = [rng.normal(size=s) for s in ((4, 2, 3), (2, 3), (4, 2, 3), (2, 3), (4, 2, 3), (2, 3), (2, 3, 4), (4,))]
+        return attention.mha_forward, attention.mha_backward, [query, value, key, *ws], {"key_dim": 3}
+    ws = [rng.normal(size=s) for s in ((4, 4, 2), (4, 2), (4, 2, 2), (2, 2), (4, 2, 2), (2, 2), (4, 2, 4), (4,))]
+    return attention.gqa_forward, attention.gqa_backward, [query, value, key, *ws], {"head_dim": 2}
+
+
+@pytest.mark.parametrize("name", ["attention", "mha", "gqa"])
+def test_masked_attention_gradients_match_finite_differences(name):
+    """Query, value and key masks (a masked query is a fully masked score row in Multi-Head / Group-Query
+    attention, whose scores are constants): every input and weight gradient by central differences."""
+    forward, backward, params, args = _attention_params(name, np.random.default_rng(5))
+    masks = {"query_mask": np.array([[True, False, True], [False, True, True]]),
+             "value_mask": np.array([[True, True, False, True], [False, True, True, True]])}
+    if name != "attention":     # Keras's Attention never reads the key's mask
+        masks["key_mask"] = np.array([[True, False, True, True], [True, True, True, False]])
+    weights = params[3:]
+    y, cache = forward(*params, **args, **masks)
+    upstream = np.random.default_rng(6).normal(size=y.shape)
+    grads, wgrads = backward(upstream, cache, *weights, **args)
+    eps = 1e-6
+    for grad, arr in zip([*grads, *[g for g in wgrads if g is not None]], params):
+        for idx in list(np.ndindex(arr.shape))[::2]:
+            old = arr[idx]
+            arr[idx] = old + eps
+            up = (forward(*params, **args, **masks)[0] * upstream).sum()
+            arr[idx] = old - eps
+            down = (forward(*params, **args, **masks)[0] * upstream).sum()
+            arr[idx] = old
+            assert grad[idx] == pytest.approx((up - down) / (2 * eps), abs=1e-6), (idx, arr.shape)
