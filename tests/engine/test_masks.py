@@ -99,11 +99,20 @@ def attention_query_value(k):
     return k.Model([q_in, v_in], k.layers.GlobalAveragePooling1D()(x))
 
 
+def gqa_query_value_key(k):
+    """GroupQueryAttention(query, value, key=...) with three masks: Keras fills key_mask from the key too."""
+    q_in, v_in, k_in = k.Input((5,), dtype="int32"), k.Input((4,), dtype="int32"), k.Input((4,), dtype="int32")
+    q, v, key = (k.layers.Embedding(5, 4, mask_zero=True)(t) for t in (q_in, v_in, k_in))
+    x = k.layers.GroupQueryAttention(2, 4, 2)(q, v, key=key)
+    return k.Model([q_in, v_in, k_in], k.layers.GlobalAveragePooling1D()(x))
+
+
 MODELS = {"embedding_lstm": (embedding_lstm, TOKENS), "masking_gru_pool": (masking_gru_pool, SEQUENCE),
           "bidirectional": (bidirectional, TOKENS), "merged_branches": (merged_branches, [TOKENS, SEQUENCE]),
           "sequential_simple_rnn": (sequential_embedding_simple_rnn, TOKENS),
           "mha_self_attention": (mha_self_attention, TOKENS),
-          "attention_query_value": (attention_query_value, [TOKENS, VALUE_TOKENS])}
+          "attention_query_value": (attention_query_value, [TOKENS, VALUE_TOKENS]),
+          "gqa_query_value_key": (gqa_query_value_key, [TOKENS, VALUE_TOKENS, VALUE_TOKENS[:, ::-1].copy()])}
 
 
 @pytest.fixture(scope="module")
@@ -288,6 +297,18 @@ def test_a_mask_keras_passes_that_the_engine_would_not_infer_is_refused(tmp_path
     model = k.Model(i, k.layers.LSTM(2)(x, mask=k.ops.not_equal(i, 0)))
     model.save(tmp_path / "custom.keras")
     with pytest.raises(ConfigError, match=r"passes a mask to LSTM 'lstm(_\d+)?', which layergraph infers differently"):
+        import_model(tmp_path / "custom.keras")
+
+
+def test_a_mask_argument_saved_with_an_attention_call_is_refused(tmp_path):
+    """Keras fills an attention layer's masks from its inputs without saving them; a saved ``query_mask=`` is
+    the user's own mask, which layergraph (whose masks are structural) cannot reproduce: refused by name."""
+    k = keras()
+    i = k.Input((5,), dtype="int32")
+    x = k.layers.Embedding(5, 4)(i)
+    y = k.layers.MultiHeadAttention(2, 2)(x, x, query_mask=k.ops.not_equal(i, 0))
+    k.Model(i, y).save(tmp_path / "custom.keras")
+    with pytest.raises(ConfigError, match=r"called with extra arguments \(query_mask\)"):
         import_model(tmp_path / "custom.keras")
 
 
