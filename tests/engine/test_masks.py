@@ -87,6 +87,8 @@ def mha_self_attention(k):
 
 #: values of another length than the queries, padded at the start and in the middle
 VALUE_TOKENS = np.array([[0, 1, 3, 0], [2, 0, 0, 1], [4, 4, 1, 2]], dtype=np.int32)
+#: keys padded elsewhere than the values, so a key mask that is ignored shows
+KEY_TOKENS = np.array([[1, 0, 2, 2], [0, 3, 3, 0], [1, 1, 0, 1]], dtype=np.int32)
 
 
 def attention_query_value(k):
@@ -112,7 +114,7 @@ MODELS = {"embedding_lstm": (embedding_lstm, TOKENS), "masking_gru_pool": (maski
           "sequential_simple_rnn": (sequential_embedding_simple_rnn, TOKENS),
           "mha_self_attention": (mha_self_attention, TOKENS),
           "attention_query_value": (attention_query_value, [TOKENS, VALUE_TOKENS]),
-          "gqa_query_value_key": (gqa_query_value_key, [TOKENS, VALUE_TOKENS, VALUE_TOKENS[:, ::-1].copy()])}
+          "gqa_query_value_key": (gqa_query_value_key, [TOKENS, VALUE_TOKENS, KEY_TOKENS])}
 
 
 @pytest.fixture(scope="module")
