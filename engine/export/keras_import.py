@@ -59,9 +59,12 @@ _MODEL_CLASSES = ("Sequential", "Functional", "Model")
 _OPS_MODULE = "keras.src.ops.numpy"
 _OPS = ("Add", "Subtract", "Multiply")
 #: Operations Keras writes into a functional model to compute masks (Embedding: NotEqual; Masking: NotEqual and
-#: Any; merges: LogicalOr; Concatenate: ExpandDims, ZerosLike, OnesLike, Concatenate, Any); they may feed only
-#: ``mask=`` arguments and each other, and the engine infers the masks itself.
+#: Any; merges: LogicalOr; Concatenate: ExpandDims, ZerosLike, OnesLike, Concatenate, Any; Attention's output:
+#: ConvertToTensor, of ``keras.src.ops.core``); they may feed only ``mask=`` arguments and each other, and the
+#: engine infers the masks itself.
 _MASK_OPS = ("NotEqual", "Any", "LogicalOr", "ExpandDims", "ZerosLike", "OnesLike", "Concatenate")
+_CORE_OPS_MODULE = "keras.src.ops.core"
+_CORE_MASK_OPS = ("ConvertToTensor",)
 _INITIALIZER_MODULE = "keras.initializers"
 #: Keras classes a file may name by their Python class (``GroupedQueryAttention``) rather than their export name.
 _ALIASES = {cls.keras_python_name: name for name, cls in LAYERS.items() if cls.keras_python_name}
@@ -258,7 +261,7 @@ class _Importer:
         for i, raw in enumerate(layers):
             cname, name, lcfg, raw = self._entry(raw, i)
             op = raw.get("module") == _OPS_MODULE
-            if op and cname in _MASK_OPS:
+            if (op and cname in _MASK_OPS) or (raw.get("module") == _CORE_OPS_MODULE and cname in _CORE_MASK_OPS):
                 self._mask_op(name, raw.get("inbound_nodes") or [])
                 continue
             if not op:  # an operation (keras.ops.add) is no layer: it has no weights entry in the file
@@ -310,8 +313,9 @@ class _Importer:
             raise self.fail(f"layer {shown(name)} is the operation keras.ops.{to_snake_case(cname)}; layergraph reads "
                             f"only {', '.join(f'keras.ops.{o.lower()}' for o in _OPS)} among operations.")
         own_module = getattr(LAYERS.get(cname), "keras_module", None)
+        core_mask_op = module == _CORE_OPS_MODULE and cname in _CORE_MASK_OPS
         if registered not in (None, cname) or (module not in LAYER_MODULES + (_OPS_MODULE,)
-                                               and module != own_module):
+                                               and module != own_module and not core_mask_op):
             raise self.fail(f"layer {shown(name)} is a custom class {shown(registered or cname)} (module "
                             f"{shown(module)}); "
                             "layergraph only reads the built-in Keras layers of its catalog.")
@@ -386,7 +390,9 @@ class _Importer:
     def _mask_kwargs(self, name: str, cname: str, kwargs: dict) -> dict:
         """``kwargs`` without the mask arguments of the layer (``Layer.mask_args``), which must come from
         Keras's mask operations: the engine computes those masks itself."""
-        allowed = set(getattr(LAYERS.get(cname), "mask_args", ()) or ()) - {None}
+        cls = LAYERS.get(_ALIASES.get(cname, cname))
+        # a saved mask argument of a layer whose masks Keras fills itself is the user's own: left in, refused
+        allowed = set() if cls is None or cls.keras_masks_implicit else set(cls.mask_args) - {None}
         rest = {}
         for key, value in kwargs.items():
             hist = _histories([value])
@@ -415,7 +421,7 @@ class _Importer:
             return
         for name, nid in ids.items():
             layer = graph.layer(nid)
-            if not layer.mask_args:
+            if not layer.mask_args or layer.keras_masks_implicit:   # Keras gives it its inputs' masks
                 continue
             inferred = any(result.mask_sources.get(s) for s in graph.inputs_of(nid))
             if inferred != (name in self.masked_calls):

@@ -189,10 +189,11 @@ class BaseAttention(Layer):
     family = "attention"
     min_inputs = 2
     max_inputs = 3
-    # the numerics take query_mask / value_mask as Keras applies them; the graph does not pass them yet
-    mask_rule = "refuse"
-    mask_refusal = ("masked inputs do not reach attention layers yet; remove the Masking or mask_zero before "
-                    "it, or keep padding out of the sequences.")
+    # Keras fills a call's ``<input>_mask`` / ``mask`` arguments from the inputs' masks (never saved in the
+    # file); the output carries the query's mask (Attention's compute_mask, MultiHeadAttention's call)
+    mask_rule = "pass"
+    mask_args = ("query_mask", "value_mask", None)   # Attention reads mask[0] and mask[1], never the key's
+    keras_masks_implicit = True
 
     def summary_args(self) -> str:
         return "causal" if self.config.get("use_causal_mask") else ""
@@ -300,6 +301,7 @@ class BaseMultiHeadAttention(BaseAttention):
     """Shared weights (four EinsumDense projections, Keras's sub-layers), fans and call convention."""
 
     keras_inputs_as_arguments = True
+    mask_args = ("query_mask", "value_mask", "key_mask")
 
     def projection_shapes(self, input_shapes: list[Shape]) -> list[tuple[tuple, tuple, int]]:
         """``(kernel shape, bias shape, fan_in)`` of the query, key, value and output projections."""

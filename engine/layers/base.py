@@ -287,6 +287,9 @@ class Layer:
     #: an input whose mask the numerics do not take); the backward finds the mask in the forward's cache.
     #: A masked input is passed as a boolean array, an unmasked one as None.
     mask_args: ClassVar[tuple[str | None, ...]] = ()
+    #: Keras fills the mask arguments from the inputs' masks at call time and never saves them in the model
+    #: file (the attention layers), so the importer has no ``mask=`` argument to compare the inferred masks with.
+    keras_masks_implicit: ClassVar[bool] = False
     #: Why a masked input is refused (``mask_rule == "refuse"``), ending with the fix.
     mask_refusal: ClassVar[str] = ""
     #: Keras calls the layer with its inputs as separate arguments (``mha(query, value, key)``), not as one list.

@@ -1,10 +1,11 @@
 """Attention layers and EinsumDense: Attention, AdditiveAttention, MultiHeadAttention, GroupQueryAttention.
 
-Masks are boolean arrays: ``query_mask`` ``(batch, Tq)`` and ``value_mask`` ``(batch, Tv)`` (True = a real
-step).  As in Keras, a masked key gets the score ``-1e9`` before the softmax; Attention and AdditiveAttention
-also zero their output at masked query steps, while (Multi-Head / Group-Query) attention folds the query mask
-into the score mask (a fully masked row attends uniformly, as Keras's fused kernel does).  The attention
-weights of the last forward are the first item of every attention cache (``attention_weights(cache)``).
+Masks are boolean arrays: ``query_mask`` ``(batch, Tq)`` and ``value_mask`` (and for Multi-Head / Group-Query
+attention ``key_mask``) ``(batch, Tv)`` (True = a real step).  As in Keras, a masked key gets the score ``-1e9``
+before the softmax; Attention and AdditiveAttention also zero their output at masked query steps, while
+(Multi-Head / Group-Query) attention folds the query mask into the score mask (a fully masked row attends
+uniformly, as Keras's fused kernel does, and its scores get no gradient, as that kernel's ``where`` gives none).
+The attention weights of the last forward are the first item of every attention cache (``attention_weights(cache)``).
 """
 import math
 
@@ -183,14 +184,15 @@ def attention_equations(rank, attention_axes):
                                                                                         len(product)))
 
 
-def score_mask(query_mask, value_mask, use_causal_mask, tq, tv):
+def score_mask(query_mask, value_mask, use_causal_mask, tq, tv, key_mask=None):
     """The ``(batch or 1, Tq, Tv)`` boolean mask of (Multi-Head / Group-Query) attention, or None."""
     mask = None
     if query_mask is not None:
         mask = np.asarray(query_mask, bool)[:, :, None]
-    if value_mask is not None:
-        m = np.asarray(value_mask, bool)[:, None, :]
-        mask = m if mask is None else mask & m
+    for keys in (value_mask, key_mask):
+        if keys is not None:
+            m = np.asarray(keys, bool)[:, None, :]
+            mask = m if mask is None else mask & m
     if use_causal_mask:
         m = causal_mask(tq, tv)
         mask = m if mask is None else mask & m
@@ -206,15 +208,17 @@ def heads_attend(q, k, v, dot_equation, combine_equation, norm_axes, key_dim, ma
         scores = np.where(np.expand_dims(mask, -3), scores, np.asarray(-MASKED_SCORE, dtype=scores.dtype))
     weights = softmax(scores, axis=norm_axes)
     dropped, keep = dropout_forward(weights, dropout, seed=seed, training=training, rng=rng)
-    return np.einsum(combine_equation, dropped, v), (weights, qs, k, v, dropped, keep)
+    return np.einsum(combine_equation, dropped, v), (weights, qs, k, v, dropped, keep, mask)
 
 
 def heads_attend_backward(g, saved, dot_equation, combine_equation, norm_axes, key_dim):
-    weights, qs, k, v, dropped, keep = saved
+    weights, qs, k, v, dropped, keep, mask = saved
     gdrop, gv = einsum_grads(combine_equation, dropped, v, g)
     if keep is not None:
         gdrop = gdrop * keep
     gs = softmax_grad(None, weights, gdrop, axis=norm_axes)
+    if mask is not None:   # a masked score is a constant: a fully masked row (a masked query) sends nothing back
+        gs = np.where(np.expand_dims(mask, -3), gs, np.zeros((), gs.dtype))
     gk, gqs = einsum_grads(dot_equation, k, qs, gs)
     return gqs * np.asarray(1.0 / math.sqrt(float(key_dim)), dtype=gqs.dtype), gk, gv
 
@@ -222,7 +226,7 @@ def heads_attend_backward(g, saved, dot_equation, combine_equation, norm_axes, k
 def mha_forward(query, value, key=None, query_kernel=None, query_bias=None, key_kernel=None, key_bias=None,
                 value_kernel=None, value_bias=None, output_kernel=None, output_bias=None, key_dim=1,
                 attention_axes=None, output_rank=1, dropout=0.0, use_causal_mask=False, seed=None, training=False,
-                rng=None, query_mask=None, value_mask=None):
+                rng=None, query_mask=None, value_mask=None, key_mask=None):
     """Keras's MultiHeadAttention: project query/key/value to heads, attend over ``attention_axes`` of the
     projected tensors, project back to ``output_rank`` trailing axes."""
     k_in = value if key is None else key
@@ -233,7 +237,7 @@ def mha_forward(query, value, key=None, query_kernel=None, query_bias=None, key_
     axes = tuple(range(1, q.ndim - 2)) if attention_axes is None else tuple(
         a if a >= 0 else q.ndim - 1 + a for a in attention_axes)
     dot_eq, combine_eq, norm_axes = attention_equations(q.ndim, axes)
-    mask = score_mask(query_mask, value_mask, use_causal_mask, query.shape[1], value.shape[1])
+    mask = score_mask(query_mask, value_mask, use_causal_mask, query.shape[1], value.shape[1], key_mask)
     ctx, saved = heads_attend(q, k, v, dot_eq, combine_eq, norm_axes, key_dim, mask, dropout, seed, training, rng)
     out, oc = einsum_dense_forward(ctx, output_kernel, output_bias, projection_equation(query.ndim - 1, 2,
                                                                                          output_rank))
@@ -268,7 +272,8 @@ GQA_COMBINE = "buqk,bkuh->bquh"
 
 def gqa_forward(query, value, key=None, query_kernel=None, query_bias=None, key_kernel=None, key_bias=None,
                 value_kernel=None, value_bias=None, output_kernel=None, output_bias=None, head_dim=1, dropout=0.0,
-                use_causal_mask=False, seed=None, training=False, rng=None, query_mask=None, value_mask=None):
+                use_causal_mask=False, seed=None, training=False, rng=None, query_mask=None, value_mask=None,
+                key_mask=None):
     """Keras's GroupQueryAttention: ``num_query_heads`` query heads share ``num_key_value_heads`` key/value
     heads (each repeated ``num_query_heads // num_key_value_heads`` times)."""
     k_in = value if key is None else key
@@ -276,7 +281,7 @@ def gqa_forward(query, value, key=None, query_kernel=None, query_bias=None, key_
     k, kc = einsum_dense_forward(k_in, key_kernel, key_bias, GQA_KEY_VALUE)
     v, vc = einsum_dense_forward(value, value_kernel, value_bias, GQA_KEY_VALUE)
     repeats = q.shape[2] // k.shape[2]
-    mask = score_mask(query_mask, value_mask, use_causal_mask, query.shape[1], value.shape[1])
+    mask = score_mask(query_mask, value_mask, use_causal_mask, query.shape[1], value.shape[1], key_mask)
     ctx, saved = heads_attend(q, np.repeat(k, repeats, axis=2), np.repeat(v, repeats, axis=2), GQA_DOT,
                               GQA_COMBINE, (-1,), head_dim, mask, dropout, seed, training, rng)
     out, oc = einsum_dense_forward(ctx, output_kernel, output_bias, GQA_OUTPUT)

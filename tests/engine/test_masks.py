@@ -76,9 +76,45 @@ def sequential_embedding_simple_rnn(k):
                          k.layers.SimpleRNN(3, return_sequences=True), k.layers.GlobalMaxPooling1D()])
 
 
+def mha_self_attention(k):
+    """Keras fills MultiHeadAttention's query_mask / value_mask from its inputs (unsaved in the file); the
+    output carries the query's mask into the pooling."""
+    i = k.Input((5,), dtype="int32")
+    x = k.layers.Embedding(5, 4, mask_zero=True)(i)
+    x = k.layers.MultiHeadAttention(2, 2)(x, x)
+    return k.Model(i, k.layers.Dense(2)(k.layers.GlobalAveragePooling1D()(x)))
+
+
+#: values of another length than the queries, padded at the start and in the middle
+VALUE_TOKENS = np.array([[0, 1, 3, 0], [2, 0, 0, 1], [4, 4, 1, 2]], dtype=np.int32)
+#: keys padded elsewhere than the values, so a key mask that is ignored shows
+KEY_TOKENS = np.array([[1, 0, 2, 2], [0, 3, 3, 0], [1, 1, 0, 1]], dtype=np.int32)
+
+
+def attention_query_value(k):
+    """Attention([query, value]) with both masked: masked keys get no weight, masked queries a zero output,
+    and the output carries the query's mask (a ConvertToTensor operation in the file)."""
+    q_in, v_in = k.Input((5,), dtype="int32"), k.Input((4,), dtype="int32")
+    q = k.layers.Embedding(5, 3, mask_zero=True)(q_in)
+    v = k.layers.Embedding(5, 3, mask_zero=True)(v_in)
+    x = k.layers.Attention(use_scale=True)([q, v])
+    return k.Model([q_in, v_in], k.layers.GlobalAveragePooling1D()(x))
+
+
+def gqa_query_value_key(k):
+    """GroupQueryAttention(query, value, key=...) with three masks: Keras fills key_mask from the key too."""
+    q_in, v_in, k_in = k.Input((5,), dtype="int32"), k.Input((4,), dtype="int32"), k.Input((4,), dtype="int32")
+    q, v, key = (k.layers.Embedding(5, 4, mask_zero=True)(t) for t in (q_in, v_in, k_in))
+    x = k.layers.GroupQueryAttention(2, 4, 2)(q, v, key=key)
+    return k.Model([q_in, v_in, k_in], k.layers.GlobalAveragePooling1D()(x))
+
+
 MODELS = {"embedding_lstm": (embedding_lstm, TOKENS), "masking_gru_pool": (masking_gru_pool, SEQUENCE),
           "bidirectional": (bidirectional, TOKENS), "merged_branches": (merged_branches, [TOKENS, SEQUENCE]),
-          "sequential_simple_rnn": (sequential_embedding_simple_rnn, TOKENS)}
+          "sequential_simple_rnn": (sequential_embedding_simple_rnn, TOKENS),
+          "mha_self_attention": (mha_self_attention, TOKENS),
+          "attention_query_value": (attention_query_value, [TOKENS, VALUE_TOKENS]),
+          "gqa_query_value_key": (gqa_query_value_key, [TOKENS, VALUE_TOKENS, KEY_TOKENS])}
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +166,7 @@ STEP_CASES = {
     "masking_gru_pool": (masking_gru_pool, SEQUENCE, "mse", np.random.default_rng(2).normal(size=(3, 4))),
     "sequence_classifier": (sequence_classifier, TOKENS, "sparse_categorical_crossentropy",
                             np.random.default_rng(3).integers(0, 3, size=(3, 5))),
+    "mha_self_attention": (mha_self_attention, TOKENS, "mse", np.random.default_rng(4).normal(size=(3, 2))),
 }
 
 
@@ -190,8 +227,7 @@ def test_mask_rules_follow_keras_supports_masking():
     from tests.oracle import keras_class, keras_config
     from engine.layers import create_layer
     refused = {"Softmax", "BatchNormalization", "Maximum", "Minimum", "Group", "RNN", "TimeDistributed",
-               "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Attention", "AdditiveAttention", "MultiHeadAttention",
-               "GroupQueryAttention"}
+               "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
     for name, cls in sorted(LAYERS.items()):
         if name in ("Input", "Group", "CustomLayer") or not CASES.get(name):  # CustomLayer: the user's class
             continue
@@ -266,6 +302,18 @@ def test_a_mask_keras_passes_that_the_engine_would_not_infer_is_refused(tmp_path
         import_model(tmp_path / "custom.keras")
 
 
+def test_a_mask_argument_saved_with_an_attention_call_is_refused(tmp_path):
+    """Keras fills an attention layer's masks from its inputs without saving them; a saved ``query_mask=`` is
+    the user's own mask, which layergraph (whose masks are structural) cannot reproduce: refused by name."""
+    k = keras()
+    i = k.Input((5,), dtype="int32")
+    x = k.layers.Embedding(5, 4)(i)
+    y = k.layers.MultiHeadAttention(2, 2)(x, x, query_mask=k.ops.not_equal(i, 0))
+    k.Model(i, y).save(tmp_path / "custom.keras")
+    with pytest.raises(ConfigError, match=r"called with extra arguments \(query_mask\)"):
+        import_model(tmp_path / "custom.keras")
+
+
 @pytest.mark.parametrize("cell, options", [
     ("simple_rnn", {"return_sequences": True}),
     ("simple_rnn", {"go_backwards": True}),
@@ -322,3 +370,41 @@ def test_onnx_masking_zeroes_the_masked_steps_like_the_engine():
     x[1, 2] = 1.0                      # a masked step: zeros after Masking, so the Dense gives its bias there
     assert_matches_engine(g, weights, {g.node(ids[0]).name: x})
     np.testing.assert_allclose(Executor(g).predict(weights, x)[1, 2], 0.5)
+
+
+def _attention_params(name, rng):
+    """Inputs and weights of a small call of each attention numerics: query (2, 3, 4), value and key (2, 4, 4)."""
+    from engine.numerics import attention
+    query, value, key = (rng.normal(size=s) for s in ((2, 3, 4), (2, 4, 4), (2, 4, 4)))
+    if name == "attention":
+        return attention.attention_forward, attention.attention_backward, [query, value, key, np.array(0.7)], {}
+    if name == "mha":
+        ws = [rng.normal(size=s) for s in ((4, 2, 3), (2, 3), (4, 2, 3), (2, 3), (4, 2, 3), (2, 3), (2, 3, 4), (4,))]
+        return attention.mha_forward, attention.mha_backward, [query, value, key, *ws], {"key_dim": 3}
+    ws = [rng.normal(size=s) for s in ((4, 4, 2), (4, 2), (4, 2, 2), (2, 2), (4, 2, 2), (2, 2), (4, 2, 4), (4,))]
+    return attention.gqa_forward, attention.gqa_backward, [query, value, key, *ws], {"head_dim": 2}
+
+
+@pytest.mark.parametrize("name", ["attention", "mha", "gqa"])
+def test_masked_attention_gradients_match_finite_differences(name):
+    """Query, value and key masks (a masked query is a fully masked score row in Multi-Head / Group-Query
+    attention, whose scores are constants): every input and weight gradient by central differences."""
+    forward, backward, params, args = _attention_params(name, np.random.default_rng(5))
+    masks = {"query_mask": np.array([[True, False, True], [False, True, True]]),
+             "value_mask": np.array([[True, True, False, True], [False, True, True, True]])}
+    if name != "attention":     # Keras's Attention never reads the key's mask
+        masks["key_mask"] = np.array([[True, False, True, True], [True, True, True, False]])
+    weights = params[3:]
+    y, cache = forward(*params, **args, **masks)
+    upstream = np.random.default_rng(6).normal(size=y.shape)
+    grads, wgrads = backward(upstream, cache, *weights, **args)
+    eps = 1e-6
+    for grad, arr in zip([*grads, *[g for g in wgrads if g is not None]], params):
+        for idx in list(np.ndindex(arr.shape))[::2]:
+            old = arr[idx]
+            arr[idx] = old + eps
+            up = (forward(*params, **args, **masks)[0] * upstream).sum()
+            arr[idx] = old - eps
+            down = (forward(*params, **args, **masks)[0] * upstream).sum()
+            arr[idx] = old
+            assert grad[idx] == pytest.approx((up - down) / (2 * eps), abs=1e-6), (idx, arr.shape)
