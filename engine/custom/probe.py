@@ -186,7 +186,6 @@ def _child_reply(request: Any) -> dict:
     try:
         layer = CustomLayer(request.get("config"))
         shapes = [tuple(s) for s in request["input_shapes"]]
-        _limit_resources()
         return {"kind": "shape", "value": list(layer.output_shape(shapes))}
     except MemoryError:
         return {"kind": "memory"}
@@ -201,7 +200,10 @@ def _child_reply(request: Any) -> dict:
 
 
 def main() -> int:
+    import engine.layers.custom  # noqa: F401 - imported before the limits, which are for the layer's code
+
     request = json.loads(sys.stdin.read(_MAX_REQUEST))
+    _limit_resources()
     reply = _child_reply(request)
     sys.stdout.write(json.dumps(reply))
     sys.stdout.flush()
