@@ -10,6 +10,7 @@ from PySide6.QtCore import QTimer
 
 from designer import commands
 from designer.document import GraphDocument
+from designer.panels.code_view import CodeView
 from engine.custom import probe, trust, trusted_exec
 from engine.custom.definition import CustomDefinition
 from engine.layers import starter_config
@@ -71,6 +72,10 @@ def test_an_endless_loop_is_a_node_error_and_timers_keep_firing(qtbot, spawns):
     message = _node_error(doc, node)
     assert "ran longer than 2 s while its shape was inferred" in message, message
     assert len(ticks) >= 5  # the event loop ran while the child looped (2 s of CPU: ~40 ticks of 50 ms)
+    assert spawns.count(doc.graph.node(node).name) == 1
+    view = CodeView(doc)  # the code view's exporter infers shapes again: from the cache, never in this process
+    qtbot.addWidget(view)
+    view.regenerate()
     assert spawns.count(doc.graph.node(node).name) == 1
 
 
