@@ -7,9 +7,10 @@ the training thread is unaffected and training runs the code in its own process,
 refuses untrusted code before anything starts, then runs ``python -m engine.custom.probe`` with the layer's
 config and input shapes as JSON on stdin; the child checks trust again (``trusted_exec``), limits itself
 (``RLIMIT_CPU``, ``RLIMIT_AS``) and answers with JSON on stdout.  The parent polls with a wall-clock timeout,
-calling ``idle`` meanwhile so the window keeps painting.  Plain data both ways, never pickle.  Results (shapes
-and errors) are cached per (definition digest, arguments, input shapes, node name), so editing elsewhere does
-not respawn the child.  The CLI's validate and summary keep running in-process (a terminal can be interrupted).
+calling ``idle`` meanwhile so the window keeps painting.  Plain data both ways, never pickle.  Answers (shapes
+and the code's errors, but not a wall-clock timeout, which a loaded machine can cause) are cached per
+(definition digest, arguments, input shapes, node name), so editing elsewhere does not respawn the child.
+The CLI's validate and summary keep running in-process (a terminal can be interrupted).
 """
 from __future__ import annotations
 
@@ -78,7 +79,10 @@ def infer_output_shape(layer: Any, input_shapes: list, isolation: Isolation) -> 
         request = {"config": {"name": layer.name, "definition": definition.to_dict(),
                               "arguments": layer.config.get("arguments")},
                    "input_shapes": shapes, "trust_all": trust.process_trusts_all()}
-        _cache[key] = _run_child(request, layer, isolation.idle)
+        entry = _run_child(request, layer, isolation.idle)
+        if entry[0] == "retry":  # the machine, not the code, may be at fault: ask again next time
+            return _answer(entry)
+        _cache[key] = entry
     return _answer(_cache[key])
 
 
@@ -113,7 +117,7 @@ def _run_child(request: dict, layer: Any, idle: Callable[[], None] | None) -> tu
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, env=env)
     except OSError as exc:
-        return ("code", f"{what} could not be checked: the shape-inference process did not start ({exc})", None)
+        return ("retry", f"{what} could not be checked: the shape-inference process did not start ({exc})", None)
     with proc:
         try:
             proc.stdin.write(json.dumps(request).encode("utf-8"))
@@ -131,7 +135,7 @@ def _run_child(request: dict, layer: Any, idle: Callable[[], None] | None) -> tu
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-            return ("code", f"{what} did not finish within {WALL_SECONDS:g} s while its shape was inferred "
+            return ("retry", f"{what} did not finish within {WALL_SECONDS:g} s while its shape was inferred "
                             "(look for an endless loop)", None)
         output = proc.stdout.read()
     return _entry_from(proc.returncode, output, what)
