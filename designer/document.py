@@ -11,12 +11,35 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from engine.fileformat import Document, load_document, save_document
 from engine.graph import Edge, LayerGraph, Node, Position
+from engine.custom.probe import isolated_shapes
 from engine.validation import ValidationResult, Validator
+
+_painting = {"busy": False}
+
+
+def _keep_window_painting() -> None:
+    """While a custom layer's shape is inferred in its child process: timers fire and the window paints, but no
+    user input is taken (an edit must not start while the graph is being validated)."""
+    app = QCoreApplication.instance()
+    if app is None or _painting["busy"]:
+        return
+    _painting["busy"] = True
+    try:
+        app.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+    finally:
+        _painting["busy"] = False
+
+
+def sandboxed_shapes():
+    """The designer's shape inference: custom layers' code runs in a limited child process
+    (``engine.custom.probe``), so an endless loop or a huge allocation is an error on the node, not a frozen
+    window."""
+    return isolated_shapes(idle=_keep_window_painting)
 
 
 @dataclass(frozen=True)
@@ -45,7 +68,7 @@ class GraphDocument(QObject):
         self.undo_stack = QUndoStack(self)
         self.graph = LayerGraph()
         self.validator = Validator(self.graph)
-        self.result: ValidationResult = self.validator.validate(full=True)
+        self.result: ValidationResult = self._validate(full=True)
         self.path: Path | None = None
         self.weights: dict[str, dict[str, Any]] | None = None
         self.training: dict[str, Any] = {}
@@ -68,7 +91,7 @@ class GraphDocument(QObject):
         self.group_frames = {}
         self.undo_stack.clear()
         self.undo_stack.setClean()
-        self.result = self.validator.validate(full=True)
+        self.result = self._validate(full=True)
         self.reset.emit()
         self.path_changed.emit(self.path)
         self.validation_changed.emit(self.result)
@@ -201,7 +224,7 @@ class GraphDocument(QObject):
 
     def revalidate_all(self) -> None:
         """Re-infer every node: something outside the document changed (custom code was trusted)."""
-        self.result = self.validator.validate(full=True)
+        self.result = self._validate(full=True)
         self.validation_changed.emit(self.result)
 
     def put_weights(self, arrays: dict[str, dict[str, Any]]) -> None:
@@ -224,8 +247,12 @@ class GraphDocument(QObject):
         self.frames_changed.emit()
 
     # ----- helpers ------------------------------------------------------------------------------------
+    def _validate(self, full: bool = False) -> ValidationResult:
+        with sandboxed_shapes():
+            return self.validator.validate(full=full)
+
     def _revalidate(self) -> None:
-        self.result = self.validator.validate()
+        self.result = self._validate()
         self.validation_changed.emit(self.result)
 
     @property

@@ -10,7 +10,7 @@ from PySide6.QtCore import QRegularExpression, QTimer
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QSyntaxHighlighter, QTextCharFormat
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
-from designer.document import GraphDocument
+from designer.document import GraphDocument, sandboxed_shapes
 from designer.theme import syntax_colors
 from engine.graph import LayerGraph
 
@@ -137,7 +137,8 @@ class CodeView(QWidget):
             return "# Add layers from the palette to see the Keras 3 code for your graph."
         problems = len(self.doc.result.problems)
         try:
-            code = self.generator(graph)
+            with sandboxed_shapes():  # the exporter infers shapes again: custom code runs only in the limited child
+                code = self.generator(graph)
         except Exception as exc:  # an exporter refusal is shown, never raised into the UI
             self.status.setText(f"Keras 3 — {problems} problem(s)" if problems else "Keras 3")
             return f"# The code cannot be generated yet:\n# {exc}\n# Fix the problems listed in the Problems dock."

@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
+from designer.document import sandboxed_shapes
 from engine.shapes import fmt_shape
 from engine.validation import infer_shapes
 
@@ -13,7 +14,8 @@ COLUMNS = ("name", "class", "output shape", "params")
 def group_rows(layer) -> list[tuple[str, str, str, str]]:
     """One row per inner layer of a ``Group`` layer, in the group's node order."""
     inner = layer.inner
-    result = infer_shapes(inner)
+    with sandboxed_shapes():
+        result = infer_shapes(inner)
     rows = []
     for nid, node in inner.nodes.items():
         shape = result.node_shapes.get(nid)

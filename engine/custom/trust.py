@@ -93,6 +93,11 @@ def trust_this_process() -> None:
     _process_trust["all"] = True
 
 
+def process_trusts_all() -> bool:
+    """Whether ``--trust-code`` was given to this process (a shape-inference child inherits it)."""
+    return _process_trust["all"]
+
+
 def custom_definitions(graph) -> list[tuple[str, CustomDefinition]]:
     """``(layer name, definition)`` of every custom layer in ``graph``, inside groups too."""
     from engine.layers.custom import CustomLayer
