@@ -132,7 +132,7 @@ def _run_keras_file_export(args, doc, out: Path) -> int:
 
 def _run_onnx_export(args, doc, out: Path) -> int:
     """``--to onnx``: exit 2 when the onnx package is missing or a layer has no ONNX equivalent."""
-    from engine.export.onnx_export import OnnxMissingError, OnnxRefusedError, onnx_bytes
+    from engine.export.onnx_export import OnnxMissingError, OnnxRefusedError, check_exportable, onnx_bytes
     from engine.fileformat import atomic_write_bytes
 
     if out.suffix != ".onnx":
@@ -140,6 +140,14 @@ def _run_onnx_export(args, doc, out: Path) -> int:
         return EXIT_INVALID
     if getattr(args, "training", False):
         error("--training applies to the code exports; an ONNX model is for inference only.")
+        return EXIT_INVALID
+    try:  # an exit 2 is one line: refused before any notice is shown
+        check_exportable(doc.graph)
+    except (OnnxMissingError, OnnxRefusedError) as exc:
+        error(f"{args.graph}: {exc}" if isinstance(exc, OnnxRefusedError) else str(exc))
+        return EXIT_UNREADABLE
+    except LayergraphError as exc:
+        error(f"{args.graph}: {exc}")
         return EXIT_INVALID
     for note in doc.notices():
         error(note)

@@ -475,7 +475,7 @@ def keras_code(graph: LayerGraph, weights_file: str | None = None, training: dic
     lines += stdlib + ([""] if stdlib else []) + ["import keras"]
     lines += ["import numpy as np"] if weights_file or settings else []
     customs = _custom_definitions(graph, strict)
-    lines += ["from keras import layers"] + (["from keras import ops"] if customs else []) + [""]
+    lines += ["from keras import layers, ops" if customs else "from keras import layers", ""]
     if weights_file:
         lines += [f"WEIGHTS_FILE = Path(__file__).with_name({literal(weights_file)})", ""]
     if not plan.result.ok:

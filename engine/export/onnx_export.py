@@ -282,17 +282,23 @@ def _tensor_type(b: OnnxBuilder, name: str, dtype: str, shape: tuple):
     return b.helper.make_tensor_value_info(name, b.helper.np_dtype_to_tensor_dtype(np.dtype(dtype)), dims)
 
 
+def check_exportable(graph: LayerGraph):
+    """The ``onnx`` module, once nothing refuses the export (``OnnxRefusedError`` naming every refused layer,
+    ``OnnxMissingError``): what can be said before any work or notice."""
+    refused = refused_layers(graph)
+    if refused:
+        raise OnnxRefusedError(f"cannot export to ONNX: {len(refused)} layer{'s' if len(refused) > 1 else ''} "
+                               f"without an ONNX equivalent: {'; '.join(refused)}.")
+    return require_onnx()
+
+
 def onnx_model(graph: LayerGraph, weights: Weights | None, model_name: str = "layergraph"):
     """The ONNX ``ModelProto`` of a valid graph (``OnnxRefusedError`` naming every refused layer).
 
     ``weights`` are the document's; a graph without any gets freshly initialised ones (as the other exports).
     """
     plan = make_plan(graph)
-    refused = refused_layers(graph)
-    if refused:
-        raise OnnxRefusedError(f"cannot export to ONNX: {len(refused)} layer{'s' if len(refused) > 1 else ''} "
-                               f"without an ONNX equivalent: {'; '.join(refused)}.")
-    onnx = require_onnx()
+    onnx = check_exportable(graph)
     weights = _checked_weights(plan, weights)
     b = OnnxBuilder(onnx)
     inputs, graph_inputs = {}, []

@@ -119,14 +119,25 @@ def keras_archives(cache: Path) -> dict[str, bytes]:
     return {n: (cache / f"{n}.keras").read_bytes() for n in KERAS_NAMES}
 
 
+def _exportable(path: Path, commands: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+    """``commands`` without the ONNX export when the example has a layer ONNX refuses (a custom layer)."""
+    from engine.export.onnx_export import refused_layers
+    from engine.fileformat import load_document
+
+    if not refused_layers(load_document(path, with_weights=False).graph):
+        return commands
+    return tuple(c for c in commands if "onnx" not in c)
+
+
 def build_seeds(cache: Path) -> dict[str, list[Seed]]:
     """Every kind's seeds; ``cache`` keeps the Keras archives between runs."""
     seeds: dict[str, list[Seed]] = {"documents": [], "weights": [], "data": [], "archives": []}
     for path in sorted(EXAMPLES.glob("*.lgraph")):
         files = _example_case(path)
         name = path.stem
-        seeds["documents"].append(Seed("documents", name, files, "g.lgraph", DOC_COMMANDS))
-        seeds["weights"].append(Seed("weights", name, files, "g.npz", WEIGHT_COMMANDS))
+        doc_commands, weight_commands = _exportable(path, DOC_COMMANDS), _exportable(path, WEIGHT_COMMANDS)
+        seeds["documents"].append(Seed("documents", name, files, "g.lgraph", doc_commands))
+        seeds["weights"].append(Seed("weights", name, files, "g.npz", weight_commands))
         for target, commands in DATA_COMMANDS.items():
             if target in files:
                 seeds["data"].append(Seed("data", f"{name}:{target}", files, target, commands))

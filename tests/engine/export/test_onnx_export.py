@@ -339,3 +339,18 @@ def test_every_activation_matches_the_engine_far_from_zero(name):
     g, _ = _one_layer_graph("Activation", {"activation": name}, [(1, 9)])
     x = np.array([[-100.0, -30.0, -9.5, -1.0, 0.0, 1e-4, 2.5, 30.0, 100.0]], np.float32).repeat(2, axis=0)
     assert_matches_engine(g, {}, {"in_0": x})
+
+
+def test_a_refusal_is_the_only_line_even_when_layers_start_from_fresh_weights(tmp_path, capsys):
+    """A fuzz finding: the fresh-weights notice came before the refusal, so exit 2 printed two lines."""
+    g = LayerGraph()
+    x = g.add_node("Input", {"shape": [4, 3]}, name="x")
+    d = g.add_node("Dense", {"units": 2}, name="dense")
+    t = g.add_node("TimeDistributed", {"layer": {"class_name": "Dense", "config": {"units": 2}}}, name="td")
+    g.connect(x, d)
+    g.connect(d, t)
+    path = tmp_path / "m.lgraph"
+    save_document(path, g, {d: {"kernel": np.ones((3, 2), np.float32), "bias": np.zeros(2, np.float32)}})
+    assert cli_main(["export", str(path), "--to", "onnx", "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'td' (TimeDistributed" in err and "fresh" not in err
