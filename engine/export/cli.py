@@ -103,7 +103,6 @@ def run_export(args) -> int:
 
 def _run_keras_file_export(args, doc, out: Path) -> int:
     from engine.export.keras_file import keras_archive, model_name_for
-    from engine.fileformat import atomic_write_bytes
 
     if out.suffix != ".keras":
         error(f"{out}: a Keras model file must end in .keras (Keras refuses to load other names).")
@@ -111,29 +110,13 @@ def _run_keras_file_export(args, doc, out: Path) -> int:
     if getattr(args, "training", False):
         error("--training applies to the code exports; a .keras file always carries the training settings.")
         return EXIT_INVALID
-    for note in doc.notices():
-        error(note)
-    try:
-        weights = _with_fresh_layers(doc) if doc.fresh and doc.weights else doc.weights
-        payload = keras_archive(doc.graph, weights, doc.training, model_name_for(out))
-    except LayergraphError as exc:
-        error(f"{args.graph}: {exc}")
-        return EXIT_INVALID
-    try:
-        atomic_write_bytes(out, payload)
-    except OSError as exc:
-        error(f"{out}: cannot write the model ({exc.strerror or exc}).")
-        return EXIT_INVALID
-    if not doc.weights:
-        print("note: the graph has no trained weights; the file holds freshly initialised ones.", file=sys.stderr)
-    print(f"wrote {out}")
-    return EXIT_OK
+    return _write_model_file(args, doc, out, lambda weights: keras_archive(doc.graph, weights, doc.training,
+                                                                           model_name_for(out)))
 
 
 def _run_onnx_export(args, doc, out: Path) -> int:
     """``--to onnx``: exit 2 when the onnx package is missing or a layer has no ONNX equivalent."""
     from engine.export.onnx_export import OnnxMissingError, OnnxRefusedError, check_exportable, onnx_bytes
-    from engine.fileformat import atomic_write_bytes
 
     if out.suffix != ".onnx":
         error(f"{out}: an ONNX model file must end in .onnx.")
@@ -149,13 +132,22 @@ def _run_onnx_export(args, doc, out: Path) -> int:
     except LayergraphError as exc:
         error(f"{args.graph}: {exc}")
         return EXIT_INVALID
+    return _write_model_file(args, doc, out, lambda weights: onnx_bytes(doc.graph, weights, out.stem),
+                             refused=OnnxRefusedError)
+
+
+def _write_model_file(args, doc, out: Path, build, refused: type[Exception] | tuple = ()) -> int:
+    """Show the document's notices, build the file from its weights (``build(weights) -> bytes``) and write it
+    atomically: what the ``.keras`` and ONNX exports share once their own refusals are behind them (``refused``:
+    one the build itself finds, exit 2)."""
+    from engine.fileformat import atomic_write_bytes
+
     for note in doc.notices():
         error(note)
     try:
-        weights = _with_fresh_layers(doc) if doc.fresh and doc.weights else doc.weights
-        payload = onnx_bytes(doc.graph, weights, out.stem)
-    except (OnnxMissingError, OnnxRefusedError) as exc:
-        error(f"{args.graph}: {exc}" if isinstance(exc, OnnxRefusedError) else str(exc))
+        payload = build(_with_fresh_layers(doc) if doc.fresh and doc.weights else doc.weights)
+    except refused as exc:
+        error(f"{args.graph}: {exc}")
         return EXIT_UNREADABLE
     except LayergraphError as exc:
         error(f"{args.graph}: {exc}")
