@@ -41,11 +41,19 @@ def _lstm_graph(window, recurrent_activation):
 
 
 def test_a_layer_without_an_onnx_equivalent_is_named_and_nothing_is_written(tmp_path, window):
-    name = _lstm_graph(window, "softmax")
+    doc = window.doc
+    ids = []
+    for i, (cls, cfg) in enumerate((("Input", {"shape": [5, 3]}),
+                                    ("RNN", {"cell": {"class_name": "GRUCell", "config": {"units": 2}}}))):
+        cmd = commands.AddNodeCommand(doc, cls, {**starter_config(cls), **cfg}, (i * 250.0, 10.0))
+        commands.push(doc, cmd)
+        ids.append(cmd.node_id)
+    commands.push(doc, commands.ConnectCommand(doc, ids[0], ids[1]))
+    name = doc.graph.node(ids[1]).name
     window.dialogs.save_path_answer = str(tmp_path / "net.onnx")
     assert window.files.export_onnx() is False
     title, text = window.dialogs.errors[-1]
-    assert title == "Cannot export" and f"'{name}' (LSTM: recurrent_activation='softmax'" in text
+    assert title == "Cannot export" and f"'{name}' (RNN: not mapped" in text
     assert not (tmp_path / "net.onnx").exists()
 
 

@@ -144,7 +144,10 @@ def adaptive():
 
 
 def merging():
-    """Two inputs, two outputs, a skip connection (Add of a tensor and its transform) and every merge."""
+    """Two inputs, two outputs, a skip connection (Add of a tensor and its transform), every merge, and
+    InceptionResNetV2's Keras-internal CustomScaleLayer."""
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
     k = keras()
     L = k.layers
     a = k.Input((6,), name="left")
@@ -153,7 +156,7 @@ def merging():
     hb = L.Dense(6, **K)(b)
     skip = L.Add(name="skip")([a, L.Dense(6, **K)(a)])
     merged = [L.Add()([ha, hb, skip]), L.Subtract()([ha, hb]), L.Multiply()([ha, hb]), L.Average()([ha, hb]),
-              L.Maximum()([ha, hb]), L.Minimum()([ha, hb])]
+              L.Maximum()([ha, hb]), L.Minimum()([ha, hb]), CustomScaleLayer(0.17)([ha, hb])]
     cat = L.Concatenate()(merged)
     out1 = L.Dense(2, name="out_one", **K)(cat)
     out2 = L.Dense(3, activation="softmax", name="out_two", **K)(L.GaussianDropout(0.2)(cat))
