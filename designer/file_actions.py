@@ -196,47 +196,36 @@ class FileActions:
     def export_keras_file(self) -> bool:
         """Write the graph, its weights and training settings as a Keras 3 ``.keras`` file (the same
         ``engine.export.keras_file`` as ``layergraph export --to keras-file``); nothing is written on error."""
-        if not self.doc.result.ok:
-            self.w.dialogs.error("Cannot export yet", f"The graph has {len(self.doc.result.problems)} problem(s); "
-                                 "fix the ones listed in the Problems dock, then export.")
-            return False
         from engine.export.keras_file import write_keras_file
 
-        stem = (self.doc.path.stem if self.doc.path else (self.w.example_name or "model")) + ".keras"
-        path = self.w.dialogs.save_path("Export Keras model", KERAS_FILE_FILTER, stem)
-        if not path:
-            return False
-        out = Path(path)
-        if out.suffix != ".keras":
-            out = out.with_name(out.name + ".keras")
-        try:
-            write_keras_file(self.doc.graph, self.doc.weights, out, self.doc.training)
-        except (LayergraphError, OSError) as exc:
-            self.w.dialogs.error("Cannot export", f"{out}: {getattr(exc, 'strerror', None) or exc}")
-            return False
-        fresh = "" if self.doc.weights else " (untrained: freshly initialised weights)"
-        self.w.statusBar().showMessage(f"Wrote {out.name} in {out.parent}{fresh}", 6000)
-        return True
+        return self._export_model_file("Export Keras model", KERAS_FILE_FILTER, ".keras",
+                                       lambda out: write_keras_file(self.doc.graph, self.doc.weights, out,
+                                                                    self.doc.training))
 
     def export_onnx(self) -> bool:
         """Write the graph and its weights as an ONNX model (the same ``engine.export.onnx_export`` as
         ``layergraph export --to onnx``); a missing onnx package or a layer without an ONNX equivalent is
         one message, and nothing is written."""
+        from engine.export.onnx_export import write_onnx_file
+
+        return self._export_model_file("Export ONNX model", ONNX_FILTER, ".onnx",
+                                       lambda out: write_onnx_file(self.doc.graph, self.doc.weights, out))
+
+    def _export_model_file(self, title: str, file_filter: str, suffix: str, write) -> bool:
+        """Ask where, then ``write(path)`` one model file; an invalid graph or a failed write is one message."""
         if not self.doc.result.ok:
             self.w.dialogs.error("Cannot export yet", f"The graph has {len(self.doc.result.problems)} problem(s); "
                                  "fix the ones listed in the Problems dock, then export.")
             return False
-        from engine.export.onnx_export import write_onnx_file
-
-        stem = (self.doc.path.stem if self.doc.path else (self.w.example_name or "model")) + ".onnx"
-        path = self.w.dialogs.save_path("Export ONNX model", ONNX_FILTER, stem)
+        stem = (self.doc.path.stem if self.doc.path else (self.w.example_name or "model")) + suffix
+        path = self.w.dialogs.save_path(title, file_filter, stem)
         if not path:
             return False
         out = Path(path)
-        if out.suffix != ".onnx":
-            out = out.with_name(out.name + ".onnx")
+        if out.suffix != suffix:
+            out = out.with_name(out.name + suffix)
         try:
-            write_onnx_file(self.doc.graph, self.doc.weights, out)
+            write(out)
         except (LayergraphError, OSError) as exc:
             self.w.dialogs.error("Cannot export", f"{out}: {getattr(exc, 'strerror', None) or exc}")
             return False
