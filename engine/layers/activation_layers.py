@@ -5,8 +5,7 @@ config (and PReLU, which learns its slopes).
 """
 from __future__ import annotations
 
-from engine.errors import ConfigError
-from engine.layers.base import PENALTY_DOC, Field, Layer, Numerics, WeightSpec, register_layer
+from engine.layers.base import PENALTY_DOC, Field, Layer, Numerics, WeightSpec, register_layer, require_axes
 from engine.numerics import activation_layers as num
 from engine.shapes import Shape, fmt_shape
 
@@ -120,8 +119,7 @@ class Softmax(_Elementwise):
     fields = (Field("axis", "ints", (-1,), "Axis or axes the probabilities sum to 1 over, usually -1."),)
 
     def check_config(self) -> None:
-        if not self.config["axis"]:
-            raise ConfigError(f"{self.owner}: argument 'axis' needs at least one axis, e.g. -1.", "axis")
+        require_axes(self)
 
     def summary_args(self) -> str:
         return "axis " + ", ".join(map(str, self.config["axis"]))

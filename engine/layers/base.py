@@ -524,6 +524,12 @@ class Layer:
 LAYERS: dict[str, type[Layer]] = {}
 
 
+def require_axes(layer: Layer) -> None:
+    """A layer's ``axis`` argument (a tuple of axes) names at least one axis."""
+    if not layer.config["axis"]:
+        raise ConfigError(f"{layer.owner}: argument 'axis' needs at least one axis, e.g. -1.", "axis")
+
+
 def register_layer(cls: type[Layer]) -> type[Layer]:
     """Class decorator adding a layer to the catalog under its Keras class name."""
     if not cls.class_name:

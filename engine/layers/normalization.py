@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.errors import ConfigError
-from engine.layers.base import PENALTY_DOC, Field, Layer, Numerics, WeightSpec, register_layer
+from engine.layers.base import PENALTY_DOC, Field, Layer, Numerics, WeightSpec, register_layer, require_axes
 from engine.numerics import normalization as num
 from engine.shapes import Shape, fmt_shape
 
@@ -32,6 +32,16 @@ def _normalize_axes(layer: Layer, axes, shape: Shape, *, allow_batch: bool = Fal
         raise layer.shape_error(f"lists the same axis twice in axis={list(axes)}; list each axis once.")
     return sorted(out)
 
+
+#: The learned offset and scale's arguments, in Keras's order (LayerNormalization, GroupNormalization).
+BETA_GAMMA_FIELDS = (
+    Field("beta_initializer", "initializer", "zeros", "Initializer of beta."),
+    Field("gamma_initializer", "initializer", "ones", "Initializer of gamma."),
+    Field("beta_regularizer", "json", None, PENALTY_DOC),
+    Field("gamma_regularizer", "json", None, PENALTY_DOC),
+    Field("beta_constraint", "json", None, PENALTY_DOC),
+    Field("gamma_constraint", "json", None, PENALTY_DOC),
+)
 
 @register_layer
 class BatchNormalization(Layer):
@@ -144,17 +154,11 @@ class LayerNormalization(Layer):
         Field("scale", "bool", True, "Multiply by the learned scale gamma."),
         Field("rms_scaling", "bool", False, "Deprecated in Keras: divide by sqrt(var + epsilon) without centering "
               "or beta (prefer the default)."),
-        Field("beta_initializer", "initializer", "zeros", "Initializer of beta."),
-        Field("gamma_initializer", "initializer", "ones", "Initializer of gamma."),
-        Field("beta_regularizer", "json", None, PENALTY_DOC),
-        Field("gamma_regularizer", "json", None, PENALTY_DOC),
-        Field("beta_constraint", "json", None, PENALTY_DOC),
-        Field("gamma_constraint", "json", None, PENALTY_DOC),
+        *BETA_GAMMA_FIELDS,
     )
 
     def check_config(self) -> None:
-        if not self.config["axis"]:
-            raise ConfigError(f"{self.owner}: argument 'axis' needs at least one axis, e.g. -1.", "axis")
+        require_axes(self)
 
     def summary_args(self) -> str:
         axes = self.config["axis"]
@@ -210,12 +214,7 @@ class GroupNormalization(Layer):
         Field("epsilon", "float", 1e-3, "Added to the variance so the division never divides by zero.", min=0.0),
         Field("center", "bool", True, "Add the learned offset beta."),
         Field("scale", "bool", True, "Multiply by the learned scale gamma."),
-        Field("beta_initializer", "initializer", "zeros", "Initializer of beta."),
-        Field("gamma_initializer", "initializer", "ones", "Initializer of gamma."),
-        Field("beta_regularizer", "json", None, PENALTY_DOC),
-        Field("gamma_regularizer", "json", None, PENALTY_DOC),
-        Field("beta_constraint", "json", None, PENALTY_DOC),
-        Field("gamma_constraint", "json", None, PENALTY_DOC),
+        *BETA_GAMMA_FIELDS,
     )
 
     def check_config(self) -> None:
@@ -272,8 +271,7 @@ class UnitNormalization(Layer):
     fields = (Field("axis", "ints", (-1,), "Axis or axes the L2 norm is taken over, usually -1."),)
 
     def check_config(self) -> None:
-        if not self.config["axis"]:
-            raise ConfigError(f"{self.owner}: argument 'axis' needs at least one axis, e.g. -1.", "axis")
+        require_axes(self)
 
     def summary_args(self) -> str:
         return "axis " + ", ".join(map(str, self.config["axis"]))
@@ -310,8 +308,7 @@ class RMSNormalization(Layer):
     )
 
     def check_config(self) -> None:
-        if not self.config["axis"]:
-            raise ConfigError(f"{self.owner}: argument 'axis' needs at least one axis, e.g. -1.", "axis")
+        require_axes(self)
 
     def summary_args(self) -> str:
         return "axis " + ", ".join(map(str, self.config["axis"]))
